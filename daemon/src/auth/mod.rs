@@ -1,0 +1,6 @@
+//! Who may call what: vendor credentials, their cost and throttling, and the guard that
+//! applies them to a request.
+
+pub mod password;
+pub mod throttle;
+pub mod vendor;

@@ -1,0 +1,284 @@
+//! Refusing clients that keep failing to authenticate (spec/methods.md, "Auth":
+//! `security.authFailuresPerMinute`), so that guessing passwords costs the guesser a minute per
+//! `limit` tries and costs the server no argon2 work while an address is blocked.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long a window lasts from an address's first failure.
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// How many addresses are tracked at most. A window is ~40 bytes plus the map's overhead, so
+/// this keeps the table to a few MiB however many addresses an attacker sends from.
+const MAX_TRACKED_ADDRESSES: usize = 65_536;
+
+/// One address's current window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The first failure of the window; the window closes `WINDOW` later.
+    opened: Instant,
+    /// Failures counted since `opened`.
+    failures: u32,
+}
+
+impl Window {
+    fn is_open(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.opened) < WINDOW
+    }
+}
+
+/// Per-client-address failure counting: more than `limit` failed authentications from one
+/// address within a minute get refused without any check until that minute has passed.
+///
+/// A fixed window per address: it opens at the address's first failure and lasts 60 s; once
+/// `limit` failures are counted in it the address is blocked until it closes, and the next
+/// failure after that opens a new one. Only failures are tracked, so clients that authenticate
+/// correctly never take room in the table.
+///
+/// Memory is bounded: at most 65 536 addresses are tracked. When the table is full, expired windows are
+/// dropped first; if it is still full the oldest windows are dropped. The trade-off: an attacker
+/// who fails from more addresses than that within a minute can push the oldest addresses out
+/// early and give them a fresh allowance. The alternatives are worse: refusing to track new
+/// addresses would leave exactly those unthrottled, and blocking untracked addresses would let
+/// an attacker lock every client out. Making the guesser rotate through tens of thousands of
+/// addresses per minute still bounds the guessing rate per address.
+#[derive(Debug)]
+pub struct FailureThrottle {
+    windows: Mutex<HashMap<IpAddr, Window>>,
+    max_tracked: usize,
+}
+
+impl Default for FailureThrottle {
+    /// Same as [`FailureThrottle::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FailureThrottle {
+    /// An empty throttle tracking at most 65 536 addresses.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_max_tracked(MAX_TRACKED_ADDRESSES)
+    }
+
+    fn with_max_tracked(max_tracked: usize) -> Self {
+        Self {
+            windows: Mutex::new(HashMap::new()),
+            max_tracked: max_tracked.max(1),
+        }
+    }
+
+    /// Whether `ip` has `limit` or more failures in its open window, and so must be refused
+    /// without checking anything. `limit` is passed per call because a configuration reload can
+    /// change it; a lower limit applies at once to the failures already counted. A `limit` of 0
+    /// blocks an address for the rest of the window opened by its first failure.
+    pub fn is_blocked(&self, ip: IpAddr, limit: u32, now: Instant) -> bool {
+        self.lock()
+            .get(&ip)
+            .is_some_and(|window| window.is_open(now) && window.failures >= limit)
+    }
+
+    /// Counts one failed authentication from `ip`, opening a new window if it has none open.
+    pub fn record_failure(&self, ip: IpAddr, now: Instant) {
+        let mut windows = self.lock();
+        if let Some(window) = windows.get_mut(&ip) {
+            if window.is_open(now) {
+                window.failures = window.failures.saturating_add(1);
+            } else {
+                *window = Window {
+                    opened: now,
+                    failures: 1,
+                };
+            }
+            return;
+        }
+        if windows.len() >= self.max_tracked {
+            make_room(&mut windows, self.max_tracked, now);
+        }
+        windows.insert(
+            ip,
+            Window {
+                opened: now,
+                failures: 1,
+            },
+        );
+    }
+
+    /// A poisoned lock only means another thread panicked mid-update; the counts are still
+    /// usable, and refusing every login over it would be worse.
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Window>> {
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Frees room in a full table: expired windows first; if none had expired, the oldest eighth,
+/// so that a flood of new addresses pays this O(n) pass once per `max_tracked / 8` insertions
+/// rather than on every one.
+fn make_room(windows: &mut HashMap<IpAddr, Window>, max_tracked: usize, now: Instant) {
+    windows.retain(|_, window| window.is_open(now));
+    if windows.len() < max_tracked {
+        return;
+    }
+    let mut by_age: Vec<(Instant, IpAddr)> = windows
+        .iter()
+        .map(|(ip, window)| (window.opened, *ip))
+        .collect();
+    let evict = (max_tracked / 8).clamp(1, by_age.len());
+    // Exactly `evict` entries, even among equal times, so a burst of failures in one instant
+    // does not wipe the whole table.
+    by_age.select_nth_unstable(evict - 1);
+    for (_, ip) in &by_age[..evict] {
+        windows.remove(ip);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const LIMIT: u32 = 3;
+
+    fn address(n: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
+    }
+
+    fn tracked(throttle: &FailureThrottle) -> usize {
+        throttle.lock().len()
+    }
+
+    #[test]
+    fn address_is_blocked_once_limit_failures_are_counted() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        for _ in 0..LIMIT {
+            assert!(!throttle.is_blocked(address(1), LIMIT, now));
+            throttle.record_failure(address(1), now);
+        }
+        assert!(throttle.is_blocked(address(1), LIMIT, now));
+        assert!(throttle.is_blocked(address(1), LIMIT, now + Duration::from_secs(59)));
+    }
+
+    #[test]
+    fn block_lifts_when_the_minute_from_the_first_failure_has_passed() {
+        let throttle = FailureThrottle::new();
+        let start = Instant::now();
+        for second in 0..LIMIT {
+            throttle.record_failure(address(1), start + Duration::from_secs(u64::from(second)));
+        }
+        assert!(throttle.is_blocked(address(1), LIMIT, start + Duration::from_secs(59)));
+        assert!(!throttle.is_blocked(address(1), LIMIT, start + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn failure_after_the_window_starts_afresh() {
+        let throttle = FailureThrottle::new();
+        let start = Instant::now();
+        for _ in 0..LIMIT {
+            throttle.record_failure(address(1), start);
+        }
+        let later = start + Duration::from_secs(61);
+        throttle.record_failure(address(1), later);
+        assert!(!throttle.is_blocked(address(1), LIMIT, later));
+        for _ in 1..LIMIT {
+            throttle.record_failure(address(1), later);
+        }
+        assert!(throttle.is_blocked(address(1), LIMIT, later + Duration::from_secs(59)));
+    }
+
+    #[test]
+    fn other_addresses_are_unaffected() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        for _ in 0..LIMIT {
+            throttle.record_failure(address(1), now);
+        }
+        throttle.record_failure(v6, now);
+        assert!(throttle.is_blocked(address(1), LIMIT, now));
+        assert!(!throttle.is_blocked(address(2), LIMIT, now));
+        assert!(!throttle.is_blocked(v6, LIMIT, now));
+    }
+
+    #[test]
+    fn limit_given_per_call_applies_to_failures_already_counted() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        throttle.record_failure(address(1), now);
+        throttle.record_failure(address(1), now);
+        assert!(!throttle.is_blocked(address(1), 20, now));
+        assert!(throttle.is_blocked(address(1), 2, now));
+    }
+
+    #[test]
+    fn tracked_addresses_never_exceed_the_bound() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        for n in 0..MAX_TRACKED_ADDRESSES as u32 + 1000 {
+            throttle.record_failure(address(n), now);
+            if n % 4096 == 0 {
+                assert!(tracked(&throttle) <= MAX_TRACKED_ADDRESSES);
+            }
+        }
+        assert!(tracked(&throttle) <= MAX_TRACKED_ADDRESSES);
+        // The newest address was kept.
+        assert!(throttle.is_blocked(address(MAX_TRACKED_ADDRESSES as u32 + 999), 1, now));
+    }
+
+    #[test]
+    fn full_table_drops_expired_windows_first() {
+        let throttle = FailureThrottle::with_max_tracked(8);
+        let start = Instant::now();
+        let later = start + Duration::from_secs(30);
+        for n in 0..4 {
+            throttle.record_failure(address(n), start);
+        }
+        for n in 4..8 {
+            for _ in 0..LIMIT {
+                throttle.record_failure(address(n), later);
+            }
+        }
+        let after_first_windows = start + Duration::from_secs(61);
+        throttle.record_failure(address(100), after_first_windows);
+        assert_eq!(tracked(&throttle), 5);
+        for n in 4..8 {
+            assert!(throttle.is_blocked(address(n), LIMIT, after_first_windows));
+        }
+    }
+
+    #[test]
+    fn full_table_without_expired_windows_drops_the_oldest() {
+        let throttle = FailureThrottle::with_max_tracked(8);
+        let start = Instant::now();
+        for n in 0..8 {
+            for _ in 0..LIMIT {
+                throttle.record_failure(address(n), start + Duration::from_secs(u64::from(n)));
+            }
+        }
+        let now = start + Duration::from_secs(10);
+        throttle.record_failure(address(100), now);
+        assert!(tracked(&throttle) <= 8);
+        assert!(!throttle.is_blocked(address(0), LIMIT, now));
+        for n in 1..8 {
+            assert!(throttle.is_blocked(address(n), LIMIT, now));
+        }
+    }
+
+    #[test]
+    fn poisoned_lock_does_not_panic() {
+        let throttle = std::sync::Arc::new(FailureThrottle::new());
+        let now = Instant::now();
+        let poisoner = std::sync::Arc::clone(&throttle);
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.windows.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(throttle.windows.is_poisoned());
+        throttle.record_failure(address(1), now);
+        assert!(throttle.is_blocked(address(1), 1, now));
+    }
+}

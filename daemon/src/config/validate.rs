@@ -1,0 +1,534 @@
+//! Step 3 of loading: the rules no type can express (ranges, names that must refer to
+//! something, duplicates), all checked so that every problem is listed at once.
+//!
+//! Each problem names the table and key and says what to write instead.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+
+use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
+use argon2::{Algorithm, Argon2, Params};
+
+use super::{Config, KNOWN_METHODS, Product, Vendor, canonical_method_name, same_name};
+use crate::license::properties::PropertyType;
+
+/// Longest default a string product property may have, in characters.
+const MAX_STRING_PROPERTY_CHARS: usize = 1024;
+
+/// The user and password the embedded default ships with, refused off loopback.
+const DEMO_USER: &str = "demo";
+/// See [`DEMO_USER`].
+const DEMO_PASSWORD: &str = "demo";
+
+/// Every rule broken by `config`, one sentence each, without the origin prefix.
+pub(super) fn problems(config: &Config) -> Vec<String> {
+    let mut p = Problems(Vec::new());
+    server(config, &mut p);
+    security(config, &mut p);
+    options(config, &mut p);
+    products(config, &mut p);
+    vendors(config, &mut p);
+    plugins(config, &mut p);
+    demo_password(config, &mut p);
+    p.0
+}
+
+/// The problems found so far, with helpers for the common range rules.
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn push(&mut self, problem: String) {
+        self.0.push(problem);
+    }
+
+    /// `value` must be at least `min`.
+    fn at_least<T: PartialOrd + Display>(&mut self, place: &str, key: &str, value: T, min: T) {
+        if value < min {
+            self.push(format!(
+                "{place}: `{key}` is {value}; it must be at least {min}"
+            ));
+        }
+    }
+
+    /// `value` must lie in `min..=max`.
+    fn between<T: PartialOrd + Display>(
+        &mut self,
+        place: &str,
+        key: &str,
+        value: T,
+        min: T,
+        max: T,
+    ) {
+        if value < min || value > max {
+            self.push(format!(
+                "{place}: `{key}` is {value}; it must be between {min} and {max}"
+            ));
+        }
+    }
+
+    /// Each entry of a list of method names must be a method licd has.
+    fn methods(&mut self, place: &str, key: &str, methods: &[String]) {
+        for m in methods {
+            if canonical_method_name(m).is_none() {
+                self.push(format!(
+                    "{place}: `{key}` names `{m}`, which is not a method; known methods: {}",
+                    KNOWN_METHODS.join(", ")
+                ));
+            }
+        }
+    }
+}
+
+fn server(config: &Config, p: &mut Problems) {
+    let s = &config.server;
+    let place = "[server]";
+    let base = &s.base_path;
+    if !base.is_empty() && (!base.starts_with('/') || base.ends_with('/')) {
+        p.push(format!(
+            "{place}: `basePath` is \"{base}\"; it must be empty or start with `/` and not end \
+             with `/`, e.g. \"/qlmLicenseServer\""
+        ));
+    } else if base.contains("//")
+        || base
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))
+    {
+        p.push(format!(
+            "{place}: `basePath` is \"{}\"; it must be a plain URL path without empty \
+             segments, spaces, `?`, `#` or `%`",
+            base.escape_debug()
+        ));
+    }
+    if s.data_dir.as_os_str().is_empty() {
+        p.push(format!("{place}: `dataDir` is empty; name a directory"));
+    }
+    p.at_least(place, "maxConnections", s.max_connections, 1);
+    p.at_least(place, "headerReadTimeoutMs", s.header_read_timeout_ms, 1);
+    p.at_least(place, "requestTimeoutMs", s.request_timeout_ms, 1);
+    p.at_least(place, "maxHeaderBytes", s.max_header_bytes, 1024);
+    p.at_least(place, "maxBodyBytes", s.max_body_bytes, 1);
+    p.between(place, "maxArgs", s.max_args, 1, 1024);
+    p.at_least(place, "maxValueBytes", s.max_value_bytes, 16);
+    p.at_least(place, "cacheSizeMiB", s.cache_size_mib, 1);
+}
+
+fn security(config: &Config, p: &mut Problems) {
+    let s = &config.security;
+    let place = "[security]";
+    p.methods(place, "httpAdminMethods", &s.http_admin_methods);
+    p.methods(
+        place,
+        "strictAuthenticationHttpMethods",
+        &s.strict_authentication_http_methods,
+    );
+    p.at_least(
+        place,
+        "strictAuthenticationTimestampTolerance",
+        s.strict_authentication_timestamp_tolerance,
+        1,
+    );
+    p.at_least(
+        place,
+        "strictAuthenticationMinimumVersion",
+        s.strict_authentication_minimum_version,
+        1,
+    );
+    p.at_least(
+        place,
+        "authFailuresPerMinute",
+        s.auth_failures_per_minute,
+        1,
+    );
+}
+
+fn options(config: &Config, p: &mut Problems) {
+    let o = &config.options;
+    let place = "[options]";
+    p.at_least(place, "maxReleaseCount", o.max_release_count, -1);
+    p.at_least(
+        place,
+        "maxReleasePeriodInDays",
+        o.max_release_period_in_days,
+        1,
+    );
+    p.at_least(
+        place,
+        "preventDeactivationPeriod",
+        o.prevent_deactivation_period,
+        0,
+    );
+    p.at_least(place, "maxActivationsPerDay", o.max_activations_per_day, -1);
+    p.at_least(place, "maxNewKeysPerDay", o.max_new_keys_per_day, -1);
+    p.at_least(place, "dbMaxRecords", o.db_max_records, -1);
+    p.at_least(
+        place,
+        "subscriptionGracePeriod",
+        o.subscription_grace_period,
+        0,
+    );
+    p.between(
+        place,
+        "maintenancePlanPeriodInDays",
+        o.maintenance_plan_period_in_days,
+        1,
+        36_500,
+    );
+    p.at_least(
+        place,
+        "maintenancePlanGracePeriod",
+        o.maintenance_plan_grace_period,
+        0,
+    );
+
+    for (key, model) in [
+        (
+            "defaultLicenseModelWhenDurationSet",
+            &o.default_license_model_when_duration_set,
+        ),
+        (
+            "defaultLicenseModelWhenExpiryDateSet",
+            &o.default_license_model_when_expiry_date_set,
+        ),
+    ] {
+        if !is_license_model(model) {
+            p.push(format!(
+                "{place}: `{key}` is \"{model}\"; it must be permanent, trial or subscription, \
+                 optionally followed by _cloud or _floating (e.g. \"trial_cloud\")"
+            ));
+        }
+    }
+
+    let provider = &o.default_commerce_provider;
+    if !provider.is_empty() && config.vendor(provider).is_none() {
+        p.push(format!(
+            "{place}: `defaultCommerceProvider` is \"{provider}\" but no [[vendor]] has that \
+             name; add the vendor or set defaultCommerceProvider = \"\""
+        ));
+    }
+    if o.default_qlm_version.trim().is_empty() {
+        p.push(format!(
+            "{place}: `defaultQlmVersion` is empty; the default is \"6.0.00\""
+        ));
+    }
+
+    match &o.communication_encryption_key {
+        Some(key) if key.is_empty() => p.push(format!(
+            "{place}: `communicationEncryptionKey` is empty{}",
+            from_file(o.communication_encryption_key_file.as_deref())
+        )),
+        None if o.release_license_requires_verification_code
+            && o.communication_encryption_key_file.is_none() =>
+        {
+            p.push(format!(
+                "{place}: `releaseLicenseRequiresVerificationCode` is true but \
+                 `communicationEncryptionKey` is not set; verification codes are derived from \
+                 it, so set it (or communicationEncryptionKeyFile) to the key your client \
+                 applications use"
+            ))
+        }
+        _ => {}
+    }
+
+    for id in &o.block_computer_ids {
+        if !is_computer_id(id) {
+            p.push(format!(
+                "{place}: `blockComputerIDs` holds \"{}\", which is not a computer ID \
+                 (1 to 255 characters, no spaces or control characters)",
+                id.escape_debug()
+            ));
+        }
+    }
+}
+
+/// `permanent`, `trial` or `subscription`, optionally with `_cloud` or `_floating`.
+fn is_license_model(model: &str) -> bool {
+    let base = model
+        .strip_suffix("_cloud")
+        .or_else(|| model.strip_suffix("_floating"))
+        .unwrap_or(model);
+    matches!(base, "permanent" | "trial" | "subscription")
+}
+
+/// A computer ID as `is_pcid` accepts it (spec README §4).
+fn is_computer_id(id: &str) -> bool {
+    let len = id.chars().count();
+    (1..=255).contains(&len) && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn products(config: &Config, p: &mut Problems) {
+    let mut seen = HashSet::new();
+    for product in &config.products {
+        let place = product_place(product);
+        if !seen.insert((product.id, product.major_version, product.minor_version)) {
+            p.push(format!(
+                "{place}: defined more than once; (id, majorVersion, minorVersion) must be unique"
+            ));
+        }
+        if product.name.trim().is_empty() {
+            p.push(format!("{place}: `name` is empty"));
+        }
+        if let Some(date) = &product.release_date
+            && !is_date(date)
+        {
+            p.push(format!(
+                "{place}: `releaseDate` is \"{}\"; write a date as yyyy-MM-dd, e.g. \"2026-01-15\"",
+                date.escape_debug()
+            ));
+        }
+        properties(product, &place, p);
+    }
+}
+
+/// `[[product]] id 1 version 1.0`: products are known by id and version, not by position.
+fn product_place(product: &Product) -> String {
+    format!(
+        "[[product]] id {} version {}.{}",
+        product.id, product.major_version, product.minor_version
+    )
+}
+
+/// A real calendar date written exactly `yyyy-MM-dd`.
+fn is_date(text: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .is_ok_and(|d| d.format("%Y-%m-%d").to_string() == text)
+}
+
+fn properties(product: &Product, place: &str, p: &mut Problems) {
+    let mut seen = HashSet::new();
+    for def in &product.properties {
+        let what = format!("{place}: property {}.{}", def.category, def.name);
+        for (key, part) in [("category", &def.category), ("name", &def.name)] {
+            if part.is_empty() || part.contains(['.', ':', '|']) {
+                p.push(format!(
+                    "{what}: `{key}` \"{part}\" must be non-empty and hold none of `.` `:` `|` \
+                     (they separate categories, names and values in licence data)"
+                ));
+            }
+        }
+        if !seen.insert((def.category.as_str(), def.name.as_str())) {
+            p.push(format!("{what}: defined more than once for this product"));
+        }
+        let fits = match def.ty {
+            PropertyType::Int => def.default.parse::<i64>().is_ok(),
+            PropertyType::Bool => matches!(def.default.as_str(), "true" | "false"),
+            PropertyType::String => def.default.chars().count() <= MAX_STRING_PROPERTY_CHARS,
+        };
+        if !fits {
+            let expected = match def.ty {
+                PropertyType::Int => "a whole number written as a string, e.g. \"0\"",
+                PropertyType::Bool => "\"true\" or \"false\"",
+                PropertyType::String => "at most 1024 characters",
+            };
+            let shown: String = def.default.chars().take(40).collect();
+            p.push(format!(
+                "{what}: `default` \"{}\" does not fit its type; it must be {expected}",
+                shown.escape_debug()
+            ));
+        }
+    }
+}
+
+fn vendors(config: &Config, p: &mut Problems) {
+    for (index, vendor) in config.vendors.iter().enumerate() {
+        let place = format!("[[vendor]] \"{}\"", vendor.name);
+        if vendor.name.trim().is_empty() {
+            p.push(format!("[[vendor]] #{}: `name` is empty", index + 1));
+        }
+        if config.vendors[..index]
+            .iter()
+            .any(|earlier| same_name(&earlier.name, &vendor.name))
+        {
+            p.push(format!(
+                "{place}: another vendor has the same name (names are compared ignoring case)"
+            ));
+        }
+        vendor_credentials(vendor, &place, p);
+        if let Some(plugin) = &vendor.plugin
+            && config.plugin(plugin).is_none()
+        {
+            p.push(format!(
+                "{place}: `plugin` is \"{plugin}\" but no [[plugin]] has that name"
+            ));
+        }
+        if let Some(methods) = &vendor.methods {
+            p.methods(&place, "methods", methods);
+        }
+    }
+}
+
+/// The rules on a vendor's user, password, hash and API key.
+fn vendor_credentials(vendor: &Vendor, place: &str, p: &mut Problems) {
+    // The `*_file` fields count too: when a file could not be read its problem is already
+    // listed, and "no password" on top of it would mislead.
+    let has_password = vendor.password.is_some() || vendor.password_file.is_some();
+    let has_hash = vendor.password_hash.is_some() || vendor.password_hash_file.is_some();
+    if !has_password && !has_hash && vendor.plugin.is_none() {
+        p.push(format!(
+            "{place}: has neither `passwordHash`, `password` nor `plugin`, so nobody could \
+             authenticate as it; set passwordHash to the output of `licd hash-password`"
+        ));
+    }
+    if has_password && has_hash {
+        p.push(format!(
+            "{place}: both `password` and `passwordHash` are set; keep only passwordHash"
+        ));
+    }
+    if (has_password || has_hash) && vendor.user.is_none() {
+        p.push(format!(
+            "{place}: has a password but no `user`; set the user name callers send in is_user"
+        ));
+    }
+    if vendor.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        p.push(format!("{place}: `user` is empty"));
+    }
+    for (key, value, file) in [
+        ("password", &vendor.password, &vendor.password_file),
+        (
+            "passwordHash",
+            &vendor.password_hash,
+            &vendor.password_hash_file,
+        ),
+        ("apiKey", &vendor.api_key, &vendor.api_key_file),
+    ] {
+        if value.as_deref().is_some_and(str::is_empty) {
+            p.push(format!(
+                "{place}: `{key}` is empty{}",
+                from_file(file.as_deref())
+            ));
+        }
+    }
+    if let Some(hash) = vendor.password_hash.as_deref().filter(|h| !h.is_empty())
+        && let Err(why) = parse_argon2_hash(hash)
+    {
+        p.push(format!(
+            "{place}: `passwordHash`{} is not an argon2 PHC string ({why}); generate one with \
+             `licd hash-password`",
+            from_file(vendor.password_hash_file.as_deref())
+        ));
+    }
+}
+
+/// ` (read from PATH)` when a secret came from a file, so the admin knows where to look.
+fn from_file(file: Option<&std::path::Path>) -> String {
+    file.map(|f| format!(" (read from {})", f.display()))
+        .unwrap_or_default()
+}
+
+/// Parses an argon2 PHC string fully (algorithm, parameters, salt and hash), so that a
+/// truncated or foreign hash is refused at start rather than failing every login.
+///
+/// The error text describes the defect, never the hash itself.
+fn parse_argon2_hash(hash: &str) -> Result<PasswordHash, String> {
+    let parsed = PasswordHash::new(hash).map_err(|e| e.to_string())?;
+    Algorithm::try_from(parsed.algorithm.as_str())
+        .map_err(|_| format!("algorithm `{}` is not argon2", parsed.algorithm.as_str()))?;
+    Params::try_from(&parsed).map_err(|e| format!("bad parameters: {e}"))?;
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err("salt or hash missing".to_owned());
+    }
+    Ok(parsed)
+}
+
+fn plugins(config: &Config, p: &mut Problems) {
+    for (index, plugin) in config.plugins.iter().enumerate() {
+        let place = format!("[[plugin]] \"{}\"", plugin.name);
+        if plugin.name.trim().is_empty() {
+            p.push(format!("[[plugin]] #{}: `name` is empty", index + 1));
+        }
+        if config.plugins[..index]
+            .iter()
+            .any(|earlier| earlier.name == plugin.name)
+        {
+            p.push(format!("{place}: another plugin has the same name"));
+        }
+        if plugin.path.as_os_str().is_empty() {
+            p.push(format!(
+                "{place}: `path` is empty; name the plugin's .so file"
+            ));
+        }
+        p.at_least(&place, "timeoutMs", plugin.timeout_ms, 1);
+    }
+}
+
+/// The embedded default's `demo`/`demo` vendor is for trying licd on one machine; on any other
+/// address it would let anyone on the network issue licences.
+fn demo_password(config: &Config, p: &mut Problems) {
+    let listen = config.server.listen;
+    if listen.ip().to_canonical().is_loopback() {
+        return;
+    }
+    for vendor in &config.vendors {
+        if vendor.user.as_deref() != Some(DEMO_USER) {
+            continue;
+        }
+        let plain_demo = vendor.password.as_deref() == Some(DEMO_PASSWORD);
+        let hashed_demo = vendor
+            .password_hash
+            .as_deref()
+            .and_then(|h| parse_argon2_hash(h).ok())
+            .is_some_and(|h| {
+                Argon2::default()
+                    .verify_password(DEMO_PASSWORD.as_bytes(), &h)
+                    .is_ok()
+            });
+        if plain_demo || hashed_demo {
+            p.push(format!(
+                "[[vendor]] \"{}\": user \"demo\" with password \"demo\" is only allowed when \
+                 [server] listen is a loopback address, and listen is {listen}; give this vendor \
+                 its own user and a passwordHash from `licd hash-password`, or listen on \
+                 127.0.0.1",
+                vendor.name
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn license_models_accept_cloud_and_floating_suffixes_only() {
+        for ok in [
+            "permanent",
+            "trial",
+            "subscription",
+            "trial_cloud",
+            "permanent_floating",
+        ] {
+            assert!(is_license_model(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Trial",
+            "trial_",
+            "cloud",
+            "trial_cloud_floating",
+            "lease",
+        ] {
+            assert!(!is_license_model(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn release_date_must_be_exactly_yyyy_mm_dd() {
+        assert!(is_date("2026-01-15"));
+        assert!(is_date("2024-02-29"));
+        for bad in [
+            "2026-1-15",
+            "2026-02-30",
+            "15.01.2026",
+            "2026-01-15 00:00:00",
+            "",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn argon2_phc_string_must_be_complete() {
+        assert!(parse_argon2_hash("$argon2id$v=19$m=19456,t=2,p=1").is_err());
+        assert!(parse_argon2_hash("$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2g").is_err());
+        assert!(parse_argon2_hash("not a hash").is_err());
+    }
+}

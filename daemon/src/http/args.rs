@@ -1,0 +1,350 @@
+//! Request arguments: query string and form body, decoded strictly (spec README §2).
+//!
+//! `form_urlencoded` decodes invalid UTF-8 lossily; licd must refuse it with a message naming
+//! the argument, so the decoding is done here by hand on top of `percent-encoding`.
+
+use crate::errors::MethodError;
+use crate::license::dates;
+
+/// Limits on the arguments of one request (`server.maxArgs`, `server.maxValueBytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct ArgLimits {
+    /// Most arguments one request may carry (query and body together).
+    pub max_args: usize,
+    /// Longest decoded value, in bytes.
+    pub max_value_bytes: usize,
+}
+
+/// Argument names that are another spelling of a canonical name (README §2).
+const ALIASES: [(&str, &str); 3] = [
+    ("is_deacivation_code", "is_deactivation_code"),
+    ("is_mainduration", "is_maintduration"),
+    ("is_minorverson", "is_minorversion"),
+];
+
+/// The decoded arguments of one request.
+///
+/// `is_*` names are stored lower-case with aliases folded, so look-ups match
+/// case-insensitively; other arguments keep their spelling for vendor plugins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    licd: Vec<(String, String)>,
+    other: Vec<(String, String)>,
+}
+
+impl Args {
+    /// Parses a query string and, when given, a form body (`application/x-www-form-urlencoded`).
+    ///
+    /// Refuses (code 5) a bad `%` escape, invalid UTF-8, a control character other than tab,
+    /// an argument given twice (also through an alias, or in query and body), more than
+    /// `max_args` arguments, or a value longer than `max_value_bytes`.
+    pub fn parse(
+        query: Option<&str>,
+        body: Option<&[u8]>,
+        limits: ArgLimits,
+    ) -> Result<Args, MethodError> {
+        let mut args = Args::default();
+        let mut count = 0usize;
+        let sources = [query.map(str::as_bytes), body];
+        for source in sources.into_iter().flatten() {
+            for pair in source.split(|b| *b == b'&') {
+                if pair.is_empty() {
+                    continue;
+                }
+                count += 1;
+                if count > limits.max_args {
+                    return Err(MethodError::invalid(format!(
+                        "Too many arguments: at most {} are accepted (server.maxArgs).",
+                        limits.max_args
+                    )));
+                }
+                let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
+                    Some(i) => (&pair[..i], &pair[i + 1..]),
+                    None => (pair, &pair[..0]),
+                };
+                let name = decode(raw_name).map_err(|why| {
+                    MethodError::invalid(format!("An argument name is not valid: {why}."))
+                })?;
+                let value = decode(raw_value).map_err(|why| {
+                    MethodError::invalid(format!(
+                        "The argument {} is not valid: {why}.",
+                        printable(&name)
+                    ))
+                })?;
+                if value.len() > limits.max_value_bytes {
+                    return Err(MethodError::invalid(format!(
+                        "The argument {} is too long: values are limited to {} bytes (server.maxValueBytes).",
+                        printable(&name),
+                        limits.max_value_bytes
+                    )));
+                }
+                args.insert(name, value)?;
+            }
+        }
+        Ok(args)
+    }
+
+    fn insert(&mut self, name: String, value: String) -> Result<(), MethodError> {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("is_") {
+            let canonical = ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == lower)
+                .map_or(lower.clone(), |(_, c)| (*c).to_string());
+            if self.licd.iter().any(|(n, _)| *n == canonical) {
+                return Err(MethodError::invalid(format!(
+                    "The argument {canonical} was given more than once."
+                )));
+            }
+            self.licd.push((canonical, value));
+        } else {
+            if self
+                .other
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+            {
+                return Err(MethodError::invalid(format!(
+                    "The argument {} was given more than once.",
+                    printable(&name)
+                )));
+            }
+            self.other.push((name, value));
+        }
+        Ok(())
+    }
+
+    /// The raw value of an `is_*` argument (name in lower case), `Some("")` when sent empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.licd
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A non-empty value, or `None` when absent or empty.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.is_empty())
+    }
+
+    /// A required non-empty value; missing or empty is code 208 naming it.
+    pub fn required(&self, name: &str) -> Result<&str, MethodError> {
+        self.text(name).ok_or_else(|| MethodError::missing(name))
+    }
+
+    /// A text value of at most `max_chars` characters.
+    pub fn text_max(&self, name: &str, max_chars: usize) -> Result<Option<&str>, MethodError> {
+        match self.text(name) {
+            Some(v) if v.chars().count() > max_chars => Err(MethodError::invalid(format!(
+                "The argument {name} is too long: at most {max_chars} characters."
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// A boolean: `true`, `false`, `1`, `0`, any case.
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, MethodError> {
+        let Some(v) = self.text(name) else {
+            return Ok(None);
+        };
+        if v.eq_ignore_ascii_case("true") || v == "1" {
+            Ok(Some(true))
+        } else if v.eq_ignore_ascii_case("false") || v == "0" {
+            Ok(Some(false))
+        } else {
+            Err(MethodError::invalid(format!(
+                "The argument {name} has the value '{}'; expected true, false, 1 or 0.",
+                quote(v)
+            )))
+        }
+    }
+
+    /// An integer in `min..=max`: optional `-`, decimal digits.
+    pub fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, MethodError> {
+        let Some(v) = self.text(name) else {
+            return Ok(None);
+        };
+        let digits = v.strip_prefix('-').unwrap_or(v);
+        let parsed = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            v.parse::<i64>().ok()
+        } else {
+            None
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(MethodError::invalid(format!(
+                "The argument {name} has the value '{}'; expected an integer from {min} to {max}.",
+                quote(v)
+            ))),
+        }
+    }
+
+    /// An expiry date: `yyyy-MM-dd` (end of that day) or `yyyy-MM-dd HH:mm:ss`, UTC, as Unix
+    /// seconds.
+    pub fn expiry(&self, name: &str) -> Result<Option<i64>, MethodError> {
+        let Some(v) = self.text(name) else {
+            return Ok(None);
+        };
+        dates::parse_expiry(v).map(Some).ok_or_else(|| {
+            MethodError::invalid(format!(
+                "The argument {name} has the value '{}'; expected a UTC date yyyy-MM-dd or yyyy-MM-dd HH:mm:ss.",
+                quote(v)
+            ))
+        })
+    }
+
+    /// Arguments that do not start with `is_`, for vendor plugins.
+    pub fn others(&self) -> &[(String, String)] {
+        &self.other
+    }
+
+    /// Whether any argument was sent in a form body is not tracked: this is the number of
+    /// `is_*` arguments, used by tests and logs.
+    pub fn len(&self) -> usize {
+        self.licd.len()
+    }
+
+    /// True when no `is_*` argument was sent.
+    pub fn is_empty(&self) -> bool {
+        self.licd.is_empty()
+    }
+}
+
+/// Quotes a client value in a message: at most 64 characters, so replies stay small.
+pub fn quote(v: &str) -> String {
+    if v.chars().count() <= 64 {
+        v.to_string()
+    } else {
+        let mut s: String = v.chars().take(64).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn printable(name: &str) -> String {
+    quote(name)
+}
+
+/// Percent-decodes one name or value: `+` is a space, `%XX` a byte; the result must be UTF-8
+/// without control characters (tab allowed) or code points illegal in XML 1.0.
+fn decode(raw: &[u8]) -> Result<String, &'static str> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hi = raw.get(i + 1).and_then(|b| (*b as char).to_digit(16));
+                let lo = raw.get(i + 2).and_then(|b| (*b as char).to_digit(16));
+                match (hi, lo) {
+                    (Some(h), Some(l)) => bytes.push((h * 16 + l) as u8),
+                    _ => return Err("it holds a bad % escape (send %25 for a literal %)"),
+                }
+                i += 2;
+            }
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    let s = String::from_utf8(bytes).map_err(|_| "it is not valid UTF-8")?;
+    if s.chars()
+        .any(|c| (c.is_control() && c != '\t') || c == '\u{FFFE}' || c == '\u{FFFF}')
+    {
+        return Err("it holds a control character");
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::ErrorCode;
+
+    const LIMITS: ArgLimits = ArgLimits {
+        max_args: 64,
+        max_value_bytes: 4096,
+    };
+
+    fn q(s: &str) -> Result<Args, MethodError> {
+        Args::parse(Some(s), None, LIMITS)
+    }
+
+    #[test]
+    fn names_match_case_insensitively_and_values_are_decoded() {
+        let a = q("IS_AVKEY=a%2Bb+c&is_userData1=%C3%A9").unwrap();
+        assert_eq!(a.get("is_avkey"), Some("a+b c"));
+        assert_eq!(a.get("is_userdata1"), Some("é"));
+    }
+
+    #[test]
+    fn alias_and_canonical_name_together_are_a_duplicate() {
+        let e = q("is_deacivation_code=1&is_deactivation_code=2").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidFormat);
+        assert!(e.message.contains("is_deactivation_code"));
+        assert_eq!(
+            q("is_minorverson=3").unwrap().get("is_minorversion"),
+            Some("3")
+        );
+    }
+
+    #[test]
+    fn same_argument_in_query_and_body_is_refused() {
+        let e = Args::parse(Some("is_avkey=1"), Some(b"IS_AVKEY=2"), LIMITS).unwrap_err();
+        assert!(e.message.contains("is_avkey"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_escape_invalid_utf8_and_control_characters_are_refused_naming_the_argument() {
+        for bad in [
+            "is_pcid=%zz",
+            "is_pcid=%",
+            "is_pcid=%C3%28",
+            "is_pcid=a%0Ab",
+            "is_pcid=%00",
+        ] {
+            let e = q(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidFormat, "{bad}");
+            assert!(e.message.contains("is_pcid"), "{bad}: {}", e.message);
+        }
+        assert_eq!(q("is_pcid=a%09b").unwrap().get("is_pcid"), Some("a\tb"));
+    }
+
+    #[test]
+    fn argument_count_and_value_length_are_limited() {
+        let many: Vec<String> = (0..65).map(|i| format!("x{i}=1")).collect();
+        let e = q(&many.join("&")).unwrap_err();
+        assert!(e.message.contains("maxArgs"));
+        let long = format!("is_pcid={}", "a".repeat(4097));
+        assert!(q(&long).unwrap_err().message.contains("maxValueBytes"));
+        assert!(q(&format!("is_pcid={}", "a".repeat(4096))).is_ok());
+    }
+
+    #[test]
+    fn typed_values_are_checked() {
+        let a = q("is_activate=FALSE&is_quantity=7&is_bad=x&is_neg=-3&is_exp=2027-01-31").unwrap();
+        assert_eq!(a.boolean("is_activate").unwrap(), Some(false));
+        assert_eq!(a.integer("is_quantity", 1, 10).unwrap(), Some(7));
+        assert!(a.integer("is_quantity", 1, 5).is_err());
+        assert!(a.boolean("is_bad").is_err());
+        assert!(a.integer("is_bad", 0, 5).is_err());
+        assert_eq!(a.integer("is_neg", -5, 5).unwrap(), Some(-3));
+        assert_eq!(
+            a.expiry("is_exp").unwrap(),
+            dates::parse_expiry("2027-01-31")
+        );
+        assert!(a.expiry("is_bad").is_err());
+        assert_eq!(
+            a.required("is_missing").unwrap_err().code,
+            ErrorCode::MissingArgument
+        );
+    }
+
+    #[test]
+    fn non_is_arguments_are_kept_for_plugins() {
+        let a = q("security_request_hash=abc&is_avkey=k").unwrap();
+        assert_eq!(
+            a.others(),
+            &[("security_request_hash".to_string(), "abc".to_string())]
+        );
+        assert_eq!(a.len(), 1);
+    }
+}

@@ -1,0 +1,356 @@
+//! From an HTTP request to a reply: URL forms, verbs, body limit, arguments, address rules,
+//! gates, then the method (spec README §1–§3, methods.md "Order of checks").
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{Method as Verb, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::config::Config;
+use crate::errors::{ErrorCode, MethodError};
+use crate::http::args::{ArgLimits, Args};
+use crate::http::client_addr::client_address;
+use crate::license::dates;
+use crate::methods::{Ctx, Method};
+use crate::response::{self, Body, Format};
+use crate::state::AppState;
+
+/// What a path names.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    /// `{basePath}/qlmservice.asmx`: the service page.
+    ServicePage,
+    /// One of the three method URL forms, with the method name as sent.
+    Method(&'a str),
+    /// Anything else.
+    NotFound,
+}
+
+/// The URL prefixes of a method, after `basePath` (README §1).
+const METHOD_PREFIXES: [&[&str]; 3] = [
+    &["qlmservice.asmx"],
+    &["api", "v1", "qlmapi"],
+    &["api", "webservice"],
+];
+
+fn route<'a>(path: &'a str, base_path: &str) -> Route<'a> {
+    let rest = match path.get(..base_path.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(base_path) => &path[base_path.len()..],
+        _ => return Route::NotFound,
+    };
+    let Some(rest) = rest.strip_prefix('/') else {
+        return Route::NotFound;
+    };
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    if segments.len() == 1 && segments[0].eq_ignore_ascii_case("qlmservice.asmx") {
+        return Route::ServicePage;
+    }
+    for prefix in METHOD_PREFIXES {
+        if segments.len() == prefix.len() + 1
+            && prefix
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| p.eq_ignore_ascii_case(s))
+            && let Some(name) = segments.last().filter(|n| !n.is_empty())
+        {
+            return Route::Method(name);
+        }
+    }
+    Route::NotFound
+}
+
+/// Handles one request. Never fails: every refusal is a reply.
+pub async fn handle(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let started = Instant::now();
+    let config = state.config();
+    let path = req.uri().path().to_string();
+    let response = match route(&path, &config.server.base_path) {
+        Route::NotFound => plain(StatusCode::NOT_FOUND, "Not found.\n"),
+        Route::ServicePage => service_page(&config),
+        Route::Method(name) => {
+            let name = name.to_string();
+            method_request(req, peer, state, config.clone(), &name, started).await
+        }
+    };
+    tracing::debug!(path = %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    Ok(response)
+}
+
+async fn method_request(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    config: Arc<Config>,
+    name: &str,
+    started: Instant,
+) -> Response<Full<Bytes>> {
+    let server = &config.server;
+    let query = req.uri().query().map(str::to_string);
+    // Until the arguments are parsed, errors use the format the client asked for if it can
+    // be read at all.
+    let mut format = sniff_format(query.as_deref());
+    if req.method() != Verb::GET && req.method() != Verb::POST {
+        let e = MethodError::invalid("Methods accept GET and POST only.")
+            .with_status(StatusCode::METHOD_NOT_ALLOWED);
+        let mut r = error_response(&e, format, false);
+        r.headers_mut()
+            .insert(ALLOW, http::HeaderValue::from_static("GET, POST"));
+        return r;
+    }
+    let headers = req.headers().clone();
+    let is_form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    let body = match read_body(req, server.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&e, format, false),
+    };
+    let form = if is_form && !body.is_empty() {
+        Some(&body[..])
+    } else {
+        None
+    };
+    let limits = ArgLimits {
+        max_args: server.max_args,
+        max_value_bytes: server.max_value_bytes,
+    };
+    let parsed = Args::parse(query.as_deref(), form, limits);
+    let mut bom = false;
+    if let Ok(args) = &parsed {
+        bom = args.boolean("is_writebom").ok().flatten().unwrap_or(false);
+        match args.text("is_format") {
+            Some(f) if f.eq_ignore_ascii_case("json") => format = Format::Json,
+            Some(f) if f.eq_ignore_ascii_case("xml") => format = Format::Xml,
+            Some(_) => {
+                let e = MethodError::invalid("The argument is_format must be xml or json.");
+                return error_response(&e, Format::Xml, bom);
+            }
+            None => format = Format::Xml,
+        }
+    }
+    let Some(method) = Method::from_name(name) else {
+        let e = MethodError::invalid(format!(
+            "Unknown method {}.",
+            crate::http::args::quote(name)
+        ))
+        .with_status(StatusCode::NOT_FOUND);
+        return error_response(&e, format, bom);
+    };
+    let client = client_address(peer.ip(), &headers, &server.trusted_proxies);
+    if let Err(e) = check_address(&config, method, client) {
+        tracing::warn!(%client, method = method.name(), "request blocked by address");
+        return error_response(&e, format, bom);
+    }
+    if let Some((false, property)) = method.gate(&config.security) {
+        let e = MethodError::new(
+            ErrorCode::OperationDisabled,
+            format!(
+                "{} is disabled on this server ({property} = false).",
+                method.name()
+            ),
+        );
+        return error_response(&e, format, bom);
+    }
+    let args = match parsed {
+        Ok(a) => a,
+        Err(e) => return error_response(&e, format, bom),
+    };
+    let ctx = Ctx {
+        state,
+        config: config.clone(),
+        client,
+        now: dates::now(),
+        deadline: started + Duration::from_millis(server.request_timeout_ms),
+    };
+    match method.call(&args, &ctx).await {
+        Ok(reply) => {
+            let format = match format {
+                Format::Json => Format::Json,
+                _ if reply.text_lines.is_some() => Format::Text,
+                other => other,
+            };
+            body_response(StatusCode::OK, response::render_ok(&reply, format, bom))
+        }
+        Err(e) => {
+            tracing::debug!(method = method.name(), code = e.code.number(), %client, "refused");
+            error_response(&e, format, bom)
+        }
+    }
+}
+
+/// `blockIPAddresses` (every method) and `httpAdminMethods` (code 3).
+fn check_address(
+    config: &Config,
+    method: Method,
+    client: std::net::IpAddr,
+) -> Result<(), MethodError> {
+    if config.options.block_ip_addresses.contains(client) {
+        return Err(MethodError::new(
+            ErrorCode::IpRestriction,
+            "Requests from your address are blocked on this server.",
+        ));
+    }
+    let security = &config.security;
+    if security
+        .http_admin_methods
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method.name()))
+        && !security
+            .http_admin_methods_allowed_ip_addresses
+            .contains(client)
+    {
+        return Err(MethodError::new(
+            ErrorCode::IpRestriction,
+            format!(
+                "{} is an administrative method and your address is not allowed to call it.",
+                method.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, MethodError> {
+    let too_large = || {
+        MethodError::invalid(format!(
+            "The request body is larger than {max} bytes (server.maxBodyBytes)."
+        ))
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(req.into_body(), max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(_) => Err(MethodError::invalid("The request body could not be read.")),
+    }
+}
+
+/// `is_format=json` read leniently from the query, so that even a refusal of malformed
+/// arguments comes in the format the client reads.
+fn sniff_format(query: Option<&str>) -> Format {
+    let json = query.is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            k.eq_ignore_ascii_case("is_format") && v.eq_ignore_ascii_case("json")
+        })
+    });
+    if json { Format::Json } else { Format::Xml }
+}
+
+fn error_response(e: &MethodError, format: Format, bom: bool) -> Response<Full<Bytes>> {
+    let mut r = body_response(e.status, response::render_error(e, format, bom));
+    if let Some(secs) = e.retry_after {
+        r.headers_mut().insert(RETRY_AFTER, secs.into());
+    }
+    r
+}
+
+fn body_response(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.bytes)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static(body.content_type),
+    );
+    r
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The page uptime monitors poll: server, version and the enabled methods.
+fn service_page(config: &Config) -> Response<Full<Bytes>> {
+    let mut text = format!(
+        "licd {} - Quick License Manager compatible licence server\n\nEnabled methods:\n",
+        crate::methods::ping::VERSION
+    );
+    for m in Method::ALL {
+        if m.gate(&config.security).is_none_or(|(on, _)| on) {
+            text.push_str("  ");
+            text.push_str(m.name());
+            text.push('\n');
+        }
+    }
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_url_forms_route_case_insensitively() {
+        assert_eq!(
+            route("/qlmservice.asmx/PingHttp", ""),
+            Route::Method("PingHttp")
+        );
+        assert_eq!(
+            route("/QlmService.ASMX/pinghttp", ""),
+            Route::Method("pinghttp")
+        );
+        assert_eq!(
+            route("/api/v1/QlmApi/PingHttp", ""),
+            Route::Method("PingHttp")
+        );
+        assert_eq!(
+            route("/API/webservice/PingHttp", ""),
+            Route::Method("PingHttp")
+        );
+        assert_eq!(route("/qlmservice.asmx", ""), Route::ServicePage);
+        assert_eq!(route("/other", ""), Route::NotFound);
+        assert_eq!(route("/qlmservice.asmx/a/b", ""), Route::NotFound);
+    }
+
+    #[test]
+    fn base_path_prefixes_every_form() {
+        let base = "/qlmLicenseServer";
+        assert_eq!(
+            route("/QLMLICENSESERVER/qlmservice.asmx/PingHttp", base),
+            Route::Method("PingHttp")
+        );
+        assert_eq!(route("/qlmservice.asmx/PingHttp", base), Route::NotFound);
+        assert_eq!(
+            route("/qlmLicenseServerX/qlmservice.asmx/PingHttp", base),
+            Route::NotFound
+        );
+    }
+}

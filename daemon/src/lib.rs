@@ -1,0 +1,16 @@
+//! licd: a self-hosted software-licence server speaking Quick License Manager's HTTP methods.
+//!
+//! The road of a request (docs/design.md): [`http`] (limits, arguments) → [`methods`] (one
+//! file per method) → [`auth`] → [`license`] (pure rules) → [`store`] (redb, group commit)
+//! → [`response`] (canonical XML or JSON).
+
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod http;
+pub mod license;
+pub mod methods;
+pub mod response;
+pub mod serve;
+pub mod state;
+pub mod store;

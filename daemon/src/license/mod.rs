@@ -1,0 +1,162 @@
+//! Licence domain types and the pure rules that decide on them.
+//!
+//! Nothing here does I/O: the store loads a [`License`], calls a rule with the request, the
+//! time and the policy taken from the configuration, and writes what the rule returns. That
+//! keeps every rule testable without a database and the store swappable.
+
+pub mod dates;
+pub mod features;
+pub mod keys;
+pub mod model;
+pub mod properties;
+pub mod rules;
+
+use serde::{Deserialize, Serialize};
+
+use features::Features;
+use model::LicenseModel;
+use properties::PropertyValue;
+
+/// QLM `ELicenseStatus` flag: the licence has expired.
+pub const STATUS_EXPIRED: u32 = 64;
+/// QLM `ELicenseStatus` flag: the computer still needs to activate.
+pub const STATUS_NEEDS_ACTIVATION: u32 = 512;
+/// QLM `ELicenseStatus` flag: the licence is revoked.
+pub const STATUS_REVOKED: u32 = 2048;
+
+/// A licence as stored: one activation key and everything it allows.
+///
+/// Stored as JSON (self-describing, so fields can be added with `#[serde(default)]` without a
+/// migration, and `licd export` can stream it as is). Times are UTC Unix seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct License {
+    /// Canonical activation key (26 characters, no dashes).
+    pub key: String,
+    /// `[[product]] id`.
+    pub product_id: u32,
+    /// Product major version.
+    pub major_version: u32,
+    /// Product minor version.
+    pub minor_version: u32,
+    /// The licence model now in force (the key letter tells the model at creation).
+    pub model: LicenseModel,
+    /// Activations (seats) allowed.
+    pub activations_allowed: u32,
+    /// Activations in use; kept in the same transaction as the activation rows.
+    pub activations_used: u32,
+    /// Feature sets 0–3.
+    #[serde(default)]
+    pub features: Features,
+    /// Fixed expiry, if any.
+    #[serde(default)]
+    pub expiry: Option<i64>,
+    /// Duration in days counted from the first activation, if any.
+    #[serde(default)]
+    pub duration_days: Option<u32>,
+    /// Time of the first activation (starts a duration-based expiry).
+    #[serde(default)]
+    pub first_activation: Option<i64>,
+    /// Whether the maintenance plan is on.
+    #[serde(default)]
+    pub maintenance_plan: bool,
+    /// Maintenance renewal date, when the plan is on.
+    #[serde(default)]
+    pub maintenance_renewal: Option<i64>,
+    /// Product properties set on this licence.
+    #[serde(default)]
+    pub properties: Vec<PropertyValue>,
+    /// `is_orderid` at creation.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// `is_subscriptionid` at creation.
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    /// `is_userdata1`.
+    #[serde(default)]
+    pub user_data: Option<String>,
+    /// `is_affiliateid`.
+    #[serde(default)]
+    pub affiliate_id: Option<String>,
+    /// `is_email`.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `is_qlmversion` (or `options.defaultQlmVersion`).
+    #[serde(default)]
+    pub qlm_version: String,
+    /// The vendor that created the licence (`scope = "own"` compares against it).
+    pub vendor: String,
+    /// Creation time.
+    pub created: i64,
+    /// Last time a change touched the licence.
+    #[serde(default)]
+    pub last_accessed: Option<i64>,
+    /// Revoked licences cannot activate or validate.
+    #[serde(default)]
+    pub revoked: bool,
+    /// Incremented on every change; part of the computer-key derivation.
+    #[serde(default)]
+    pub revision: u32,
+    /// Set when UpgradeLicense replaced this licence by another key.
+    #[serde(default)]
+    pub upgraded_to: Option<String>,
+}
+
+impl License {
+    /// When the licence expires: the fixed date, else first activation plus the duration.
+    pub fn effective_expiry(&self) -> Option<i64> {
+        self.expiry
+            .or_else(|| match (self.first_activation, self.duration_days) {
+                (Some(first), Some(days)) => Some(first + i64::from(days) * dates::SECONDS_PER_DAY),
+                _ => None,
+            })
+    }
+
+    /// Whether the licence has expired at `now`.
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.effective_expiry().is_some_and(|e| e < now)
+    }
+
+    /// Activations still free.
+    pub fn available(&self) -> u32 {
+        self.activations_allowed
+            .saturating_sub(self.activations_used)
+    }
+
+    /// QLM's `status` flags for this licence, as seen by a computer that is (or is not yet)
+    /// activated.
+    pub fn status(&self, now: i64, needs_activation: bool) -> u32 {
+        let mut s = self.model.status_flag();
+        if self.is_expired(now) {
+            s |= STATUS_EXPIRED;
+        }
+        if needs_activation {
+            s |= STATUS_NEEDS_ACTIVATION;
+        }
+        if self.revoked {
+            s |= STATUS_REVOKED;
+        }
+        s
+    }
+}
+
+/// One computer's activation of a licence (a seat for cloud and floating models).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activation {
+    /// `is_pcid`, compared exactly.
+    pub computer_id: String,
+    /// `is_computer_name`.
+    #[serde(default)]
+    pub computer_name: Option<String>,
+    /// When the activation was made.
+    pub activated_at: i64,
+    /// Last validation seen (written lazily for ordinary models).
+    pub last_seen: i64,
+    /// The computer key this activation was last given (canonical form).
+    pub computer_key: String,
+    /// Client address at activation, when `captureIPAddress` is on.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// `is_alog_userdata1`.
+    #[serde(default)]
+    pub user_data: Option<String>,
+}

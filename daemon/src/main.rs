@@ -1,0 +1,171 @@
+//! The `licd` command line: the daemon and its admin tools.
+//!
+//! Exit codes (spec operations.md): 0 ok, 1 failure with a one-line reason on stderr,
+//! 2 usage error (clap).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use licd::config::{Config, LogLevel};
+
+/// licd: a self-hosted software-licence server (Quick License Manager compatible).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon. Without --config it uses the embedded demo configuration.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen on this address:port instead of server.listen (port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Keep the database in this directory instead of server.dataDir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Validate a configuration file and list every problem; exit 0 when valid, 1 otherwise.
+    CheckConfig {
+        /// The TOML configuration file (default: the embedded configuration).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Read a password on standard input and print an argon2id hash for `passwordHash`.
+    HashPassword,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("licd: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes on one line, as operations.md asks.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(|c| c.to_string().replace('\n', "; "))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+        } => serve(config, listen, data_dir),
+        Command::CheckConfig { config } => {
+            let loaded = Config::load(config.as_deref())?;
+            for warning in loaded.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "{}: configuration is valid",
+                config.map_or("embedded default".into(), |p| p.display().to_string())
+            );
+            Ok(())
+        }
+        Command::HashPassword => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("cannot read the password from standard input")?;
+            let password = input
+                .strip_suffix("\r\n")
+                .or_else(|| input.strip_suffix('\n'))
+                .unwrap_or(&input);
+            if password.is_empty() {
+                bail!("the password is empty");
+            }
+            println!("{}", licd::auth::password::hash_password(password)?);
+            Ok(())
+        }
+    }
+}
+
+fn serve(
+    path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut config = Config::load(path.as_deref())?;
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = data_dir {
+        config.server.data_dir = dir;
+    }
+    // Overrides can change what is valid (the demo password on a public address).
+    config.validate()?;
+    init_logging(config.server.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(licd::serve::run(config, shutdown_signal()))?;
+    Ok(())
+}
+
+/// Completes on the first SIGTERM or SIGINT; a second one exits at once (the database stays
+/// consistent: redb recovers on open).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop licd with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("second signal: exiting at once");
+        std::process::exit(1);
+    });
+}
+
+fn init_logging(level: LogLevel) {
+    let level = match level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Trace => tracing::Level::TRACE,
+    };
+    // journald adds its own timestamps and shows no colours.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_target(false);
+    if journald {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,59 @@
+//! ActivateKey: QLM's older activation call. The road of ValidateLicenseHttp with
+//! `is_activate=true` and a short reply.
+
+use crate::config::Vendor;
+use crate::errors::MethodError;
+use crate::http::args::Args;
+use crate::methods::Ctx;
+use crate::methods::validate_license::{Check, Checked, check_or_activate, display_key};
+use crate::response::{Field, Reply};
+
+/// A parsed ActivateKey request.
+pub struct ActivateKey {
+    check: Check,
+}
+
+impl ActivateKey {
+    /// The arguments of ValidateLicenseHttp; `is_activate` is always true here.
+    pub fn parse(args: &Args) -> Result<Self, MethodError> {
+        let mut check = Check::parse(args)?;
+        check.activate = true;
+        if check.computer_id.is_none() {
+            return Err(MethodError::missing("is_pcid"));
+        }
+        Ok(ActivateKey { check })
+    }
+
+    /// Activates (or confirms the activation) and replies with `pckey`, `activationKey`,
+    /// `computerID` and `userEmail`. A vendor given with `is_vendor` is held to its scope.
+    pub async fn apply(self, ctx: &Ctx, vendor: Option<&Vendor>) -> Result<Reply, MethodError> {
+        match check_or_activate(&self.check, ctx, vendor).await? {
+            Checked::Active {
+                license,
+                activation,
+                computer_key,
+                new,
+            } => {
+                let key = crate::license::keys::ActivationKey::from_canonical_unchecked(
+                    license.key.clone(),
+                );
+                let mut r = Reply::new(if new {
+                    format!(
+                        "The license was activated on computer {}.",
+                        activation.computer_id
+                    )
+                } else {
+                    "Your license is valid.".to_string()
+                });
+                r.push(Field::text("pckey", display_key(&computer_key)));
+                r.push(Field::text("activationKey", key.dashed()));
+                r.push(Field::text("computerID", activation.computer_id));
+                r.push_opt("userEmail", license.email);
+                Ok(r)
+            }
+            Checked::NotActivated { .. } => Err(MethodError::internal(
+                "ActivateKey ended without an activation.",
+            )),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The licence info elements several replies share (methods.md, top), in the spec's order.
+
+use crate::config::Config;
+use crate::license::License;
+use crate::license::dates::format_datetime;
+use crate::license::keys::ActivationKey;
+use crate::response::{Field, Value};
+
+/// The licence info elements for `license`, as seen by a computer that is (`false`) or is not
+/// yet (`true`) activated. Elements without a value are left out.
+pub fn licence_info(
+    license: &License,
+    config: &Config,
+    now: i64,
+    needs_activation: bool,
+) -> Vec<Field> {
+    let key = ActivationKey::from_canonical_unchecked(license.key.clone());
+    let mut f = Vec::with_capacity(21);
+    f.push(Field::text("activationKey", key.dashed()));
+    f.push(Field::int("productID", i64::from(license.product_id)));
+    if let Some(p) = config.product(
+        license.product_id,
+        license.major_version,
+        license.minor_version,
+    ) {
+        f.push(Field::text("productName", p.name.clone()));
+    }
+    f.push(Field::int("majorVersion", i64::from(license.major_version)));
+    f.push(Field::int("minorVersion", i64::from(license.minor_version)));
+    f.push(Field::text("licenseModel", license.model.as_str()));
+    f.push(Field::int(
+        "status",
+        i64::from(license.status(now, needs_activation)),
+    ));
+    let features = license.features.render();
+    if !features.is_empty() {
+        f.push(Field::text("features", features));
+    }
+    f.push(Field::int(
+        "numActivationsAllowed",
+        i64::from(license.activations_allowed),
+    ));
+    f.push(Field::int(
+        "availableLicenses",
+        i64::from(license.available()),
+    ));
+    if let Some(e) = license.effective_expiry() {
+        f.push(Field::text("expiryDate", format_datetime(e)));
+    }
+    f.push(Field::int(
+        "duration",
+        license.duration_days.map_or(-1, i64::from),
+    ));
+    if license.maintenance_plan
+        && let Some(m) = license.maintenance_renewal
+    {
+        f.push(Field::text("maintenanceRenewalDate", format_datetime(m)));
+    }
+    push_opt(&mut f, "userData", &license.user_data);
+    push_opt(&mut f, "affiliateID", &license.affiliate_id);
+    push_opt(&mut f, "userEmail", &license.email);
+    push_opt(&mut f, "orderID", &license.order_id);
+    if !license.properties.is_empty() {
+        let entries = license
+            .properties
+            .iter()
+            .map(|p| {
+                let mut attrs = vec![
+                    ("category", p.category.clone()),
+                    ("name", p.name.clone()),
+                    ("type", p.ty.as_str().to_string()),
+                    ("value", p.value.clone()),
+                ];
+                if let Some(e) = p.expiry {
+                    attrs.push(("expiryDate", format_datetime(e)));
+                }
+                attrs
+            })
+            .collect();
+        f.push(Field {
+            name: "productProperties",
+            value: Value::AttrList {
+                item: "property",
+                entries,
+            },
+        });
+    }
+    f.push(Field::bool("revoked", license.revoked));
+    f.push(Field::text(
+        "creationDateUtc",
+        format_datetime(license.created),
+    ));
+    f.push(Field::text("serverDate", format_datetime(now)));
+    f
+}
+
+fn push_opt(f: &mut Vec<Field>, name: &'static str, value: &Option<String>) {
+    if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+        f.push(Field::text(name, v));
+    }
+}

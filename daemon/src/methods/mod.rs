@@ -1,0 +1,218 @@
+//! The HTTP methods, one file each, named after the method.
+//!
+//! Each method is a struct with `parse(&Args)` (syntax of every argument, codes 5 and 208)
+//! and an `apply` (authentication where the method needs it, look-up, rules, effect, reply).
+//! [`Method`] is the dispatcher; the router runs the address and gate checks before it, so
+//! the order of checks of methods.md holds for every method.
+
+pub mod activate_key;
+pub mod get_activation_key;
+pub mod get_latest_version;
+pub mod licence_info;
+pub mod ping;
+pub mod validate_license;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::auth::vendor;
+use crate::config::{Config, SecurityConfig, Vendor};
+use crate::errors::{ErrorCode, MethodError};
+use crate::http::args::Args;
+use crate::license::keys::ActivationKey;
+use crate::response::Reply;
+use crate::state::AppState;
+
+/// Everything a method needs besides its arguments.
+pub struct Ctx {
+    /// Shared server state.
+    pub state: Arc<AppState>,
+    /// The configuration snapshot for this request.
+    pub config: Arc<Config>,
+    /// The client address (README §2).
+    pub client: IpAddr,
+    /// The request's time, UTC Unix seconds.
+    pub now: i64,
+    /// `server.requestTimeoutMs` after the request arrived.
+    pub deadline: Instant,
+}
+
+impl Ctx {
+    /// Authenticates the vendor of this request for `method` (code 8 on failure).
+    pub async fn vendor(&self, method: Method, args: &Args) -> Result<Vendor, MethodError> {
+        vendor::authenticate(
+            &self.state,
+            &self.config,
+            method.name(),
+            args,
+            self.client,
+            self.deadline,
+        )
+        .await
+    }
+
+    /// Authenticates only when the client sent credentials: wrong credentials are refused
+    /// even where a method needs none (methods.md, Auth).
+    pub async fn vendor_if_given(
+        &self,
+        method: Method,
+        args: &Args,
+    ) -> Result<Option<Vendor>, MethodError> {
+        if args.get("is_user").is_some() || args.get("is_pwd").is_some() {
+            return self.vendor(method, args).await.map(Some);
+        }
+        Ok(None)
+    }
+}
+
+/// The methods licd serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Health and version.
+    PingHttp,
+    /// Create keys.
+    GetActivationKey,
+    /// Create keys (QLM's second name).
+    GetActivationKeyWithExpiryDate,
+    /// Activate and validate.
+    ValidateLicenseHttp,
+    /// QLM's older activation call.
+    ActivateKey,
+    /// Latest version of a product.
+    GetLatestVersionHttp,
+}
+
+impl Method {
+    /// Every method, in the order the service page lists them.
+    pub const ALL: [Method; 6] = [
+        Method::PingHttp,
+        Method::GetActivationKey,
+        Method::GetActivationKeyWithExpiryDate,
+        Method::ValidateLicenseHttp,
+        Method::ActivateKey,
+        Method::GetLatestVersionHttp,
+    ];
+
+    /// The method's name as QLM spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Method::PingHttp => "PingHttp",
+            Method::GetActivationKey => "GetActivationKey",
+            Method::GetActivationKeyWithExpiryDate => "GetActivationKeyWithExpiryDate",
+            Method::ValidateLicenseHttp => "ValidateLicenseHttp",
+            Method::ActivateKey => "ActivateKey",
+            Method::GetLatestVersionHttp => "GetLatestVersionHttp",
+        }
+    }
+
+    /// The method named in a URL, matched case-insensitively.
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The server property that must be on, with its name for the code-7 message.
+    pub fn gate(self, security: &SecurityConfig) -> Option<(bool, &'static str)> {
+        match self {
+            Method::GetActivationKey | Method::GetActivationKeyWithExpiryDate => Some((
+                security.enable_get_activation_key,
+                "security.enableGetActivationKey",
+            )),
+            Method::GetLatestVersionHttp => Some((
+                security.enable_get_latest_version_http,
+                "security.enableGetLatestVersionHttp",
+            )),
+            Method::PingHttp | Method::ValidateLicenseHttp | Method::ActivateKey => None,
+        }
+    }
+
+    /// Runs the method: parse every argument, then authenticate and apply.
+    pub async fn call(self, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+        match self {
+            Method::PingHttp => {
+                let m = ping::PingHttp::parse(args)?;
+                ctx.vendor_if_given(self, args).await?;
+                Ok(m.apply(ctx))
+            }
+            Method::GetActivationKey | Method::GetActivationKeyWithExpiryDate => {
+                let m = get_activation_key::GetActivationKey::parse(args)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
+            }
+            Method::ValidateLicenseHttp => {
+                let m = validate_license::ValidateLicense::parse(args)?;
+                ctx.vendor_if_given(self, args).await?;
+                m.apply(ctx).await
+            }
+            Method::ActivateKey => {
+                let m = activate_key::ActivateKey::parse(args)?;
+                let vendor = if args.get("is_vendor").is_some() {
+                    Some(ctx.vendor(self, args).await?)
+                } else {
+                    ctx.vendor_if_given(self, args).await?
+                };
+                m.apply(ctx, vendor.as_ref()).await
+            }
+            Method::GetLatestVersionHttp => {
+                let m = get_latest_version::GetLatestVersion::parse(args)?;
+                ctx.vendor_if_given(self, args).await?;
+                m.apply(ctx)
+            }
+        }
+    }
+}
+
+/// Parses an activation key for look-up; a malformed key or a failed check character is
+/// "not found" (203) without touching the database (README §4).
+pub fn lookup_key(input: &str) -> Result<ActivationKey, MethodError> {
+    ActivationKey::parse(input).map_err(|_| not_found())
+}
+
+/// Code 203.
+pub fn not_found() -> MethodError {
+    MethodError::new(
+        ErrorCode::LicenseNotFound,
+        "No licence has this activation key; check the key.",
+    )
+}
+
+/// A key for logs: the middle masked so that logs never hold a usable key.
+pub fn masked(key: &ActivationKey) -> String {
+    let dashed = key.dashed();
+    let mut groups: Vec<&str> = dashed.split('-').collect();
+    let last = groups.len().saturating_sub(1);
+    for g in groups.iter_mut().take(last).skip(1) {
+        *g = "*****";
+    }
+    groups.join("-")
+}
+
+/// A `u32` argument (product ids, versions): 0 to `i32::MAX`, as QLM's integers.
+pub fn u32_arg(args: &Args, name: &str) -> Result<Option<u32>, MethodError> {
+    Ok(args
+        .integer(name, 0, i64::from(i32::MAX))?
+        .and_then(|n| u32::try_from(n).ok()))
+}
+
+/// A computer ID: 1 to 255 characters, no whitespace or control characters (README §4).
+pub fn computer_id_arg(args: &Args, name: &str) -> Result<Option<String>, MethodError> {
+    let Some(v) = args.text(name) else {
+        return Ok(None);
+    };
+    if v.chars().count() > 255 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(MethodError::invalid(format!(
+            "The argument {name} must be 1 to 255 characters without spaces or control characters."
+        )));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// Code 218 for a product id and version not in the configuration.
+pub fn product_not_found(id: u32, major: u32, minor: u32) -> MethodError {
+    MethodError::new(
+        ErrorCode::ProductNotFound,
+        format!("Product {id} version {major}.{minor} is not defined on this server."),
+    )
+}

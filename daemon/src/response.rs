@@ -1,0 +1,467 @@
+//! The reply writer: the `<QuickLicenseManager>` XML envelope, its JSON twin, and plain text.
+//!
+//! Escaping lives here and nowhere else. Every XML reply is written directly in canonical form
+//! (Canonical XML 1.0, spec README §3): text escapes only `&`, `<`, `>` and carriage return;
+//! attribute values are double-quoted and escape `&`, `<`, `"`, tab, line feed and carriage
+//! return; attributes come in lexicographic order of their names; empty elements are written
+//! `<a></a>`; the only whitespace between elements is one line feed after each child of the
+//! root. **Invariant:** because the bytes are already canonical, a later XML-DSig signature
+//! (spec offline.md) can digest the document element exactly as written, with no general
+//! canonicaliser. Any change here must keep that property (the tests compare against a real
+//! canonicaliser).
+//!
+//! Characters illegal in XML 1.0 never reach this writer: argument parsing refuses them, and
+//! every other value is produced by licd itself.
+
+use crate::errors::MethodError;
+
+/// The value of one reply element.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Text: a JSON string.
+    Text(String),
+    /// An integer: a JSON number.
+    Int(i64),
+    /// A boolean: `true`/`false` in XML, a JSON boolean.
+    Bool(bool),
+    /// A list of records: `<name><item>…</item>…</name>`, a JSON array of objects.
+    List {
+        /// The element name of each record (`license`).
+        item: &'static str,
+        /// The records.
+        records: Vec<Vec<Field>>,
+    },
+    /// A list of attribute-only elements: `<name><item a="…"></item>…</name>`, a JSON array
+    /// of objects of strings (`productProperties`).
+    AttrList {
+        /// The element name of each entry (`property`).
+        item: &'static str,
+        /// Each entry's attributes, any order (they are sorted when written).
+        entries: Vec<Vec<(&'static str, String)>>,
+    },
+    /// An element carrying attributes only, sent in XML alone (QLM's legacy
+    /// `<serverDate date="…"></serverDate>`); JSON leaves it out.
+    XmlAttrsOnly(Vec<(&'static str, String)>),
+}
+
+/// One named element of a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The element name.
+    pub name: &'static str,
+    /// Its value.
+    pub value: Value,
+}
+
+impl Field {
+    /// A text element.
+    pub fn text(name: &'static str, value: impl Into<String>) -> Self {
+        Field {
+            name,
+            value: Value::Text(value.into()),
+        }
+    }
+    /// An integer element.
+    pub fn int(name: &'static str, value: i64) -> Self {
+        Field {
+            name,
+            value: Value::Int(value),
+        }
+    }
+    /// A boolean element.
+    pub fn bool(name: &'static str, value: bool) -> Self {
+        Field {
+            name,
+            value: Value::Bool(value),
+        }
+    }
+}
+
+/// A successful reply: the `<result>` sentence and the elements after it, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reply {
+    /// The human-readable sentence of `<result>`.
+    pub result: String,
+    /// The elements after `<result>`.
+    pub fields: Vec<Field>,
+    /// When set, a vendor asked for `responseFormat = "text"`: these lines are the whole
+    /// body (XML and JSON still use `result` and `fields`).
+    pub text_lines: Option<Vec<String>>,
+}
+
+impl Reply {
+    /// A reply with its `<result>` sentence.
+    pub fn new(result: impl Into<String>) -> Self {
+        Reply {
+            result: result.into(),
+            fields: Vec::new(),
+            text_lines: None,
+        }
+    }
+
+    /// Appends one element.
+    pub fn push(&mut self, field: Field) {
+        self.fields.push(field);
+    }
+
+    /// Appends a text element when there is a value (empty elements are left out, README §3).
+    pub fn push_opt(&mut self, name: &'static str, value: Option<impl Into<String>>) {
+        if let Some(v) = value {
+            self.fields.push(Field::text(name, v));
+        }
+    }
+}
+
+/// The body format the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The `<QuickLicenseManager>` envelope (default).
+    Xml,
+    /// `is_format=json`.
+    Json,
+    /// A vendor's `responseFormat = "text"`: plain lines, successes only.
+    Text,
+}
+
+/// A rendered body with its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    /// The `Content-Type` header value.
+    pub content_type: &'static str,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+const XML_TYPE: &str = "text/xml; charset=utf-8";
+const JSON_TYPE: &str = "application/json";
+const TEXT_TYPE: &str = "text/plain; charset=utf-8";
+const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+const BOM: &str = "\u{feff}";
+
+/// Renders a success reply. `Format::Text` falls back to XML when the reply has no text form.
+pub fn render_ok(reply: &Reply, format: Format, bom: bool) -> Body {
+    match format {
+        Format::Json => json_body(&reply_fields(reply), bom),
+        Format::Text => match &reply.text_lines {
+            Some(lines) => {
+                let mut s = String::new();
+                if bom {
+                    s.push_str(BOM);
+                }
+                for line in lines {
+                    s.push_str(line);
+                    s.push('\n');
+                }
+                Body {
+                    content_type: TEXT_TYPE,
+                    bytes: s.into_bytes(),
+                }
+            }
+            None => xml_body(&reply_fields(reply), bom),
+        },
+        Format::Xml => xml_body(&reply_fields(reply), bom),
+    }
+}
+
+/// Renders a refusal: `<error>` and `<errorCode>`, in XML unless JSON was asked for (error
+/// replies never use the text form).
+pub fn render_error(error: &MethodError, format: Format, bom: bool) -> Body {
+    let mut fields = vec![
+        Field::text("error", error.message.clone()),
+        Field::int("errorCode", i64::from(error.code.number())),
+    ];
+    if let Some(status) = error.status_flags {
+        fields.push(Field::int("status", i64::from(status)));
+    }
+    match format {
+        Format::Json => json_body(&fields, bom),
+        Format::Xml | Format::Text => xml_body(&fields, bom),
+    }
+}
+
+fn reply_fields(reply: &Reply) -> Vec<Field> {
+    let mut fields = Vec::with_capacity(reply.fields.len() + 1);
+    fields.push(Field::text("result", reply.result.clone()));
+    fields.extend(reply.fields.iter().cloned());
+    fields
+}
+
+/// The XML document for these root children, without BOM: the exact bytes a signature covers
+/// after the declaration.
+pub fn xml_document(fields: &[Field]) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(XML_DECL);
+    out.push_str("<QuickLicenseManager>\n");
+    for field in fields {
+        write_field(&mut out, field);
+        out.push('\n');
+    }
+    out.push_str("</QuickLicenseManager>");
+    out
+}
+
+fn xml_body(fields: &[Field], bom: bool) -> Body {
+    let doc = xml_document(fields);
+    let bytes = if bom {
+        let mut s = String::with_capacity(doc.len() + 3);
+        s.push_str(BOM);
+        s.push_str(&doc);
+        s.into_bytes()
+    } else {
+        doc.into_bytes()
+    };
+    Body {
+        content_type: XML_TYPE,
+        bytes,
+    }
+}
+
+fn write_field(out: &mut String, field: &Field) {
+    match &field.value {
+        Value::Text(t) => write_text_element(out, field.name, t),
+        Value::Int(i) => write_text_element(out, field.name, &i.to_string()),
+        Value::Bool(b) => write_text_element(out, field.name, if *b { "true" } else { "false" }),
+        Value::List { item, records } => {
+            open(out, field.name);
+            for record in records {
+                open(out, item);
+                for f in record {
+                    write_field(out, f);
+                }
+                close(out, item);
+            }
+            close(out, field.name);
+        }
+        Value::AttrList { item, entries } => {
+            open(out, field.name);
+            for attrs in entries {
+                write_attr_element(out, item, attrs);
+            }
+            close(out, field.name);
+        }
+        Value::XmlAttrsOnly(attrs) => write_attr_element(out, field.name, attrs),
+    }
+}
+
+fn open(out: &mut String, name: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+}
+
+fn close(out: &mut String, name: &str) {
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+fn write_text_element(out: &mut String, name: &str, text: &str) {
+    open(out, name);
+    escape_text(out, text);
+    close(out, name);
+}
+
+fn write_attr_element(out: &mut String, name: &str, attrs: &[(&'static str, String)]) {
+    let mut sorted: Vec<&(&str, String)> = attrs.iter().collect();
+    // C14N orders attributes by name (no namespaces here, so plain code-point order).
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    out.push('<');
+    out.push_str(name);
+    for (k, v) in sorted {
+        out.push(' ');
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_attr(out, v);
+        out.push('"');
+    }
+    out.push('>');
+    close(out, name);
+}
+
+/// Text content in C14N form: `&`, `<`, `>` and CR are escaped, nothing else.
+fn escape_text(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Attribute values in C14N form: `&`, `<`, `"`, tab, LF and CR are escaped.
+fn escape_attr(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn json_body(fields: &[Field], bom: bool) -> Body {
+    let mut out = String::with_capacity(128);
+    if bom {
+        out.push_str(BOM);
+    }
+    write_json_object(&mut out, fields);
+    Body {
+        content_type: JSON_TYPE,
+        bytes: out.into_bytes(),
+    }
+}
+
+fn write_json_object(out: &mut String, fields: &[Field]) {
+    out.push('{');
+    let mut first = true;
+    for field in fields {
+        if matches!(field.value, Value::XmlAttrsOnly(_)) {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        json_string(out, field.name);
+        out.push(':');
+        match &field.value {
+            Value::Text(t) => json_string(out, t),
+            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::List { records, .. } => {
+                out.push('[');
+                for (i, record) in records.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_object(out, record);
+                }
+                out.push(']');
+            }
+            Value::AttrList { entries, .. } => {
+                out.push('[');
+                for (i, attrs) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('{');
+                    for (j, (k, v)) in attrs.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        json_string(out, k);
+                        out.push(':');
+                        json_string(out, v);
+                    }
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            Value::XmlAttrsOnly(_) => {}
+        }
+    }
+    out.push('}');
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::ErrorCode;
+
+    fn sample() -> Reply {
+        let mut r = Reply::new("a & b < c > d \" ' \t tab\nline\rcr");
+        r.push(Field::int("numActivationsAllowed", 3));
+        r.push(Field::bool("revoked", false));
+        r.push(Field {
+            name: "productProperties",
+            value: Value::AttrList {
+                item: "property",
+                entries: vec![vec![
+                    ("value", "x\"y'z&<>\t\n\r".to_string()),
+                    ("category", "quality".to_string()),
+                    ("name", "n".to_string()),
+                    ("type", "string".to_string()),
+                ]],
+            },
+        });
+        r
+    }
+
+    #[test]
+    fn xml_reply_is_written_in_canonical_form() {
+        let body = render_ok(&sample(), Format::Xml, false);
+        let text = String::from_utf8(body.bytes).unwrap();
+        let expected = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<QuickLicenseManager>\n\
+<result>a &amp; b &lt; c &gt; d \" ' \t tab\nline&#xD;cr</result>\n\
+<numActivationsAllowed>3</numActivationsAllowed>\n<revoked>false</revoked>\n\
+<productProperties><property category=\"quality\" name=\"n\" type=\"string\" \
+value=\"x&quot;y'z&amp;&lt;>&#x9;&#xA;&#xD;\"></property></productProperties>\n\
+</QuickLicenseManager>";
+        assert_eq!(text, expected);
+        assert_eq!(body.content_type, "text/xml; charset=utf-8");
+    }
+
+    #[test]
+    fn bom_is_written_first_when_asked() {
+        let body = render_ok(&Reply::new("ok"), Format::Xml, true);
+        assert!(body.bytes.starts_with(&[0xEF, 0xBB, 0xBF, b'<']));
+    }
+
+    #[test]
+    fn json_reply_types_numbers_booleans_and_lists() {
+        let mut r = sample();
+        r.push(Field {
+            name: "serverDate",
+            value: Value::XmlAttrsOnly(vec![("date", "x".into())]),
+        });
+        let body = render_ok(&r, Format::Json, false);
+        let v: serde_json::Value = serde_json::from_slice(&body.bytes).unwrap();
+        assert_eq!(v["numActivationsAllowed"], 3);
+        assert_eq!(v["revoked"], false);
+        assert_eq!(v["productProperties"][0]["value"], "x\"y'z&<>\t\n\r");
+        assert!(v.get("serverDate").is_none());
+        assert_eq!(body.content_type, "application/json");
+    }
+
+    #[test]
+    fn error_reply_carries_error_and_code() {
+        let e = MethodError::new(ErrorCode::LicenseNotFound, "No such key.");
+        let xml = String::from_utf8(render_error(&e, Format::Text, false).bytes).unwrap();
+        assert!(xml.contains("<error>No such key.</error>\n<errorCode>203</errorCode>\n"));
+        let json = render_error(&e, Format::Json, false);
+        let v: serde_json::Value = serde_json::from_slice(&json.bytes).unwrap();
+        assert_eq!(v["errorCode"], 203);
+    }
+
+    #[test]
+    fn text_format_writes_lines_only() {
+        let mut r = Reply::new("Created 2 activation keys.");
+        r.text_lines = Some(vec!["K1".into(), "K2".into()]);
+        let body = render_ok(&r, Format::Text, false);
+        assert_eq!(body.bytes, b"K1\nK2\n");
+        assert_eq!(body.content_type, "text/plain; charset=utf-8");
+    }
+}

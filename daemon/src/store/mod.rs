@@ -1,0 +1,366 @@
+//! The licence store: one redb file, one writer thread, reads on their own transactions.
+//!
+//! Writes are [`Command`] values sent to the writer thread ([`writer`]), which applies every
+//! command waiting (up to a batch limit) in one write transaction and commits it durably
+//! once before answering each caller: group commit. A reply that reports a change is
+//! therefore never sent before the change is on disk (spec README §6). Reads begin their own
+//! read transaction and never wait for writes.
+
+pub mod commands;
+pub mod tables;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+
+use crate::errors::MethodError;
+use crate::license::{Activation, License};
+pub use commands::{Command, HistoryEntry, Outcome};
+use tables::*;
+
+/// A storage failure. The `Display` text says what happened and, where it can, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// redb's reason (for example another process holding the lock).
+        source: redb::DatabaseError,
+    },
+    /// The database was written by a newer licd.
+    #[error(
+        "the database has schema version {found}, newer than this licd supports ({SCHEMA_VERSION}); run a newer licd or restore a backup"
+    )]
+    SchemaTooNew {
+        /// The version in the file.
+        found: u64,
+    },
+    /// A read or write failed inside redb.
+    #[error("storage error: {0}")]
+    Storage(#[from] redb::Error),
+    /// A stored value did not decode.
+    #[error("a stored value is corrupt: {0}")]
+    Corrupt(String),
+    /// The store is reopening the database after a failed commit.
+    #[error("the database is being reopened after a failed commit")]
+    Unavailable,
+    /// The writer thread has stopped.
+    #[error("the writer thread has stopped")]
+    WriterGone,
+    /// The operating system's random generator failed (server secret, keys).
+    #[error("the random number generator failed: {0}")]
+    Random(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Storage(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<StoreError> for MethodError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable => MethodError::busy(
+                "The database is being reopened; nothing was changed. Retry shortly.",
+            ),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                MethodError::internal("An internal storage error occurred; nothing was changed.")
+            }
+        }
+    }
+}
+
+/// How the store is tuned.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// redb page cache in bytes (`server.cacheSizeMiB`).
+    pub cache_bytes: usize,
+    /// Most commands applied in one transaction.
+    pub batch_max: usize,
+    /// Commands that may wait for the writer; past this the caller gets 503.
+    pub queue_depth: usize,
+    /// How often lazily written bookkeeping (last-seen times) is flushed.
+    pub lazy_flush: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: 64 << 20,
+            batch_max: 512,
+            queue_depth: 8192,
+            lazy_flush: Duration::from_secs(1),
+        }
+    }
+}
+
+/// State shared by the store handle and the writer thread.
+pub(crate) struct Shared {
+    path: PathBuf,
+    cache_bytes: usize,
+    db: RwLock<Option<Arc<Database>>>,
+    /// Last-seen updates waiting for the next flush, by (key, computer id).
+    lazy: Mutex<HashMap<(String, String), Activation>>,
+    secret: [u8; 32],
+}
+
+impl Shared {
+    pub(crate) fn db(&self) -> Result<Arc<Database>, StoreError> {
+        let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+        guard.clone().ok_or(StoreError::Unavailable)
+    }
+
+    pub(crate) fn take_lazy(&self) -> HashMap<(String, String), Activation> {
+        std::mem::take(&mut *self.lazy.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The handle request handlers use: reads, commands, lazy bookkeeping.
+pub struct Store {
+    shared: Arc<Shared>,
+    queue: Option<SyncSender<writer::Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, creating the schema and the server secret
+    /// on first start, and starts the writer thread.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let db = open_database(path, options.cache_bytes)?;
+        let secret = prepare(&db)?;
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            cache_bytes: options.cache_bytes,
+            db: RwLock::new(Some(Arc::new(db))),
+            lazy: Mutex::new(HashMap::new()),
+            secret,
+        });
+        let (queue, writer) = writer::spawn(shared.clone(), &options)?;
+        Ok(Store {
+            shared,
+            queue: Some(queue),
+            writer: Some(writer),
+        })
+    }
+
+    /// The 32-byte server secret that computer keys are derived with.
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.shared.secret
+    }
+
+    /// Begins a read transaction: every read through it sees one consistent state.
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            txn: self.shared.db()?.begin_read()?,
+        })
+    }
+
+    /// Sends a command to the writer and waits for its durable outcome.
+    ///
+    /// A full queue answers 503 at once. Once queued, the command is either applied and
+    /// committed, or (when `deadline` passed before the writer reached it) dropped unapplied
+    /// and answered with code 3000; the caller is never told "timed out" about a change that
+    /// was then applied, so this wait is deliberately not cancelled by a request timeout.
+    pub async fn execute(
+        &self,
+        command: Command,
+        deadline: Instant,
+    ) -> Result<Outcome, MethodError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = writer::Job {
+            command,
+            deadline,
+            reply,
+        };
+        let queue = self.queue.as_ref().ok_or(StoreError::WriterGone)?;
+        match queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(MethodError::busy(
+                    "The server is busy (write queue full); nothing was changed. Retry shortly.",
+                ));
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone.into()),
+        }
+        answer
+            .await
+            .map_err(|_| MethodError::from(StoreError::WriterGone))?
+    }
+
+    /// Records bookkeeping that no licence decision reads (last-seen time, name, computer key
+    /// last given) to be written with the next flush, without waiting. A crash loses at most
+    /// one flush interval of it (docs/design.md).
+    pub fn record_lazily(&self, key: &str, activation: Activation) {
+        let mut lazy = self.shared.lazy.lock().unwrap_or_else(|p| p.into_inner());
+        lazy.insert(
+            (key.to_string(), activation.computer_id.clone()),
+            activation,
+        );
+    }
+
+    /// Stops the writer after it has applied every queued command and flushed the lazy
+    /// bookkeeping, then closes the database cleanly.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.stop_writer();
+        let db = self
+            .shared
+            .db
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(db) = db.and_then(|db| Arc::try_unwrap(db).ok()) {
+            db.close().map_err(|source| StoreError::Open {
+                path: self.shared.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn stop_writer(&mut self) {
+        self.queue.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+/// Opens or creates the redb file with the configured page cache.
+pub(crate) fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Creates every table, checks the schema version and returns the server secret, creating
+/// it on first start.
+fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
+    let txn = db.begin_write()?;
+    let secret = {
+        let mut meta = txn.open_table(META)?;
+        if let Some(v) = meta.get(SCHEMA_KEY)? {
+            let bytes: [u8; 8] = v
+                .value()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("schema version".into()))?;
+            let found = u64::from_le_bytes(bytes);
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew { found });
+            }
+        } else {
+            meta.insert(SCHEMA_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        }
+        let existing = meta
+            .get(SECRET_KEY)?
+            .map(|v| <[u8; 32]>::try_from(v.value()));
+        match existing {
+            Some(Ok(secret)) => secret,
+            Some(Err(_)) => return Err(StoreError::Corrupt("server secret".into())),
+            None => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).map_err(|e| StoreError::Random(e.to_string()))?;
+                meta.insert(SECRET_KEY, secret.as_slice())?;
+                secret
+            }
+        }
+    };
+    txn.open_table(LICENSES)?;
+    txn.open_table(ACTIVATIONS)?;
+    txn.open_table(HISTORY)?;
+    txn.open_table(COUNTERS)?;
+    txn.open_table(ORDERS)?;
+    txn.commit()?;
+    Ok(secret)
+}
+
+/// One consistent view of the database.
+pub struct Reader {
+    txn: ReadTransaction,
+}
+
+impl Reader {
+    /// The licence with this canonical key.
+    pub fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
+        let table = self.txn.open_table(LICENSES)?;
+        table.get(key)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// The activation of `key` on `computer_id`.
+    pub fn activation(
+        &self,
+        key: &str,
+        computer_id: &str,
+    ) -> Result<Option<Activation>, StoreError> {
+        let table = self.txn.open_table(ACTIVATIONS)?;
+        table
+            .get((key, computer_id))?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    /// Every activation of `key`, ordered by computer id.
+    pub fn activations(&self, key: &str) -> Result<Vec<Activation>, StoreError> {
+        let table = self.txn.open_table(ACTIVATIONS)?;
+        let mut out = Vec::new();
+        for row in table.range((key, "")..)? {
+            let (k, v) = row?;
+            if k.value().0 != key {
+                break;
+            }
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The history of `key`, oldest first.
+    pub fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let table = self.txn.open_table(HISTORY)?;
+        let mut out = Vec::new();
+        for row in table.range((key, 0u64)..)? {
+            let (k, v) = row?;
+            if k.value().0 != key {
+                break;
+            }
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A counter's value (0 when never written).
+    pub fn counter(&self, name: &str) -> Result<i64, StoreError> {
+        let table = self.txn.open_table(COUNTERS)?;
+        Ok(table.get(name)?.map_or(0, |v| v.value()))
+    }
+}

@@ -1,0 +1,66 @@
+//! redb table definitions and value encoding.
+//!
+//! redb has no schema migration, so every table name carries a version (`_v1`): a future
+//! change of layout adds a `_v2` table and copies, leaving old files readable.
+
+use redb::TableDefinition;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::StoreError;
+
+/// The layout version written in `meta_v1` under [`SCHEMA_KEY`].
+pub const SCHEMA_VERSION: u64 = 1;
+/// `meta_v1` key of the schema version (8 bytes, little-endian).
+pub const SCHEMA_KEY: &str = "schema_version";
+/// `meta_v1` key of the 32-byte server secret.
+pub const SECRET_KEY: &str = "server_secret";
+
+/// Server-wide values: schema version, server secret.
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_v1");
+/// Licences by canonical activation key, JSON.
+pub const LICENSES: TableDefinition<&str, &[u8]> = TableDefinition::new("licenses_v1");
+/// Activations by (canonical key, computer id), JSON. A range over one key lists its seats.
+pub const ACTIVATIONS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("activations_v1");
+/// History entries by (canonical key, sequence number), JSON.
+pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history_v1");
+/// Counters that licence decisions read (per-day caps, licence count, sequences).
+pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters_v1");
+/// Keys created per (vendor, product, order id), so a store's retried callback gets the same
+/// keys back. The value is a JSON array of canonical keys.
+pub const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders_v1");
+
+/// Counter: licences stored (`dbMaxRecords`).
+pub const LICENCE_COUNT: &str = "licences";
+/// Counter: next history sequence number.
+pub const HISTORY_SEQ: &str = "history_seq";
+
+/// Counter name of keys created on a UTC day.
+pub fn keys_created_on(day: i64) -> String {
+    format!("keys_created:{day}")
+}
+
+/// Counter name of new activations on a UTC day.
+pub fn activations_on(day: i64) -> String {
+    format!("activations:{day}")
+}
+
+/// `orders_v1` key: vendor (lower case), product id and order id, separated by a unit
+/// separator that arguments cannot contain (control characters are refused at parse time).
+pub fn order_key(vendor: &str, product_id: u32, order_id: &str) -> String {
+    format!(
+        "{}\u{1f}{product_id}\u{1f}{order_id}",
+        vendor.to_lowercase()
+    )
+}
+
+/// Encodes a stored value.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Decodes a stored value; a value that does not decode is reported as corruption.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
