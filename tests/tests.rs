@@ -1,1 +1,14 @@
+//! Black-box tests: each starts the real `licd` on `127.0.0.1:0` with a temp data directory
+//! and checks it over HTTP on loopback. One test binary keeps link time low on 2-core CI.
 
+mod util;
+
+mod activate_key;
+mod auth;
+mod cli;
+mod concurrency;
+mod get_activation_key;
+mod persistence;
+mod ping_and_latest_version;
+mod validate_license;
+mod wire;

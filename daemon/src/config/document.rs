@@ -2,9 +2,10 @@
 //! badly typed value with its line.
 //!
 //! Deserialising the whole file in one go would stop at the first problem. Instead the file is
-//! parsed into a spanned tree, every table is checked for unknown keys (each reported and then
-//! dropped), and each section and each `[[...]]` entry is deserialised on its own, so one bad
-//! vendor does not hide a typo in `[server]`.
+//! parsed into a spanned tree, every table is checked for unknown keys (each reported, then
+//! dropped), and each section and each `[[...]]` entry is deserialised on its own, a bad
+//! value being reported and dropped in turn until the rest deserialises. So one bad vendor
+//! does not hide a typo in `[server]`, nor one bad value another.
 
 use std::net::SocketAddr;
 
@@ -19,22 +20,32 @@ use crate::license::properties::PropertyDef;
 /// A spanned value of the parsed tree.
 type Value<'i> = Spanned<DeValue<'i>>;
 
-/// Parses `text` into a configuration whose secrets are not yet resolved nor rules checked.
+/// Keys whose values are secrets: a type error on one of them must not quote the value.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwordHash",
+    "apiKey",
+    "communicationEncryptionKey",
+];
+
+/// Parses `text` into a configuration whose secrets are not yet read nor rules checked.
 pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let here = Locator { text, origin };
+    let mut report = Report {
+        text,
+        origin,
+        problems: Vec::new(),
+    };
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
-        // Past a syntax error the tree is a guess; type errors from it would only mislead.
-        let problems = syntax_errors
-            .iter()
-            .map(|e| here.toml_error(e, ""))
-            .collect();
-        return Err(ConfigError { problems });
+        // Past a syntax error the tree is a guess; type errors found in it would mislead.
+        for e in &syntax_errors {
+            report.syntax_error(e);
+        }
+        return Err(report.into_error());
     }
 
-    let mut problems = Vec::new();
     let mut root = root.into_inner();
-    drop_unknown_keys::<Config>(&mut root, "at the top level", &here, &mut problems);
+    drop_unknown_keys::<Config>(&mut root, "at the top level", &mut report);
 
     let mut config = Config {
         server: Default::default(),
@@ -47,121 +58,120 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         warnings: Vec::new(),
         origin: String::new(),
     };
-    for (key, mut value) in root {
+    for (key, value) in root {
         let name = key.get_ref().as_ref();
         let place = format!("[{name}]");
         match name {
             "server" => {
-                if let Some(s) = section(&mut value, &place, &here, &mut problems) {
+                if let Some(s) = section(value, &place, &mut report) {
                     config.server = s;
                 }
             }
             "security" => {
-                if let Some(s) = section(&mut value, &place, &here, &mut problems) {
+                if let Some(s) = section(value, &place, &mut report) {
                     config.security = s;
                 }
             }
             "options" => {
-                if let Some(s) = section(&mut value, &place, &here, &mut problems) {
+                if let Some(s) = section(value, &place, &mut report) {
                     config.options = s;
                 }
             }
             "activation" => {
-                if let Some(s) = section(&mut value, &place, &here, &mut problems) {
+                if let Some(s) = section(value, &place, &mut report) {
                     config.activation = s;
                 }
             }
-            "product" => {
-                config.products = entries(value, name, &here, &mut problems, check_product_keys)
-            }
+            "product" => config.products = entries(value, name, &mut report, check_product_keys),
             "vendor" => {
-                config.vendors = entries(
-                    value,
-                    name,
-                    &here,
-                    &mut problems,
-                    drop_unknown_keys::<Vendor>,
-                )
+                config.vendors = entries(value, name, &mut report, drop_unknown_keys::<Vendor>)
             }
             "plugin" => {
-                config.plugins = entries(
-                    value,
-                    name,
-                    &here,
-                    &mut problems,
-                    drop_unknown_keys::<PluginConfig>,
-                )
+                config.plugins =
+                    entries(value, name, &mut report, drop_unknown_keys::<PluginConfig>)
             }
             // Unknown top-level keys were reported and removed above.
             _ => {}
         }
     }
 
-    if problems.is_empty() {
+    if report.problems.is_empty() {
         Ok(config)
     } else {
-        Err(ConfigError { problems })
+        Err(report.into_error())
     }
 }
 
-/// Turns byte offsets into `file:line:column` prefixes.
-struct Locator<'a> {
+/// Problems found so far, each with the byte offset it was found at so they can be listed in
+/// file order however the tree was walked.
+struct Report<'a> {
     text: &'a str,
     origin: &'a str,
+    problems: Vec<(usize, String)>,
 }
 
-impl Locator<'_> {
-    /// `origin:line:column` of a byte offset, both counted from 1.
-    fn at(&self, offset: usize) -> String {
+impl Report<'_> {
+    /// Records `message` as found at byte `offset`, prefixed `origin:line:column: `.
+    fn push(&mut self, offset: usize, message: String) {
         let before = self.text.get(..offset).unwrap_or(self.text);
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        format!("{}:{line}:{column}", self.origin)
+        self.problems.push((
+            offset,
+            format!("{}:{line}:{column}: {message}", self.origin),
+        ));
     }
 
-    /// One problem line for an error from the toml crate, located when it has a span.
-    fn toml_error(&self, error: &toml::de::Error, place: &str) -> String {
-        let message = error.message().trim_end();
-        let place = if place.is_empty() {
-            String::new()
-        } else {
-            format!("{place}: ")
-        };
-        match error.span() {
-            Some(span) => format!("{}: {place}{message}", self.at(span.start)),
-            None => format!("{}: {place}{message}", self.origin),
+    /// Records a TOML syntax error.
+    fn syntax_error(&mut self, error: &toml::de::Error) {
+        let span = error.span().unwrap_or(0..0);
+        let mut message = error.message().trim_end().to_owned();
+        // toml says only "duplicate key"; naming it saves the admin a search. Other spans are
+        // not quoted: they may cover a secret's value.
+        if message.starts_with("duplicate key")
+            && let Some(key) = self.text.get(span.clone())
+            && !key.contains('\n')
+        {
+            message = format!("{message} `{}`", key.trim());
+        }
+        self.push(span.start, message);
+    }
+
+    /// The error to return: every problem, in file order.
+    fn into_error(mut self) -> ConfigError {
+        self.problems.sort_by_key(|(offset, _)| *offset);
+        ConfigError {
+            problems: self.problems.into_iter().map(|(_, p)| p).collect(),
         }
     }
 }
 
-/// Deserialises one `[section]` table, reporting its unknown keys and type errors.
+/// Deserialises one `[section]` table, reporting its unknown keys and bad values.
 fn section<T: DeserializeOwned>(
-    value: &mut Value<'_>,
+    mut value: Value<'_>,
     place: &str,
-    here: &Locator<'_>,
-    problems: &mut Vec<String>,
+    report: &mut Report<'_>,
 ) -> Option<T> {
     if let DeValue::Table(table) = value.get_mut() {
-        drop_unknown_keys::<T>(table, &format!("in {place}"), here, problems);
+        drop_unknown_keys::<T>(table, &format!("in {place}"), report);
     }
-    deserialize(value.clone(), place, here, problems)
+    deserialize(value, place, report)
 }
 
 /// Deserialises every entry of a `[[name]]` array on its own, keeping the good ones.
 fn entries<T: DeserializeOwned>(
     value: Value<'_>,
     name: &str,
-    here: &Locator<'_>,
-    problems: &mut Vec<String>,
-    check_keys: fn(&mut DeTable<'_>, &str, &Locator<'_>, &mut Vec<String>),
+    report: &mut Report<'_>,
+    check_keys: fn(&mut DeTable<'_>, &str, &mut Report<'_>),
 ) -> Vec<T> {
-    let span = value.span();
+    let start = value.span().start;
     let DeValue::Array(array) = value.into_inner() else {
-        problems.push(format!(
-            "{}: `{name}` must be written as [[{name}]] tables",
-            here.at(span.start)
-        ));
+        report.push(
+            start,
+            format!("`{name}` must be written as [[{name}]] tables"),
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -169,9 +179,9 @@ fn entries<T: DeserializeOwned>(
         let mut item = item.clone();
         let place = entry_place(name, index, &item);
         if let DeValue::Table(table) = item.get_mut() {
-            check_keys(table, &format!("in {place}"), here, problems);
+            check_keys(table, &format!("in {place}"), report);
         }
-        if let Some(entry) = deserialize(item, &place, here, problems) {
+        if let Some(entry) = deserialize(item, &place, report) {
             out.push(entry);
         }
     }
@@ -192,68 +202,85 @@ fn entry_place(array: &str, index: usize, item: &Value<'_>) -> String {
 }
 
 /// Unknown keys of a `[[product]]` entry and of each of its `[[product.property]]` entries.
-fn check_product_keys(
-    table: &mut DeTable<'_>,
-    place: &str,
-    here: &Locator<'_>,
-    problems: &mut Vec<String>,
-) {
-    drop_unknown_keys::<Product>(table, place, here, problems);
+fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<'_>) {
+    drop_unknown_keys::<Product>(table, place, report);
     if let Some(properties) = table.get_mut("property")
         && let DeValue::Array(array) = properties.get_mut()
     {
         for (index, item) in array.iter_mut().enumerate() {
             if let DeValue::Table(property) = item.get_mut() {
                 let place = format!("{place}, [[product.property]] #{}", index + 1);
-                drop_unknown_keys::<PropertyDef>(property, &place, here, problems);
+                drop_unknown_keys::<PropertyDef>(property, &place, report);
             }
         }
     }
 }
 
-/// Reports each key of `table` that `T` does not have, then removes it so that the type
-/// errors of the remaining keys are still found in the same run.
+/// Reports each key of `table` that `T` does not have, then removes it so that the bad values
+/// among the remaining keys are still found in the same run.
 fn drop_unknown_keys<T: DeserializeOwned>(
     table: &mut DeTable<'_>,
     place: &str,
-    here: &Locator<'_>,
-    problems: &mut Vec<String>,
+    report: &mut Report<'_>,
 ) {
     let known = field_names::<T>();
-    let mut unknown: Vec<(usize, String)> = table
+    let unknown: Vec<(usize, String)> = table
         .keys()
         .filter(|k| !known.contains(&k.get_ref().as_ref()))
         .map(|k| (k.span().start, k.get_ref().to_string()))
         .collect();
-    if unknown.is_empty() {
-        return;
-    }
-    unknown.sort();
-    for (offset, key) in &unknown {
-        problems.push(format!(
-            "{}: unknown key `{key}` {place}; known keys: {}",
-            here.at(*offset),
-            known.join(", ")
-        ));
-    }
-    for (_, key) in &unknown {
+    for (offset, key) in unknown {
+        report.push(
+            offset,
+            format!(
+                "unknown key `{key}` {place}; known keys: {}",
+                known.join(", ")
+            ),
+        );
         table.remove(key.as_str());
     }
 }
 
-/// Deserialises one spanned value, reporting the error with its line if it fails.
+/// Deserialises one spanned value. Each failure is reported; if it lies in one key's value,
+/// that key is dropped and the rest tried again, so every bad value is listed, not only the
+/// first. Returns `None` if a problem remains that no key can be blamed for.
 fn deserialize<T: DeserializeOwned>(
-    value: Value<'_>,
+    mut value: Value<'_>,
     place: &str,
-    here: &Locator<'_>,
-    problems: &mut Vec<String>,
+    report: &mut Report<'_>,
 ) -> Option<T> {
-    match T::deserialize(ValueDeserializer::from(value)) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            problems.push(here.toml_error(&e, place));
-            None
+    let mut dropped: Vec<String> = Vec::new();
+    loop {
+        let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        let at = error.span().map_or(value.span().start, |s| s.start);
+        // Dropping a required key makes serde miss it; that is not a second problem.
+        if dropped
+            .iter()
+            .any(|k| error.message().contains(&format!("missing field `{k}`")))
+        {
+            return None;
         }
+        let DeValue::Table(table) = value.get_mut() else {
+            report.push(at, format!("{place}: {}", error.message().trim_end()));
+            return None;
+        };
+        let culprit = table
+            .iter()
+            .find(|(k, v)| k.span().contains(&at) || v.span().contains(&at))
+            .map(|(k, _)| k.get_ref().to_string());
+        let message = match &culprit {
+            Some(key) if SECRET_KEYS.contains(&key.as_str()) => {
+                format!("`{key}` must be a string")
+            }
+            _ => error.message().trim_end().to_owned(),
+        };
+        report.push(at, format!("{place}: {message}"));
+        let culprit = culprit?;
+        table.remove(culprit.as_str());
+        dropped.push(culprit);
     }
 }
 
@@ -317,7 +344,8 @@ pub(super) fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<St
             Ok(Some(dt.to_string()))
         }
         other => Err(de::Error::custom(format!(
-            "releaseDate must be a date written yyyy-MM-dd, not {other}"
+            "releaseDate must be a date written yyyy-MM-dd, not {}",
+            other.type_str()
         ))),
     }
 }

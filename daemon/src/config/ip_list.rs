@@ -4,7 +4,7 @@
 //! how an IPv4 client reaching a dual-stack socket (`::ffff:a.b.c.d`) is matched is here.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -23,6 +23,15 @@ impl IpList {
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.0.iter().any(|net| canonical_net(*net).contains(&ip))
+    }
+
+    /// `["127.0.0.0/8", "::1/128"]`: the default of the lists guarding local-only features
+    /// (`/metrics`, admin methods).
+    pub fn loopback() -> IpList {
+        IpList(vec![
+            IpNet::V4(ipnet::Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)),
+            IpNet::V6(ipnet::Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)),
+        ])
     }
 
     /// Whether the list has no entries (an empty `trustedProxies` means "trust no proxy").

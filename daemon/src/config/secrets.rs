@@ -183,6 +183,8 @@ fn permission_warning(_path: &Path, _meta: &fs::Metadata) -> Result<Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::config::tests::{GOOD_VENDOR, assert_problem, hash_of, parse, write_file};
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
 
@@ -204,36 +206,9 @@ mod tests {
     }
 
     #[test]
-    fn secret_file_writable_by_group_is_refused() {
-        let f = secret_file("s3cret\n", 0o620);
-        let err = read_secret_file(f.path()).unwrap_err();
-        assert!(err.contains("writable"), "{err}");
-        assert!(err.contains(&f.path().display().to_string()), "{err}");
-        assert!(!err.contains("s3cret"), "{err}");
-    }
-
-    #[test]
     fn secret_file_writable_by_others_is_refused() {
         let f = secret_file("s3cret\n", 0o602);
         assert!(read_secret_file(f.path()).is_err());
-    }
-
-    #[test]
-    fn secret_file_readable_by_everyone_is_a_warning() {
-        let f = secret_file("s3cret\n", 0o644);
-        let (secret, warning) = read_secret_file(f.path()).unwrap();
-        assert_eq!(secret, "s3cret");
-        let warning = warning.unwrap();
-        assert!(warning.contains("readable by everyone"), "{warning}");
-        assert!(!warning.contains("s3cret"));
-    }
-
-    #[test]
-    fn missing_secret_file_is_an_error_naming_the_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nope");
-        let err = read_secret_file(&path).unwrap_err();
-        assert!(err.contains(&path.display().to_string()), "{err}");
     }
 
     #[test]
@@ -248,5 +223,95 @@ mod tests {
             Path::new("/run/pw")
         );
         assert_eq!(resolve_path(Path::new("pw"), None), Path::new("pw"));
+    }
+
+    #[test]
+    fn plaintext_password_is_a_warning() {
+        let config = Config::embedded().unwrap();
+        assert!(
+            config
+                .warnings()
+                .iter()
+                .any(|w| w.contains("QlmAuthenticationProvider") && w.contains("passwordHash")),
+            "{:?}",
+            config.warnings()
+        );
+        assert!(parse(GOOD_VENDOR).unwrap().warnings().is_empty());
+    }
+
+    #[test]
+    fn secret_file_is_read_relative_to_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write_file(dir.path(), "hash", &format!("{}\n", hash_of("pw")), 0o600);
+        write_file(dir.path(), "key", "communication-key\r\n", 0o400);
+        let conf = "[options]\ncommunicationEncryptionKeyFile = \"key\"\n\
+            [[vendor]]\nname = \"V\"\nuser = \"u\"\npasswordHashFile = \"hash\"\napiKeyFile = \"key\"\n";
+        write_file(dir.path(), "licd.toml", conf, 0o600);
+        let c = Config::load(Some(&dir.path().join("licd.toml"))).unwrap();
+        assert!(
+            c.vendors[0]
+                .password_hash
+                .as_deref()
+                .unwrap()
+                .starts_with("$argon2id$")
+        );
+        assert_eq!(c.vendors[0].api_key.as_deref(), Some("communication-key"));
+        assert_eq!(
+            c.options.communication_encryption_key.as_deref(),
+            Some("communication-key")
+        );
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    }
+
+    #[test]
+    fn secret_file_writable_by_group_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write_file(dir.path(), "pw", "s3cret\n", 0o660);
+        let text = "[[vendor]]\nname = \"V\"\nuser = \"u\"\npasswordFile = \"pw\"\n";
+        let err = Config::parse(text, "t.toml", Some(dir.path())).unwrap_err();
+        assert_problem(
+            &err.problems,
+            &["\"V\"", "`passwordFile`", "writable", "pw"],
+        );
+        assert!(err.problems.iter().all(|p| !p.contains("s3cret")));
+        // The unreadable secret does not also make the vendor look password-less.
+        assert_eq!(err.problems.len(), 1, "{:#?}", err.problems);
+    }
+
+    #[test]
+    fn secret_file_readable_by_everyone_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        write_file(dir.path(), "key", "k\n", 0o644);
+        let text = "[options]\ncommunicationEncryptionKeyFile = \"key\"\n";
+        let c = Config::parse(text, "t.toml", Some(dir.path())).unwrap();
+        assert!(
+            c.warnings()
+                .iter()
+                .any(|w| w.contains("communicationEncryptionKeyFile") && w.contains("readable")),
+            "{:?}",
+            c.warnings()
+        );
+    }
+
+    #[test]
+    fn missing_secret_file_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[vendor]]\nname = \"V\"\nuser = \"u\"\npasswordHashFile = \"nope.hash\"\n";
+        let err = Config::parse(text, "t.toml", Some(dir.path())).unwrap_err();
+        let path = dir.path().join("nope.hash");
+        assert_problem(
+            &err.problems,
+            &["`passwordHashFile`", &path.display().to_string()],
+        );
+    }
+
+    #[test]
+    fn secret_given_inline_and_as_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write_file(dir.path(), "k", "from-file\n", 0o600);
+        let text = "[options]\ncommunicationEncryptionKey = \"inline\"\n\
+            communicationEncryptionKeyFile = \"k\"\n";
+        let err = Config::parse(text, "t.toml", Some(dir.path())).unwrap_err();
+        assert_problem(&err.problems, &["both", "`communicationEncryptionKeyFile`"]);
     }
 }

@@ -6,19 +6,12 @@
 use std::collections::HashSet;
 use std::fmt::Display;
 
-use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
-use argon2::{Algorithm, Argon2, Params};
-
-use super::{Config, KNOWN_METHODS, Product, Vendor, canonical_method_name, same_name};
+use super::credentials::{self, from_file};
+use super::{Config, KNOWN_METHODS, Product, canonical_method_name, same_name};
 use crate::license::properties::PropertyType;
 
 /// Longest default a string product property may have, in characters.
 const MAX_STRING_PROPERTY_CHARS: usize = 1024;
-
-/// The user and password the embedded default ships with, refused off loopback.
-const DEMO_USER: &str = "demo";
-/// See [`DEMO_USER`].
-const DEMO_PASSWORD: &str = "demo";
 
 /// Every rule broken by `config`, one sentence each, without the origin prefix.
 pub(super) fn problems(config: &Config) -> Vec<String> {
@@ -29,7 +22,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     products(config, &mut p);
     vendors(config, &mut p);
     plugins(config, &mut p);
-    demo_password(config, &mut p);
+    p.0.extend(credentials::demo_password_problems(config));
     p.0
 }
 
@@ -342,7 +335,7 @@ fn vendors(config: &Config, p: &mut Problems) {
                 "{place}: another vendor has the same name (names are compared ignoring case)"
             ));
         }
-        vendor_credentials(vendor, &place, p);
+        p.0.extend(credentials::vendor_problems(vendor, &place));
         if let Some(plugin) = &vendor.plugin
             && config.plugin(plugin).is_none()
         {
@@ -354,79 +347,6 @@ fn vendors(config: &Config, p: &mut Problems) {
             p.methods(&place, "methods", methods);
         }
     }
-}
-
-/// The rules on a vendor's user, password, hash and API key.
-fn vendor_credentials(vendor: &Vendor, place: &str, p: &mut Problems) {
-    // The `*_file` fields count too: when a file could not be read its problem is already
-    // listed, and "no password" on top of it would mislead.
-    let has_password = vendor.password.is_some() || vendor.password_file.is_some();
-    let has_hash = vendor.password_hash.is_some() || vendor.password_hash_file.is_some();
-    if !has_password && !has_hash && vendor.plugin.is_none() {
-        p.push(format!(
-            "{place}: has neither `passwordHash`, `password` nor `plugin`, so nobody could \
-             authenticate as it; set passwordHash to the output of `licd hash-password`"
-        ));
-    }
-    if has_password && has_hash {
-        p.push(format!(
-            "{place}: both `password` and `passwordHash` are set; keep only passwordHash"
-        ));
-    }
-    if (has_password || has_hash) && vendor.user.is_none() {
-        p.push(format!(
-            "{place}: has a password but no `user`; set the user name callers send in is_user"
-        ));
-    }
-    if vendor.user.as_deref().is_some_and(|u| u.trim().is_empty()) {
-        p.push(format!("{place}: `user` is empty"));
-    }
-    for (key, value, file) in [
-        ("password", &vendor.password, &vendor.password_file),
-        (
-            "passwordHash",
-            &vendor.password_hash,
-            &vendor.password_hash_file,
-        ),
-        ("apiKey", &vendor.api_key, &vendor.api_key_file),
-    ] {
-        if value.as_deref().is_some_and(str::is_empty) {
-            p.push(format!(
-                "{place}: `{key}` is empty{}",
-                from_file(file.as_deref())
-            ));
-        }
-    }
-    if let Some(hash) = vendor.password_hash.as_deref().filter(|h| !h.is_empty())
-        && let Err(why) = parse_argon2_hash(hash)
-    {
-        p.push(format!(
-            "{place}: `passwordHash`{} is not an argon2 PHC string ({why}); generate one with \
-             `licd hash-password`",
-            from_file(vendor.password_hash_file.as_deref())
-        ));
-    }
-}
-
-/// ` (read from PATH)` when a secret came from a file, so the admin knows where to look.
-fn from_file(file: Option<&std::path::Path>) -> String {
-    file.map(|f| format!(" (read from {})", f.display()))
-        .unwrap_or_default()
-}
-
-/// Parses an argon2 PHC string fully (algorithm, parameters, salt and hash), so that a
-/// truncated or foreign hash is refused at start rather than failing every login.
-///
-/// The error text describes the defect, never the hash itself.
-fn parse_argon2_hash(hash: &str) -> Result<PasswordHash, String> {
-    let parsed = PasswordHash::new(hash).map_err(|e| e.to_string())?;
-    Algorithm::try_from(parsed.algorithm.as_str())
-        .map_err(|_| format!("algorithm `{}` is not argon2", parsed.algorithm.as_str()))?;
-    Params::try_from(&parsed).map_err(|e| format!("bad parameters: {e}"))?;
-    if parsed.salt.is_none() || parsed.hash.is_none() {
-        return Err("salt or hash missing".to_owned());
-    }
-    Ok(parsed)
 }
 
 fn plugins(config: &Config, p: &mut Problems) {
@@ -447,39 +367,6 @@ fn plugins(config: &Config, p: &mut Problems) {
             ));
         }
         p.at_least(&place, "timeoutMs", plugin.timeout_ms, 1);
-    }
-}
-
-/// The embedded default's `demo`/`demo` vendor is for trying licd on one machine; on any other
-/// address it would let anyone on the network issue licences.
-fn demo_password(config: &Config, p: &mut Problems) {
-    let listen = config.server.listen;
-    if listen.ip().to_canonical().is_loopback() {
-        return;
-    }
-    for vendor in &config.vendors {
-        if vendor.user.as_deref() != Some(DEMO_USER) {
-            continue;
-        }
-        let plain_demo = vendor.password.as_deref() == Some(DEMO_PASSWORD);
-        let hashed_demo = vendor
-            .password_hash
-            .as_deref()
-            .and_then(|h| parse_argon2_hash(h).ok())
-            .is_some_and(|h| {
-                Argon2::default()
-                    .verify_password(DEMO_PASSWORD.as_bytes(), &h)
-                    .is_ok()
-            });
-        if plain_demo || hashed_demo {
-            p.push(format!(
-                "[[vendor]] \"{}\": user \"demo\" with password \"demo\" is only allowed when \
-                 [server] listen is a loopback address, and listen is {listen}; give this vendor \
-                 its own user and a passwordHash from `licd hash-password`, or listen on \
-                 127.0.0.1",
-                vendor.name
-            ));
-        }
     }
 }
 
@@ -523,12 +410,5 @@ mod tests {
         ] {
             assert!(!is_date(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn argon2_phc_string_must_be_complete() {
-        assert!(parse_argon2_hash("$argon2id$v=19$m=19456,t=2,p=1").is_err());
-        assert!(parse_argon2_hash("$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2g").is_err());
-        assert!(parse_argon2_hash("not a hash").is_err());
     }
 }

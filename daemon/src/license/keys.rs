@@ -142,8 +142,10 @@ impl ActivationKey {
 
 /// A computer key (`pckey`) in canonical form: 26 characters, uppercase, no dashes.
 ///
-/// It is derived, never stored as the source of truth: the same activation key, computer and
-/// licence revision always give the same key, and any licence change gives a new one.
+/// It is derived, so the server can always recompute the current one: the same activation
+/// key, computer and licence revision give the same key, and any licence change (which
+/// increments the revision) gives a new one. Activations still record the key they were last
+/// given, so that a client holding it stays in good standing (spec README §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComputerKey(String);
 
@@ -268,7 +270,9 @@ fn symbol_value(c: char) -> Option<u8> {
 
 /// The value a model letter contributes to the check chain: its base-32 value, with the two
 /// letters that are not base-32 symbols given one: `L` → 1 and `U` → 27. Only the nine
-/// activation and nine computer letters have a value.
+/// activation and nine computer letters have a value. The nine activation letters' values
+/// differ, so a wrong model letter fails the check; `U` shares 27 with `V`, which is harmless
+/// because computer keys are compared whole, never checked for form.
 fn model_letter_value(c: char) -> Option<u8> {
     match c {
         'L' => Some(1),
@@ -588,6 +592,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_swap_of_two_different_characters_at_any_distance_is_caught() {
+        // Beyond the promise: a swap at distance d changes the chain by a multiple of
+        // a^d + 1, which is 0 only when 31 divides d, and keys are 26 characters long.
+        let bytes = [
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54,
+            0x32,
+        ];
+        for model in LicenseModel::ALL {
+            let chars: Vec<char> = key_from(model, &bytes).chars().collect();
+            for i in 0..KEY_LENGTH {
+                for j in i + 1..KEY_LENGTH {
+                    if chars[i] == chars[j] {
+                        continue;
+                    }
+                    let mut swapped = chars.clone();
+                    swapped.swap(i, j);
+                    let swapped: String = swapped.into_iter().collect();
+                    assert!(ActivationKey::parse(&swapped).is_err(), "{swapped}");
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -664,6 +692,19 @@ mod tests {
             padded.finalize().into_bytes(),
             plain.finalize().into_bytes()
         );
+    }
+
+    #[test]
+    fn computer_key_derivation_is_pinned_to_the_documented_example() {
+        // Changing the HMAC input would change every computer key already handed out;
+        // docs/keys.md shows these values and an independent HMAC computation agrees.
+        let secret: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let key = ActivationKey::parse(DOC_EXAMPLE_KEY).unwrap();
+        let model = LicenseModel::PERMANENT;
+        let first = ComputerKey::derive(&secret, &key, "PC-7", 0, model);
+        assert_eq!(first.dashed(), "U1XWD-ZJWZ0-MTWAN-04MZN-0YF4FJ");
+        let second = ComputerKey::derive(&secret, &key, "PC-7", 1, model);
+        assert_eq!(second.dashed(), "U3RCX-61TR5-813FE-TYC9C-5CVAHM");
     }
 
     #[test]

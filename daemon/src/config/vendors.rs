@@ -1,0 +1,136 @@
+//! `[[vendor]]` and `[[plugin]]`: who may call the vendor methods, and the plugins that
+//! authenticate some of them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::redacted;
+
+/// `[[vendor]]`: a store or integration that calls vendor methods (QLM's "3rd Party
+/// Extension"), named by `is_vendor`.
+///
+/// After loading, each secret field holds the value whether it was written inline or read
+/// from its `<name>File`; the `*_file` fields keep the path so messages can name it.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Vendor {
+    /// Name matched case-insensitively against `is_vendor`.
+    pub name: String,
+    /// A disabled vendor fails authentication (code 8).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// User name expected in `is_user`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Plaintext password (accepted, with a warning at start).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// File `password` was read from.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// argon2 PHC string from `licd hash-password`.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// File `passwordHash` was read from.
+    #[serde(default)]
+    pub password_hash_file: Option<PathBuf>,
+    /// Key for strict (HMAC) authentication.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// File `apiKey` was read from.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// A `[[plugin]]` that authenticates this vendor.
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// How replies to this vendor are written.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+    /// Methods this vendor may call; `None` means every vendor method.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// Which licences this vendor may act on.
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+/// Serde default for flags that are on unless turned off.
+fn yes() -> bool {
+    true
+}
+
+impl Vendor {
+    /// Whether this vendor may call `method` (QLM name, any case).
+    pub fn may_call(&self, method: &str) -> bool {
+        match &self.methods {
+            None => true,
+            Some(list) => list.iter().any(|m| m.eq_ignore_ascii_case(method)),
+        }
+    }
+}
+
+/// Written by hand so that `{:?}` of a configuration never prints a password or key.
+impl fmt::Debug for Vendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vendor")
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .field("user", &self.user)
+            .field("password", &redacted(&self.password))
+            .field("password_file", &self.password_file)
+            .field("password_hash", &redacted(&self.password_hash))
+            .field("password_hash_file", &self.password_hash_file)
+            .field("api_key", &redacted(&self.api_key))
+            .field("api_key_file", &self.api_key_file)
+            .field("plugin", &self.plugin)
+            .field("response_format", &self.response_format)
+            .field("methods", &self.methods)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// How replies to a vendor are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFormat {
+    /// The `<QuickLicenseManager>` XML envelope.
+    #[default]
+    Xml,
+    /// Plain keys, one a line, for stores that want that.
+    Text,
+}
+
+/// Which licences a vendor may act on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Every licence.
+    #[default]
+    All,
+    /// Only licences this vendor created.
+    Own,
+}
+
+/// `[[plugin]]`: a vendor-authentication plugin to load at start.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PluginConfig {
+    /// Name vendors use in their `plugin` key.
+    pub name: String,
+    /// Path of the shared library.
+    pub path: PathBuf,
+    /// Time allowed for one plugin call.
+    #[serde(default = "default_plugin_timeout_ms")]
+    pub timeout_ms: u64,
+    /// `[plugin.config]`: any table, handed to the plugin as JSON when it is loaded.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// Serde default of `timeoutMs`.
+fn default_plugin_timeout_ms() -> u64 {
+    2000
+}

@@ -1,0 +1,491 @@
+//! Test harness: runs the real `licd` binary on `127.0.0.1:0` with a temp data directory and
+//! talks to it over real HTTP on loopback.
+
+#![allow(dead_code)] // Each test module uses a different part of the harness.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use quick_xml::events::Event;
+
+/// The licd binary cargo built for this test run.
+pub const LICD: &str = env!("CARGO_BIN_EXE_licd");
+
+/// The demo vendor of [`TestConfig::demo`].
+pub const VENDOR: &str = "is_vendor=QlmAuthenticationProvider&is_user=demo&is_pwd=demo";
+
+/// A configuration file built from sections; tables not named keep their defaults.
+#[derive(Clone, Debug, Default)]
+pub struct TestConfig {
+    server: Vec<String>,
+    security: Vec<String>,
+    options: Vec<String>,
+    activation: Vec<String>,
+    tail: Vec<String>,
+}
+
+impl TestConfig {
+    /// Products 1 "Demo" 1.0 (two properties) and 1.1 and 2.0, product 2 "Other" 1.0, and the
+    /// demo vendor (user demo, password demo), as the embedded default has.
+    pub fn demo() -> Self {
+        let mut c = TestConfig::default();
+        c.options
+            .push("defaultCommerceProvider = \"QlmAuthenticationProvider\"".into());
+        c.tail.push(
+            r#"
+[[product]]
+id = 1
+name = "Demo"
+majorVersion = 1
+minorVersion = 0
+latestVersion = "1.4.2"
+latestVersionUrl = "https://example.com/demo-1.4.2.msi"
+latestVersionNotes = "Bug fixes & <more>."
+  [[product.property]]
+  category = "quality"
+  name = "module_validation"
+  type = "int"
+  default = "0"
+  [[product.property]]
+  category = "edition"
+  name = "tier"
+  type = "string"
+  default = "standard"
+
+[[product]]
+id = 1
+name = "Demo"
+majorVersion = 1
+minorVersion = 1
+
+[[product]]
+id = 1
+name = "Demo"
+majorVersion = 2
+minorVersion = 0
+releaseDate = "2026-06-01"
+
+[[product]]
+id = 2
+name = "Other"
+majorVersion = 1
+minorVersion = 0
+
+[[vendor]]
+name = "QlmAuthenticationProvider"
+user = "demo"
+password = "demo"
+"#
+            .into(),
+        );
+        c
+    }
+
+    /// Adds a line to `[server]`.
+    pub fn server(mut self, line: &str) -> Self {
+        self.server.push(line.into());
+        self
+    }
+    /// Adds a line to `[security]`.
+    pub fn security(mut self, line: &str) -> Self {
+        self.security.push(line.into());
+        self
+    }
+    /// Adds a line to `[options]`.
+    pub fn options(mut self, line: &str) -> Self {
+        self.options.push(line.into());
+        self
+    }
+    /// Adds a line to `[activation]`.
+    pub fn activation(mut self, line: &str) -> Self {
+        self.activation.push(line.into());
+        self
+    }
+    /// Appends raw TOML at the end (more `[[product]]` or `[[vendor]]` tables).
+    pub fn append(mut self, toml: &str) -> Self {
+        self.tail.push(toml.into());
+        self
+    }
+
+    /// The TOML text.
+    pub fn to_toml(&self) -> String {
+        let mut s = String::new();
+        for (name, lines) in [
+            ("server", &self.server),
+            ("security", &self.security),
+            ("options", &self.options),
+            ("activation", &self.activation),
+        ] {
+            s.push_str(&format!("[{name}]\n"));
+            for l in lines {
+                s.push_str(l);
+                s.push('\n');
+            }
+            s.push('\n');
+        }
+        for t in &self.tail {
+            s.push_str(t);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// A running licd with its own temp directory; killed on drop.
+pub struct TestDaemon {
+    child: Option<Child>,
+    /// Where licd listens.
+    pub addr: SocketAddr,
+    dir: Arc<tempfile::TempDir>,
+    config: Option<PathBuf>,
+    logs: Arc<Mutex<String>>,
+}
+
+impl TestDaemon {
+    /// Starts licd on `config`.
+    pub fn start(config: &TestConfig) -> TestDaemon {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let path = dir.path().join("licd.toml");
+        std::fs::write(&path, config.to_toml()).expect("write config");
+        Self::spawn(dir, Some(path))
+    }
+
+    /// Starts licd on the embedded default configuration (no `--config`).
+    pub fn start_embedded() -> TestDaemon {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::spawn(dir, None)
+    }
+
+    fn spawn(dir: Arc<tempfile::TempDir>, config: Option<PathBuf>) -> TestDaemon {
+        let mut cmd = Command::new(LICD);
+        cmd.arg("serve");
+        if let Some(c) = &config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn licd");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on http://").nth(1)
+                    && let Some(t) = tx.take()
+                {
+                    let _ = t.send(rest.trim().to_string());
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a.parse().expect("address in start-up line"),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("licd did not start; log:\n{}", logs.lock().unwrap());
+            }
+        };
+        TestDaemon {
+            child: Some(child),
+            addr,
+            dir,
+            config,
+            logs,
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Everything licd wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("licd did not stop within 30 s after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops licd and starts it again on the same configuration and data directory.
+    pub fn restart(mut self) -> TestDaemon {
+        assert_eq!(self.stop(), Some(0), "clean exit; log:\n{}", self.logs());
+        let dir = self.dir.clone();
+        let config = self.config.clone();
+        drop(self);
+        Self::spawn(dir, config)
+    }
+
+    /// GET `path` (with its query string).
+    pub fn get(&self, path_and_query: &str) -> HttpReply {
+        self.raw(&format!(
+            "GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        ))
+    }
+
+    /// POST a form body to `path`.
+    pub fn post_form(&self, path_and_query: &str, body: &str) -> HttpReply {
+        self.raw(&format!(
+            "POST {path_and_query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        ))
+    }
+
+    /// Calls `/qlmservice.asmx/{method}?{query}` with GET.
+    pub fn call(&self, method: &str, query: &str) -> HttpReply {
+        self.get(&format!("/qlmservice.asmx/{method}?{query}"))
+    }
+
+    /// Sends raw bytes and reads the reply until the server closes the connection.
+    pub fn raw(&self, request: &str) -> HttpReply {
+        send_raw(self.addr, request.as_bytes())
+    }
+
+    /// Creates one demo key (product 1, version 1.0) with extra arguments; returns it dashed.
+    pub fn create_key(&self, extra: &str) -> String {
+        let r = self.call(
+            "GetActivationKey",
+            &format!("is_productid=1&is_majorversion=1&is_minorversion=0&{VENDOR}&{extra}"),
+        );
+        assert!(r.error_code().is_none(), "key creation failed: {}", r.body);
+        r.all("activationKey")
+            .into_iter()
+            .next()
+            .expect("an activationKey")
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Sends raw bytes to `addr` and reads the HTTP reply until the connection closes.
+pub fn send_raw(addr: SocketAddr, request: &[u8]) -> HttpReply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    stream.write_all(request).expect("write request");
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    HttpReply::parse(&bytes)
+}
+
+/// An HTTP reply with the XML (or JSON) body parsed on demand.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers, names in lower case.
+    pub headers: HashMap<String, String>,
+    /// The body bytes.
+    pub bytes: Vec<u8>,
+    /// The body as text (lossy).
+    pub body: String,
+}
+
+impl HttpReply {
+    fn parse(raw: &[u8]) -> HttpReply {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(raw)));
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect::<HashMap<_, _>>();
+        let mut bytes = raw[split + 4..].to_vec();
+        if headers
+            .get("transfer-encoding")
+            .is_some_and(|t| t.contains("chunked"))
+        {
+            bytes = dechunk(&bytes);
+        }
+        let body = String::from_utf8_lossy(&bytes).to_string();
+        HttpReply {
+            status,
+            headers,
+            bytes,
+            body,
+        }
+    }
+
+    /// The header value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// Text of every element named `name`, at any depth, in document order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut reader = quick_xml::Reader::from_str(self.body.trim_start_matches('\u{feff}'));
+        let mut inside: Option<String> = None;
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e)) if e.name().0 == name => {
+                    inside = Some(String::new());
+                }
+                Ok(Event::Text(t)) => {
+                    if let Some(s) = inside.as_mut() {
+                        s.push_str(&t[..]);
+                    }
+                }
+                Ok(Event::GeneralRef(r)) => {
+                    if let Some(s) = inside.as_mut() {
+                        let name = r[..].to_string();
+                        let resolved = match name.as_str() {
+                            "amp" => "&".to_string(),
+                            "lt" => "<".to_string(),
+                            "gt" => ">".to_string(),
+                            "quot" => "\"".to_string(),
+                            "apos" => "'".to_string(),
+                            "#xD" => "\r".to_string(),
+                            other => panic!("unexpected entity {other}"),
+                        };
+                        s.push_str(&resolved);
+                    }
+                }
+                Ok(Event::End(e)) if e.name().0 == name => {
+                    if let Some(s) = inside.take() {
+                        out.push(s);
+                    }
+                }
+                Ok(Event::Eof) => break,
+                Err(e) => panic!("reply is not well-formed XML ({e}): {}", self.body),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Text of the first element named `name`.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.all(name).into_iter().next()
+    }
+
+    /// `<errorCode>` of an error reply (XML), or `errorCode` of a JSON one.
+    pub fn error_code(&self) -> Option<u32> {
+        if self.body.trim_start().starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(&self.body).expect("json");
+            return v.get("errorCode").and_then(|c| c.as_u64()).map(|c| c as u32);
+        }
+        if !self.body.contains("<QuickLicenseManager>") {
+            return None;
+        }
+        self.get("errorCode").map(|c| c.parse().expect("numeric errorCode"))
+    }
+
+    /// The `<error>` sentence.
+    pub fn error(&self) -> Option<String> {
+        self.get("error")
+    }
+
+    /// The JSON body.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.bytes).expect("json body")
+    }
+
+    /// Asserts an error reply with this code and returns its message.
+    #[track_caller]
+    pub fn expect_error(&self, code: u32) -> String {
+        assert_eq!(self.error_code(), Some(code), "reply: {}", self.body);
+        self.error().unwrap_or_default()
+    }
+
+    /// Asserts a success reply.
+    #[track_caller]
+    pub fn expect_ok(&self) -> &Self {
+        assert_eq!(self.status, 200, "reply: {}", self.body);
+        assert!(self.error_code().is_none(), "unexpected error: {}", self.body);
+        self
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[end + 2..end + 2 + size]);
+        body = &body[end + 2 + size + 2..];
+    }
+}
+
+/// Runs the licd binary with `args` and optional stdin; returns (exit code, stdout, stderr).
+pub fn licd_cmd(args: &[&str], stdin: Option<&str>, cwd: &Path) -> (i32, String, String) {
+    let mut child = Command::new(LICD)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn licd");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).expect("write stdin");
+        }
+    }
+    let out = child.wait_with_output().expect("licd output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
