@@ -228,4 +228,13 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
     }
+
+    #[test]
+    fn docs_errors_md_lists_every_code_with_its_name() {
+        let doc = include_str!("../../docs/errors.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| {} | {} |", code.number(), code.name());
+            assert!(doc.contains(&row), "docs/errors.md lacks the row for {row}");
+        }
+    }
 }

@@ -132,7 +132,7 @@ fn raise_open_file_limit(max_connections: u32) {
         "open-file limit"
     );
     // Keep room for the database, the log and plugin files.
-    if (u64::from(max_connections) + 64) > limit.rlim_cur as u64 {
+    if (u64::from(max_connections) + 64) > limit.rlim_cur {
         tracing::warn!(
             max_connections,
             limit = limit.rlim_cur,

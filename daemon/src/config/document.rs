@@ -289,7 +289,7 @@ fn deserialize<T: DeserializeOwned>(
 /// Serde hands the list of field names (after renaming) to `deserialize_struct`; this
 /// deserializer records it and stops. Taking the names from the struct keeps one list of keys,
 /// so a key added to a struct can never be missing from the unknown-key check.
-fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(super) fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     let mut names: &'static [&'static str] = &[];
     // The call always "fails": FieldNames stops as soon as it has seen the field list.
     let _ = T::deserialize(FieldNames(&mut names));

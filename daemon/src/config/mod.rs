@@ -6,7 +6,8 @@
 //!
 //! 1. [`document`]: TOML syntax, unknown keys and value types, each problem with its line;
 //! 2. [`secrets`]: `<name>File` secrets are read and their file permissions checked;
-//! 3. [`validate`]: ranges and cross-references (duplicate products, unknown plugins, ...).
+//! 3. [`validate`] and [`credentials`]: ranges and cross-references (duplicate products,
+//!    unknown plugins, ...), and the rules on vendor credentials (the demo password).
 //!
 //! The key names are QLM's own, verbatim, so an admin coming from QLM finds every name they
 //! know; Rust field names are their snake_case.
@@ -85,6 +86,9 @@ impl ConfigError {
 }
 
 /// The whole configuration file.
+///
+/// Build it with [`Config::load`] or [`Config::parse`]: deserialising it directly (with
+/// `toml::from_str`) would skip reading secret files and every rule of [`Config::validate`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Config {
@@ -217,7 +221,9 @@ impl Config {
     /// The settings a reload cannot change (spec/config.md, Reload), by their TOML names,
     /// that differ between `self` (running) and `newer` (just read).
     ///
-    /// The reloader keeps the running values of these and logs a warning naming them.
+    /// The reloader keeps the running values of these and logs a warning naming them. Apply
+    /// the command-line overrides (`--listen`, `--data-dir`) to `newer` before comparing, or
+    /// every reload would seem to change them.
     pub fn settings_needing_restart(&self, newer: &Config) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.server.listen != newer.server.listen {

@@ -93,6 +93,33 @@ fn embedded_default_writes_every_setting_at_its_default() {
 }
 
 #[test]
+fn embedded_default_documents_every_key() {
+    // Every key appears, set or commented out, so conf/licd.toml stays the reference.
+    let keys = [
+        document::field_names::<ServerConfig>(),
+        document::field_names::<SecurityConfig>(),
+        document::field_names::<OptionsConfig>(),
+        document::field_names::<ActivationConfig>(),
+        document::field_names::<Product>(),
+        document::field_names::<crate::license::properties::PropertyDef>(),
+        document::field_names::<Vendor>(),
+        document::field_names::<PluginConfig>(),
+    ];
+    let lines: Vec<&str> = Config::EMBEDDED_DEFAULT
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '#']))
+        .collect();
+    for key in keys.iter().flat_map(|k| k.iter()) {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{key} = ")) || l.contains(&format!(".{key}]"))),
+            "conf/licd.toml does not mention `{key}`"
+        );
+    }
+}
+
+#[test]
 fn load_without_path_is_the_embedded_default() {
     let config = Config::load(None).unwrap();
     assert_eq!(config.vendors.len(), 1);
@@ -374,6 +401,33 @@ minorVersion = 0
     assert_problem(&p, &["property q.x.on", "\"true\" or \"false\""]);
     assert_problem(&p, &["property q.long", "1024"]);
     assert_eq!(p.len(), 5, "{p:#?}");
+}
+
+#[test]
+fn product_property_defaults_accept_what_licences_accept() {
+    let text = r#"
+[[product]]
+id = 1
+name = "A"
+majorVersion = 1
+minorVersion = 0
+  [[product.property]]
+  category = "q"
+  name = "count"
+  type = "int"
+  [[product.property]]
+  category = "q"
+  name = "delta"
+  type = "int"
+  default = "-5"
+  [[product.property]]
+  category = "q"
+  name = "on"
+  type = "bool"
+  default = "TRUE"
+"#;
+    let c = parse(text).unwrap();
+    assert_eq!(c.products[0].properties.len(), 3);
 }
 
 #[test]

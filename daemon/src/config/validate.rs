@@ -8,10 +8,7 @@ use std::fmt::Display;
 
 use super::credentials::{self, from_file};
 use super::{Config, KNOWN_METHODS, Product, canonical_method_name, same_name};
-use crate::license::properties::PropertyType;
-
-/// Longest default a string product property may have, in characters.
-const MAX_STRING_PROPERTY_CHARS: usize = 1024;
+use crate::license::properties::{self, MAX_STRING_CHARS, PropertyType};
 
 /// Every rule broken by `config`, one sentence each, without the origin prefix.
 pub(super) fn problems(config: &Config) -> Vec<String> {
@@ -30,6 +27,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
 struct Problems(Vec<String>);
 
 impl Problems {
+    /// Records one problem.
     fn push(&mut self, problem: String) {
         self.0.push(problem);
     }
@@ -72,6 +70,7 @@ impl Problems {
     }
 }
 
+/// `[server]`: limits, timeouts and the base path.
 fn server(config: &Config, p: &mut Problems) {
     let s = &config.server;
     let place = "[server]";
@@ -105,6 +104,7 @@ fn server(config: &Config, p: &mut Problems) {
     p.at_least(place, "cacheSizeMiB", s.cache_size_mib, 1);
 }
 
+/// `[security]`: method lists and authentication limits.
 fn security(config: &Config, p: &mut Problems) {
     let s = &config.security;
     let place = "[security]";
@@ -134,6 +134,7 @@ fn security(config: &Config, p: &mut Problems) {
     );
 }
 
+/// `[options]`: ranges, licence models and the names that must refer to something.
 fn options(config: &Config, p: &mut Problems) {
     let o = &config.options;
     let place = "[options]";
@@ -248,6 +249,7 @@ fn is_computer_id(id: &str) -> bool {
     (1..=255).contains(&len) && !id.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// `[[product]]`: unique versions, names, release dates.
 fn products(config: &Config, p: &mut Problems) {
     let mut seen = HashSet::new();
     for product in &config.products {
@@ -286,6 +288,7 @@ fn is_date(text: &str) -> bool {
         .is_ok_and(|d| d.format("%Y-%m-%d").to_string() == text)
 }
 
+/// `[[product.property]]`: names usable in `is_pp`, unique, defaults of the declared type.
 fn properties(product: &Product, place: &str, p: &mut Problems) {
     let mut seen = HashSet::new();
     for def in &product.properties {
@@ -301,16 +304,14 @@ fn properties(product: &Product, place: &str, p: &mut Problems) {
         if !seen.insert((def.category.as_str(), def.name.as_str())) {
             p.push(format!("{what}: defined more than once for this product"));
         }
-        let fits = match def.ty {
-            PropertyType::Int => def.default.parse::<i64>().is_ok(),
-            PropertyType::Bool => matches!(def.default.as_str(), "true" | "false"),
-            PropertyType::String => def.default.chars().count() <= MAX_STRING_PROPERTY_CHARS,
-        };
+        // An empty default means "none" (an int then starts from 0); anything else must be a
+        // value the licence code would itself accept for the type.
+        let fits = def.default.is_empty() || properties::check_value(def.ty, &def.default);
         if !fits {
             let expected = match def.ty {
-                PropertyType::Int => "a whole number written as a string, e.g. \"0\"",
-                PropertyType::Bool => "\"true\" or \"false\"",
-                PropertyType::String => "at most 1024 characters",
+                PropertyType::Int => "a whole number written as a string, e.g. \"0\"".to_owned(),
+                PropertyType::Bool => "\"true\" or \"false\"".to_owned(),
+                PropertyType::String => format!("at most {MAX_STRING_CHARS} characters"),
             };
             let shown: String = def.default.chars().take(40).collect();
             p.push(format!(
@@ -321,6 +322,7 @@ fn properties(product: &Product, place: &str, p: &mut Problems) {
     }
 }
 
+/// `[[vendor]]`: unique names, credentials, plugins and method lists.
 fn vendors(config: &Config, p: &mut Problems) {
     for (index, vendor) in config.vendors.iter().enumerate() {
         let place = format!("[[vendor]] \"{}\"", vendor.name);
@@ -349,6 +351,7 @@ fn vendors(config: &Config, p: &mut Problems) {
     }
 }
 
+/// `[[plugin]]`: unique names, a path, a usable timeout.
 fn plugins(config: &Config, p: &mut Problems) {
     for (index, plugin) in config.plugins.iter().enumerate() {
         let place = format!("[[plugin]] \"{}\"", plugin.name);
