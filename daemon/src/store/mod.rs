@@ -10,8 +10,12 @@ pub mod commands;
 pub mod tables;
 mod writer;
 
+#[cfg(test)]
+mod failed_commit_tests;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -35,6 +39,9 @@ pub enum StoreError {
         /// redb's reason (for example another process holding the lock).
         source: redb::DatabaseError,
     },
+    /// The database could not be closed cleanly (it will be checked on next open).
+    #[error("cannot close the database cleanly: {0}")]
+    Close(redb::DatabaseError),
     /// The database was written by a newer licd.
     #[error(
         "the database has schema version {found}, newer than this licd supports ({SCHEMA_VERSION}); run a newer licd or restore a backup"
@@ -114,10 +121,13 @@ impl Default for StoreOptions {
     }
 }
 
+/// Opens the database: the file at a path in production; tests pass a fault-injecting
+/// storage backend. Called again to reopen after a failed commit.
+pub(crate) type Opener = Box<dyn Fn() -> Result<Database, StoreError> + Send + Sync>;
+
 /// State shared by the store handle and the writer thread.
 pub(crate) struct Shared {
-    path: PathBuf,
-    cache_bytes: usize,
+    opener: Opener,
     db: RwLock<Option<Arc<Database>>>,
     /// Last-seen updates waiting for the next flush, by (key, computer id).
     lazy: Mutex<HashMap<(String, String), Activation>>,
@@ -146,11 +156,16 @@ impl Store {
     /// Opens (or creates) the database at `path`, creating the schema and the server secret
     /// on first start, and starts the writer thread.
     pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        let db = open_database(path, options.cache_bytes)?;
+        let path = path.to_path_buf();
+        let cache = options.cache_bytes;
+        Self::open_with(Box::new(move || open_database(&path, cache)), options)
+    }
+
+    pub(crate) fn open_with(opener: Opener, options: StoreOptions) -> Result<Store, StoreError> {
+        let db = opener()?;
         let secret = prepare(&db)?;
         let shared = Arc::new(Shared {
-            path: path.to_path_buf(),
-            cache_bytes: options.cache_bytes,
+            opener,
             db: RwLock::new(Some(Arc::new(db))),
             lazy: Mutex::new(HashMap::new()),
             secret,
@@ -229,10 +244,7 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(db) = db.and_then(|db| Arc::try_unwrap(db).ok()) {
-            db.close().map_err(|source| StoreError::Open {
-                path: self.shared.path.clone(),
-                source,
-            })?;
+            db.close().map_err(StoreError::Close)?;
         }
         Ok(())
     }

@@ -33,6 +33,9 @@ pub const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders_v1
 
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENCE_COUNT: &str = "licences";
+/// Counter: number of the last committed write batch. Read back after a failed commit to
+/// learn whether the batch reached the file after all.
+pub const BATCH_SEQ: &str = "batch_seq";
 /// Counter: next history sequence number.
 pub const HISTORY_SEQ: &str = "history_seq";
 

@@ -16,11 +16,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redb::Durability;
+use redb::{Durability, ReadableTable};
 use tokio::sync::oneshot;
 
 use super::commands::{self, ApplyError, Command, Outcome};
-use super::{Shared, StoreError, StoreOptions, open_database};
+use super::tables::{BATCH_SEQ, COUNTERS};
+use super::{Shared, StoreError, StoreOptions};
 use crate::errors::MethodError;
 use crate::license::Activation;
 
@@ -49,6 +50,10 @@ pub(crate) fn spawn(
 }
 
 fn run(shared: &Shared, rx: &Receiver<Job>, batch_max: usize, flush: Duration) {
+    let mut writer = Writer {
+        shared,
+        batch_seq: None,
+    };
     let mut last_flush = Instant::now();
     loop {
         let first = match rx.recv_timeout(flush) {
@@ -72,22 +77,82 @@ fn run(shared: &Shared, rx: &Receiver<Job>, batch_max: usize, flush: Duration) {
         if batch.is_empty() && lazy.is_empty() {
             continue;
         }
-        commit_batch(shared, batch, &lazy);
+        writer.commit_batch(batch, &lazy);
     }
     // Shutdown: every sender is gone and the queue is drained; write what is pending.
     let lazy = shared.take_lazy();
     if !lazy.is_empty() {
-        commit_batch(shared, Vec::new(), &lazy);
+        writer.commit_batch(Vec::new(), &lazy);
     }
 }
 
-fn commit_batch(shared: &Shared, batch: Vec<Job>, lazy: &HashMap<(String, String), Activation>) {
-    let mut replies = Vec::with_capacity(batch.len());
-    let result = (|| -> Result<(), StoreError> {
-        let db = shared.db()?;
+type Reply = (
+    oneshot::Sender<Result<Outcome, MethodError>>,
+    Result<Outcome, MethodError>,
+);
+
+struct Writer<'a> {
+    shared: &'a Shared,
+    /// Number of the last committed batch, read from the file when first needed.
+    batch_seq: Option<i64>,
+}
+
+impl Writer<'_> {
+    fn commit_batch(&mut self, batch: Vec<Job>, lazy: &HashMap<(String, String), Activation>) {
+        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+        let mut seq = None;
+        let result = self.try_commit(batch, lazy, &mut replies, &mut seq);
+        let applied = match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, commands = replies.len(), "commit failed");
+                // An fsync error can leave the commit in the file anyway (its header was
+                // written before the sync failed), so the reopened file decides what the
+                // callers are told: never "nothing was changed" about a change that exists.
+                let applied = !matches!(e, StoreError::Unavailable)
+                    && reopen(self.shared).is_some_and(|found| Some(found) == seq);
+                if !applied {
+                    self.batch_seq = None;
+                }
+                applied
+            }
+        };
+        if applied {
+            self.batch_seq = seq;
+            for (reply, outcome) in replies {
+                // A caller that went away (connection closed) needs no answer.
+                let _ = reply.send(outcome);
+            }
+        } else {
+            for (reply, _) in replies {
+                let _ = reply.send(Err(MethodError::internal(
+                    "The server could not store the change; nothing was changed. Retry later.",
+                )));
+            }
+        }
+    }
+
+    fn try_commit(
+        &mut self,
+        batch: Vec<Job>,
+        lazy: &HashMap<(String, String), Activation>,
+        replies: &mut Vec<Reply>,
+        seq: &mut Option<i64>,
+    ) -> Result<(), StoreError> {
+        let db = self.shared.db()?;
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let next = {
+            let mut counters = txn.open_table(COUNTERS)?;
+            let current = match self.batch_seq {
+                Some(s) => s,
+                None => counters.get(BATCH_SEQ)?.map_or(0, |v| v.value()),
+            };
+            counters.insert(BATCH_SEQ, current + 1)?;
+            current + 1
+        };
+        *seq = Some(next);
         let now = Instant::now();
         for job in batch {
             if now > job.deadline {
@@ -97,11 +162,13 @@ fn commit_batch(shared: &Shared, batch: Vec<Job>, lazy: &HashMap<(String, String
                 replies.push((job.reply, Err(e)));
                 continue;
             }
-            match commands::apply(&txn, job.command, &shared.secret) {
+            match commands::apply(&txn, job.command, &self.shared.secret) {
                 Ok(outcome) => replies.push((job.reply, Ok(outcome))),
                 Err(ApplyError::Refused(e)) => replies.push((job.reply, Err(e))),
                 Err(ApplyError::Storage(e)) => {
                     replies.push((job.reply, Err(MethodError::internal(""))));
+                    // Dropping the transaction aborts it: nothing of the batch is applied.
+                    *seq = None;
                     return Err(e);
                 }
             }
@@ -109,41 +176,24 @@ fn commit_batch(shared: &Shared, batch: Vec<Job>, lazy: &HashMap<(String, String
         commands::apply_lazy(&txn, lazy)?;
         txn.commit()?;
         Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            for (reply, outcome) in replies {
-                // A caller that went away (connection closed) needs no answer.
-                let _ = reply.send(outcome);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, commands = replies.len(), "commit failed; every change of the batch is refused");
-            for (reply, _) in replies {
-                let _ = reply.send(Err(MethodError::internal(
-                    "The server could not store the change; nothing was changed. Retry later.",
-                )));
-            }
-            if !matches!(e, StoreError::Unavailable) {
-                reopen(shared);
-            }
-        }
     }
 }
 
-/// Replaces the database handle after a failed commit, so that redb re-reads its last
-/// durable state. Readers see 503 meanwhile.
-fn reopen(shared: &Shared) {
+/// Replaces the database handle after a failed commit, so that redb re-reads its state from
+/// the file, and makes that state durable with one empty commit. Returns the number of the
+/// last batch in the file. Readers see 503 meanwhile. If the file cannot be reopened within
+/// [`REOPEN_PATIENCE`], the process exits so that the service manager restarts it.
+fn reopen(shared: &Shared) -> Option<i64> {
     let old = shared.db.write().unwrap_or_else(|p| p.into_inner()).take();
     drop(old);
     let started = Instant::now();
     loop {
         // The file lock is released only when the last reader drops its handle.
-        match open_database(&shared.path, shared.cache_bytes) {
-            Ok(db) => {
+        match (shared.opener)().and_then(|db| durable_batch_seq(&db).map(|seq| (db, seq))) {
+            Ok((db, seq)) => {
                 *shared.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
                 tracing::warn!("database reopened after a failed commit");
-                return;
+                return Some(seq);
             }
             Err(e) if started.elapsed() < REOPEN_PATIENCE => {
                 tracing::warn!(error = %e, "reopening the database");
@@ -155,4 +205,16 @@ fn reopen(shared: &Shared) {
             }
         }
     }
+}
+
+/// Commits nothing durably (one fsync), so that whatever the reopened file shows is on
+/// disk, and returns the last batch number in it.
+fn durable_batch_seq(db: &redb::Database) -> Result<i64, StoreError> {
+    let txn = db.begin_write()?;
+    let seq = txn
+        .open_table(COUNTERS)?
+        .get(BATCH_SEQ)?
+        .map_or(0, |v| v.value());
+    txn.commit()?;
+    Ok(seq)
 }
