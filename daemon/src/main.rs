@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use licd::config::{Config, LogLevel};
+use licd::config::{Config, LogFormat, LogLevel};
 
 /// licd: a self-hosted software-licence server (Quick License Manager compatible).
 #[derive(Parser)]
@@ -113,7 +113,7 @@ fn serve(
     }
     // Overrides can change what is valid (the demo password on a public address).
     config.validate()?;
-    init_logging(config.server.log_level);
+    init_logging(config.server.log_level, config.server.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,14 +148,8 @@ async fn shutdown_signal() {
     });
 }
 
-fn init_logging(level: LogLevel) {
-    let level = match level {
-        LogLevel::Error => tracing::Level::ERROR,
-        LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Trace => tracing::Level::TRACE,
-    };
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let level = tracing::Level::from(level);
     // journald adds its own timestamps and shows no colours.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
@@ -163,9 +157,9 @@ fn init_logging(level: LogLevel) {
         .with_max_level(level)
         .with_ansi(false)
         .with_target(false);
-    if journald {
-        builder.without_time().init();
-    } else {
-        builder.init();
+    match (format, journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
     }
 }

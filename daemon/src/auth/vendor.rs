@@ -39,7 +39,7 @@ pub async fn authenticate(
         .unwrap_or(config.options.default_commerce_provider.as_str());
     let vendor = config
         .vendor(name)
-        .filter(|v| v.enabled && allows(v, method));
+        .filter(|v| v.enabled && v.may_call(method));
     if let Some(v) = vendor
         && v.plugin.is_some()
     {
@@ -80,14 +80,6 @@ pub async fn authenticate(
             Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
         }
     }
-}
-
-/// Whether the vendor's `methods` allow-list (absent = every vendor method) names `method`.
-fn allows(vendor: &Vendor, method: &str) -> bool {
-    vendor
-        .methods
-        .as_ref()
-        .is_none_or(|list| list.iter().any(|m| m.eq_ignore_ascii_case(method)))
 }
 
 /// Refuses a vendor with `scope = "own"` acting on a licence another vendor created.

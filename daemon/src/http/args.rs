@@ -197,8 +197,7 @@ impl Args {
         &self.other
     }
 
-    /// Whether any argument was sent in a form body is not tracked: this is the number of
-    /// `is_*` arguments, used by tests and logs.
+    /// The number of `is_*` arguments.
     pub fn len(&self) -> usize {
         self.licd.len()
     }
