@@ -69,6 +69,11 @@ pub fn day_number(t: i64) -> i64 {
     t.div_euclid(SECONDS_PER_DAY)
 }
 
+/// The UTC calendar date of a time (`None` only outside chrono's range).
+pub fn utc_date(t: i64) -> Option<NaiveDate> {
+    chrono::DateTime::from_timestamp(t, 0).map(|d| d.date_naive())
+}
+
 /// Parses a date with the given time of day, or a full date-time.
 fn parse(s: &str, time_for_date_alone: NaiveTime) -> Option<i64> {
     let bytes = s.as_bytes();

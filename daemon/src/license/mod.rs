@@ -5,10 +5,12 @@
 //! keeps every rule testable without a database and the store swappable.
 
 pub mod dates;
+pub mod deactivation_code;
 pub mod features;
 pub mod keys;
 pub mod model;
 pub mod properties;
+pub mod release;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
@@ -99,6 +101,14 @@ pub struct License {
     /// Set when UpgradeLicense replaced this licence by another key.
     #[serde(default)]
     pub upgraded_to: Option<String>,
+    /// This licence's own release limit (`is_maxreleasecount`): `None` or -2 = the server's
+    /// `options.maxReleaseCount`, -1 = unlimited.
+    #[serde(default)]
+    pub max_release_count: Option<i64>,
+    /// This licence's own release period in days (`is_maxreleaseperiod`): `None` or -2 = the
+    /// server's `options.maxReleasePeriodInDays`, -1 = since the licence was created.
+    #[serde(default)]
+    pub max_release_period: Option<i64>,
 }
 
 impl License {
@@ -159,4 +169,8 @@ pub struct Activation {
     /// `is_alog_userdata1`.
     #[serde(default)]
     pub user_data: Option<String>,
+    /// Checked out for offline use until then: a release before that time is refused (228).
+    /// Nothing sets it yet; offline check-out is a later feature.
+    #[serde(default)]
+    pub offline_until: Option<i64>,
 }

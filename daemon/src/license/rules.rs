@@ -185,6 +185,7 @@ pub fn activate(
         computer_key: computer_key.as_str().to_string(),
         client_ip: request.client_ip.clone(),
         user_data: request.activation_user_data.clone(),
+        offline_until: None,
     };
     Ok((updated, activation))
 }
@@ -319,6 +320,8 @@ mod tests {
             revoked: false,
             revision: 0,
             upgraded_to: None,
+            max_release_count: None,
+            max_release_period: None,
         }
     }
 

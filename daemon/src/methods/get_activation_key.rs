@@ -171,6 +171,8 @@ impl GetActivationKey {
             revoked: false,
             revision: 0,
             upgraded_to: None,
+            max_release_count: None,
+            max_release_period: None,
         };
         let command = Command::CreateKeys(CreateKeys {
             template,

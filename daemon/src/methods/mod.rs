@@ -10,6 +10,7 @@ pub mod get_activation_key;
 pub mod get_latest_version;
 pub mod licence_info;
 pub mod ping;
+pub mod release_license;
 pub mod validate_license;
 
 use std::net::IpAddr;
@@ -81,17 +82,20 @@ pub enum Method {
     ActivateKey,
     /// Latest version of a product.
     GetLatestVersionHttp,
+    /// Release an activation.
+    ReleaseLicenseHttp,
 }
 
 impl Method {
     /// Every method, in the order the service page lists them.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::PingHttp,
         Method::GetActivationKey,
         Method::GetActivationKeyWithExpiryDate,
         Method::ValidateLicenseHttp,
         Method::ActivateKey,
         Method::GetLatestVersionHttp,
+        Method::ReleaseLicenseHttp,
     ];
 
     /// The method's name as QLM spells it.
@@ -103,6 +107,7 @@ impl Method {
             Method::ValidateLicenseHttp => "ValidateLicenseHttp",
             Method::ActivateKey => "ActivateKey",
             Method::GetLatestVersionHttp => "GetLatestVersionHttp",
+            Method::ReleaseLicenseHttp => "ReleaseLicenseHttp",
         }
     }
 
@@ -123,6 +128,10 @@ impl Method {
             Method::GetLatestVersionHttp => Some((
                 security.enable_get_latest_version_http,
                 "security.enableGetLatestVersionHttp",
+            )),
+            Method::ReleaseLicenseHttp => Some((
+                security.enable_release_key_http,
+                "security.enableReleaseKeyHttp",
             )),
             Method::PingHttp | Method::ValidateLicenseHttp | Method::ActivateKey => None,
         }
@@ -149,6 +158,17 @@ impl Method {
             Method::ActivateKey => {
                 let m = activate_key::ActivateKey::parse(args)?;
                 let vendor = if args.get("is_vendor").is_some() {
+                    Some(ctx.vendor(self, args).await?)
+                } else {
+                    ctx.vendor_if_given(self, args).await?
+                };
+                m.apply(ctx, vendor.as_ref()).await
+            }
+            Method::ReleaseLicenseHttp => {
+                let m = release_license::ReleaseLicense::parse(args)?;
+                // With releaseLicenseRequiresAuthentication off no credentials are needed,
+                // but wrong ones are still refused.
+                let vendor = if ctx.config.options.release_license_requires_authentication {
                     Some(ctx.vendor(self, args).await?)
                 } else {
                     ctx.vendor_if_given(self, args).await?

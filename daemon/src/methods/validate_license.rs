@@ -14,7 +14,7 @@ use crate::methods::licence_info::licence_info;
 use crate::methods::{Ctx, computer_id_arg, lookup_key, masked, not_found, u32_arg};
 use crate::response::{Field, Reply};
 use crate::store::Outcome;
-use crate::store::commands::{Activate, Command};
+use crate::store::commands::{Activate, Command, RecordSeat};
 
 /// What a client sends to validate or activate.
 #[derive(Debug, Clone)]
@@ -110,10 +110,16 @@ pub async fn check_or_activate(
         rules::check_computer_allowed(pc, &ctx.config.options.block_computer_ids)?;
         if let Some(activation) = reader.activation(key.as_str(), pc)? {
             drop(reader);
-            return revalidate(check, ctx, &key, license, &activation);
+            if let Some(done) = revalidate(check, ctx, &key, license.clone(), &activation).await? {
+                return Ok(done);
+            }
+            // The seat was reclaimed or released meanwhile: check out a new one below.
+        } else {
+            drop(reader);
         }
+    } else {
+        drop(reader);
     }
-    drop(reader);
     if !check.activate {
         return Ok(Checked::NotActivated { license });
     }
@@ -143,6 +149,7 @@ pub async fn check_or_activate(
             .options
             .use_duration_to_set_expiry_date_when_activating,
         check: Box::new(licence_check),
+        reclaim_after_minutes: config.activation.cloud_inactivity_threshold_minutes,
     });
     match store.execute(command, ctx.deadline).await? {
         Outcome::Activated {
@@ -166,8 +173,14 @@ pub async fn check_or_activate(
         Outcome::AlreadyActive {
             license,
             activation,
-        } => revalidate(check, ctx, &key, license, &activation),
-        Outcome::Created { .. } => Err(MethodError::internal(
+        } => revalidate(check, ctx, &key, license, &activation)
+            .await?
+            .ok_or_else(|| {
+                MethodError::internal(
+                    "The seat was released while it was being checked out; retry.",
+                )
+            }),
+        _ => Err(MethodError::internal(
             "The store answered an activation with another outcome.",
         )),
     }
@@ -195,13 +208,16 @@ fn licence_check(
     }
 }
 
-fn revalidate(
+/// Validates an existing activation. Ordinary activations record the bookkeeping lazily;
+/// a cloud or floating seat's validation is a durable write (reclamation decides on it), and
+/// `None` means the seat vanished meanwhile.
+async fn revalidate(
     check: &Check,
     ctx: &Ctx,
     key: &ActivationKey,
     license: License,
     activation: &Activation,
-) -> Result<Checked, MethodError> {
+) -> Result<Option<Checked>, MethodError> {
     let config = &ctx.config;
     let name = check
         .computer_name
@@ -218,17 +234,29 @@ fn revalidate(
         ctx.now,
         ctx.state.store.secret(),
     )?;
-    // Last-seen time, name and key last given are bookkeeping no decision reads for ordinary
-    // models: written lazily (README §6).
-    ctx.state
-        .store
-        .record_lazily(key.as_str(), r.activation.clone());
-    Ok(Checked::Active {
+    if license.model.is_seat() {
+        let command = Command::RecordSeat(RecordSeat {
+            key: key.as_str().to_string(),
+            activation: r.activation.clone(),
+        });
+        if let Outcome::SeatRecorded { still_there: false } =
+            ctx.state.store.execute(command, ctx.deadline).await?
+        {
+            return Ok(None);
+        }
+    } else {
+        // Last-seen time, name and key last given are bookkeeping no decision reads for
+        // ordinary models: written lazily (README §6).
+        ctx.state
+            .store
+            .record_lazily(key.as_str(), r.activation.clone());
+    }
+    Ok(Some(Checked::Active {
         license,
         activation: r.activation,
         computer_key: r.computer_key.dashed(),
         new: false,
-    })
+    }))
 }
 
 /// A parsed ValidateLicenseHttp request.

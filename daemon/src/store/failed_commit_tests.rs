@@ -130,6 +130,8 @@ fn create_one() -> Command {
             revoked: false,
             revision: 0,
             upgraded_to: None,
+            max_release_count: None,
+            max_release_period: None,
         },
         count: 1,
         order_id: None,

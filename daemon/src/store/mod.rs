@@ -313,6 +313,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(HISTORY)?;
     txn.open_table(COUNTERS)?;
     txn.open_table(ORDERS)?;
+    txn.open_table(RELEASES)?;
     txn.commit()?;
     Ok(secret)
 }
@@ -366,6 +367,20 @@ impl Reader {
                 break;
             }
             out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Times of the releases of `key` in the release log, oldest first.
+    pub fn release_times(&self, key: &str) -> Result<Vec<i64>, StoreError> {
+        let table = self.txn.open_table(RELEASES)?;
+        let mut out = Vec::new();
+        for row in table.range((key, 0u64)..)? {
+            let (k, v) = row?;
+            if k.value().0 != key {
+                break;
+            }
+            out.push(v.value());
         }
         Ok(out)
     }

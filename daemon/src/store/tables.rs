@@ -25,6 +25,10 @@ pub const ACTIVATIONS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("activations_v1");
 /// History entries by (canonical key, sequence number), JSON.
 pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history_v1");
+/// The release log by (canonical key, sequence number) → release time. Release limits count
+/// it; it is kept whether or not history logging is on (QLM's limits silently stop working
+/// without history; licd's must not).
+pub const RELEASES: TableDefinition<(&str, u64), i64> = TableDefinition::new("releases_v1");
 /// Counters that licence decisions read (per-day caps, licence count, sequences).
 pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters_v1");
 /// Keys created per (vendor, product, order id), so a store's retried callback gets the same
@@ -36,6 +40,8 @@ pub const LICENCE_COUNT: &str = "licences";
 /// Counter: number of the last committed write batch. Read back after a failed commit to
 /// learn whether the batch reached the file after all.
 pub const BATCH_SEQ: &str = "batch_seq";
+/// Counter: next release-log sequence number.
+pub const RELEASE_SEQ: &str = "release_seq";
 /// Counter: next history sequence number.
 pub const HISTORY_SEQ: &str = "history_seq";
 

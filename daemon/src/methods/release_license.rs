@@ -1,0 +1,91 @@
+//! ReleaseLicenseHttp: deactivates a licence on a computer so that the key can be activated
+//! elsewhere; the check-in of a cloud or floating seat; and how an offline deactivation
+//! (with its verification code) reaches the server.
+
+use crate::config::Vendor;
+use crate::errors::MethodError;
+use crate::http::args::Args;
+use crate::license::keys::ActivationKey;
+use crate::methods::{Ctx, computer_id_arg, lookup_key, masked};
+use crate::response::{Field, Reply};
+use crate::store::Outcome;
+use crate::store::commands::{Command, Release};
+
+/// A parsed release request.
+pub struct ReleaseLicense {
+    key: String,
+    computer_id: Option<String>,
+    code: Option<String>,
+    log_release: bool,
+}
+
+impl ReleaseLicense {
+    /// `is_avkey` (required), `is_pcid`, `is_deactivation_code` (alias
+    /// `is_deacivation_code`), `is_logRelease`.
+    pub fn parse(args: &Args) -> Result<Self, MethodError> {
+        Ok(ReleaseLicense {
+            key: args.required("is_avkey")?.to_string(),
+            computer_id: computer_id_arg(args, "is_pcid")?,
+            code: args
+                .text_max("is_deactivation_code", 128)?
+                .map(str::to_string),
+            log_release: args.boolean("is_logrelease")?.unwrap_or(true),
+        })
+    }
+
+    /// Releases the activation in one transaction: slot freed, release log, history.
+    pub async fn apply(self, ctx: &Ctx, vendor: Option<&Vendor>) -> Result<Reply, MethodError> {
+        let key = lookup_key(&self.key)?;
+        let options = &ctx.config.options;
+        let scope = vendor.cloned();
+        let command = Command::Release(Release {
+            key: key.as_str().to_string(),
+            computer_id: self.computer_id,
+            code: self.code,
+            now: ctx.now,
+            code_required: options.release_license_requires_verification_code,
+            communication_key: options.communication_encryption_key.clone(),
+            prevent_minutes: options.prevent_deactivation_period,
+            max_release_count: options.max_release_count,
+            max_release_period_days: options.max_release_period_in_days,
+            log_history: self.log_release && options.history_table_log_release,
+            vendor: vendor.map(|v| v.name.clone()),
+            client: Some(ctx.client.to_string()),
+            check: Box::new(move |license| match &scope {
+                Some(v) => crate::auth::vendor::check_scope(v, license),
+                None => Ok(()),
+            }),
+        });
+        let Outcome::Released {
+            license,
+            activation,
+        } = ctx.state.store.execute(command, ctx.deadline).await?
+        else {
+            return Err(MethodError::internal(
+                "The store answered a release with another outcome.",
+            ));
+        };
+        tracing::info!(
+            method = "ReleaseLicenseHttp",
+            key = %masked(&key),
+            computer = %activation.computer_id,
+            vendor = vendor.map_or("", |v| v.name.as_str()),
+            client = %ctx.client,
+            "activation released"
+        );
+        Ok(reply(&key, &activation.computer_id, license.available()))
+    }
+}
+
+/// The reply of a release: `<result>` naming key and computer, `<activationKey>`,
+/// `<computerID>`, `<availableLicenses>`.
+pub fn reply(key: &ActivationKey, computer_id: &str, available: u32) -> Reply {
+    let dashed = key.dashed();
+    let mut r = Reply::new(format!(
+        "Activation Key {dashed} has been released from computer {computer_id}."
+    ));
+    r.push(Field::text("activationKey", dashed));
+    r.push(Field::text("computerID", computer_id));
+    r.push(Field::int("availableLicenses", i64::from(available)));
+    r
+}
