@@ -184,14 +184,17 @@ impl TestDaemon {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                {
+                    // Logged before the address is reported, so logs() after start() has it.
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
                 if let Some(rest) = line.split("listening on http://").nth(1)
                     && let Some(t) = tx.take()
                 {
                     let _ = t.send(rest.trim().to_string());
                 }
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
@@ -209,6 +212,16 @@ impl TestDaemon {
             config,
             logs,
         }
+    }
+
+    /// The configuration file, when started with one.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone()
+    }
+
+    /// The temp directory holding the configuration and the data directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The data directory.
@@ -416,12 +429,16 @@ impl HttpReply {
     pub fn error_code(&self) -> Option<u32> {
         if self.body.trim_start().starts_with('{') {
             let v: serde_json::Value = serde_json::from_str(&self.body).expect("json");
-            return v.get("errorCode").and_then(|c| c.as_u64()).map(|c| c as u32);
+            return v
+                .get("errorCode")
+                .and_then(|c| c.as_u64())
+                .map(|c| c as u32);
         }
         if !self.body.contains("<QuickLicenseManager>") {
             return None;
         }
-        self.get("errorCode").map(|c| c.parse().expect("numeric errorCode"))
+        self.get("errorCode")
+            .map(|c| c.parse().expect("numeric errorCode"))
     }
 
     /// The `<error>` sentence.
@@ -445,7 +462,11 @@ impl HttpReply {
     #[track_caller]
     pub fn expect_ok(&self) -> &Self {
         assert_eq!(self.status, 200, "reply: {}", self.body);
-        assert!(self.error_code().is_none(), "unexpected error: {}", self.body);
+        assert!(
+            self.error_code().is_none(),
+            "unexpected error: {}",
+            self.body
+        );
         self
     }
 }
@@ -456,8 +477,8 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
             return out;
         };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             return out;
         }

@@ -4,6 +4,7 @@
 //! file per method) → [`auth`] → [`license`] (pure rules) → [`store`] (redb, group commit)
 //! → [`response`] (canonical XML or JSON).
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod errors;

@@ -42,6 +42,57 @@ enum Command {
     },
     /// Read a password on standard input and print an argon2id hash for `passwordHash`.
     HashPassword,
+    /// Print the deactivation verification code ReleaseLicenseHttp accepts for a key and
+    /// computer (needs options.communicationEncryptionKey from the server's configuration).
+    DeactivationCode {
+        /// The activation key.
+        #[arg(long)]
+        key: String,
+        /// The computer ID of the activation.
+        #[arg(long)]
+        computer_id: String,
+        /// The UTC date the code is for (yyyy-MM-dd); default today.
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Release a key from a computer on the server host (the daemon stopped), for example
+    /// with a customer's offline deactivation code.
+    Release {
+        /// The activation key.
+        #[arg(long)]
+        key: String,
+        /// The computer ID to release.
+        #[arg(long)]
+        computer_id: String,
+        /// The customer's deactivation verification code.
+        #[arg(long)]
+        code: Option<String>,
+        #[command(flatten)]
+        location: Location,
+    },
+}
+
+/// Where the configuration and the database are, as for `serve`.
+#[derive(clap::Args)]
+struct Location {
+    /// The TOML configuration file (default: the embedded configuration).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The data directory instead of server.dataDir.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Location {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
 }
 
 fn main() -> ExitCode {
@@ -81,6 +132,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::DeactivationCode {
+            key,
+            computer_id,
+            date,
+            location,
+        } => {
+            let config = location.load()?;
+            let code =
+                licd::admin::deactivation_code(&config, &key, &computer_id, date.as_deref())?;
+            println!("{code}");
+            Ok(())
+        }
+        Command::Release {
+            key,
+            computer_id,
+            code,
+            location,
+        } => {
+            let config = location.load()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let reply = runtime.block_on(licd::admin::release(
+                &config,
+                &key,
+                &computer_id,
+                code.as_deref(),
+            ))?;
+            println!("{}", reply.result);
+            Ok(())
+        }
         Command::HashPassword => {
             let mut input = String::new();
             std::io::stdin()
@@ -118,34 +201,37 @@ fn serve(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(licd::serve::run(config, shutdown_signal()))?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        licd::serve::run(config, shutdown).await?;
+        anyhow::Ok(())
+    })?;
     Ok(())
 }
 
-/// Completes on the first SIGTERM or SIGINT; a second one exits at once (the database stays
-/// consistent: redb recovers on open).
-async fn shutdown_signal() {
+/// Installs the SIGTERM/SIGINT handlers at once (before the port is bound, so a signal
+/// sent as soon as the start-up line appears is never fatal) and returns a future that
+/// completes on the first one; a second one exits at once (the database stays consistent:
+/// redb recovers on open).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop licd with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
-    tokio::spawn(async move {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        tracing::warn!("second signal: exiting at once");
-        std::process::exit(1);
-    });
+        tracing::info!("shutting down: finishing in-flight requests");
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tracing::warn!("second signal: exiting at once");
+            std::process::exit(1);
+        });
+    })
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {

@@ -28,8 +28,11 @@ const SECRET_KEYS: &[&str] = &[
     "communicationEncryptionKey",
 ];
 
-/// Parses `text` into a configuration whose secrets are not yet read nor rules checked.
-pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+/// Parses `text` into a configuration whose secrets are not yet read nor rules checked, with
+/// the problems found on the way (unknown keys and bad values, each dropped). Only a syntax
+/// error stops here: past it the tree is a guess. Otherwise the caller still validates what
+/// was read, so a bad CIDR does not hide an out-of-range value next to it.
+pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), ConfigError> {
     let mut report = Report {
         text,
         origin,
@@ -95,11 +98,12 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         }
     }
 
-    if report.problems.is_empty() {
-        Ok(config)
+    let problems = if report.problems.is_empty() {
+        Vec::new()
     } else {
-        Err(report.into_error())
-    }
+        report.into_error().problems
+    };
+    Ok((config, problems))
 }
 
 /// Problems found so far, each with the byte offset it was found at so they can be listed in

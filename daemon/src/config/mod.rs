@@ -159,9 +159,9 @@ impl Config {
     /// directory relative `<name>File` paths are resolved against (`None`: the current
     /// directory).
     pub fn parse(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut config = document::parse(text, origin)?;
+        let (mut config, mut problems) = document::parse(text, origin)?;
         config.origin = origin.to_owned();
-        let mut problems = secrets::resolve(&mut config, base_dir);
+        problems.extend(secrets::resolve(&mut config, base_dir));
         if let Err(invalid) = config.validate() {
             problems.extend(invalid.problems);
         }

@@ -2,14 +2,14 @@
 //! elsewhere; the check-in of a cloud or floating seat; and how an offline deactivation
 //! (with its verification code) reaches the server.
 
-use crate::config::Vendor;
+use crate::config::{Config, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::keys::ActivationKey;
 use crate::methods::{Ctx, computer_id_arg, lookup_key, masked};
 use crate::response::{Field, Reply};
 use crate::store::Outcome;
-use crate::store::commands::{Command, Release};
+use crate::store::commands::{Command, LicenceCheck, Release};
 
 /// A parsed release request.
 pub struct ReleaseLicense {
@@ -36,26 +36,23 @@ impl ReleaseLicense {
     /// Releases the activation in one transaction: slot freed, release log, history.
     pub async fn apply(self, ctx: &Ctx, vendor: Option<&Vendor>) -> Result<Reply, MethodError> {
         let key = lookup_key(&self.key)?;
-        let options = &ctx.config.options;
         let scope = vendor.cloned();
-        let command = Command::Release(Release {
-            key: key.as_str().to_string(),
-            computer_id: self.computer_id,
-            code: self.code,
-            now: ctx.now,
-            code_required: options.release_license_requires_verification_code,
-            communication_key: options.communication_encryption_key.clone(),
-            prevent_minutes: options.prevent_deactivation_period,
-            max_release_count: options.max_release_count,
-            max_release_period_days: options.max_release_period_in_days,
-            log_history: self.log_release && options.history_table_log_release,
-            vendor: vendor.map(|v| v.name.clone()),
-            client: Some(ctx.client.to_string()),
-            check: Box::new(move |license| match &scope {
+        let command = release_command(
+            &ctx.config,
+            &key,
+            ReleaseInput {
+                computer_id: self.computer_id,
+                code: self.code,
+                log_release: self.log_release,
+                vendor: vendor.map(|v| v.name.clone()),
+                client: ctx.client.to_string(),
+                now: ctx.now,
+            },
+            Box::new(move |license| match &scope {
                 Some(v) => crate::auth::vendor::check_scope(v, license),
                 None => Ok(()),
             }),
-        });
+        );
         let Outcome::Released {
             license,
             activation,
@@ -75,6 +72,47 @@ impl ReleaseLicense {
         );
         Ok(reply(&key, &activation.computer_id, license.available()))
     }
+}
+
+/// What one release asks for, whoever asks (HTTP or `licd release`).
+pub struct ReleaseInput {
+    /// The computer to release (optional when the key has one activation).
+    pub computer_id: Option<String>,
+    /// The deactivation verification code, if given.
+    pub code: Option<String>,
+    /// False for `is_logRelease=false`.
+    pub log_release: bool,
+    /// The vendor that asked, for the history.
+    pub vendor: Option<String>,
+    /// The client address (or `local` for the command line), for the history.
+    pub client: String,
+    /// The time of the request.
+    pub now: i64,
+}
+
+/// The store command of a release, with the server properties that govern it.
+pub fn release_command(
+    config: &Config,
+    key: &ActivationKey,
+    input: ReleaseInput,
+    check: LicenceCheck,
+) -> Command {
+    let options = &config.options;
+    Command::Release(Release {
+        key: key.as_str().to_string(),
+        computer_id: input.computer_id,
+        code: input.code,
+        now: input.now,
+        code_required: options.release_license_requires_verification_code,
+        communication_key: options.communication_encryption_key.clone(),
+        prevent_minutes: options.prevent_deactivation_period,
+        max_release_count: options.max_release_count,
+        max_release_period_days: options.max_release_period_in_days,
+        log_history: input.log_release && options.history_table_log_release,
+        vendor: input.vendor,
+        client: Some(input.client),
+        check,
+    })
 }
 
 /// The reply of a release: `<result>` naming key and computer, `<activationKey>`,

@@ -55,7 +55,8 @@ impl Check {
         Ok(Check {
             key: args.required("is_avkey")?.to_string(),
             computer_id: computer_id_arg(args, "is_pcid")?,
-            computer_key: text("is_pckey", 255)?,
+            // Compared, never rejected for its form (README §4): only maxValueBytes bounds it.
+            computer_key: args.text("is_pckey").map(str::to_string),
             activate: args.boolean("is_activate")?.unwrap_or(true),
             computer_name: text("is_computer_name", 255)?,
             product: ProductQuery {
@@ -108,8 +109,11 @@ pub async fn check_or_activate(
     licence_check(&license)?;
     if let Some(pc) = &check.computer_id {
         rules::check_computer_allowed(pc, &ctx.config.options.block_computer_ids)?;
-        if let Some(activation) = reader.activation(key.as_str(), pc)? {
+        if let Some(stored) = reader.activation(key.as_str(), pc)? {
             drop(reader);
+            // A validation moments ago may have changed the name or key last given; its
+            // lazy write may not be flushed yet, so read our own writes.
+            let activation = store.pending(key.as_str(), &stored).unwrap_or(stored);
             if let Some(done) = revalidate(check, ctx, &key, license.clone(), &activation).await? {
                 return Ok(done);
             }

@@ -39,6 +39,11 @@ pub enum StoreError {
         /// redb's reason (for example another process holding the lock).
         source: redb::DatabaseError,
     },
+    /// A command other than `serve` found no database to work on.
+    #[error(
+        "no database at {0}; `licd serve` creates it on first start (check --data-dir / server.dataDir)"
+    )]
+    Missing(PathBuf),
     /// The database could not be closed cleanly (it will be checked on next open).
     #[error("cannot close the database cleanly: {0}")]
     Close(redb::DatabaseError),
@@ -161,6 +166,16 @@ impl Store {
         Self::open_with(Box::new(move || open_database(&path, cache)), options)
     }
 
+    /// Opens an existing database for an admin command; refuses to create one (only
+    /// `serve`, `restore` and `import` create databases). A daemon holding the file makes
+    /// redb's lock fail with a clear error.
+    pub fn open_existing(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        Self::open(path, options)
+    }
+
     pub(crate) fn open_with(opener: Opener, options: StoreOptions) -> Result<Store, StoreError> {
         let db = opener()?;
         let secret = prepare(&db)?;
@@ -231,6 +246,15 @@ impl Store {
             (key.to_string(), activation.computer_id.clone()),
             activation,
         );
+    }
+
+    /// The lazily recorded state of `stored` if one is waiting for the next flush (same
+    /// activation, not a later one made after a release).
+    pub fn pending(&self, key: &str, stored: &Activation) -> Option<Activation> {
+        let lazy = self.shared.lazy.lock().unwrap_or_else(|p| p.into_inner());
+        lazy.get(&(key.to_string(), stored.computer_id.clone()))
+            .filter(|p| p.activated_at == stored.activated_at)
+            .cloned()
     }
 
     /// Stops the writer after it has applied every queued command and flushed the lazy
