@@ -234,6 +234,19 @@ impl TestDaemon {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Waits up to 5 s for a log line containing `needle` (stderr is read by another thread,
+    /// so a line written just before a reply may arrive just after it).
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let child = self.child.as_mut()?;

@@ -12,6 +12,8 @@ mod writer;
 
 #[cfg(test)]
 mod failed_commit_tests;
+#[cfg(test)]
+mod reclaim_tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
