@@ -112,6 +112,46 @@ pub struct License {
 }
 
 impl License {
+    /// A fresh permanent-style licence for unit tests: product 1 version 1.0, `seats` slots,
+    /// nothing used, created at `created`; tests change the fields they are about.
+    #[cfg(test)]
+    pub(crate) fn for_tests(model: &str, seats: u32, created: i64) -> License {
+        let model = LicenseModel::parse(model).expect("a model name");
+        License {
+            key: keys::ActivationKey::generate(model)
+                .expect("OS random generator")
+                .as_str()
+                .to_string(),
+            product_id: 1,
+            major_version: 1,
+            minor_version: 0,
+            model,
+            activations_allowed: seats,
+            activations_used: 0,
+            features: Features::default(),
+            expiry: None,
+            duration_days: None,
+            first_activation: None,
+            maintenance_plan: false,
+            maintenance_renewal: None,
+            properties: Vec::new(),
+            order_id: None,
+            subscription_id: None,
+            user_data: None,
+            affiliate_id: None,
+            email: None,
+            qlm_version: "6.0.00".into(),
+            vendor: "v".into(),
+            created,
+            last_accessed: None,
+            revoked: false,
+            revision: 0,
+            upgraded_to: None,
+            max_release_count: None,
+            max_release_period: None,
+        }
+    }
+
     /// When the licence expires: the fixed date, else first activation plus the duration.
     pub fn effective_expiry(&self) -> Option<i64> {
         self.expiry

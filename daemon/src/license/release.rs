@@ -188,41 +188,15 @@ pub fn reclaimable_seat(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::license::model::LicenseModel;
 
     const NOW: i64 = 1_800_000_000;
 
     fn licence(model: &str) -> License {
-        License {
-            key: "A7K2MQ9XWD3T8RBHN4CZE6V1PG".into(),
-            product_id: 1,
-            major_version: 1,
-            minor_version: 0,
-            model: LicenseModel::parse(model).unwrap(),
-            activations_allowed: 3,
-            activations_used: 2,
-            features: Default::default(),
-            expiry: None,
-            duration_days: None,
-            first_activation: Some(NOW - 1000),
-            maintenance_plan: false,
-            maintenance_renewal: None,
-            properties: vec![],
-            order_id: None,
-            subscription_id: None,
-            user_data: None,
-            affiliate_id: None,
-            email: None,
-            qlm_version: String::new(),
-            vendor: "v".into(),
-            created: NOW - 400 * SECONDS_PER_DAY,
-            last_accessed: None,
-            revoked: false,
-            revision: 0,
-            upgraded_to: None,
-            max_release_count: None,
-            max_release_period: None,
-        }
+        let mut l = License::for_tests(model, 3, NOW - 400 * SECONDS_PER_DAY);
+        l.key = "A7K2MQ9XWD3T8RBHN4CZE6V1PG".into();
+        l.activations_used = 2;
+        l.first_activation = Some(NOW - 1000);
+        l
     }
 
     fn seat(pc: &str, activated_at: i64, last_seen: i64) -> Activation {

@@ -286,43 +286,16 @@ pub fn check_creation_limits(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::license::features::Features;
     use crate::license::model::LicenseModel;
 
     const SECRET: [u8; 32] = [7; 32];
 
     fn licence(seats: u32) -> License {
-        let model = LicenseModel::parse("permanent").unwrap();
-        License {
-            key: ActivationKey::generate(model).unwrap().as_str().to_string(),
-            product_id: 1,
-            major_version: 2,
-            minor_version: 1,
-            model,
-            activations_allowed: seats,
-            activations_used: 0,
-            features: Features::default(),
-            expiry: None,
-            duration_days: None,
-            first_activation: None,
-            maintenance_plan: false,
-            maintenance_renewal: None,
-            properties: vec![],
-            order_id: None,
-            subscription_id: None,
-            user_data: None,
-            affiliate_id: None,
-            email: Some("first@example.com".into()),
-            qlm_version: "6.0.00".into(),
-            vendor: "v".into(),
-            created: 0,
-            last_accessed: None,
-            revoked: false,
-            revision: 0,
-            upgraded_to: None,
-            max_release_count: None,
-            max_release_period: None,
-        }
+        let mut l = License::for_tests("permanent", seats, 0);
+        l.major_version = 2;
+        l.minor_version = 1;
+        l.email = Some("first@example.com".into());
+        l
     }
 
     fn request(pc: &str) -> ActivationRequest {

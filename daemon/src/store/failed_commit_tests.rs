@@ -20,8 +20,6 @@ use super::commands::{Command, CreateKeys};
 use super::{Outcome, Store, StoreError, StoreOptions, tables};
 use crate::errors::ErrorCode;
 use crate::license::License;
-use crate::license::features::Features;
-use crate::license::model::LicenseModel;
 
 /// How many of the next writes and syncs fail.
 #[derive(Debug, Default)]
@@ -101,38 +99,10 @@ fn flaky_store(path: &Path, faults: Arc<Faults>) -> Store {
 }
 
 fn create_one() -> Command {
-    let model = LicenseModel::PERMANENT;
+    let mut template = License::for_tests("permanent", 1, 1_800_000_000);
+    template.key = String::new();
     Command::CreateKeys(CreateKeys {
-        template: License {
-            key: String::new(),
-            product_id: 1,
-            major_version: 1,
-            minor_version: 0,
-            model,
-            activations_allowed: 1,
-            activations_used: 0,
-            features: Features::default(),
-            expiry: None,
-            duration_days: None,
-            first_activation: None,
-            maintenance_plan: false,
-            maintenance_renewal: None,
-            properties: vec![],
-            order_id: None,
-            subscription_id: None,
-            user_data: None,
-            affiliate_id: None,
-            email: None,
-            qlm_version: "6.0.00".into(),
-            vendor: "v".into(),
-            created: 1_800_000_000,
-            last_accessed: None,
-            revoked: false,
-            revision: 0,
-            upgraded_to: None,
-            max_release_count: None,
-            max_release_period: None,
-        },
+        template,
         count: 1,
         order_id: None,
         max_per_day: -1,

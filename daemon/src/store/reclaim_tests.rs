@@ -9,7 +9,6 @@ use super::commands::{Activate, Command, CreateKeys, RecordSeat};
 use super::{Outcome, Store, StoreOptions};
 use crate::errors::ErrorCode;
 use crate::license::License;
-use crate::license::model::LicenseModel;
 use crate::license::rules::ActivationRequest;
 
 const T0: i64 = 1_800_000_000;
@@ -19,15 +18,8 @@ fn deadline() -> Instant {
 }
 
 fn one_seat_cloud_licence() -> Command {
-    let model = LicenseModel::parse("permanent_cloud").unwrap();
-    let template: License = serde_json::from_value(serde_json::json!({
-        "key": "", "product_id": 1, "major_version": 1, "minor_version": 0,
-        "model": model, "activations_allowed": 1, "activations_used": 0,
-        "vendor": "v", "created": T0,
-    }))
-    .unwrap();
     Command::CreateKeys(CreateKeys {
-        template,
+        template: License::for_tests("permanent_cloud", 1, T0),
         count: 1,
         order_id: None,
         max_per_day: -1,
