@@ -120,3 +120,65 @@ fn parallel_key_requests_with_one_order_id_create_one_licence() {
     )
     .expect_error(200);
 }
+
+/// With a request timeout too short for the writer to keep up, each activation is either
+/// applied and reported, or answered 3000 "nothing was changed" and absent: a client is
+/// never told "timed out" about a change that was then applied.
+#[test]
+fn timed_out_activation_is_never_applied_and_applied_one_is_never_reported_as_timed_out() {
+    let d = TestDaemon::start(&TestConfig::demo());
+    let key = d.create_key("is_numberofactivationsperkey=200");
+    // Key creation pays one argon2 verification, far above 1 ms: make the key first.
+    let short = TestConfig::demo().server("requestTimeoutMs = 1");
+    std::fs::write(d.config_path().unwrap(), short.to_toml()).unwrap();
+    let d = d.restart();
+    let replies: Vec<(String, Option<u32>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (d, key) = (&d, &key);
+                s.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let pc = format!("PC-{t}-{i}");
+                            let r = d.call(
+                                "ValidateLicenseHttp",
+                                &format!("is_avkey={key}&is_pcid={pc}"),
+                            );
+                            (pc, r.error_code())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let applied = replies.iter().filter(|(_, c)| c.is_none()).count();
+    for (_, code) in &replies {
+        assert!(matches!(code, None | Some(3000)), "{code:?}");
+    }
+    // What the server now holds is exactly what it acknowledged.
+    for (pc, code) in &replies {
+        let r = d.call(
+            "ValidateLicenseHttp",
+            &format!("is_avkey={key}&is_pcid={pc}&is_activate=false"),
+        );
+        r.expect_ok();
+        let activated = r.get("pckey").is_some();
+        assert_eq!(
+            activated,
+            code.is_none(),
+            "{pc}: reply {code:?}, stored {activated}"
+        );
+    }
+    let r = d.call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={key}&is_pcid=X&is_activate=false"),
+    );
+    assert_eq!(
+        r.get("availableLicenses"),
+        Some((200 - applied).to_string())
+    );
+}
