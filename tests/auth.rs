@@ -97,16 +97,17 @@ fn password_hash_vendor_authenticates_with_its_password_only() {
     create(&d, "is_vendor=Hashed&is_user=other&is_pwd=s3cret%20pass").expect_error(8);
 }
 
-fn median_call_time(d: &TestDaemon, credentials: &str) -> Duration {
-    let mut times: Vec<Duration> = (0..5)
+/// The fastest of 7 calls: load from other tests only ever adds time, so the minimum shows
+/// the work the server really does for these credentials.
+fn fastest_call_time(d: &TestDaemon, credentials: &str) -> Duration {
+    (0..7)
         .map(|_| {
             let start = Instant::now();
             create(d, credentials).expect_error(8);
             start.elapsed()
         })
-        .collect();
-    times.sort();
-    times[2]
+        .min()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -116,8 +117,8 @@ fn unknown_vendor_takes_as_long_as_a_wrong_password() {
             .security("authFailuresPerMinute = 100")
             .append(&hashed_vendor("right")),
     );
-    let unknown = median_call_time(&d, "is_vendor=NoSuchVendor&is_user=hu&is_pwd=wrong");
-    let wrong = median_call_time(&d, "is_vendor=Hashed&is_user=hu&is_pwd=wrong");
+    let unknown = fastest_call_time(&d, "is_vendor=NoSuchVendor&is_user=hu&is_pwd=wrong");
+    let wrong = fastest_call_time(&d, "is_vendor=Hashed&is_user=hu&is_pwd=wrong");
     let (fast, slow) = if unknown < wrong {
         (unknown, wrong)
     } else {
@@ -304,7 +305,7 @@ fn verified_password_is_remembered_so_later_calls_skip_argon2() {
             .security("authFailuresPerMinute = 100")
             .append(&hashed_vendor("right")),
     );
-    let wrong = median_call_time(&d, "is_vendor=Hashed&is_user=hu&is_pwd=wrong");
+    let wrong = fastest_call_time(&d, "is_vendor=Hashed&is_user=hu&is_pwd=wrong");
     let right = "is_vendor=Hashed&is_user=hu&is_pwd=right";
     create(&d, right).expect_ok();
     let mut times: Vec<Duration> = (0..5)

@@ -421,9 +421,10 @@ mod tests {
         (accepted, start.elapsed())
     }
 
-    fn median(mut samples: Vec<Duration>) -> Duration {
-        samples.sort();
-        samples[samples.len() / 2]
+    /// The fastest of several samples: interference from other tests on a loaded machine
+    /// only ever adds time, so the minimum shows the work a path really does.
+    fn fastest(samples: Vec<Duration>) -> Duration {
+        samples.into_iter().min().unwrap_or_default()
     }
 
     #[tokio::test]
@@ -558,17 +559,17 @@ mod tests {
         let mut wrong_hashed = Vec::new();
         let mut wrong_plain = Vec::new();
         let mut wrong_user = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..7 {
             unknown.push(timed(&checker, None, USER, "wrong").await.1);
             wrong_hashed.push(timed(&checker, hashed(&phc), USER, "wrong").await.1);
             wrong_plain.push(timed(&checker, plain(PASSWORD), USER, "wrong").await.1);
             wrong_user.push(timed(&checker, plain(PASSWORD), "other", PASSWORD).await.1);
         }
-        let unknown = median(unknown);
+        let unknown = fastest(unknown);
         for (what, other) in [
-            ("wrong hashed password", median(wrong_hashed)),
-            ("wrong plain password", median(wrong_plain)),
-            ("wrong user", median(wrong_user)),
+            ("wrong hashed password", fastest(wrong_hashed)),
+            ("wrong plain password", fastest(wrong_plain)),
+            ("wrong user", fastest(wrong_user)),
         ] {
             let ratio = unknown.as_secs_f64() / other.as_secs_f64();
             assert!(
