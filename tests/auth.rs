@@ -142,7 +142,7 @@ fn repeated_failures_refuse_even_correct_credentials_for_the_rest_of_the_minute(
     let msg = create(&d, VENDOR).expect_error(8);
     assert!(msg.to_lowercase().contains("too many"), "{msg:?}");
     assert!(
-        d.logs().to_lowercase().contains("too many"),
+        d.wait_for_log("too many failures"),
         "the log should say why: {}",
         d.logs()
     );

@@ -11,7 +11,12 @@ pub mod keys;
 pub mod model;
 pub mod properties;
 pub mod release;
+pub mod renewal;
 pub mod rules;
+pub mod update;
+
+#[cfg(test)]
+mod parser_proptests;
 
 use serde::{Deserialize, Serialize};
 

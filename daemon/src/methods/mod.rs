@@ -9,8 +9,13 @@ pub mod activate_key;
 pub mod get_activation_key;
 pub mod get_latest_version;
 pub mod licence_info;
+pub mod maintenance_plan;
 pub mod ping;
 pub mod release_license;
+pub mod renew_subscription;
+pub mod revoke_license;
+pub mod update_license;
+pub mod upgrade_license;
 pub mod validate_license;
 
 use std::net::IpAddr;
@@ -84,11 +89,23 @@ pub enum Method {
     GetLatestVersionHttp,
     /// Release an activation.
     ReleaseLicenseHttp,
+    /// Change a licence in place.
+    UpdateLicenseHttp,
+    /// Replace a licence by a new key.
+    UpgradeLicense,
+    /// Revoke or restore a licence.
+    RevokeLicenseHttp,
+    /// Extend a subscription.
+    RenewSubscriptionHttp,
+    /// Turn the maintenance plan on, counting from now.
+    EnableMaintenancePlan,
+    /// Extend the maintenance plan.
+    RenewMaintenancePlan,
 }
 
 impl Method {
     /// Every method, in the order the service page lists them.
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 13] = [
         Method::PingHttp,
         Method::GetActivationKey,
         Method::GetActivationKeyWithExpiryDate,
@@ -96,6 +113,12 @@ impl Method {
         Method::ActivateKey,
         Method::GetLatestVersionHttp,
         Method::ReleaseLicenseHttp,
+        Method::UpdateLicenseHttp,
+        Method::UpgradeLicense,
+        Method::RevokeLicenseHttp,
+        Method::RenewSubscriptionHttp,
+        Method::EnableMaintenancePlan,
+        Method::RenewMaintenancePlan,
     ];
 
     /// The method's name as QLM spells it.
@@ -108,6 +131,12 @@ impl Method {
             Method::ActivateKey => "ActivateKey",
             Method::GetLatestVersionHttp => "GetLatestVersionHttp",
             Method::ReleaseLicenseHttp => "ReleaseLicenseHttp",
+            Method::UpdateLicenseHttp => "UpdateLicenseHttp",
+            Method::UpgradeLicense => "UpgradeLicense",
+            Method::RevokeLicenseHttp => "RevokeLicenseHttp",
+            Method::RenewSubscriptionHttp => "RenewSubscriptionHttp",
+            Method::EnableMaintenancePlan => "EnableMaintenancePlan",
+            Method::RenewMaintenancePlan => "RenewMaintenancePlan",
         }
     }
 
@@ -133,7 +162,24 @@ impl Method {
                 security.enable_release_key_http,
                 "security.enableReleaseKeyHttp",
             )),
-            Method::PingHttp | Method::ValidateLicenseHttp | Method::ActivateKey => None,
+            Method::UpdateLicenseHttp | Method::UpgradeLicense => Some((
+                security.enable_upgrade_license,
+                "security.enableUpgradeLicense",
+            )),
+            Method::RevokeLicenseHttp => Some((
+                security.enable_revoke_license,
+                "security.enableRevokeLicense",
+            )),
+            Method::RenewSubscriptionHttp => Some((
+                security.enable_renew_subscription_http,
+                "security.enableRenewSubscriptionHttp",
+            )),
+            // The spec names no property for the maintenance-plan methods.
+            Method::PingHttp
+            | Method::ValidateLicenseHttp
+            | Method::ActivateKey
+            | Method::EnableMaintenancePlan
+            | Method::RenewMaintenancePlan => None,
         }
     }
 
@@ -179,6 +225,37 @@ impl Method {
                 let m = get_latest_version::GetLatestVersion::parse(args)?;
                 ctx.vendor_if_given(self, args).await?;
                 m.apply(ctx)
+            }
+            Method::UpdateLicenseHttp => {
+                update_license::check_revoke_gate(args, &ctx.config.security)?;
+                let m = update_license::UpdateLicense::parse(args)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
+            }
+            Method::UpgradeLicense => {
+                let m = upgrade_license::UpgradeLicense::parse(args)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
+            }
+            Method::RevokeLicenseHttp => {
+                let m = revoke_license::RevokeLicense::parse(args)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
+            }
+            Method::RenewSubscriptionHttp => {
+                let m = renew_subscription::RenewSubscription::parse(args)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
+            }
+            Method::EnableMaintenancePlan | Method::RenewMaintenancePlan => {
+                let action = if self == Method::EnableMaintenancePlan {
+                    crate::license::renewal::MaintenanceAction::Enable
+                } else {
+                    crate::license::renewal::MaintenanceAction::Renew
+                };
+                let m = maintenance_plan::MaintenancePlan::parse(args, action)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
             }
         }
     }

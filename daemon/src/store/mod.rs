@@ -340,6 +340,8 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(COUNTERS)?;
     txn.open_table(ORDERS)?;
     txn.open_table(RELEASES)?;
+    txn.open_table(SUBSCRIPTIONS)?;
+    commands::index_subscriptions(&txn)?;
     txn.commit()?;
     Ok(secret)
 }

@@ -34,6 +34,11 @@ pub const COUNTERS: TableDefinition<&str, i64> = TableDefinition::new("counters_
 /// Keys created per (vendor, product, order id), so a store's retried callback gets the same
 /// keys back. The value is a JSON array of canonical keys.
 pub const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders_v1");
+/// The subscription index: (subscription id, canonical key) for every licence created with
+/// `is_subscriptionid`, so RenewSubscriptionHttp finds a subscription's keys with one range
+/// read instead of a scan. A key replaced by UpgradeLicense is taken out of it.
+pub const SUBSCRIPTIONS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("subscriptions_v1");
 
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENCE_COUNT: &str = "licences";

@@ -28,6 +28,7 @@ pub(super) fn create_keys(txn: &WriteTransaction, c: CreateKeys) -> Result<Outco
     let mut licenses = txn.open_table(LICENSES)?;
     let mut orders = txn.open_table(ORDERS)?;
     let mut counters = txn.open_table(COUNTERS)?;
+    let mut subscriptions = txn.open_table(SUBSCRIPTIONS)?;
     let order = c
         .order_id
         .as_deref()
@@ -74,6 +75,9 @@ pub(super) fn create_keys(txn: &WriteTransaction, c: CreateKeys) -> Result<Outco
         let mut license = c.template.clone();
         license.key = key.as_str().to_string();
         licenses.insert(key.as_str(), encode(&license)?.as_slice())?;
+        if let Some(id) = &license.subscription_id {
+            subscriptions.insert((id.as_str(), key.as_str()), ())?;
+        }
         created.push(license);
     }
     let n = i64::from(c.count);

@@ -7,10 +7,13 @@
 mod activate;
 mod create_keys;
 mod release;
+mod update;
 
 pub use activate::Activate;
 pub use create_keys::CreateKeys;
 pub use release::{RecordSeat, Release};
+pub(crate) use update::index_subscriptions;
+pub use update::{Edit, LicenceEdit, Target, Upgrade, UpgradeRule};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -35,6 +38,11 @@ pub enum Command {
     Release(Release),
     /// Durably record a cloud or floating seat's validation.
     RecordSeat(RecordSeat),
+    /// Change licences in place (UpdateLicenseHttp, RevokeLicenseHttp,
+    /// RenewSubscriptionHttp, the maintenance-plan methods).
+    Edit(Edit),
+    /// Replace a licence by a new key (UpgradeLicense).
+    Upgrade(Upgrade),
 }
 
 /// What a command did.
@@ -73,6 +81,19 @@ pub enum Outcome {
     SeatRecorded {
         /// Whether the seat still existed.
         still_there: bool,
+    },
+    /// Licences changed in place.
+    Edited {
+        /// Each licence after the change, in key order.
+        licenses: Vec<License>,
+    },
+    /// A licence was replaced by a new key.
+    Upgraded {
+        /// The old licence, now marked as replaced (boxed: two licences would make every
+        /// outcome twice as large).
+        old: Box<License>,
+        /// The new licence.
+        new: Box<License>,
     },
 }
 
@@ -149,6 +170,8 @@ pub(crate) fn apply(
         Command::Activate(c) => activate::activate(txn, c, secret),
         Command::Release(c) => release::release(txn, c),
         Command::RecordSeat(c) => release::record_seat(txn, c),
+        Command::Edit(c) => update::edit(txn, c),
+        Command::Upgrade(c) => update::upgrade(txn, c),
     }
 }
 

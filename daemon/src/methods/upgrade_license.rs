@@ -1,0 +1,69 @@
+//! UpgradeLicense: issues a new key that replaces the old one (for a new major version, say).
+//! The old licence is kept, marked as replaced, and refused from then on (code 200).
+
+use crate::config::{ResponseFormat, Vendor};
+use crate::errors::MethodError;
+use crate::http::args::Args;
+use crate::license::keys::ActivationKey;
+use crate::license::update::{UpdateRequest, apply_upgrade};
+use crate::methods::update_license::{
+    declared_properties, log_change, scope_check, version_features_and_expiry,
+};
+use crate::methods::{Ctx, lookup_key};
+use crate::response::{Field, Reply};
+use crate::store::Outcome;
+use crate::store::commands::{Command, Upgrade};
+
+/// A parsed UpgradeLicense request.
+pub struct UpgradeLicense {
+    key: String,
+    request: UpdateRequest,
+}
+
+impl UpgradeLicense {
+    /// `is_avkey` (required), `is_productid`, `is_majorversion`, `is_minorversion`,
+    /// `is_features`, `is_expdate`, `is_expduration`, `is_qlmversion`, parsed as in
+    /// UpdateLicenseHttp. None of the changes is required: an upgrade may only swap the key.
+    pub fn parse(args: &Args) -> Result<Self, MethodError> {
+        Ok(UpgradeLicense {
+            key: args.required("is_avkey")?.to_string(),
+            request: version_features_and_expiry(args)?,
+        })
+    }
+
+    /// Creates the new licence and marks the old one, in one transaction.
+    pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
+        let key = lookup_key(&self.key)?;
+        let config = ctx.config.clone();
+        let now = ctx.now;
+        let request = self.request;
+        let options = &ctx.config.options;
+        let command = Command::Upgrade(Upgrade {
+            key: key.as_str().to_string(),
+            check: scope_check(vendor),
+            upgrade: Box::new(move |old, new_key| {
+                apply_upgrade(old, &request, declared_properties(&config), now, new_key)
+            }),
+            max_stored: options.db_max_records,
+            log_history: options.history_table_log_upgrade,
+            vendor: Some(vendor.name.clone()),
+            client: Some(ctx.client.to_string()),
+            now,
+        });
+        let Outcome::Upgraded { new, .. } = ctx.state.store.execute(command, ctx.deadline).await?
+        else {
+            return Err(MethodError::internal(
+                "The store answered an upgrade with another outcome.",
+            ));
+        };
+        log_change("UpgradeLicense", ctx, vendor, &key, "licence upgraded");
+        let new_key = ActivationKey::from_canonical_unchecked(new.key).dashed();
+        let mut reply = Reply::new("The license was upgraded.");
+        reply.push(Field::text("activationKey", key.dashed()));
+        reply.push(Field::text("newActivationKey", new_key.clone()));
+        if vendor.response_format == ResponseFormat::Text {
+            reply.text_lines = Some(vec![new_key]);
+        }
+        Ok(reply)
+    }
+}
