@@ -15,20 +15,6 @@ scope = "own"
 "#;
 const OWN_CREDENTIALS: &str = "is_vendor=OwnStore&is_user=own&is_pwd=ownpw";
 
-/// The licence as an unactivated computer sees it, minus `serverDate` (which moves).
-fn snapshot(d: &TestDaemon, key: &str) -> String {
-    let r = d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_activate=false"),
-    );
-    r.expect_ok();
-    r.body
-        .lines()
-        .filter(|l| !l.starts_with("<serverDate>"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Names of the children of `<QuickLicenseManager>`, in order.
 fn element_names(r: &HttpReply) -> Vec<String> {
     let mut reader = quick_xml::Reader::from_str(r.body.trim_start_matches('\u{feff}'));
@@ -71,7 +57,10 @@ fn activate_key_reply_is_short() {
     assert_eq!(r.get("activationKey").as_ref(), Some(&key));
     assert_eq!(r.get("computerID").as_deref(), Some("PC-A"));
     assert_eq!(r.get("userEmail").as_deref(), Some("buyer@example.com"));
-    assert!(snapshot(&d, &key).contains("<availableLicenses>0</availableLicenses>"));
+    assert!(
+        d.licence_snapshot(&key)
+            .contains("<availableLicenses>0</availableLicenses>")
+    );
 }
 
 #[test]
@@ -105,12 +94,12 @@ fn activate_key_gives_the_same_computer_key_as_validate_license() {
 fn activate_key_without_computer_id_is_code_208() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let msg = d
         .call("ActivateKey", &format!("is_avkey={key}"))
         .expect_error(208);
     assert!(msg.contains("is_pcid"), "{msg:?}");
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -119,17 +108,17 @@ fn activate_key_beyond_allowed_seats_is_code_210_and_changes_nothing() {
     let key = d.create_key("");
     d.call("ActivateKey", &format!("is_avkey={key}&is_pcid=PC-A"))
         .expect_ok();
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     d.call("ActivateKey", &format!("is_avkey={key}&is_pcid=PC-B"))
         .expect_error(210);
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
 fn activate_key_with_a_vendor_and_wrong_or_missing_password_is_code_8_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     for creds in [
         "is_vendor=QlmAuthenticationProvider&is_user=demo&is_pwd=wrong",
         "is_vendor=QlmAuthenticationProvider",
@@ -141,7 +130,7 @@ fn activate_key_with_a_vendor_and_wrong_or_missing_password_is_code_8_and_change
         )
         .expect_error(8);
     }
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     d.call(
         "ActivateKey",
         &format!("is_avkey={key}&is_pcid=PC-A&{VENDOR}"),
@@ -163,13 +152,13 @@ fn activate_key_by_an_own_scope_vendor_is_refused_on_licences_it_did_not_create(
         .expect_ok()
         .get("activationKey")
         .unwrap();
-    let before = snapshot(&d, &theirs);
+    let before = d.licence_snapshot(&theirs);
     d.call(
         "ActivateKey",
         &format!("is_avkey={theirs}&is_pcid=PC-A&{OWN_CREDENTIALS}"),
     )
     .expect_error(8);
-    assert_eq!(snapshot(&d, &theirs), before);
+    assert_eq!(d.licence_snapshot(&theirs), before);
     d.call(
         "ActivateKey",
         &format!("is_avkey={mine}&is_pcid=PC-A&{OWN_CREDENTIALS}"),
@@ -192,7 +181,10 @@ fn activate_key_activates_even_when_is_activate_is_false() {
         &format!("is_avkey={key}&is_pcid=PC-A&is_activate=false"),
     );
     assert!(r.expect_ok().get("pckey").is_some(), "{}", r.body);
-    assert!(snapshot(&d, &key).contains("<availableLicenses>0</availableLicenses>"));
+    assert!(
+        d.licence_snapshot(&key)
+            .contains("<availableLicenses>0</availableLicenses>")
+    );
 }
 
 #[test]

@@ -11,13 +11,6 @@ fn call(d: &TestDaemon, method: &str, key: &str, extra: &str) -> HttpReply {
     d.call(method, &format!("is_avkey={key}&{VENDOR}&{extra}"))
 }
 
-fn activate(d: &TestDaemon, key: &str, pc: &str) -> HttpReply {
-    d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_pcid={pc}"),
-    )
-}
-
 fn report(d: &TestDaemon, key: &str) -> HttpReply {
     d.call(
         "ValidateLicenseHttp",
@@ -25,25 +18,18 @@ fn report(d: &TestDaemon, key: &str) -> HttpReply {
     )
 }
 
-/// The licence as an unactivated computer sees it, minus `serverDate` (which moves).
-fn snapshot(d: &TestDaemon, key: &str) -> String {
-    let r = report(d, key);
-    r.expect_ok();
-    r.body
-        .lines()
-        .filter(|l| !l.starts_with("<serverDate>"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Asserts that each request is refused with `code` and changes nothing.
 #[track_caller]
 fn refused_unchanged(d: &TestDaemon, method: &str, key: &str, code: u32, bad: &[&str]) {
-    let before = snapshot(d, key);
+    let before = d.licence_snapshot(key);
     for extra in bad {
         let r = call(d, method, key, extra);
         assert_eq!(r.error_code(), Some(code), "{extra}: {}", r.body);
-        assert_eq!(snapshot(d, key), before, "{extra} changed the licence");
+        assert_eq!(
+            d.licence_snapshot(key),
+            before,
+            "{extra} changed the licence"
+        );
     }
 }
 
@@ -82,14 +68,14 @@ fn upgrade_gate_auth_and_key_checks() {
         .expect_error(8);
     d.call("UpgradeLicense", VENDOR).expect_error(208);
     call(&d, "UpgradeLicense", "not-a-key", "").expect_error(203);
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
 }
 
 #[test]
 fn upgrade_leaves_the_old_key_dead_and_the_new_key_activates() {
     let d = TestDaemon::start(&TestConfig::demo());
     let old = d.create_key("is_quantity=2&is_licensemodel=trial&is_features=0:1");
-    activate(&d, &old, "PC-1").expect_ok();
+    d.activate(&old, "PC-1").expect_ok();
     let r = call(&d, "UpgradeLicense", &old, "");
     r.expect_ok();
     assert_eq!(
@@ -100,17 +86,17 @@ fn upgrade_leaves_the_old_key_dead_and_the_new_key_activates() {
     let new = r.get("newActivationKey").expect("newActivationKey");
     assert_ne!(new, old);
     assert!(new.starts_with('B'), "trial keys start with B: {new}");
-    for refused in [activate(&d, &old, "PC-1"), activate(&d, &old, "PC-2")] {
+    for refused in [d.activate(&old, "PC-1"), d.activate(&old, "PC-2")] {
         let message = refused.expect_error(200);
         assert!(!message.contains(&new), "{message}");
     }
-    let first = activate(&d, &new, "PC-1");
+    let first = d.activate(&new, "PC-1");
     first.expect_ok();
     assert_eq!(first.get("numActivationsAllowed").as_deref(), Some("2"));
     assert_eq!(first.get("availableLicenses").as_deref(), Some("1"));
     assert_eq!(first.get("features").as_deref(), Some("0:1;"));
     assert_eq!(first.get("licenseModel").as_deref(), Some("trial"));
-    activate(&d, &new, "PC-2").expect_ok();
+    d.activate(&new, "PC-2").expect_ok();
 }
 
 #[test]
@@ -157,7 +143,7 @@ fn upgrade_with_a_bad_argument_changes_nothing() {
     );
     refused_unchanged(&d, "UpgradeLicense", &key, 218, &["is_majorversion=7"]);
     refused_unchanged(&d, "UpgradeLicense", &key, 220, &["is_productid=2"]);
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
 }
 
 #[test]
@@ -189,7 +175,7 @@ fn upgrade_with_text_response_format_answers_the_new_key_alone() {
     );
     let new = r.body.trim();
     assert_eq!(new.len(), 30, "{}", r.body);
-    activate(&d, new, "PC-1").expect_ok();
+    d.activate(new, "PC-1").expect_ok();
 }
 
 #[test]
@@ -197,7 +183,7 @@ fn upgrade_counts_against_db_max_records() {
     let d = TestDaemon::start(&TestConfig::demo().options("dbMaxRecords = 1"));
     let key = d.create_key("");
     call(&d, "UpgradeLicense", &key, "").expect_error(200);
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
 }
 
 #[test]
@@ -231,14 +217,14 @@ fn revoke_gate_auth_and_key_checks() {
     d.call("RevokeLicenseHttp", VENDOR).expect_error(208);
     call(&d, "RevokeLicenseHttp", "not-a-key", "").expect_error(203);
     refused_unchanged(&d, "RevokeLicenseHttp", &key, 5, &["is_revoke=perhaps"]);
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
 }
 
 #[test]
 fn revoked_licence_fails_validation_with_201_and_2048_and_restore_works() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let pckey = activate(&d, &key, "PC-1").expect_ok().get("pckey").unwrap();
+    let pckey = d.activate(&key, "PC-1").expect_ok().get("pckey").unwrap();
     let r = call(&d, "RevokeLicenseHttp", &key, "");
     r.expect_ok();
     assert_eq!(
@@ -247,23 +233,23 @@ fn revoked_licence_fails_validation_with_201_and_2048_and_restore_works() {
     );
     assert_eq!(r.get("activationKey"), Some(key.clone()));
     assert_eq!(r.get("revoked").as_deref(), Some("true"));
-    for refused in [activate(&d, &key, "PC-1"), activate(&d, &key, "PC-2")] {
+    for refused in [d.activate(&key, "PC-1"), d.activate(&key, "PC-2")] {
         refused.expect_error(201);
         let status: u32 = refused.get("status").unwrap().parse().unwrap();
         assert_eq!(status & 2048, 2048, "{}", refused.body);
     }
     let r = call(&d, "RevokeLicenseHttp", &key, "is_revoke=false");
     assert_eq!(r.expect_ok().get("revoked").as_deref(), Some("false"));
-    let again = activate(&d, &key, "PC-1").expect_ok().get("pckey").unwrap();
+    let again = d.activate(&key, "PC-1").expect_ok().get("pckey").unwrap();
     assert_ne!(again, pckey, "the computer key changes with the revision");
-    activate(&d, &key, "PC-2").expect_ok();
+    d.activate(&key, "PC-2").expect_ok();
 }
 
 #[test]
 fn a_revoked_licences_activations_can_still_be_released() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
     call(&d, "RevokeLicenseHttp", &key, "is_revoke=1").expect_ok();
     call(&d, "ReleaseLicenseHttp", &key, "is_pcid=PC-1").expect_ok();
 }
@@ -296,7 +282,7 @@ fn renew_arguments_are_checked_and_bad_ones_change_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_expdate=2031-01-01&is_subscriptionid=S");
     renew(&d, "is_expduration=5").expect_error(208);
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     for bad in [
         format!("is_avkey={key}"),
         format!("is_avkey={key}&is_expduration=5&is_expdate=2032-01-01"),
@@ -308,14 +294,14 @@ fn renew_arguments_are_checked_and_bad_ones_change_nothing() {
         format!("is_avkey={key}&is_expduration=5&is_pp=broken"),
     ] {
         renew(&d, &bad).expect_error(if bad.contains("is_pp") { 2200 } else { 5 });
-        assert_eq!(snapshot(&d, &key), before, "{bad}");
+        assert_eq!(d.licence_snapshot(&key), before, "{bad}");
     }
     renew(
         &d,
         &format!("is_avkey={key}&is_expduration=5&is_pp=quality.nope::1"),
     )
     .expect_error(2201);
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -344,13 +330,13 @@ fn renewal_by_duration_adds_to_the_old_expiry_and_by_date_sets_it() {
 fn renewal_changes_the_computer_key_and_applies_product_properties() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_expdate=2031-01-01");
-    let first = activate(&d, &key, "PC-1").expect_ok().get("pckey").unwrap();
+    let first = d.activate(&key, "PC-1").expect_ok().get("pckey").unwrap();
     renew(
         &d,
         &format!("is_avkey={key}&is_expduration=1&is_pp=quality.module_validation::%2B5&is_logRelease=false"),
     )
     .expect_ok();
-    let after = activate(&d, &key, "PC-1");
+    let after = d.activate(&key, "PC-1");
     assert_ne!(after.expect_ok().get("pckey").unwrap(), first);
     assert!(
         after
@@ -372,7 +358,7 @@ fn a_subscription_expired_beyond_the_grace_period_is_209() {
     let key = graceful.create_key("is_expdate=2020-01-01");
     let r = renew(&graceful, &format!("is_avkey={key}&is_expduration=30"));
     assert_near(&r.expect_ok().get("expiryDate").unwrap(), now() + 30 * DAY);
-    activate(&graceful, &key, "PC-1").expect_ok();
+    graceful.activate(&key, "PC-1").expect_ok();
 }
 
 #[test]
@@ -416,9 +402,9 @@ fn renewal_by_subscription_id_is_all_or_nothing() {
         )
         .all("activationKey");
     call(&d, "UpdateLicenseHttp", &keys[1], "is_expdate=2020-01-01").expect_ok();
-    let before = snapshot(&d, &keys[0]);
+    let before = d.licence_snapshot(&keys[0]);
     renew(&d, "is_subscriptionid=SUB-9&is_expduration=10").expect_error(209);
-    assert_eq!(snapshot(&d, &keys[0]), before);
+    assert_eq!(d.licence_snapshot(&keys[0]), before);
 }
 
 // EnableMaintenancePlan / RenewMaintenancePlan

@@ -8,20 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::util::{TestConfig, TestDaemon, VENDOR};
 
-/// The licence as ValidateLicenseHttp reports it without activating, `serverDate` removed.
-fn licence_state(d: &TestDaemon, key: &str) -> String {
-    let r = d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_activate=false"),
-    );
-    r.expect_ok();
-    r.body
-        .lines()
-        .filter(|l| !l.starts_with("<serverDate>"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Activates (or revalidates) `pcid` on `key` and returns the computer key.
 fn activate(d: &TestDaemon, key: &str, pcid: &str) -> String {
     let r = d.call(
@@ -58,7 +44,7 @@ fn keys_and_activations_survive_a_restart() {
     let only = activate(&d, &one, "solo");
     let states: Vec<String> = [&three, &one, &idle]
         .iter()
-        .map(|k| licence_state(&d, k))
+        .map(|k| d.licence_snapshot(k))
         .collect();
     assert!(
         states[0].contains("<availableLicenses>1</availableLicenses>"),
@@ -69,7 +55,7 @@ fn keys_and_activations_survive_a_restart() {
     let d = d.restart();
     for (k, before) in [&three, &one, &idle].iter().zip(&states) {
         assert_eq!(
-            &licence_state(&d, k),
+            &d.licence_snapshot(k),
             before,
             "licence {k} changed across restart"
         );

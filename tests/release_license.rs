@@ -13,32 +13,11 @@ fn with_code(config: TestConfig) -> TestConfig {
     config.options(&format!("communicationEncryptionKey = \"{COMM_KEY}\""))
 }
 
-fn activate(d: &TestDaemon, key: &str, pc: &str) -> HttpReply {
-    d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_pcid={pc}"),
-    )
-}
-
 fn release(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
     d.call(
         "ReleaseLicenseHttp",
         &format!("is_avkey={key}&{VENDOR}&{extra}"),
     )
-}
-
-/// The licence as a computer that is not activated sees it, without the server date.
-fn licence_state(d: &TestDaemon, key: &str) -> String {
-    let r = d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_pcid=OBSERVER&is_activate=false"),
-    );
-    r.expect_ok();
-    r.body
-        .lines()
-        .filter(|l| !l.starts_with("<serverDate>"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The history of a key, read through the store after the daemon stopped.
@@ -72,8 +51,8 @@ fn code_for(key: &str, pc: &str, days_from_today: i64) -> String {
 fn release_frees_a_slot_that_another_computer_then_takes() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
-    activate(&d, &key, "PC-B").expect_error(210);
+    d.activate(&key, "PC-A").expect_ok();
+    d.activate(&key, "PC-B").expect_error(210);
     let r = release(&d, &key, "is_pcid=PC-A");
     r.expect_ok();
     assert_eq!(
@@ -83,21 +62,21 @@ fn release_frees_a_slot_that_another_computer_then_takes() {
     assert_eq!(r.get("activationKey").as_deref(), Some(key.as_str()));
     assert_eq!(r.get("computerID").as_deref(), Some("PC-A"));
     assert_eq!(r.get("availableLicenses").as_deref(), Some("1"));
-    activate(&d, &key, "PC-B").expect_ok();
+    d.activate(&key, "PC-B").expect_ok();
 }
 
 #[test]
 fn releasing_again_answers_216_or_217_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_numberofactivationsperkey=2");
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
     release(&d, &key, "is_pcid=PC-A").expect_ok();
-    let before = licence_state(&d, &key);
+    let before = d.licence_snapshot(&key);
     release(&d, &key, "is_pcid=PC-A").expect_error(216);
-    activate(&d, &key, "PC-B").expect_ok();
-    let before_b = licence_state(&d, &key);
+    d.activate(&key, "PC-B").expect_ok();
+    let before_b = d.licence_snapshot(&key);
     release(&d, &key, "is_pcid=PC-A").expect_error(217);
-    assert_eq!(licence_state(&d, &key), before_b);
+    assert_eq!(d.licence_snapshot(&key), before_b);
     assert_ne!(before, before_b);
 }
 
@@ -106,12 +85,12 @@ fn computer_may_be_left_out_only_when_the_key_has_exactly_one_activation() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_numberofactivationsperkey=3");
     release(&d, &key, "").expect_error(216);
-    activate(&d, &key, "PC-A").expect_ok();
-    activate(&d, &key, "PC-B").expect_ok();
-    let before = licence_state(&d, &key);
+    d.activate(&key, "PC-A").expect_ok();
+    d.activate(&key, "PC-B").expect_ok();
+    let before = d.licence_snapshot(&key);
     let msg = release(&d, &key, "").expect_error(208);
     assert!(msg.contains("is_pcid"), "{msg}");
-    assert_eq!(licence_state(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     release(&d, &key, "is_pcid=PC-B").expect_ok();
     let r = release(&d, &key, "");
     r.expect_ok();
@@ -122,19 +101,19 @@ fn computer_may_be_left_out_only_when_the_key_has_exactly_one_activation() {
 fn gate_off_is_code_7_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo().security("enableReleaseKeyHttp = false"));
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
-    let before = licence_state(&d, &key);
+    d.activate(&key, "PC-A").expect_ok();
+    let before = d.licence_snapshot(&key);
     let msg = release(&d, &key, "is_pcid=PC-A").expect_error(7);
     assert!(msg.contains("enableReleaseKeyHttp"), "{msg}");
-    assert_eq!(licence_state(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
 fn missing_or_wrong_credentials_leave_the_activation_in_place() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
-    let before = licence_state(&d, &key);
+    d.activate(&key, "PC-A").expect_ok();
+    let before = d.licence_snapshot(&key);
     let q = format!("is_avkey={key}&is_pcid=PC-A");
     d.call("ReleaseLicenseHttp", &q).expect_error(8);
     d.call(
@@ -142,7 +121,7 @@ fn missing_or_wrong_credentials_leave_the_activation_in_place() {
         &format!("{q}&is_user=demo&is_pwd=nope"),
     )
     .expect_error(8);
-    assert_eq!(licence_state(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -151,8 +130,8 @@ fn without_required_authentication_no_credentials_are_needed_but_wrong_ones_are_
         &TestConfig::demo().options("releaseLicenseRequiresAuthentication = false"),
     );
     let key = d.create_key("is_numberofactivationsperkey=2");
-    activate(&d, &key, "PC-A").expect_ok();
-    activate(&d, &key, "PC-B").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
+    d.activate(&key, "PC-B").expect_ok();
     d.call(
         "ReleaseLicenseHttp",
         &format!("is_avkey={key}&is_pcid=PC-A&is_user=demo&is_pwd=nope"),
@@ -172,8 +151,8 @@ fn required_verification_code_missing_is_208_wrong_is_224_and_changes_nothing() 
         &with_code(TestConfig::demo()).options("releaseLicenseRequiresVerificationCode = true"),
     );
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
-    let before = licence_state(&d, &key);
+    d.activate(&key, "PC-A").expect_ok();
+    let before = d.licence_snapshot(&key);
     let msg = release(&d, &key, "is_pcid=PC-A").expect_error(208);
     assert!(msg.contains("is_deactivation_code"), "{msg}");
     release(
@@ -196,7 +175,7 @@ fn required_verification_code_missing_is_208_wrong_is_224_and_changes_nothing() 
         &format!("is_pcid=PC-A&is_deactivation_code={for_other_pc}"),
     )
     .expect_error(224);
-    assert_eq!(licence_state(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -210,7 +189,7 @@ fn todays_yesterdays_and_tomorrows_codes_are_accepted_in_upper_case_and_under_th
         ("PC-B", -1, "is_deacivation_code"),
         ("PC-C", 1, "IS_DEACTIVATION_CODE"),
     ] {
-        activate(&d, &key, pc).expect_ok();
+        d.activate(&key, pc).expect_ok();
         let code = code_for(&key, pc, days).to_uppercase();
         release(&d, &key, &format!("is_pcid={pc}&{name}={code}")).expect_ok();
     }
@@ -220,7 +199,7 @@ fn todays_yesterdays_and_tomorrows_codes_are_accepted_in_upper_case_and_under_th
 fn a_code_given_while_codes_are_not_required_is_still_checked() {
     let d = TestDaemon::start(&with_code(TestConfig::demo()));
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
     release(&d, &key, "is_pcid=PC-A&is_deactivation_code=deadbeef").expect_error(224);
     let code = code_for(&key, "PC-A", 0);
     release(
@@ -235,11 +214,11 @@ fn a_code_given_while_codes_are_not_required_is_still_checked() {
 fn prevent_deactivation_period_refuses_a_young_activation_with_200() {
     let d = TestDaemon::start(&TestConfig::demo().options("preventDeactivationPeriod = 5"));
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
-    let before = licence_state(&d, &key);
+    d.activate(&key, "PC-A").expect_ok();
+    let before = d.licence_snapshot(&key);
     let msg = release(&d, &key, "is_pcid=PC-A").expect_error(200);
     assert!(msg.contains("preventDeactivationPeriod"), "{msg}");
-    assert_eq!(licence_state(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -252,14 +231,14 @@ fn release_limit_is_enforced_even_with_history_logging_off() {
         );
         let key = d.create_key("");
         for pc in ["PC-A", "PC-B"] {
-            activate(&d, &key, pc).expect_ok();
+            d.activate(&key, pc).expect_ok();
             release(&d, &key, &format!("is_pcid={pc}&is_logRelease=false")).expect_ok();
         }
-        activate(&d, &key, "PC-C").expect_ok();
-        let before = licence_state(&d, &key);
+        d.activate(&key, "PC-C").expect_ok();
+        let before = d.licence_snapshot(&key);
         let msg = release(&d, &key, "is_pcid=PC-C").expect_error(212);
         assert!(msg.contains("limit of 2 releases"), "{msg}");
-        assert_eq!(licence_state(&d, &key), before, "history={history}");
+        assert_eq!(d.licence_snapshot(&key), before, "history={history}");
     }
 }
 
@@ -267,9 +246,9 @@ fn release_limit_is_enforced_even_with_history_logging_off() {
 fn history_records_each_release_unless_switched_off() {
     let mut d = TestDaemon::start(&TestConfig::demo().options("maxReleaseCount = -1"));
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
     release(&d, &key, "is_pcid=PC-A").expect_ok();
-    activate(&d, &key, "PC-B").expect_ok();
+    d.activate(&key, "PC-B").expect_ok();
     release(&d, &key, "is_pcid=PC-B&is_logRelease=false").expect_ok();
     assert_eq!(d.stop(), Some(0));
     let h = history(&d.data_dir(), &key);
@@ -289,15 +268,15 @@ fn cloud_seats_check_out_and_in_without_counting_toward_the_release_limit() {
     let key = d.create_key("is_licensemodel=permanent_cloud");
     assert!(key.starts_with('R'), "{key}");
     for _ in 0..3 {
-        activate(&d, &key, "PC-A").expect_ok();
-        activate(&d, &key, "PC-B").expect_error(210);
+        d.activate(&key, "PC-A").expect_ok();
+        d.activate(&key, "PC-B").expect_error(210);
         release(&d, &key, "is_pcid=PC-A&is_logRelease=false").expect_ok();
-        activate(&d, &key, "PC-B").expect_ok();
+        d.activate(&key, "PC-B").expect_ok();
         release(&d, &key, "is_pcid=PC-B&is_logRelease=false").expect_ok();
     }
     // An ordinary key is limited by the same setting.
     let plain = d.create_key("");
-    activate(&d, &plain, "PC-A").expect_ok();
+    d.activate(&plain, "PC-A").expect_ok();
     release(&d, &plain, "is_pcid=PC-A").expect_error(212);
 }
 
@@ -305,8 +284,8 @@ fn cloud_seats_check_out_and_in_without_counting_toward_the_release_limit() {
 fn concurrent_releases_and_activations_never_over_issue() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_numberofactivationsperkey=2");
-    activate(&d, &key, "PC-0").expect_ok();
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-0").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
     let outcomes: Vec<(String, bool)> = std::thread::scope(|s| {
         let mut handles = Vec::new();
         for i in 0..2 {
@@ -323,7 +302,7 @@ fn concurrent_releases_and_activations_never_over_issue() {
             let (d, key) = (&d, &key);
             handles.push(s.spawn(move || {
                 let pc = format!("PC-{i}");
-                let r = activate(d, key, &pc);
+                let r = d.activate(key, &pc);
                 assert!(matches!(r.error_code(), None | Some(210)), "{}", r.body);
                 (pc, r.error_code().is_none())
             }));
@@ -355,7 +334,7 @@ fn deactivation_code_command_prints_the_code_the_server_accepts() {
         &with_code(TestConfig::demo()).options("releaseLicenseRequiresVerificationCode = true"),
     );
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
     let config = d.config_path().unwrap();
     let config = config.to_str().unwrap();
     let (code, out, err) = licd_cmd(
@@ -408,7 +387,7 @@ fn release_command_works_on_a_stopped_database_with_the_customers_code() {
         &with_code(TestConfig::demo()).options("releaseLicenseRequiresVerificationCode = true"),
     );
     let key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
     let config = d.config_path().unwrap();
     let config = config.to_str().unwrap().to_string();
     let data = d.data_dir();

@@ -15,27 +15,6 @@ fn update(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
     )
 }
 
-fn activate(d: &TestDaemon, key: &str, pc: &str) -> HttpReply {
-    d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_pcid={pc}"),
-    )
-}
-
-/// The licence as an unactivated computer sees it, minus `serverDate` (which moves).
-fn snapshot(d: &TestDaemon, key: &str) -> String {
-    let r = d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_activate=false"),
-    );
-    r.expect_ok();
-    r.body
-        .lines()
-        .filter(|l| !l.starts_with("<serverDate>"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The attributes of every `<property>` element, in document order.
 fn properties(r: &HttpReply) -> Vec<BTreeMap<String, String>> {
     let mut reader = quick_xml::Reader::from_str(&r.body);
@@ -75,11 +54,15 @@ fn property(r: &HttpReply, name: &str) -> Option<String> {
 /// Asserts that each bad request is refused with `code` and changes nothing.
 #[track_caller]
 fn refused_unchanged(d: &TestDaemon, key: &str, code: u32, bad: &[&str]) {
-    let before = snapshot(d, key);
+    let before = d.licence_snapshot(key);
     for extra in bad {
         let r = update(d, key, extra);
         assert_eq!(r.error_code(), Some(code), "{extra}: {}", r.body);
-        assert_eq!(snapshot(d, key), before, "{extra} changed the licence");
+        assert_eq!(
+            d.licence_snapshot(key),
+            before,
+            "{extra} changed the licence"
+        );
     }
 }
 
@@ -87,17 +70,17 @@ fn refused_unchanged(d: &TestDaemon, key: &str, code: u32, bad: &[&str]) {
 fn gate_off_is_code_7_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo().security("enableUpgradeLicense = false"));
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let message = update(&d, &key, "is_quantity=5").expect_error(7);
     assert!(message.contains("enableUpgradeLicense"), "{message}");
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
 fn wrong_or_missing_credentials_are_code_8_and_change_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let wrong = "is_vendor=QlmAuthenticationProvider&is_user=demo&is_pwd=nope";
     d.call(
         "UpdateLicenseHttp",
@@ -109,7 +92,7 @@ fn wrong_or_missing_credentials_are_code_8_and_change_nothing() {
         &format!("is_avkey={key}&is_quantity=5"),
     )
     .expect_error(8);
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -118,13 +101,13 @@ fn vendor_with_scope_own_cannot_update_another_vendors_licence() {
         "[[vendor]]\nname = \"shop\"\nuser = \"shop\"\npassword = \"shop\"\nscope = \"own\"\n",
     ));
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     d.call(
         "UpdateLicenseHttp",
         &format!("is_avkey={key}&is_vendor=shop&is_user=shop&is_pwd=shop&is_quantity=5"),
     )
     .expect_error(8);
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -241,7 +224,7 @@ fn expiry_in_the_past_makes_validation_209() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     update(&d, &key, "is_expdate=2020-01-01").expect_ok();
-    activate(&d, &key, "PC-1").expect_error(209);
+    d.activate(&key, "PC-1").expect_error(209);
 }
 
 #[test]
@@ -268,7 +251,7 @@ fn duration_is_0_to_36500_days_and_0_removes_it() {
 fn a_new_duration_moves_an_expiry_that_activation_derived_from_the_old_one() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_expduration=30");
-    let first = activate(&d, &key, "PC-1");
+    let first = d.activate(&key, "PC-1");
     let activated = secs(&first.expect_ok().get("activationDate").unwrap());
     let r = update(&d, &key, "is_expduration=60");
     let expiry = secs(&r.expect_ok().get("expiryDate").unwrap());
@@ -299,31 +282,31 @@ fn licence_model_changes_and_the_cloud_part_is_kept() {
 fn quantity_is_1_to_100000_and_not_below_the_activations_in_use() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=3");
-    activate(&d, &key, "PC-1").expect_ok();
-    activate(&d, &key, "PC-2").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
+    d.activate(&key, "PC-2").expect_ok();
     refused_unchanged(
         &d,
         &key,
         5,
         &["is_quantity=0", "is_quantity=100001", "is_quantity=two"],
     );
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let message = update(&d, &key, "is_quantity=1").expect_error(200);
     assert!(message.contains('2') && message.contains('1'), "{message}");
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     let r = update(&d, &key, "is_quantity=2");
     assert_eq!(
         r.expect_ok().get("numActivationsAllowed").as_deref(),
         Some("2")
     );
     assert_eq!(r.get("availableLicenses").as_deref(), Some("0"));
-    activate(&d, &key, "PC-3").expect_error(210);
+    d.activate(&key, "PC-3").expect_error(210);
     let r = update(&d, &key, "is_quantity=100000");
     assert_eq!(
         r.expect_ok().get("numActivationsAllowed").as_deref(),
         Some("100000")
     );
-    activate(&d, &key, "PC-3").expect_ok();
+    d.activate(&key, "PC-3").expect_ok();
 }
 
 #[test]
@@ -400,23 +383,23 @@ fn revoke_and_restore_through_update() {
     refused_unchanged(&d, &key, 5, &["is_revoke=maybe"]);
     let r = update(&d, &key, "is_revoke=true");
     assert_eq!(r.expect_ok().get("revoked").as_deref(), Some("true"));
-    let refused = activate(&d, &key, "PC-1");
+    let refused = d.activate(&key, "PC-1");
     refused.expect_error(201);
     let status: u32 = refused.get("status").unwrap().parse().unwrap();
     assert_eq!(status & 2048, 2048, "{}", refused.body);
     let r = update(&d, &key, "is_revoke=0");
     assert_eq!(r.expect_ok().get("revoked").as_deref(), Some("false"));
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
 }
 
 #[test]
 fn revoke_through_update_also_needs_enable_revoke_license() {
     let d = TestDaemon::start(&TestConfig::demo().security("enableRevokeLicense = false"));
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let message = update(&d, &key, "is_revoke=true&is_quantity=5").expect_error(7);
     assert!(message.contains("enableRevokeLicense"), "{message}");
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     update(&d, &key, "is_quantity=5").expect_ok();
 }
 
@@ -448,7 +431,7 @@ fn release_limits_take_their_ranges_and_the_licence_limit_applies() {
         ],
     );
     update(&d, &key, "is_maxreleasecount=0").expect_ok();
-    activate(&d, &key, "PC-1").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
     d.call(
         "ReleaseLicenseHttp",
         &format!("is_avkey={key}&is_pcid=PC-1&{VENDOR}"),
@@ -509,10 +492,10 @@ fn a_plus_sent_unencoded_is_2200_with_the_percent_2b_hint() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     update(&d, &key, "is_pp=quality.module_validation::3").expect_ok();
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let message = update(&d, &key, "is_pp=quality.module_validation::+5").expect_error(2200);
     assert!(message.contains("%2B"), "{message}");
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
@@ -549,8 +532,8 @@ fn bad_product_properties_are_2200_or_2201_and_change_nothing() {
 fn one_bad_argument_among_good_ones_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    activate(&d, &key, "PC-1").expect_ok();
-    activate(&d, &key, "PC-2").expect_ok();
+    d.activate(&key, "PC-1").expect_ok();
+    d.activate(&key, "PC-2").expect_ok();
     let good = [
         ("is_features", "0:7"),
         ("is_expdate", "2031-01-01"),
@@ -560,7 +543,7 @@ fn one_bad_argument_among_good_ones_changes_nothing() {
         ("is_maxreleasecount", "3"),
         ("is_quantity", "2"),
     ];
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     for ((name, value), code) in [
         (("is_quantity", "1"), 200),
         (("is_expduration", "99999"), 5),
@@ -580,7 +563,11 @@ fn one_bad_argument_among_good_ones_changes_nothing() {
         let bad = query.join("&");
         let r = update(&d, &key, &bad);
         assert_eq!(r.error_code(), Some(code), "{bad}: {}", r.body);
-        assert_eq!(snapshot(&d, &key), before, "{bad} changed the licence");
+        assert_eq!(
+            d.licence_snapshot(&key),
+            before,
+            "{bad} changed the licence"
+        );
     }
 }
 
@@ -588,10 +575,10 @@ fn one_bad_argument_among_good_ones_changes_nothing() {
 fn the_computer_key_changes_after_an_update_and_the_old_one_stays_in_good_standing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let first = activate(&d, &key, "PC-1").expect_ok().get("pckey").unwrap();
-    assert_eq!(activate(&d, &key, "PC-1").get("pckey"), Some(first.clone()));
+    let first = d.activate(&key, "PC-1").expect_ok().get("pckey").unwrap();
+    assert_eq!(d.activate(&key, "PC-1").get("pckey"), Some(first.clone()));
     update(&d, &key, "is_features=0:1").expect_ok();
-    let second = activate(&d, &key, "PC-1").expect_ok().get("pckey").unwrap();
+    let second = d.activate(&key, "PC-1").expect_ok().get("pckey").unwrap();
     assert_ne!(first, second);
     d.call(
         "ValidateLicenseHttp",

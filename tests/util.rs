@@ -304,6 +304,30 @@ impl TestDaemon {
         send_raw(self.addr, request.as_bytes())
     }
 
+    /// ValidateLicenseHttp for `key` on computer `pc`: activates, or validates an existing
+    /// activation.
+    pub fn activate(&self, key: &str, pc: &str) -> HttpReply {
+        self.call(
+            "ValidateLicenseHttp",
+            &format!("is_avkey={key}&is_pcid={pc}"),
+        )
+    }
+
+    /// The licence as stored, seen through a report-only validation, without the server
+    /// date: equal before and after a request that must change nothing.
+    pub fn licence_snapshot(&self, key: &str) -> String {
+        let r = self.call(
+            "ValidateLicenseHttp",
+            &format!("is_avkey={key}&is_activate=false"),
+        );
+        r.expect_ok();
+        r.body
+            .lines()
+            .filter(|l| !l.starts_with("<serverDate>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Creates one demo key (product 1, version 1.0) with extra arguments; returns it dashed.
     pub fn create_key(&self, extra: &str) -> String {
         let r = self.call(

@@ -9,11 +9,6 @@ fn validate(d: &TestDaemon, query: &str) -> HttpReply {
     d.call("ValidateLicenseHttp", query)
 }
 
-/// Activates (or validates) `key` on computer `pc`; `pc` may carry more `&is_…` arguments.
-fn activate(d: &TestDaemon, key: &str, pc: &str) -> HttpReply {
-    validate(d, &format!("is_avkey={key}&is_pcid={pc}"))
-}
-
 /// ValidateLicenseHttp with `is_activate=false`.
 fn report(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
     validate(d, &format!("is_avkey={key}&is_activate=false&{extra}"))
@@ -23,17 +18,6 @@ fn report(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
 #[track_caller]
 fn assert_near(a: i64, b: i64, r: &HttpReply) {
     assert!((a - b).abs() <= 5, "{a} vs {b}: {}", r.body);
-}
-
-/// The licence as an unactivated computer sees it, minus `serverDate` (which moves).
-fn snapshot(d: &TestDaemon, key: &str) -> String {
-    let r = report(d, key, "");
-    r.expect_ok();
-    r.body
-        .lines()
-        .filter(|l| !l.starts_with("<serverDate>"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Names of the children of `<QuickLicenseManager>`, in order.
@@ -87,9 +71,9 @@ fn missing_key_is_code_208_and_unknown_key_is_code_203() {
     validate(&d, "is_pcid=PC-A").expect_error(208);
     let elsewhere = TestDaemon::start(&TestConfig::demo());
     let foreign = elsewhere.create_key("");
-    activate(&d, &foreign, "PC-A").expect_error(203);
+    d.activate(&foreign, "PC-A").expect_error(203);
     report(&d, &foreign, "").expect_error(203);
-    activate(&d, "not-a-key", "PC-A").expect_error(203);
+    d.activate("not-a-key", "PC-A").expect_error(203);
 }
 
 #[test]
@@ -110,9 +94,9 @@ fn key_with_a_wrong_character_or_swapped_neighbours_is_code_203() {
     variants.push(swapped);
     for v in variants {
         let v: String = v.into_iter().collect();
-        activate(&d, &v, "PC-A").expect_error(203);
+        d.activate(&v, "PC-A").expect_error(203);
     }
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
 }
 
 #[test]
@@ -148,13 +132,14 @@ fn key_is_accepted_in_lower_case_without_dashes_with_spaces_and_with_i_l_o_for_1
 fn licence_past_its_expiry_date_is_code_209() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_expdate=2020-01-01");
-    activate(&d, &key, "PC-A").expect_error(209);
+    d.activate(&key, "PC-A").expect_error(209);
     report(&d, &key, "").expect_error(209);
     // A date alone runs to the end of that day (UTC).
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    activate(&d, &d.create_key(&format!("is_expdate={today}")), "PC-A").expect_ok();
+    d.activate(&d.create_key(&format!("is_expdate={today}")), "PC-A")
+        .expect_ok();
     let midnight = d.create_key(&format!("is_expdate={today}%2000:00:00"));
-    activate(&d, &midnight, "PC-A").expect_error(209);
+    d.activate(&midnight, "PC-A").expect_error(209);
 }
 
 #[test]
@@ -168,7 +153,7 @@ fn duration_based_expiry_starts_at_first_activation() {
     assert_eq!(status(&r) & (512 | 4), 512 | 4, "{}", r.body);
     let r = report(&d, &key, "is_pcid=PC-A");
     assert_eq!(r.get("expiryDate"), None, "report only starts nothing");
-    let r = activate(&d, &key, "PC-A");
+    let r = d.activate(&key, "PC-A");
     r.expect_ok();
     let expiry = r.get("expiryDate").expect("expiry after activation");
     let now = secs(&r.get("serverDate").unwrap());
@@ -176,7 +161,7 @@ fn duration_based_expiry_starts_at_first_activation() {
     assert_eq!(status(&r) & 512, 0, "{}", r.body);
     // A second computer does not restart the duration.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let r = activate(&d, &key, "PC-B");
+    let r = d.activate(&key, "PC-B");
     assert_eq!(r.expect_ok().get("expiryDate"), Some(expiry));
 }
 
@@ -184,37 +169,37 @@ fn duration_based_expiry_starts_at_first_activation() {
 fn blocked_computer_id_is_code_200_for_activation_and_report_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo().options("blockComputerIDs = [\"PC-BAD\"]"));
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
-    activate(&d, &key, "PC-BAD").expect_error(200);
+    let before = d.licence_snapshot(&key);
+    d.activate(&key, "PC-BAD").expect_error(200);
     report(&d, &key, "is_pcid=PC-BAD").expect_error(200);
-    assert_eq!(snapshot(&d, &key), before);
-    activate(&d, &key, "PC-GOOD").expect_ok();
+    assert_eq!(d.licence_snapshot(&key), before);
+    d.activate(&key, "PC-GOOD").expect_ok();
 }
 
 #[test]
 fn blocked_computer_id_is_code_200_for_an_existing_activation() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
     // Block PC-A in the configuration file, then restart on it.
     let config = d.config_path().expect("a configuration file");
     let blocking = TestConfig::demo().options("blockComputerIDs = [\"PC-A\"]");
     std::fs::write(config, blocking.to_toml()).unwrap();
     let d = d.restart();
-    activate(&d, &key, "PC-A").expect_error(200);
-    activate(&d, &key, "PC-B").expect_ok();
+    d.activate(&key, "PC-A").expect_error(200);
+    d.activate(&key, "PC-B").expect_ok();
 }
 
 #[test]
 fn existing_activation_validates_with_the_same_computer_key() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let first = activate(&d, &key, "PC-7");
+    let first = d.activate(&key, "PC-7");
     assert_eq!(
         result(&first),
         "The license was activated on computer PC-7."
     );
-    let again = activate(&d, &key, "PC-7");
+    let again = d.activate(&key, "PC-7");
     assert_eq!(result(&again), "Your license is valid.");
     assert_eq!(again.get("pckey"), first.get("pckey"));
     assert_eq!(again.get("activationDate"), first.get("activationDate"));
@@ -225,18 +210,18 @@ fn existing_activation_validates_with_the_same_computer_key() {
 fn report_only_validation_of_a_new_computer_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let r = report(&d, &key, "is_pcid=PC-A");
     r.expect_ok();
     assert_eq!(r.get("pckey"), None, "{}", r.body);
     assert_eq!(status(&r), 2 | 512, "{}", r.body);
     assert_eq!(r.get("availableLicenses").as_deref(), Some("2"));
     for flag in ["0", "FALSE", "False", "maybe"] {
-        let r = activate(&d, &key, &format!("PC-A&is_activate={flag}"));
+        let r = d.activate(&key, &format!("PC-A&is_activate={flag}"));
         assert_eq!(r.error_code(), (flag == "maybe").then_some(5), "{flag}");
     }
-    assert_eq!(snapshot(&d, &key), before);
-    let r = activate(&d, &key, "PC-A");
+    assert_eq!(d.licence_snapshot(&key), before);
+    let r = d.activate(&key, "PC-A");
     assert!(result(&r).contains("activated"), "{}", r.body);
     assert_eq!(r.get("availableLicenses").as_deref(), Some("1"));
     assert_eq!(status(&r), 2);
@@ -246,21 +231,21 @@ fn report_only_validation_of_a_new_computer_changes_nothing() {
 fn activation_without_computer_id_is_code_208() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let msg = validate(&d, &format!("is_avkey={key}")).expect_error(208);
     assert!(msg.contains("is_pcid"), "{msg:?}");
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
 }
 
 #[test]
 fn computer_id_with_whitespace_or_over_255_chars_is_code_5() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     for pc in ["PC%20A".to_string(), "PC%09A".to_string(), "P".repeat(256)] {
-        activate(&d, &key, &pc).expect_error(5);
+        d.activate(&key, &pc).expect_error(5);
     }
-    let empty = activate(&d, &key, "");
+    let empty = d.activate(&key, "");
     assert!(
         matches!(empty.error_code(), Some(5 | 208)),
         "{}",
@@ -268,27 +253,27 @@ fn computer_id_with_whitespace_or_over_255_chars_is_code_5() {
     );
     let name = "n".repeat(256);
     report(&d, &key, &format!("is_pcid=x&is_computer_name={name}")).expect_error(5);
-    assert_eq!(snapshot(&d, &key), before);
-    activate(&d, &key, &"P".repeat(255)).expect_ok();
+    assert_eq!(d.licence_snapshot(&key), before);
+    d.activate(&key, &"P".repeat(255)).expect_ok();
     // 255 characters, not bytes.
-    activate(&d, &key, &"%C3%A9".repeat(255)).expect_ok();
+    d.activate(&key, &"%C3%A9".repeat(255)).expect_ok();
 }
 
 #[test]
 fn activation_beyond_allowed_seats_is_code_210_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    activate(&d, &key, "PC-A").expect_ok();
-    activate(&d, &key, "PC-B").expect_ok();
-    let before = snapshot(&d, &key);
-    let msg = activate(&d, &key, "PC-C").expect_error(210);
+    d.activate(&key, "PC-A").expect_ok();
+    d.activate(&key, "PC-B").expect_ok();
+    let before = d.licence_snapshot(&key);
+    let msg = d.activate(&key, "PC-C").expect_error(210);
     let expected = "All the available licenses have already been activated.";
     assert_eq!(msg, expected);
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     // Report only is step 4, before the seat count of step 5.
     let r = report(&d, &key, "is_pcid=PC-C");
     assert_eq!(status(r.expect_ok()) & 512, 512, "{}", r.body);
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
 }
 
 #[test]
@@ -296,24 +281,24 @@ fn new_activations_beyond_max_activations_per_day_are_code_200() {
     let d = TestDaemon::start(&TestConfig::demo().options("maxActivationsPerDay = 1"));
     let key = d.create_key("is_quantity=3");
     let other_key = d.create_key("");
-    activate(&d, &key, "PC-A").expect_ok();
-    let before = snapshot(&d, &key);
-    activate(&d, &key, "PC-B").expect_error(200);
-    activate(&d, &other_key, "PC-C").expect_error(200);
-    assert_eq!(snapshot(&d, &key), before);
-    activate(&d, &key, "PC-A").expect_ok();
+    d.activate(&key, "PC-A").expect_ok();
+    let before = d.licence_snapshot(&key);
+    d.activate(&key, "PC-B").expect_error(200);
+    d.activate(&other_key, "PC-C").expect_error(200);
+    assert_eq!(d.licence_snapshot(&key), before);
+    d.activate(&key, "PC-A").expect_ok();
 }
 
 #[test]
 fn key_for_another_product_is_code_220_and_for_another_version_211() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let q = |p: &str| format!("is_avkey={key}&is_pcid=PC-A&{p}");
     validate(&d, &q("is_productid=2&is_majorversion=1&is_minorversion=0")).expect_error(220);
     validate(&d, &q("is_productid=1&is_majorversion=2&is_minorversion=0")).expect_error(211);
     validate(&d, &q("is_productid=1&is_majorversion=1&is_minorversion=1")).expect_error(211);
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     validate(&d, &q("is_productid=1&is_majorversion=1&is_minorversion=0")).expect_ok();
 }
 
@@ -350,16 +335,16 @@ fn wrong_computer_key_is_code_225_when_a_match_is_required() {
         &TestConfig::demo().options("requireComputerKeyMatchWhenValidatingOnServer = true"),
     );
     let key = d.create_key("");
-    let pckey = activate(&d, &key, "PC-A").get("pckey").unwrap();
+    let pckey = d.activate(&key, "PC-A").get("pckey").unwrap();
     let mut wrong: Vec<char> = pckey.chars().collect();
     wrong[8] = other(wrong[8]);
     let wrong: String = wrong.into_iter().collect();
-    let before = snapshot(&d, &key);
+    let before = d.licence_snapshot(&key);
     let q = |k: &str| format!("is_avkey={key}&is_pcid=PC-A&is_pckey={k}");
     for bad in [wrong.as_str(), "xyz"] {
         validate(&d, &q(bad)).expect_error(225);
     }
-    assert_eq!(snapshot(&d, &key), before);
+    assert_eq!(d.licence_snapshot(&key), before);
     let normalised = pckey.replace('-', "").to_lowercase();
     for good in [pckey.as_str(), normalised.as_str()] {
         let r = validate(&d, &q(good));
@@ -373,7 +358,7 @@ fn activation_reply_lists_the_elements_in_spec_order_with_their_values() {
     let key = d.create_key(
         "is_features=0:3&is_expdate=2030-06-15&is_maintenance_plan=1&is_userdata1=ud&is_affiliateid=aff&is_email=e%40x.com&is_orderid=O1&is_pp=quality.module_validation::7",
     );
-    let r = activate(&d, &key, "PC-7&is_computer_name=Seven");
+    let r = d.activate(&key, "PC-7&is_computer_name=Seven");
     r.expect_ok();
     let expected = "result pckey computerID computerName activationDate activationKey productID \
         productName majorVersion minorVersion licenseModel status features numActivationsAllowed \
@@ -401,7 +386,7 @@ fn activation_reply_lists_the_elements_in_spec_order_with_their_values() {
 fn permanent_activation_has_status_2_and_a_u_computer_key() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let r = activate(&d, &key, "PC-A");
+    let r = d.activate(&key, "PC-A");
     assert_eq!(status(r.expect_ok()), 2);
     assert!(r.get("pckey").unwrap().starts_with('U'), "{}", r.body);
     assert_eq!(r.get("computerName"), None, "no name was sent: {}", r.body);
@@ -419,7 +404,7 @@ fn computer_name_is_stored_and_updated_on_revalidation() {
         let name = |r: HttpReply| r.get("computerName");
         assert_eq!(name(validate(&d, &q("Alpha"))).as_deref(), Some("Alpha"));
         assert_eq!(name(validate(&d, &q("Beta"))).as_deref(), Some(second));
-        let stored = name(activate(&d, &key, "PC-A"));
+        let stored = name(d.activate(&key, "PC-A"));
         assert_eq!(stored.as_deref(), Some(second), "update={update}");
     }
 }
@@ -430,16 +415,15 @@ fn email_and_user_data_are_stored_only_where_the_licence_has_none() {
     let key = d.create_key("is_quantity=3&is_email=first%40x.com");
     let r = report(&d, &key, "is_userdata1=not-stored");
     assert_eq!(r.get("userData"), None, "report only stores nothing");
-    let r = activate(
-        &d,
+    let r = d.activate(
         &key,
         "PC-A&is_email=second%40x.com&is_userdata1=ud-A&is_affiliateid=aff-A",
     );
     assert_eq!(r.get("userEmail").as_deref(), Some("first@x.com"));
     assert_eq!(r.get("userData").as_deref(), Some("ud-A"));
     assert_eq!(r.get("affiliateID").as_deref(), Some("aff-A"));
-    activate(&d, &key, "PC-B&is_userdata1=ud-B").expect_ok();
-    let s = snapshot(&d, &key);
+    d.activate(&key, "PC-B&is_userdata1=ud-B").expect_ok();
+    let s = d.licence_snapshot(&key);
     assert!(s.contains("<userData>ud-A</userData>"), "{s}");
     assert!(s.contains("<userEmail>first@x.com</userEmail>"), "{s}");
 }
@@ -448,8 +432,8 @@ fn email_and_user_data_are_stored_only_where_the_licence_has_none() {
 fn capture_ip_address_does_not_disturb_activation() {
     let d = TestDaemon::start(&TestConfig::demo().activation("captureIPAddress = true"));
     let key = d.create_key("");
-    let first = activate(&d, &key, "PC-A");
-    let again = activate(&d, &key, "PC-A");
+    let first = d.activate(&key, "PC-A");
+    let again = d.activate(&key, "PC-A");
     assert_eq!(
         again.expect_ok().get("pckey"),
         first.expect_ok().get("pckey")
@@ -460,7 +444,7 @@ fn capture_ip_address_does_not_disturb_activation() {
 fn json_reply_types_numbers_and_booleans() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let r = activate(&d, &key, "PC-A&is_format=json");
+    let r = d.activate(&key, "PC-A&is_format=json");
     assert!(
         r.header("content-type")
             .is_some_and(|t| t.starts_with("application/json"))
@@ -486,7 +470,7 @@ fn json_reply_types_numbers_and_booleans() {
 fn report_only_call_from_an_activated_computer_is_a_validation() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let pckey = activate(&d, &key, "PC-A").get("pckey");
+    let pckey = d.activate(&key, "PC-A").get("pckey");
     let r = report(&d, &key, "is_pcid=PC-A");
     assert_eq!(r.expect_ok().get("pckey"), pckey);
     assert_eq!(result(&r), "Your license is valid.");
@@ -497,8 +481,8 @@ fn report_only_call_from_an_activated_computer_is_a_validation() {
 fn computer_ids_are_compared_case_sensitively() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let upper = activate(&d, &key, "PC-A").get("pckey");
-    let lower = activate(&d, &key, "pc-a");
+    let upper = d.activate(&key, "PC-A").get("pckey");
+    let lower = d.activate(&key, "pc-a");
     assert_eq!(
         result(&lower),
         "The license was activated on computer pc-a."
@@ -511,11 +495,12 @@ fn computer_ids_are_compared_case_sensitively() {
 fn product_checks_come_before_expiry_and_expiry_before_the_computer_rules() {
     let d = TestDaemon::start(&TestConfig::demo().options("blockComputerIDs = [\"PC-BAD\"]"));
     let expired = d.create_key("is_expdate=2020-01-01");
-    activate(&d, &expired, "PC-A&is_productid=2").expect_error(220);
-    activate(&d, &expired, "PC-BAD").expect_error(209);
+    d.activate(&expired, "PC-A&is_productid=2")
+        .expect_error(220);
+    d.activate(&expired, "PC-BAD").expect_error(209);
     let full = d.create_key("");
-    activate(&d, &full, "PC-A").expect_ok();
-    activate(&d, &full, "PC-BAD").expect_error(200);
+    d.activate(&full, "PC-A").expect_ok();
+    d.activate(&full, "PC-BAD").expect_error(200);
 }
 
 #[test]
@@ -523,7 +508,7 @@ fn computer_key_is_never_rejected_for_its_form() {
     let long = "U".repeat(300);
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let pckey = activate(&d, &key, "PC-A").get("pckey");
+    let pckey = d.activate(&key, "PC-A").get("pckey");
     for form in ["xyz", "U0000%20-%2000000", long.as_str()] {
         let r = validate(&d, &format!("is_avkey={key}&is_pcid=PC-A&is_pckey={form}"));
         assert_eq!(r.expect_ok().get("pckey"), pckey, "{form}");
@@ -532,7 +517,7 @@ fn computer_key_is_never_rejected_for_its_form() {
         &TestConfig::demo().options("requireComputerKeyMatchWhenValidatingOnServer = true"),
     );
     let key = strict.create_key("");
-    activate(&strict, &key, "PC-A").expect_ok();
+    strict.activate(&key, "PC-A").expect_ok();
     validate(
         &strict,
         &format!("is_avkey={key}&is_pcid=PC-A&is_pckey={long}"),
