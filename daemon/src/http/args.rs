@@ -68,13 +68,13 @@ impl Args {
                 let value = decode(raw_value).map_err(|why| {
                     MethodError::invalid(format!(
                         "The argument {} is not valid: {why}.",
-                        printable(&name)
+                        quote(&name)
                     ))
                 })?;
                 if value.len() > limits.max_value_bytes {
                     return Err(MethodError::invalid(format!(
                         "The argument {} is too long: values are limited to {} bytes (server.maxValueBytes).",
-                        printable(&name),
+                        quote(&name),
                         limits.max_value_bytes
                     )));
                 }
@@ -105,7 +105,7 @@ impl Args {
             {
                 return Err(MethodError::invalid(format!(
                     "The argument {} was given more than once.",
-                    printable(&name)
+                    quote(&name)
                 )));
             }
             self.other.push((name, value));
@@ -217,10 +217,6 @@ pub fn quote(v: &str) -> String {
         s.push('…');
         s
     }
-}
-
-fn printable(name: &str) -> String {
-    quote(name)
 }
 
 /// Percent-decodes one name or value: `+` is a space, `%XX` a byte; the result must be UTF-8

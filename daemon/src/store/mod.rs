@@ -63,6 +63,10 @@ pub enum StoreError {
     /// A stored value did not decode.
     #[error("a stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The operating system refused a resource the store needs (the writer thread) or
+    /// redb refused a setting; not a problem with the stored data.
+    #[error("the store could not start: {0}")]
+    Setup(String),
     /// The store is reopening the database after a failed commit.
     #[error("the database is being reopened after a failed commit")]
     Unavailable,

@@ -45,7 +45,7 @@ pub(crate) fn spawn(
     let handle = std::thread::Builder::new()
         .name("licd-writer".into())
         .spawn(move || run(&shared, &rx, batch_max, flush))
-        .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
     Ok((tx, handle))
 }
 
@@ -142,7 +142,7 @@ impl Writer<'_> {
         let db = self.shared.db()?;
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(|e| StoreError::Setup(e.to_string()))?;
         let next = {
             let mut counters = txn.open_table(COUNTERS)?;
             let current = match self.batch_seq {
