@@ -12,6 +12,7 @@ mod licence_editing;
 mod persistence;
 mod ping_and_latest_version;
 mod release_license;
+mod reliability;
 mod update_license;
 mod validate_license;
 mod wire;

@@ -268,6 +268,23 @@ impl TestDaemon {
         }
     }
 
+    /// Kills licd with SIGKILL (a crash: no drain, no clean close) and waits for it.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts licd again on the same configuration and data directory after a crash.
+    pub fn respawn(mut self) -> TestDaemon {
+        self.kill_hard();
+        let dir = self.dir.clone();
+        let config = self.config.clone();
+        drop(self);
+        Self::spawn(dir, config)
+    }
+
     /// Stops licd and starts it again on the same configuration and data directory.
     pub fn restart(mut self) -> TestDaemon {
         assert_eq!(self.stop(), Some(0), "clean exit; log:\n{}", self.logs());
