@@ -1,0 +1,74 @@
+//! `licd-bench seed`: many licences through the HTTP API, fast: GetActivationKey creates up
+//! to 10,000 keys in one request and one transaction (`is_usemultipleactivationskey=false`).
+
+use std::time::Instant;
+
+use anyhow::bail;
+
+use crate::client::{Connection, address, is_error};
+
+/// `licd-bench seed` arguments.
+#[derive(Debug, clap::Args)]
+pub struct SeedArgs {
+    /// How many licences to create.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub licences: u64,
+    /// The server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Vendor, user and password that create the keys.
+    #[arg(long, default_value = "QlmAuthenticationProvider")]
+    pub vendor: String,
+    /// The vendor's user.
+    #[arg(long, default_value = "demo")]
+    pub user: String,
+    /// The vendor's password.
+    #[arg(long, default_value = "demo")]
+    pub password: String,
+    /// Parallel requests.
+    #[arg(long, default_value_t = 2)]
+    pub clients: usize,
+}
+
+const PER_REQUEST: u64 = 10_000;
+
+/// Creates the licences and prints how long it took.
+pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    let addr = address(&args.url)?;
+    let started = Instant::now();
+    let batches = args.licences.div_ceil(PER_REQUEST);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let args = std::sync::Arc::new(args);
+    let tasks: Vec<_> = (0..args.clients.max(1))
+        .map(|_| {
+            let (next, args) = (next.clone(), args.clone());
+            tokio::spawn(async move {
+                let mut conn = Connection::new(addr);
+                loop {
+                    let b = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if b >= batches {
+                        return anyhow::Ok(());
+                    }
+                    let n = PER_REQUEST.min(args.licences - b * PER_REQUEST);
+                    let path = format!(
+                        "/qlmservice.asmx/GetActivationKey?is_productid=1&is_majorversion=1&is_minorversion=0&is_quantity={n}&is_usemultipleactivationskey=false&is_vendor={}&is_user={}&is_pwd={}",
+                        args.vendor, args.user, args.password
+                    );
+                    let (status, body) = conn.get(&path).await?;
+                    if status != 200 || is_error(&body) {
+                        bail!("seeding failed: {}", String::from_utf8_lossy(&body));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "created {} licences in {:.1} s",
+        args.licences,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
