@@ -4,15 +4,22 @@
 mod util;
 
 mod activate_key;
+mod admin;
+mod air_gapped;
 mod auth;
+mod backup;
 mod cli;
 mod concurrency;
 mod get_activation_key;
 mod licence_editing;
+mod packaging;
 mod persistence;
 mod ping_and_latest_version;
+mod plugins;
 mod release_license;
 mod reliability;
+mod service;
+mod strict_auth;
 mod update_license;
 mod validate_license;
 mod wire;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -161,8 +162,25 @@ impl TestDaemon {
         Self::spawn(dir, None)
     }
 
+    /// Starts licd on `config` with extra environment variables (`NOTIFY_SOCKET`, …).
+    pub fn start_with_env(config: &TestConfig, env: &[(&str, &str)]) -> TestDaemon {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let path = dir.path().join("licd.toml");
+        std::fs::write(&path, config.to_toml()).expect("write config");
+        Self::spawn_with_env(dir, Some(path), env)
+    }
+
     fn spawn(dir: Arc<tempfile::TempDir>, config: Option<PathBuf>) -> TestDaemon {
+        Self::spawn_with_env(dir, config, &[])
+    }
+
+    fn spawn_with_env(
+        dir: Arc<tempfile::TempDir>,
+        config: Option<PathBuf>,
+        env: &[(&str, &str)],
+    ) -> TestDaemon {
         let mut cmd = Command::new(LICD);
+        cmd.envs(env.iter().copied());
         cmd.arg("serve");
         if let Some(c) = &config {
             cmd.arg("--config").arg(c);
@@ -247,6 +265,56 @@ impl TestDaemon {
         false
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("licd running").id() as i32
+    }
+
+    /// Sends `signal` (libc::SIGHUP, …) to the daemon.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let r = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(r, 0, "kill failed");
+    }
+
+    /// Replaces the configuration file (for a reload).
+    pub fn rewrite_config(&self, toml: &str) {
+        let path = self
+            .config
+            .as_ref()
+            .expect("started with a configuration file");
+        std::fs::write(path, toml).expect("rewrite config");
+    }
+
+    /// Waits up to `limit` for the daemon to exit; its exit code (`None`: killed by a
+    /// signal), or a panic if it is still running then.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("licd running");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                panic!("licd still running after {limit:?}; log:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits up to 5 s until the log holds `n` lines containing `needle`.
+    pub fn wait_for_log_count(&self, needle: &str, n: usize) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.logs().matches(needle).count() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let child = self.child.as_mut()?;
@@ -292,6 +360,47 @@ impl TestDaemon {
         let config = self.config.clone();
         drop(self);
         Self::spawn(dir, config)
+    }
+
+    /// Kills licd with SIGKILL (a crash: no clean close, the admin socket left behind) and
+    /// starts it again on the same configuration and data directory.
+    pub fn crash_and_restart(self) -> TestDaemon {
+        self.crash_and_restart_with_env(&[])
+    }
+
+    /// [`TestDaemon::crash_and_restart`] with extra environment variables for the new
+    /// process.
+    pub fn crash_and_restart_with_env(mut self, env: &[(&str, &str)]) -> TestDaemon {
+        self.signal(libc::SIGKILL);
+        let code = self.wait_exit(Duration::from_secs(10));
+        assert_eq!(code, None, "killed by a signal");
+        let dir = self.dir.clone();
+        let config = self.config.clone();
+        drop(self);
+        Self::spawn_with_env(dir, config, env)
+    }
+
+    /// Starts licd again after [`TestDaemon::stop`], on the same configuration and data
+    /// directory.
+    pub fn restart_stopped(self) -> TestDaemon {
+        assert!(self.child.is_none(), "licd still running");
+        let dir = self.dir.clone();
+        let config = self.config.clone();
+        drop(self);
+        Self::spawn(dir, config)
+    }
+
+    /// Runs `licd args… --config <its file> --data-dir <its data>` (an admin command on this
+    /// daemon's database) in its directory; returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let data = self.data_dir();
+        let mut all: Vec<&str> = args.to_vec();
+        let config = self.config.clone();
+        if let Some(c) = &config {
+            all.extend(["--config", c.to_str().expect("utf-8 path")]);
+        }
+        all.extend(["--data-dir", data.to_str().expect("utf-8 path")]);
+        licd_cmd(&all, None, self.dir.path())
     }
 
     /// GET `path` (with its query string).
@@ -563,4 +672,34 @@ pub fn licd_cmd(args: &[&str], stdin: Option<&str>, cwd: &Path) -> (i32, String,
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
+}
+
+/// Asserts that a command exited 0 and returns its stdout.
+#[track_caller]
+pub fn cli_ok(result: (i32, String, String)) -> String {
+    let (code, out, err) = result;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    out
+}
+
+/// Asserts that a command exited 1 and returns its stderr.
+#[track_caller]
+pub fn cli_fails(result: (i32, String, String)) -> String {
+    let (code, out, err) = result;
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    err
+}
+
+/// The permission bits of a file.
+pub fn file_mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A path as `&str` for a command line.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
 }

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use licd::config::{Config, LogFormat, LogLevel};
+use licd::config::Config;
+
+mod cli;
+
+use cli::Location;
 
 /// licd: a self-hosted software-licence server (Quick License Manager compatible).
 #[derive(Parser)]
@@ -57,8 +61,8 @@ enum Command {
         #[command(flatten)]
         location: Location,
     },
-    /// Release a key from a computer on the server host (the daemon stopped), for example
-    /// with a customer's offline deactivation code.
+    /// Release a key from a computer on the server host, for example with a customer's
+    /// offline deactivation code (through the running daemon, or on the stopped database).
     Release {
         /// The activation key.
         #[arg(long)]
@@ -72,27 +76,83 @@ enum Command {
         #[command(flatten)]
         location: Location,
     },
+    /// Licence keys: list, show, create, revoke (through the running daemon's admin socket,
+    /// or on the stopped database).
+    Keys {
+        #[command(subcommand)]
+        action: cli::keys::KeysAction,
+    },
+    /// Write a consistent snapshot of the database (a redb file) while licd runs or not.
+    Backup(cli::data::BackupArgs),
+    /// Put a backup in place of the database; licd must be stopped.
+    Restore(cli::data::RestoreArgs),
+    /// Write every table as JSON lines (secrets included unless --no-secrets).
+    Export(cli::data::ExportArgs),
+    /// Load an export into an empty database (created if missing).
+    Import(cli::data::ImportArgs),
+    /// Check the database's consistency (and, stopped, redb's page checksums); exit 1 on a
+    /// problem.
+    Check {
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Give the database's free pages back to the file system; licd must be stopped.
+    Compact {
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Offline activation for an air-gapped computer (through the running daemon, or on the
+    /// stopped database): activates the key for the computer as ValidateLicenseHttp would
+    /// and writes the signed licence file.
+    LicenseFile {
+        /// The activation key.
+        #[arg(long)]
+        key: String,
+        /// The air-gapped computer's ID, as its application shows it.
+        #[arg(long)]
+        computer_id: String,
+        /// The computer's name, stored with the activation.
+        #[arg(long)]
+        computer_name: Option<String>,
+        /// Where to write the signed licence file.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// The keys that sign licence files and replies (through the running daemon, or on the
+    /// stopped database); the first one is made when first needed.
+    SigningKey {
+        #[command(subcommand)]
+        action: SigningKeyAction,
+    },
 }
 
-/// Where the configuration and the database are, as for `serve`.
-#[derive(clap::Args)]
-struct Location {
-    /// The TOML configuration file (default: the embedded configuration).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The data directory instead of server.dataDir.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-}
-
-impl Location {
-    fn load(&self) -> anyhow::Result<Config> {
-        let mut config = Config::load(self.config.as_deref())?;
-        if let Some(dir) = &self.data_dir {
-            config.server.data_dir = dir.clone();
-        }
-        Ok(config)
-    }
+/// `licd signing-key` actions.
+#[derive(Subcommand)]
+enum SigningKeyAction {
+    /// Write the current public key (PEM) that applications verify licence files with;
+    /// with --all every key, old ones included, each after a line naming it.
+    Export {
+        /// The PEM file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write every key, not only the current one.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Make a new current key; the old ones stay, so files they signed still verify.
+    Rotate {
+        #[command(flatten)]
+        location: Location,
+    },
+    /// List the keys: name, creation time (UTC), current or old.
+    List {
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 fn main() -> ExitCode {
@@ -120,7 +180,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             listen,
             data_dir,
-        } => serve(config, listen, data_dir),
+        } => cli::serve::serve(licd::reload::ConfigSource {
+            path: config,
+            listen,
+            data_dir,
+        }),
         Command::CheckConfig { config } => {
             let loaded = Config::load(config.as_deref())?;
             for warning in loaded.warnings() {
@@ -149,21 +213,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             computer_id,
             code,
             location,
-        } => {
-            let config = location.load()?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            let reply = runtime.block_on(licd::admin::release(
-                &config,
-                &key,
-                &computer_id,
-                code.as_deref(),
-            ))?;
-            println!("{}", reply.result);
-            Ok(())
-        }
+        } => cli::keys::release(location, key, computer_id, code),
+        Command::Keys { action } => cli::keys::run(action),
+        Command::Backup(args) => cli::data::backup(args),
+        Command::Restore(args) => cli::data::restore(args),
+        Command::Export(args) => cli::data::export(args),
+        Command::Import(args) => cli::data::import(args),
+        Command::Check { location } => cli::data::check(location),
+        Command::Compact { location } => cli::data::compact(location),
+        Command::LicenseFile {
+            key,
+            computer_id,
+            computer_name,
+            out,
+            location,
+        } => cli::signing::license_file(location, key, computer_id, computer_name, &out),
+        Command::SigningKey { action } => signing_key(action),
         Command::HashPassword => {
             let mut input = String::new();
             std::io::stdin()
@@ -182,70 +247,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(
-    path: Option<PathBuf>,
-    listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let mut config = Config::load(path.as_deref())?;
-    if let Some(listen) = listen {
-        config.server.listen = listen;
-    }
-    if let Some(dir) = data_dir {
-        config.server.data_dir = dir;
-    }
-    // Overrides can change what is valid (the demo password on a public address).
-    config.validate()?;
-    init_logging(config.server.log_level, config.server.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let shutdown = shutdown_signal()?;
-        licd::serve::run(config, shutdown).await?;
-        anyhow::Ok(())
-    })?;
-    Ok(())
-}
-
-/// Installs the SIGTERM/SIGINT handlers at once (before the port is bound, so a signal
-/// sent as soon as the start-up line appears is never fatal) and returns a future that
-/// completes on the first one; a second one exits at once (the database stays consistent:
-/// redb recovers on open).
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+/// `licd signing-key export | rotate | list`.
+fn signing_key(action: SigningKeyAction) -> anyhow::Result<()> {
+    match action {
+        SigningKeyAction::Export { out, all, location } => {
+            cli::signing::export(location, &out, all)
         }
-        tracing::info!("shutting down: finishing in-flight requests");
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            tracing::warn!("second signal: exiting at once");
-            std::process::exit(1);
-        });
-    })
-}
-
-fn init_logging(level: LogLevel, format: LogFormat) {
-    let level = tracing::Level::from(level);
-    // journald adds its own timestamps and shows no colours.
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_ansi(false)
-        .with_target(false);
-    match (format, journald) {
-        (LogFormat::Json, _) => builder.json().init(),
-        (LogFormat::Text, true) => builder.without_time().init(),
-        (LogFormat::Text, false) => builder.init(),
+        SigningKeyAction::Rotate { location } => cli::signing::rotate(location),
+        SigningKeyAction::List { location } => cli::signing::list(location),
     }
 }

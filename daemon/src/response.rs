@@ -5,10 +5,11 @@
 //! attribute values are double-quoted and escape `&`, `<`, `"`, tab, line feed and carriage
 //! return; attributes come in lexicographic order of their names; empty elements are written
 //! `<a></a>`; the only whitespace between elements is one line feed after each child of the
-//! root. **Invariant:** because the bytes are already canonical, a later XML-DSig signature
-//! (spec offline.md) can digest the document element exactly as written, with no general
-//! canonicaliser. Any change here must keep that property (the tests compare against a real
-//! canonicaliser).
+//! root. **Invariant:** because the bytes are already canonical, the XML-DSig signature of
+//! licence replies (spec offline.md; `crate::signing::xmldsig`) digests the document element
+//! exactly as written here, with no general canonicaliser. Any change here must keep that
+//! property (the tests compare against a real canonicaliser, and tests/air_gapped.rs verifies
+//! signed replies with xmlsec1).
 //!
 //! Characters illegal in XML 1.0 never reach this writer: argument parsing refuses them, and
 //! every other value is produced by licd itself.
@@ -87,6 +88,9 @@ pub struct Reply {
     /// When set, a vendor asked for `responseFormat = "text"`: these lines are the whole
     /// body (XML and JSON still use `result` and `fields`).
     pub text_lines: Option<Vec<String>>,
+    /// When set, the XML body: [`xml_reply_document`] of this reply with its XML-DSig
+    /// signature (`crate::signing`). JSON and text bodies never carry it.
+    pub signed_document: Option<String>,
 }
 
 impl Reply {
@@ -96,6 +100,7 @@ impl Reply {
             result: result.into(),
             fields: Vec::new(),
             text_lines: None,
+            signed_document: None,
         }
     }
 
@@ -157,9 +162,22 @@ pub fn render_ok(reply: &Reply, format: Format, bom: bool) -> Body {
                     bytes: s.into_bytes(),
                 }
             }
-            None => xml_body(&reply_fields(reply), bom),
+            None => xml_reply_body(reply, bom),
         },
-        Format::Xml => xml_body(&reply_fields(reply), bom),
+        Format::Xml => xml_reply_body(reply, bom),
+    }
+}
+
+/// The XML document of a success reply, without BOM: what [`render_ok`] writes, and what a
+/// signature covers (from the root element on).
+pub fn xml_reply_document(reply: &Reply) -> String {
+    xml_document(&reply_fields(reply))
+}
+
+fn xml_reply_body(reply: &Reply, bom: bool) -> Body {
+    match &reply.signed_document {
+        Some(doc) => with_bom(doc.clone(), bom),
+        None => xml_body(&reply_fields(reply), bom),
     }
 }
 
@@ -201,7 +219,10 @@ pub fn xml_document(fields: &[Field]) -> String {
 }
 
 fn xml_body(fields: &[Field], bom: bool) -> Body {
-    let doc = xml_document(fields);
+    with_bom(xml_document(fields), bom)
+}
+
+fn with_bom(doc: String, bom: bool) -> Body {
     let bytes = if bom {
         let mut s = String::with_capacity(doc.len() + 3);
         s.push_str(BOM);
@@ -454,6 +475,21 @@ value=\"x&quot;y'z&amp;&lt;>&#x9;&#xA;&#xD;\"></property></productProperties>\n\
         let json = render_error(&e, Format::Json, false);
         let v: serde_json::Value = serde_json::from_slice(&json.bytes).unwrap();
         assert_eq!(v["errorCode"], 203);
+    }
+
+    #[test]
+    fn a_signed_document_is_the_xml_body_and_json_never_carries_it() {
+        let mut r = Reply::new("Your license is valid.");
+        r.push(Field::text("pckey", "U1"));
+        let unsigned = xml_reply_document(&r);
+        assert_eq!(render_ok(&r, Format::Xml, false).bytes, unsigned.as_bytes());
+        let signed = unsigned.replace("</QuickLicenseManager>", "<S></S></QuickLicenseManager>");
+        r.signed_document = Some(signed.clone());
+        let xml = render_ok(&r, Format::Xml, true);
+        assert_eq!(&xml.bytes[..3], &[0xEF, 0xBB, 0xBF]);
+        assert_eq!(&xml.bytes[3..], signed.as_bytes());
+        let json = render_ok(&r, Format::Json, false);
+        assert!(!String::from_utf8(json.bytes).unwrap().contains("<S>"));
     }
 
     #[test]

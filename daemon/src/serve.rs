@@ -1,14 +1,28 @@
 //! `licd serve`: open the store, bind, serve until shutdown, close cleanly.
+//!
+//! Start-up order matters to systemd and to the admin CLI: the database is opened (and
+//! repaired if needed, with progress on the status line) before the port is bound, the admin
+//! socket appears only once the database is held, and `READY=1` is sent last.
 
 use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::admin::{self, api::AdminCtx, socket::AdminSocket};
 use crate::auth::password::{AuthError, PasswordChecker};
 use crate::config::Config;
+use crate::logging::LogControl;
 use crate::methods::ping::VERSION;
+use crate::notify;
+use crate::plugins::{PluginHost, PluginLoadError};
+use crate::reload::{self, ConfigSource};
 use crate::state::AppState;
 use crate::store::{Store, StoreError, StoreOptions};
 
@@ -40,19 +54,52 @@ pub enum ServeError {
     /// A configuration feature this build does not provide yet.
     #[error("{0}")]
     Unsupported(String),
+    /// The admin socket could not be made.
+    #[error("cannot create the admin socket {path}: {source}")]
+    AdminSocket {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The OS reason.
+        source: std::io::Error,
+    },
+    /// A vendor plugin could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] PluginLoadError),
 }
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "licd.redb";
 
-/// Runs the server on `config` until `shutdown` completes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    if let Some(p) = config.plugins.first() {
-        return Err(ServeError::Unsupported(format!(
-            "[[plugin]] {} is configured, but this build of licd cannot load vendor plugins yet; remove the [[plugin]] tables and vendor `plugin` keys",
-            p.name
-        )));
+/// How a running server is told to stop and to reload: signals in production, plain
+/// channels and futures in tests (no signals needed).
+pub struct Control {
+    /// Completes when the server should stop accepting and let in-flight requests finish.
+    pub shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Each message asks for a configuration reload (SIGHUP); `None`: never reload.
+    pub reloads: Option<mpsc::UnboundedReceiver<()>>,
+    /// Where a reload reads the configuration from.
+    pub source: ConfigSource,
+    /// The process's logging, whose level and format a reload changes.
+    pub logs: Option<Arc<LogControl>>,
+}
+
+impl Control {
+    /// Stops when `shutdown` completes and never reloads.
+    pub fn new(shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
+        Control {
+            shutdown: Box::pin(shutdown),
+            reloads: None,
+            source: ConfigSource::default(),
+            logs: None,
+        }
     }
+}
+
+/// Runs the server on `config` until `control.shutdown` completes.
+pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
+    // First: a server that cannot authenticate a configured vendor must not run. Blocking
+    // (dlopen, create), but nothing is served yet.
+    let plugins = PluginHost::load(&config.plugins)?;
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
@@ -63,8 +110,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         cache_bytes: usize::try_from(config.server.cache_size_mib)
             .unwrap_or(usize::MAX / (1 << 20))
             .saturating_mul(1 << 20),
+        repair_progress: Some(notify::repair_progress),
         ..StoreOptions::default()
     };
+    notify::status("opening the database");
     let store = Store::open(&data_dir.join(DATABASE_FILE), options)?;
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
@@ -74,9 +123,58 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let state = Arc::new(AppState::new(config, store, PasswordChecker::new(cores)?));
+    let state =
+        Arc::new(AppState::new(config, store, PasswordChecker::new(cores)?).with_plugins(plugins));
+    remove_backup_leftovers(&data_dir);
+    let (admin_listener, admin_path) =
+        admin::socket::bind(&data_dir).map_err(|source| ServeError::AdminSocket {
+            path: admin::socket::socket_path(&data_dir),
+            source,
+        })?;
+    let admin = AdminSocket::serve(
+        admin_listener,
+        admin_path,
+        Arc::new(AdminCtx {
+            state: state.clone(),
+            running: true,
+        }),
+    );
+    let admin_stop = admin.stopper();
+    let stop_began = Arc::new(OnceLock::new());
+    let stop_began_at = stop_began.clone();
+    let mut background = Vec::new();
+    if let Some(reloads) = control.reloads {
+        background.push(tokio::spawn(reload_on_request(
+            reloads,
+            state.clone(),
+            control.source,
+            control.logs,
+            format!("serving on http://{local}"),
+        )));
+    }
+    if let Some(interval) = notify::watchdog_interval() {
+        background.push(tokio::spawn(notify::watchdog(state.clone(), interval)));
+    }
     tracing::info!("licd {VERSION} listening on http://{local}");
+    notify::ready(&format!("serving on http://{local}"));
+    let shutdown = async move {
+        control.shutdown.await;
+        notify::stopping();
+        admin_stop.stop();
+        let _ = stop_began.set(Instant::now());
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
     crate::http::serve(listener, state.clone(), shutdown).await;
+    // Admin requests (a backup being sent, say) get what is left of the same grace.
+    let grace = Duration::from_secs(state.config().server.shutdown_grace_seconds);
+    let spent = stop_began_at.get().map_or(grace, Instant::elapsed);
+    admin.finish(grace.saturating_sub(spent)).await;
+    for task in background {
+        task.abort();
+        // A task that ended by abort or panic holds nothing any more either way.
+        let _ = task.await;
+    }
+    state.plugins.shutdown().await;
     // Connections still open past the grace period hold clones; the store closes when the
     // last one is gone, and redb recovers on open if the process exits first.
     match Arc::try_unwrap(state) {
@@ -87,6 +185,45 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     tracing::info!("licd stopped");
     Ok(())
+}
+
+/// Reloads the configuration at each request, telling systemd around each reload.
+async fn reload_on_request(
+    mut reloads: mpsc::UnboundedReceiver<()>,
+    state: Arc<AppState>,
+    source: ConfigSource,
+    logs: Option<Arc<LogControl>>,
+    status: String,
+) {
+    while reloads.recv().await.is_some() {
+        notify::reloading();
+        let (st, src, lg) = (state.clone(), source.clone(), logs.clone());
+        // Reading the file and its secret files is blocking I/O.
+        let done = tokio::task::spawn_blocking(move || {
+            reload::reload(&st, &src, lg.as_deref());
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "configuration reload failed");
+        }
+        notify::ready(&status);
+    }
+}
+
+/// Removes staging files of backups a crashed daemon was writing.
+fn remove_backup_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(admin::data::STAGING_PREFIX)
+            && name.ends_with(admin::data::STAGING_SUFFIX)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn create_data_dir(dir: &Path) -> Result<(), ServeError> {

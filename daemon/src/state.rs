@@ -4,8 +4,12 @@
 use std::sync::{Arc, RwLock};
 
 use crate::auth::password::PasswordChecker;
+use crate::auth::strict::ReplayMemory;
 use crate::auth::throttle::FailureThrottle;
 use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::plugins::PluginHost;
+use crate::signing::Signer;
 use crate::store::Store;
 
 /// Shared state of a running server.
@@ -17,17 +21,36 @@ pub struct AppState {
     pub passwords: PasswordChecker,
     /// Failed-authentication throttle per client address.
     pub throttle: FailureThrottle,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Signs licence replies (spec offline.md): the current key and the per-core bound.
+    pub signer: Signer,
+    /// Vendor plugins loaded at start (none until [`AppState::with_plugins`]).
+    pub plugins: PluginHost,
+    /// Strict-authentication signatures seen within their window (replay refusal).
+    pub strict_replay: ReplayMemory,
 }
 
 impl AppState {
     /// State for a server running `config` on `store`.
     pub fn new(config: Config, store: Store, passwords: PasswordChecker) -> Self {
+        let plugins = config.plugins.iter().map(|p| p.name.clone()).collect();
         AppState {
+            metrics: Metrics::new(plugins),
             config: RwLock::new(Arc::new(config)),
             store,
             passwords,
             throttle: FailureThrottle::new(),
+            signer: Signer::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            plugins: PluginHost::default(),
+            strict_replay: ReplayMemory::new(),
         }
+    }
+
+    /// The same state with the plugins loaded at start.
+    pub fn with_plugins(mut self, plugins: PluginHost) -> Self {
+        self.plugins = plugins;
+        self
     }
 
     /// The configuration in force. A request takes it once and keeps that snapshot, so a
@@ -37,6 +60,12 @@ impl AppState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Puts a reloaded configuration in force for every request that starts from now on;
+    /// requests already running keep the snapshot they took.
+    pub fn replace_config(&self, config: Config) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 
     /// Gives the store back for a clean close once no request can use it any more.

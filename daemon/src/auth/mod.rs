@@ -2,5 +2,6 @@
 //! applies them to a request.
 
 pub mod password;
+pub mod strict;
 pub mod throttle;
 pub mod vendor;

@@ -1,12 +1,17 @@
 //! The HTTP server: hyper http1 with its limits and timeouts, a connection cap, and graceful
 //! shutdown driven by an injected future (so tests need no signals).
+//!
+//! Limits are read from the configuration in force for each new connection, so a reload
+//! changes them for connections accepted after it; `maxConnections` resizes the cap.
 
 pub mod args;
 pub mod client_addr;
+pub mod ops;
 pub mod router;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -15,34 +20,28 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::config::ServerConfig;
 use crate::state::AppState;
 
 /// Back-off after a failed `accept` (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Serves `listener` until `shutdown` completes, then stops accepting and gives in-flight
-/// requests `server.shutdownGraceSeconds` to finish.
+/// Serves `listener` until `shutdown` completes, then stops accepting (new connections are
+/// refused) and gives in-flight requests `server.shutdownGraceSeconds` to finish.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let config = state.config();
-    let server = &config.server;
-    let mut http = hyper::server::conn::http1::Builder::new();
-    // Without a timer hyper silently disables the header-read timeout.
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(server.header_read_timeout_ms))
-        .max_header_size(server.max_header_bytes)
-        .keep_alive(true);
     // Past maxConnections new connections wait in the kernel's backlog until one closes.
-    let permits = Arc::new(Semaphore::new(server.max_connections as usize));
+    let limit = ConnectionLimit::new(state.config().server.max_connections as usize);
     let graceful = GracefulShutdown::new();
-    let grace = Duration::from_secs(server.shutdown_grace_seconds);
     tokio::pin!(shutdown);
     loop {
+        let config = state.config();
+        limit.resize(config.server.max_connections as usize);
         let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
+            p = limit.permits.clone().acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -60,19 +59,97 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let service = service_fn(move |req| router::handle(req, peer, state.clone()));
+        let open = state.metrics.connection_opened();
+        let st = state.clone();
+        let service = service_fn(move |req| router::handle(req, peer, st.clone()));
+        // The configuration in force when the connection arrived sets its limits.
+        let http = builder(&state.config().server);
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
+            drop(open);
             drop(permit);
         });
     }
     drop(listener);
+    // Read now, not at start: a reload may have changed it.
+    let grace = Duration::from_secs(state.config().server.shutdown_grace_seconds);
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(seconds = grace.as_secs(), "grace period over; closing remaining connections"),
+    }
+}
+
+/// The http1 settings of one connection.
+fn builder(server: &ServerConfig) -> hyper::server::conn::http1::Builder {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // Without a timer hyper silently disables the header-read timeout.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(server.header_read_timeout_ms))
+        .max_header_size(server.max_header_bytes)
+        .keep_alive(true);
+    http
+}
+
+/// The connection cap: a semaphore whose size follows `maxConnections` across reloads.
+struct ConnectionLimit {
+    permits: Arc<Semaphore>,
+    size: AtomicUsize,
+}
+
+impl ConnectionLimit {
+    fn new(size: usize) -> Self {
+        ConnectionLimit {
+            permits: Arc::new(Semaphore::new(size)),
+            size: AtomicUsize::new(size),
+        }
+    }
+
+    /// Grows or shrinks the cap. Shrinking takes permits back as connections close, so
+    /// open connections are never cut.
+    fn resize(&self, size: usize) {
+        let old = self.size.swap(size, Ordering::Relaxed);
+        if size > old {
+            self.permits.add_permits(size - old);
+        } else if size < old {
+            let owed = u32::try_from(old - size).unwrap_or(u32::MAX);
+            let permits = self.permits.clone();
+            tokio::spawn(async move {
+                if let Ok(p) = permits.acquire_many_owned(owed).await {
+                    p.forget();
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connection_limit_follows_max_connections_both_ways() {
+        let limit = ConnectionLimit::new(2);
+        limit.resize(5);
+        assert_eq!(limit.permits.available_permits(), 5);
+        let held = limit
+            .permits
+            .clone()
+            .acquire_many_owned(4)
+            .await
+            .expect("permits");
+        limit.resize(3);
+        // Two of the four held must come back to the cap before anything is available.
+        tokio::task::yield_now().await;
+        drop(held);
+        for _ in 0..100 {
+            if limit.permits.available_permits() == 3 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(limit.permits.available_permits(), 3);
     }
 }

@@ -2,7 +2,7 @@
 //! gates, then the method (spec README §1–§3, methods.md "Order of checks").
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
 use crate::http::client_addr::client_address;
 use crate::license::dates;
-use crate::methods::{Ctx, Method};
+use crate::methods::{Ctx, Method, RawRequest};
 use crate::response::{self, Body, Format};
 use crate::state::AppState;
 
@@ -73,12 +73,28 @@ pub async fn handle(
     let started = Instant::now();
     let config = state.config();
     let path = req.uri().path().to_string();
+    match path.as_str() {
+        "/healthz" => return Ok(crate::http::ops::healthz(&state).await),
+        "/metrics" => {
+            let server = &config.server;
+            let client = client_address(peer.ip(), req.headers(), &server.trusted_proxies);
+            return Ok(crate::http::ops::metrics(&state, client));
+        }
+        _ => {}
+    }
     let response = match route(&path, &config.server.base_path) {
         Route::NotFound => plain(StatusCode::NOT_FOUND, "Not found.\n"),
         Route::ServicePage => service_page(&config),
         Route::Method(name) => {
             let name = name.to_string();
-            method_request(req, peer, state, config.clone(), &name, started).await
+            let metrics = state.clone();
+            let r = method_request(req, peer, state, config.clone(), &name, started).await;
+            // error_response tags every refusal with its code.
+            let code = r.extensions().get::<ErrorCode>().copied();
+            metrics
+                .metrics
+                .record_request(Method::from_name(&name), code, started.elapsed());
+            r
         }
     };
     tracing::debug!(path = %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
@@ -95,6 +111,11 @@ async fn method_request(
 ) -> Response<Full<Bytes>> {
     let server = &config.server;
     let query = req.uri().query().map(str::to_string);
+    // As sent, for strict authentication's signature and for vendor plugins.
+    let target = req.uri().path_and_query().map_or_else(
+        || req.uri().path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
     // Until the arguments are parsed, errors use the format the client asked for if it can
     // be read at all.
     let mut format = sniff_format(query.as_deref());
@@ -176,6 +197,14 @@ async fn method_request(
         client,
         now: dates::now(),
         deadline: started + Duration::from_millis(server.request_timeout_ms),
+        raw: RawRequest {
+            target,
+            query,
+            headers,
+            form_body: is_form && !body.is_empty(),
+            body,
+        },
+        plugin_passed: OnceLock::new(),
     };
     match method.call(&args, &ctx).await {
         Ok(reply) => {
@@ -266,6 +295,7 @@ fn sniff_format(query: Option<&str>) -> Format {
 
 fn error_response(e: &MethodError, format: Format, bom: bool) -> Response<Full<Bytes>> {
     let mut r = body_response(e.status, response::render_error(e, format, bom));
+    r.extensions_mut().insert(e.code);
     if let Some(secs) = e.retry_after {
         r.headers_mut().insert(RETRY_AFTER, secs.into());
     }

@@ -1,11 +1,13 @@
 //! ActivateKey: QLM's older activation call. The road of ValidateLicenseHttp with
-//! `is_activate=true` and a short reply.
+//! `is_activate=true` and a short reply, signed when asked (spec offline.md).
 
 use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::methods::Ctx;
-use crate::methods::validate_license::{Check, Checked, check_or_activate, display_key};
+use crate::methods::validate_license::{
+    ActivationCtx, Check, Checked, check_or_activate, display_key,
+};
 use crate::response::{Field, Reply};
 
 /// A parsed ActivateKey request.
@@ -25,9 +27,12 @@ impl ActivateKey {
     }
 
     /// Activates (or confirms the activation) and replies with `pckey`, `activationKey`,
-    /// `computerID` and `userEmail`. A vendor given with `is_vendor` is held to its scope.
+    /// `computerID` and `userEmail`, signed when asked. A vendor given with `is_vendor` is
+    /// held to its scope.
     pub async fn apply(self, ctx: &Ctx, vendor: Option<&Vendor>) -> Result<Reply, MethodError> {
-        match check_or_activate(&self.check, ctx, vendor).await? {
+        let signature = self.check.prepare_signature(ctx).await?;
+        let actx = ActivationCtx::http(ctx, "ActivateKey");
+        let mut reply = match check_or_activate(&self.check, &actx, vendor).await? {
             Checked::Active {
                 license,
                 activation,
@@ -49,11 +54,17 @@ impl ActivateKey {
                 r.push(Field::text("activationKey", key.dashed()));
                 r.push(Field::text("computerID", activation.computer_id));
                 r.push_opt("userEmail", license.email);
-                Ok(r)
+                r
             }
-            Checked::NotActivated { .. } => Err(MethodError::internal(
-                "ActivateKey ended without an activation.",
-            )),
+            Checked::NotActivated { .. } => {
+                return Err(MethodError::internal(
+                    "ActivateKey ended without an activation.",
+                ));
+            }
+        };
+        if let Some(signature) = signature {
+            signature.apply(&mut reply).await?;
         }
+        Ok(reply)
     }
 }

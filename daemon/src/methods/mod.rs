@@ -13,16 +13,17 @@ pub mod maintenance_plan;
 pub mod ping;
 pub mod release_license;
 pub mod renew_subscription;
+pub mod retrieve_activation_key;
 pub mod revoke_license;
 pub mod update_license;
 pub mod upgrade_license;
 pub mod validate_license;
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::auth::vendor;
+use crate::auth::{strict, vendor};
 use crate::config::{Config, SecurityConfig, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
@@ -42,20 +43,53 @@ pub struct Ctx {
     pub now: i64,
     /// `server.requestTimeoutMs` after the request arrived.
     pub deadline: Instant,
+    /// The request as received, for vendor plugins and strict authentication.
+    pub raw: RawRequest,
+    /// The vendor a plugin has allowed for this request (set once by the plugin step, read by
+    /// the vendor check).
+    pub plugin_passed: OnceLock<String>,
+}
+
+/// What vendor plugins and strict authentication read of a request besides its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct RawRequest {
+    /// The request target as sent: path and query.
+    pub target: String,
+    /// The raw query string.
+    pub query: Option<String>,
+    /// The request headers.
+    pub headers: http::HeaderMap,
+    /// The raw body.
+    pub body: bytes::Bytes,
+    /// Whether the body held form arguments (parsed into the arguments).
+    pub form_body: bool,
 }
 
 impl Ctx {
-    /// Authenticates the vendor of this request for `method` (code 8 on failure).
+    /// Authenticates the vendor of this request for `method` (code 8 on failure): its plugin
+    /// (when it has one), its password (when it has one), and strict authentication when the
+    /// method is listed in `strictAuthenticationHttpMethods`.
     pub async fn vendor(&self, method: Method, args: &Args) -> Result<Vendor, MethodError> {
-        vendor::authenticate(
+        if self.plugin_passed.get().is_none() {
+            // `Method::call` runs the plugin step first whenever the method will authenticate;
+            // this catches any path that did not, so a plugin vendor is never let through
+            // on its password alone.
+            vendor::run_plugin(self, method, args).await?;
+        }
+        let vendor = vendor::authenticate(
             &self.state,
             &self.config,
             method.name(),
             args,
             self.client,
             self.deadline,
+            self.plugin_passed.get().map(String::as_str),
         )
-        .await
+        .await?;
+        if strict::is_strict(&self.config.security, method.name()) {
+            vendor::check_strict(self, method, &vendor)?;
+        }
+        Ok(vendor)
     }
 
     /// Authenticates only when the client sent credentials: wrong credentials are refused
@@ -65,7 +99,11 @@ impl Ctx {
         method: Method,
         args: &Args,
     ) -> Result<Option<Vendor>, MethodError> {
-        if args.get("is_user").is_some() || args.get("is_pwd").is_some() {
+        // A strictly authenticated method always authenticates (methods.md).
+        if args.get("is_user").is_some()
+            || args.get("is_pwd").is_some()
+            || strict::is_strict(&self.config.security, method.name())
+        {
             return self.vendor(method, args).await.map(Some);
         }
         Ok(None)
@@ -101,11 +139,13 @@ pub enum Method {
     EnableMaintenancePlan,
     /// Extend the maintenance plan.
     RenewMaintenancePlan,
+    /// Find keys by order id or user data.
+    RetrieveActivationKeyHttp,
 }
 
 impl Method {
     /// Every method, in the order the service page lists them.
-    pub const ALL: [Method; 13] = [
+    pub const ALL: [Method; 14] = [
         Method::PingHttp,
         Method::GetActivationKey,
         Method::GetActivationKeyWithExpiryDate,
@@ -119,6 +159,7 @@ impl Method {
         Method::RenewSubscriptionHttp,
         Method::EnableMaintenancePlan,
         Method::RenewMaintenancePlan,
+        Method::RetrieveActivationKeyHttp,
     ];
 
     /// The method's name as QLM spells it.
@@ -137,6 +178,7 @@ impl Method {
             Method::RenewSubscriptionHttp => "RenewSubscriptionHttp",
             Method::EnableMaintenancePlan => "EnableMaintenancePlan",
             Method::RenewMaintenancePlan => "RenewMaintenancePlan",
+            Method::RetrieveActivationKeyHttp => "RetrieveActivationKeyHttp",
         }
     }
 
@@ -174,6 +216,10 @@ impl Method {
                 security.enable_renew_subscription_http,
                 "security.enableRenewSubscriptionHttp",
             )),
+            Method::RetrieveActivationKeyHttp => Some((
+                security.enable_retrieve_activation_key_http,
+                "security.enableRetrieveActivationKeyHttp",
+            )),
             // The spec names no property for the maintenance-plan methods.
             Method::PingHttp
             | Method::ValidateLicenseHttp
@@ -184,7 +230,20 @@ impl Method {
     }
 
     /// Runs the method: parse every argument, then authenticate and apply.
+    ///
+    /// When the request will authenticate a vendor whose `[[vendor]]` names a plugin, the
+    /// plugin runs first and the method parses the request's arguments merged with those the
+    /// plugin mapped (spec plugins.md: FastSpring's `quantity` arrives as `is_quantity`).
     pub async fn call(self, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+        if strict::is_strict(&ctx.config.security, self.name()) {
+            strict::check_query_only(self.name(), ctx.raw.form_body)?;
+        }
+        let merged = if self.authenticates(args, &ctx.config) {
+            vendor::run_plugin(ctx, self, args).await?
+        } else {
+            None
+        };
+        let args = merged.as_ref().unwrap_or(args);
         match self {
             Method::PingHttp => {
                 let m = ping::PingHttp::parse(args)?;
@@ -257,7 +316,30 @@ impl Method {
                 let vendor = ctx.vendor(self, args).await?;
                 m.apply(ctx, &vendor).await
             }
+            Method::RetrieveActivationKeyHttp => {
+                let m = retrieve_activation_key::RetrieveActivationKey::parse(args)?;
+                let vendor = ctx.vendor(self, args).await?;
+                m.apply(ctx, &vendor).await
+            }
         }
+    }
+
+    /// Whether this request will authenticate a vendor: always for vendor methods and
+    /// strictly authenticated ones, otherwise as the arms of [`Method::call`] decide (when
+    /// credentials are given, `is_vendor` on ActivateKey, the release property).
+    fn authenticates(self, args: &Args, config: &Config) -> bool {
+        let credentials = args.get("is_user").is_some() || args.get("is_pwd").is_some();
+        strict::is_strict(&config.security, self.name())
+            || match self {
+                Method::PingHttp | Method::ValidateLicenseHttp | Method::GetLatestVersionHttp => {
+                    credentials
+                }
+                Method::ActivateKey => credentials || args.get("is_vendor").is_some(),
+                Method::ReleaseLicenseHttp => {
+                    credentials || config.options.release_license_requires_authentication
+                }
+                _ => true,
+            }
     }
 }
 

@@ -1,7 +1,10 @@
 //! ValidateLicenseHttp: the client call that activates when needed and validates.
-//! ActivateKey runs the same road ([`check_or_activate`]) with a shorter reply.
+//! ActivateKey runs the same road ([`check_or_activate`]) with a shorter reply, and so does
+//! `licd license-file` (`crate::offline`) for an air-gapped computer. A success reply that
+//! carries a computer key is signed when asked (spec offline.md).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::errors::MethodError;
@@ -13,8 +16,9 @@ use crate::license::{Activation, License, dates};
 use crate::methods::licence_info::licence_info;
 use crate::methods::{Ctx, computer_id_arg, lookup_key, masked, not_found, u32_arg};
 use crate::response::{Field, Reply};
-use crate::store::Outcome;
+use crate::signing::reply::PendingSignature;
 use crate::store::commands::{Activate, Command, RecordSeat};
+use crate::store::{Outcome, Store};
 
 /// What a client sends to validate or activate.
 #[derive(Debug, Clone)]
@@ -39,14 +43,22 @@ pub struct Check {
     pub affiliate_id: Option<String>,
     /// `is_alog_userdata1`.
     pub activation_user_data: Option<String>,
+    /// `is_sign`.
+    pub sign: bool,
+    /// `is_format=json`: such a reply is never signed.
+    pub json: bool,
 }
 
 impl Check {
     /// Parses the arguments ValidateLicenseHttp and ActivateKey share.
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
-        if args.boolean("is_sign")?.unwrap_or(false) {
+        let sign = args.boolean("is_sign")?.unwrap_or(false);
+        let json = args
+            .text("is_format")
+            .is_some_and(|f| f.eq_ignore_ascii_case("json"));
+        if sign && json {
             return Err(MethodError::invalid(
-                "Signed replies (is_sign=true) are not available on this server yet.",
+                "is_sign=true cannot be combined with is_format=json: only XML replies are signed; leave out is_format or send is_format=xml.",
             ));
         }
         let text = |name, max| -> Result<Option<String>, MethodError> {
@@ -68,7 +80,64 @@ impl Check {
             user_data: text("is_userdata1", 1024)?,
             affiliate_id: text("is_affiliateid", 255)?,
             activation_user_data: text("is_alog_userdata1", 1024)?,
+            sign,
+            json,
         })
+    }
+
+    /// Whether a success reply is to be signed: asked with `is_sign`, or always with
+    /// `[security] signLicenseReplies`, except JSON replies, which have no signature form.
+    /// Without a computer ID no reply carries a computer key, so none is signed.
+    pub fn wants_signature(&self, config: &Config) -> bool {
+        self.computer_id.is_some()
+            && (self.sign || (config.security.sign_license_replies && !self.json))
+    }
+
+    /// Prepares the signature when one is wanted, before anything changes (a full signing
+    /// queue is 503 with nothing changed).
+    pub async fn prepare_signature(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<Option<PendingSignature>, MethodError> {
+        if !self.wants_signature(&ctx.config) {
+            return Ok(None);
+        }
+        let algorithm = ctx.config.security.signature_algorithm;
+        PendingSignature::prepare(&ctx.state.signer, &ctx.state.store, algorithm)
+            .await
+            .map(Some)
+    }
+}
+
+/// What the validation road needs besides the request: an HTTP request's context, or the
+/// server host's for `licd license-file`.
+pub struct ActivationCtx<'a> {
+    /// The licence store.
+    pub store: &'a Store,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// The client address, or `local` on the server host: logged, and stored with a new
+    /// activation when `captureIPAddress` is on.
+    pub client: String,
+    /// The method or command, for the log line of an activation.
+    pub method: &'static str,
+    /// The request's time, UTC Unix seconds.
+    pub now: i64,
+    /// When the request must have been queued for the writer.
+    pub deadline: Instant,
+}
+
+impl<'a> ActivationCtx<'a> {
+    /// The context of an HTTP request.
+    pub fn http(ctx: &'a Ctx, method: &'static str) -> Self {
+        ActivationCtx {
+            store: &ctx.state.store,
+            config: ctx.config.clone(),
+            client: ctx.client.to_string(),
+            method,
+            now: ctx.now,
+            deadline: ctx.deadline,
+        }
     }
 }
 
@@ -95,11 +164,11 @@ pub enum Checked {
 /// The checks of methods.md "ValidateLicenseHttp", flow steps 1 to 5.
 pub async fn check_or_activate(
     check: &Check,
-    ctx: &Ctx,
+    ctx: &ActivationCtx<'_>,
     scope: Option<&crate::config::Vendor>,
 ) -> Result<Checked, MethodError> {
     let key = lookup_key(&check.key)?;
-    let store = &ctx.state.store;
+    let store = ctx.store;
     let reader = store.reader()?;
     let license = reader.license(key.as_str())?.ok_or_else(not_found)?;
     if let Some(vendor) = scope {
@@ -138,7 +207,7 @@ pub async fn check_or_activate(
         client_ip: config
             .activation
             .capture_ip_address
-            .then(|| ctx.client.to_string()),
+            .then(|| ctx.client.clone()),
         activation_user_data: check.activation_user_data.clone(),
         email: check.email.clone(),
         user_data: check.user_data.clone(),
@@ -161,7 +230,7 @@ pub async fn check_or_activate(
             activation,
         } => {
             tracing::info!(
-                method = "ValidateLicenseHttp",
+                method = ctx.method,
                 key = %masked(&key),
                 computer = %activation.computer_id,
                 client = %ctx.client,
@@ -217,7 +286,7 @@ fn licence_check(
 /// `None` means the seat vanished meanwhile.
 async fn revalidate(
     check: &Check,
-    ctx: &Ctx,
+    ctx: &ActivationCtx<'_>,
     key: &ActivationKey,
     license: License,
     activation: &Activation,
@@ -236,7 +305,7 @@ async fn revalidate(
             .options
             .require_computer_key_match_when_validating_on_server,
         ctx.now,
-        ctx.state.store.secret(),
+        ctx.store.secret(),
     )?;
     if license.model.is_seat() {
         let command = Command::RecordSeat(RecordSeat {
@@ -244,16 +313,14 @@ async fn revalidate(
             activation: r.activation.clone(),
         });
         if let Outcome::SeatRecorded { still_there: false } =
-            ctx.state.store.execute(command, ctx.deadline).await?
+            ctx.store.execute(command, ctx.deadline).await?
         {
             return Ok(None);
         }
     } else {
         // Last-seen time, name and key last given are bookkeeping no decision reads for
         // ordinary models: written lazily (README §6).
-        ctx.state
-            .store
-            .record_lazily(key.as_str(), r.activation.clone());
+        ctx.store.record_lazily(key.as_str(), r.activation.clone());
     }
     Ok(Some(Checked::Active {
         license,
@@ -277,40 +344,54 @@ impl ValidateLicense {
     }
 
     /// Validates, activating when needed; the reply carries the computer key and the licence
-    /// info elements.
+    /// info elements, and is signed when asked.
     pub async fn apply(self, ctx: &Ctx) -> Result<Reply, MethodError> {
-        match check_or_activate(&self.check, ctx, None).await? {
-            Checked::Active {
-                license,
-                activation,
-                computer_key,
-                new,
-            } => {
-                let mut r = Reply::new(if new {
-                    format!(
-                        "The license was activated on computer {}.",
-                        activation.computer_id
-                    )
-                } else {
-                    "Your license is valid.".to_string()
-                });
-                r.push(Field::text("pckey", display_key(&computer_key)));
-                r.push(Field::text("computerID", activation.computer_id.clone()));
-                r.push_opt("computerName", activation.computer_name.clone());
-                r.push(Field::text(
-                    "activationDate",
-                    format_datetime(activation.activated_at),
-                ));
-                r.fields
-                    .extend(licence_info(&license, &ctx.config, ctx.now, false));
-                Ok(r)
-            }
-            Checked::NotActivated { license } => {
-                let mut r = Reply::new("The license is valid but not activated on this computer.");
-                r.fields
-                    .extend(licence_info(&license, &ctx.config, ctx.now, true));
-                Ok(r)
-            }
+        let signature = self.check.prepare_signature(ctx).await?;
+        let actx = ActivationCtx::http(ctx, "ValidateLicenseHttp");
+        let checked = check_or_activate(&self.check, &actx, None).await?;
+        let signed = matches!(checked, Checked::Active { .. });
+        let mut reply = validate_reply(checked, &ctx.config, ctx.now);
+        // Only a reply with a computer key is signed: it is the licence file (offline.md).
+        if let Some(signature) = signature.filter(|_| signed) {
+            signature.apply(&mut reply).await?;
+        }
+        Ok(reply)
+    }
+}
+
+/// The reply of ValidateLicenseHttp (and of `licd license-file`): `<result>`, then for an
+/// activated computer `pckey`, `computerID`, `computerName`, `activationDate`, then the
+/// licence info elements.
+pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
+    match checked {
+        Checked::Active {
+            license,
+            activation,
+            computer_key,
+            new,
+        } => {
+            let mut r = Reply::new(if new {
+                format!(
+                    "The license was activated on computer {}.",
+                    activation.computer_id
+                )
+            } else {
+                "Your license is valid.".to_string()
+            });
+            r.push(Field::text("pckey", display_key(&computer_key)));
+            r.push(Field::text("computerID", activation.computer_id.clone()));
+            r.push_opt("computerName", activation.computer_name.clone());
+            r.push(Field::text(
+                "activationDate",
+                format_datetime(activation.activated_at),
+            ));
+            r.fields.extend(licence_info(&license, config, now, false));
+            r
+        }
+        Checked::NotActivated { license } => {
+            let mut r = Reply::new("The license is valid but not activated on this computer.");
+            r.fields.extend(licence_info(&license, config, now, true));
+            r
         }
     }
 }

@@ -6,9 +6,19 @@
 //! therefore never sent before the change is on disk (spec README §6). Reads begin their own
 //! read transaction and never wait for writes.
 
+pub mod backup;
+pub mod check;
+mod columns;
 pub mod commands;
+pub mod export;
+pub mod import;
+mod licence_search;
+mod signing_keys;
+mod stats;
 pub mod tables;
 mod writer;
+
+pub use stats::StoreStats;
 
 #[cfg(test)]
 mod failed_commit_tests;
@@ -76,6 +86,22 @@ pub enum StoreError {
     /// The operating system's random generator failed (server secret, keys).
     #[error("the random number generator failed: {0}")]
     Random(String),
+    /// A file for backup, restore, export or import could not be read or written.
+    #[error("{what} {path}: {source}")]
+    File {
+        /// What was being done (`cannot write the backup`).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS reason.
+        source: std::io::Error,
+    },
+    /// A backup or export file is not one this licd can use; the text says why.
+    #[error("{0}")]
+    Unusable(String),
+    /// Restore or import would overwrite licence data.
+    #[error("{0}")]
+    NotEmpty(String),
 }
 
 macro_rules! from_redb {
@@ -119,6 +145,9 @@ pub struct StoreOptions {
     pub queue_depth: usize,
     /// How often lazily written bookkeeping (last-seen times) is flushed.
     pub lazy_flush: Duration,
+    /// Told how far a repair after an unclean stop has got (0.0 to 1.0); a repair walks
+    /// the whole file and can take minutes.
+    pub repair_progress: Option<fn(f64)>,
 }
 
 impl Default for StoreOptions {
@@ -128,6 +157,7 @@ impl Default for StoreOptions {
             batch_max: 512,
             queue_depth: 8192,
             lazy_flush: Duration::from_secs(1),
+            repair_progress: None,
         }
     }
 }
@@ -143,6 +173,8 @@ pub(crate) struct Shared {
     /// Last-seen updates waiting for the next flush, by (key, computer id).
     lazy: Mutex<HashMap<(String, String), Activation>>,
     secret: [u8; 32],
+    /// Commit statistics the writer keeps.
+    stats: StoreStats,
 }
 
 impl Shared {
@@ -159,7 +191,7 @@ impl Shared {
 /// The handle request handlers use: reads, commands, lazy bookkeeping.
 pub struct Store {
     shared: Arc<Shared>,
-    queue: Option<SyncSender<writer::Job>>,
+    queue: Option<SyncSender<writer::Task>>,
     writer: Option<JoinHandle<()>>,
 }
 
@@ -169,7 +201,11 @@ impl Store {
     pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let path = path.to_path_buf();
         let cache = options.cache_bytes;
-        Self::open_with(Box::new(move || open_database(&path, cache)), options)
+        let progress = options.repair_progress;
+        Self::open_with(
+            Box::new(move || open_database(&path, cache, progress)),
+            options,
+        )
     }
 
     /// Opens an existing database for an admin command; refuses to create one (only
@@ -190,6 +226,7 @@ impl Store {
             db: RwLock::new(Some(Arc::new(db))),
             lazy: Mutex::new(HashMap::new()),
             secret,
+            stats: StoreStats::new(),
         });
         let (queue, writer) = writer::spawn(shared.clone(), &options)?;
         Ok(Store {
@@ -229,7 +266,7 @@ impl Store {
             reply,
         };
         let queue = self.queue.as_ref().ok_or(StoreError::WriterGone)?;
-        match queue.try_send(job) {
+        match queue.try_send(writer::Task::Job(job)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(MethodError::busy(
@@ -241,6 +278,27 @@ impl Store {
         answer
             .await
             .map_err(|_| MethodError::from(StoreError::WriterGone))?
+    }
+
+    /// Commit statistics (batch sizes, commit latency) for `/metrics`.
+    pub fn stats(&self) -> &StoreStats {
+        &self.shared.stats
+    }
+
+    /// Whether the writer thread answers within `timeout`: a round trip through its queue,
+    /// answered as soon as the writer takes it, so a writer stuck in a commit fails it. A
+    /// full queue says nothing about liveness, so then a commit ended within `timeout`
+    /// counts as the answer. Used by `/healthz` and the systemd watchdog.
+    pub async fn writer_alive(&self, timeout: Duration) -> bool {
+        let Some(queue) = self.queue.as_ref() else {
+            return false;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match queue.try_send(writer::Task::Ping(tx)) {
+            Ok(()) => matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(()))),
+            Err(TrySendError::Full(_)) => self.shared.stats.committed_within(timeout),
+            Err(TrySendError::Disconnected(_)) => false,
+        }
     }
 
     /// Records bookkeeping that no licence decision reads (last-seen time, name, computer key
@@ -295,15 +353,22 @@ impl Drop for Store {
     }
 }
 
-/// Opens or creates the redb file with the configured page cache.
-pub(crate) fn open_database(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
-    Database::builder()
-        .set_cache_size(cache_bytes)
-        .create(path)
-        .map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })
+/// Opens or creates the redb file with the configured page cache, telling `progress` how
+/// far a repair after an unclean stop has got.
+pub(crate) fn open_database(
+    path: &Path,
+    cache_bytes: usize,
+    progress: Option<fn(f64)>,
+) -> Result<Database, StoreError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(cache_bytes);
+    if let Some(progress) = progress {
+        builder.set_repair_callback(move |session| progress(session.progress()));
+    }
+    builder.create(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Creates every table, checks the schema version and returns the server secret, creating
@@ -345,6 +410,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(ORDERS)?;
     txn.open_table(RELEASES)?;
     txn.open_table(SUBSCRIPTIONS)?;
+    txn.open_table(SIGNING_KEYS)?;
     commands::index_subscriptions(&txn)?;
     txn.commit()?;
     Ok(secret)

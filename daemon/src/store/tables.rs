@@ -15,6 +15,9 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub const SCHEMA_KEY: &str = "schema_version";
 /// `meta_v1` key of the 32-byte server secret.
 pub const SECRET_KEY: &str = "server_secret";
+/// `meta_v1` key of the name of the current licence-signing key (UTF-8); absent until the
+/// first key is made (spec offline.md: made when first needed, not at start).
+pub const CURRENT_SIGNING_KEY: &str = "current_signing_key";
 
 /// Server-wide values: schema version, server secret.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_v1");
@@ -39,6 +42,9 @@ pub const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders_v1
 /// read instead of a scan. A key replaced by UpgradeLicense is taken out of it.
 pub const SUBSCRIPTIONS: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("subscriptions_v1");
+/// Licence-signing keys by name (`licd-…`), JSON (`crate::signing::keys::StoredSigningKey`,
+/// private key included). Old keys stay after a rotation, so files they signed still verify.
+pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
 
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENCE_COUNT: &str = "licences";

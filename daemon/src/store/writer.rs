@@ -32,13 +32,24 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Result<Outcome, MethodError>>,
 }
 
+/// What the writer's queue carries.
+// The queue's slots were Job-sized before pings existed; boxing jobs to shrink the rare
+// ping would add an allocation to every write instead.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Task {
+    /// A command to apply.
+    Job(Job),
+    /// A liveness probe, answered as soon as the writer takes it from the queue.
+    Ping(oneshot::Sender<()>),
+}
+
 /// How long a reopen after a failed commit may take before the process gives up.
 const REOPEN_PATIENCE: Duration = Duration::from_secs(10);
 
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     options: &StoreOptions,
-) -> Result<(SyncSender<Job>, JoinHandle<()>), StoreError> {
+) -> Result<(SyncSender<Task>, JoinHandle<()>), StoreError> {
     let (tx, rx) = sync_channel(options.queue_depth);
     let batch_max = options.batch_max.max(1);
     let flush = options.lazy_flush;
@@ -49,7 +60,7 @@ pub(crate) fn spawn(
     Ok((tx, handle))
 }
 
-fn run(shared: &Shared, rx: &Receiver<Job>, batch_max: usize, flush: Duration) {
+fn run(shared: &Shared, rx: &Receiver<Task>, batch_max: usize, flush: Duration) {
     let mut writer = Writer {
         shared,
         batch_seq: None,
@@ -61,10 +72,18 @@ fn run(shared: &Shared, rx: &Receiver<Job>, batch_max: usize, flush: Duration) {
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let mut batch: Vec<Job> = first.into_iter().collect();
-        while batch.len() < batch_max {
+        let mut batch: Vec<Job> = Vec::new();
+        let mut take = |task| match task {
+            Task::Job(job) => batch.push(job),
+            // A caller that gave up waiting needs no answer.
+            Task::Ping(answer) => drop(answer.send(())),
+        };
+        if let Some(task) = first {
+            take(task);
+        }
+        for _ in 1..batch_max {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(task) => take(task),
                 Err(_) => break,
             }
         }
@@ -101,9 +120,13 @@ impl Writer<'_> {
     fn commit_batch(&mut self, batch: Vec<Job>, lazy: &HashMap<(String, String), Activation>) {
         let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
         let mut seq = None;
+        let began = Instant::now();
         let result = self.try_commit(batch, lazy, &mut replies, &mut seq);
         let applied = match result {
-            Ok(()) => true,
+            Ok(()) => {
+                self.shared.stats.record_commit(replies.len(), began);
+                true
+            }
             Err(e) => {
                 tracing::error!(error = %e, commands = replies.len(), "commit failed");
                 // An fsync error can leave the commit in the file anyway (its header was

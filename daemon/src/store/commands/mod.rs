@@ -7,11 +7,13 @@
 mod activate;
 mod create_keys;
 mod release;
+mod signing_key;
 mod update;
 
 pub use activate::Activate;
 pub use create_keys::CreateKeys;
 pub use release::{RecordSeat, Release};
+pub use signing_key::SigningKeyChange;
 pub(crate) use update::index_subscriptions;
 pub use update::{Edit, LicenceEdit, Target, Upgrade, UpgradeRule};
 
@@ -43,6 +45,8 @@ pub enum Command {
     Edit(Edit),
     /// Replace a licence by a new key (UpgradeLicense).
     Upgrade(Upgrade),
+    /// Store a licence-signing key (first signed reply, `licd signing-key`).
+    SigningKey(SigningKeyChange),
 }
 
 /// What a command did.
@@ -95,6 +99,8 @@ pub enum Outcome {
         /// The new licence.
         new: Box<License>,
     },
+    /// The current licence-signing key after a [`SigningKeyChange`].
+    SigningKey(crate::signing::keys::StoredSigningKey),
 }
 
 /// One line of a licence's history.
@@ -172,6 +178,7 @@ pub(crate) fn apply(
         Command::RecordSeat(c) => release::record_seat(txn, c),
         Command::Edit(c) => update::edit(txn, c),
         Command::Upgrade(c) => update::upgrade(txn, c),
+        Command::SigningKey(c) => signing_key::apply(txn, c),
     }
 }
 

@@ -1,0 +1,303 @@
+//! `licd backup`, `restore`, `export`, `import`, `check`, `compact`: the whole database.
+//!
+//! Each tries the running daemon's admin socket first and works on the stopped database
+//! otherwise. The command, never the daemon, writes output files: the service's sandbox may
+//! not reach the admin's paths.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use http::Method;
+use licd::admin::body;
+use licd::admin::client::{Connection, Open, daemon, request};
+use licd::admin::data::{LICENCES_HEADER, ROWS_HEADER};
+use licd::serve::DATABASE_FILE;
+use licd::store::check::CheckReport;
+
+use super::{Location, OutputFile, block_on, read_json};
+
+/// `licd backup`.
+#[derive(clap::Args)]
+pub struct BackupArgs {
+    /// The backup file to write (a redb database, mode 0600: it holds the server secret).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    location: Location,
+}
+
+/// `licd restore`.
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    /// The backup file written by `licd backup`.
+    #[arg(long)]
+    from: PathBuf,
+    /// Replace a database that holds licences.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    location: Location,
+}
+
+/// `licd export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// The file to write (default: standard output). Mode 0600 unless --no-secrets.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Leave out the server secret and the licence-signing keys.
+    #[arg(long)]
+    no_secrets: bool,
+    #[command(flatten)]
+    location: Location,
+}
+
+/// `licd import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The export to read (default: standard input).
+    #[arg(long)]
+    from: Option<PathBuf>,
+    #[command(flatten)]
+    location: Location,
+}
+
+/// `licd backup`: a consistent snapshot, from the running daemon or the stopped database.
+pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
+    block_on(async move {
+        let started = Instant::now();
+        let mut out = OutputFile::create(&a.out, true)?;
+        let mut conn = Connection::open(&a.location.load()?, Open::Existing).await?;
+        let through = through(&conn);
+        let reply = conn
+            .call(request(Method::GET, "/v1/backup", body::empty()))
+            .await;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                conn.close().await?;
+                return Err(e.into());
+            }
+        };
+        let header = |name| {
+            reply
+                .headers()
+                .get(name)
+                .and_then(|v: &http::HeaderValue| v.to_str().ok())
+                .unwrap_or("?")
+                .to_string()
+        };
+        let (rows, licences) = (header(ROWS_HEADER), header(LICENCES_HEADER));
+        let bytes = out.write_body(reply.into_body()).await;
+        conn.close().await?;
+        let bytes = bytes?;
+        out.finish()?;
+        println!(
+            "Backed up {licences} licences ({rows} rows, {bytes} bytes) {through} to {} in {} ms.",
+            a.out.display(),
+            started.elapsed().as_millis()
+        );
+        Ok(())
+    })
+}
+
+/// How a command reached the database, for its report.
+fn through(conn: &Connection) -> &'static str {
+    if conn.is_daemon() {
+        "from the running daemon"
+    } else {
+        "from the stopped database"
+    }
+}
+
+/// `licd restore`: the daemon must be stopped.
+pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
+    block_on(async move {
+        let config = a.location.load()?;
+        let data_dir = config.server.data_dir.clone();
+        refuse_if_running(&data_dir, "restore").await?;
+        create_data_dir(&data_dir)?;
+        let db = data_dir.join(DATABASE_FILE);
+        let (from, force) = (a.from.clone(), a.force);
+        let target = db.clone();
+        let copied = tokio::task::spawn_blocking(move || {
+            licd::store::backup::restore(&from, &target, force)
+        })
+        .await??;
+        println!(
+            "Restored {} licences ({} rows) from {} into {}.",
+            copied.licences,
+            copied.rows,
+            a.from.display(),
+            db.display()
+        );
+        Ok(())
+    })
+}
+
+/// `licd export`.
+pub fn export(a: ExportArgs) -> anyhow::Result<()> {
+    block_on(async move {
+        let secrets = !a.no_secrets;
+        let mut conn = Connection::open(&a.location.load()?, Open::Existing).await?;
+        let path = if secrets {
+            "/v1/export"
+        } else {
+            "/v1/export?secrets=false"
+        };
+        let reply = conn.call(request(Method::GET, path, body::empty())).await;
+        let result = match (reply, &a.out) {
+            (Err(e), _) => Err(e.into()),
+            (Ok(reply), Some(path)) => {
+                let mut out = OutputFile::create(path, secrets)?;
+                let written = out.write_body(reply.into_body()).await;
+                written.and_then(|_| out.finish())
+            }
+            (Ok(reply), None) => to_stdout(reply.into_body()).await,
+        };
+        conn.close().await?;
+        result
+    })
+}
+
+/// Copies a reply body to standard output as it arrives; a reader that went away
+/// (`licd export | head`) ends the copy without an error.
+async fn to_stdout(mut body: body::Body) -> anyhow::Result<()> {
+    use http_body_util::BodyExt;
+    let mut out = std::io::stdout().lock();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.context("the export broke off")?;
+        if let Ok(data) = frame.into_data() {
+            match out.write_all(&data) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(e).context("cannot write to standard output"),
+            }
+        }
+    }
+    out.flush().context("cannot write to standard output")
+}
+
+/// `licd import`: into an empty database (a new data directory is created).
+pub fn import(a: ImportArgs) -> anyhow::Result<()> {
+    block_on(async move {
+        let input: Box<dyn std::io::Read + Send> = match &a.from {
+            Some(path) => Box::new(
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            ),
+            None => Box::new(std::io::stdin()),
+        };
+        let mut conn = Connection::open(&a.location.load()?, Open::CreateIfMissing).await?;
+        let through = if conn.is_daemon() {
+            "into the running daemon"
+        } else {
+            "into the stopped database"
+        };
+        let mut req = request(Method::POST, "/v1/import", body::from_reader(input));
+        req.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-ndjson"),
+        );
+        let reply = conn.call(req).await;
+        let result = match reply {
+            Ok(r) => read_json(r.into_body()).await,
+            Err(e) => Err(e.into()),
+        };
+        conn.close().await?;
+        let result = result?;
+        println!("Imported {} rows {through}.", result["rows"]);
+        if result["secrets"] == serde_json::Value::Bool(false) {
+            eprintln!(
+                "warning: the file holds no server secret; this database made its own, so computer keys differ from the exporting server's"
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `licd check`: licd's consistency checks through the daemon, or those and redb's page
+/// checks on the stopped database. Exit 1 when a problem is found.
+pub fn check(location: Location) -> anyhow::Result<()> {
+    block_on(async move {
+        let config = location.load()?;
+        let report: CheckReport = match daemon(&config.server.data_dir).await? {
+            Some(sender) => {
+                let mut conn = Connection::Daemon(sender);
+                let reply = conn
+                    .call(request(Method::POST, "/v1/check", body::empty()))
+                    .await?;
+                serde_json::from_value(read_json(reply.into_body()).await?)
+                    .context("the check report does not decode")?
+            }
+            None => {
+                let db = config.server.data_dir.join(DATABASE_FILE);
+                tokio::task::spawn_blocking(move || licd::store::check::check_file(&db)).await??
+            }
+        };
+        for problem in &report.problems {
+            println!("problem: {problem}");
+        }
+        let pages = if report.pages_checked {
+            "page checksums verified"
+        } else {
+            "page checksums not verified: licd is running (stop it for the full check)"
+        };
+        if report.problems.is_empty() {
+            println!(
+                "ok: {} licences, {} activations; {pages}.",
+                report.licences, report.activations
+            );
+            Ok(())
+        } else {
+            bail!("{} problems found; {pages}", report.problems.len())
+        }
+    })
+}
+
+/// `licd compact`: the daemon must be stopped.
+pub fn compact(location: Location) -> anyhow::Result<()> {
+    block_on(async move {
+        let config = location.load()?;
+        refuse_if_running(&config.server.data_dir, "compact").await?;
+        let db = config.server.data_dir.join(DATABASE_FILE);
+        let sizes =
+            tokio::task::spawn_blocking(move || licd::store::check::compact_file(&db)).await??;
+        println!(
+            "Compacted: {} bytes before, {} after.",
+            sizes.before, sizes.after
+        );
+        Ok(())
+    })
+}
+
+/// Fails with the daemon's pid when a daemon serves `data_dir`.
+async fn refuse_if_running(data_dir: &std::path::Path, what: &str) -> anyhow::Result<()> {
+    let Some(sender) = daemon(data_dir).await? else {
+        return Ok(());
+    };
+    let mut conn = Connection::Daemon(sender);
+    let status = conn
+        .call(request(Method::GET, "/v1/status", body::empty()))
+        .await?;
+    let status = read_json(status.into_body()).await?;
+    bail!(
+        "licd is running on {} (pid {}); stop it before {what} (systemctl stop licd)",
+        data_dir.display(),
+        status["pid"]
+    )
+}
+
+fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}

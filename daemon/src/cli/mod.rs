@@ -1,0 +1,132 @@
+//! What each subcommand does; `main.rs` only parses the command line and dispatches here.
+
+pub mod data;
+pub mod keys;
+pub mod serve;
+pub mod signing;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use http_body_util::BodyExt;
+use licd::admin::body::Body;
+use licd::config::Config;
+
+/// Where the configuration and the database are, as for `serve`.
+#[derive(clap::Args)]
+pub struct Location {
+    /// The TOML configuration file (default: the embedded configuration).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The data directory instead of server.dataDir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Location {
+    /// The configuration with `--data-dir` applied.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(dir) = &self.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// Runs `work` on a small runtime: admin commands do one thing at a time.
+pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(work)
+}
+
+/// An output file written under a temporary name and renamed into place once complete, so
+/// a failed command never leaves a truncated file under the name asked for. A file holding
+/// secrets is created with mode 0600.
+pub struct OutputFile {
+    path: PathBuf,
+    partial: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl OutputFile {
+    /// Creates `path.partial`; `secret`: mode 0600, else 0644 less the umask.
+    pub fn create(path: &Path, secret: bool) -> anyhow::Result<OutputFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        let partial = path.with_file_name(name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(if secret { 0o600 } else { 0o644 })
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        Ok(OutputFile {
+            path: path.to_path_buf(),
+            partial,
+            file: Some(file),
+        })
+    }
+
+    /// Writes `body` to the file as it arrives; returns the bytes written.
+    pub async fn write_body(&mut self, mut body: Body) -> anyhow::Result<u64> {
+        let file = self.file.as_mut().context("the output file is closed")?;
+        let mut written = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.context("the reply broke off")?;
+            if let Ok(data) = frame.into_data() {
+                file.write_all(&data)
+                    .with_context(|| format!("cannot write {}", self.partial.display()))?;
+                written += data.len() as u64;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Writes `bytes`, makes the file durable and gives it its name.
+    pub fn write_all_and_finish(mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        let file = self.file.as_mut().context("the output file is closed")?;
+        file.write_all(bytes)
+            .with_context(|| format!("cannot write {}", self.partial.display()))?;
+        self.finish()
+    }
+
+    /// Makes the file durable and gives it its name.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        let file = self.file.take().context("the output file is closed")?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", self.partial.display()))?;
+        std::fs::rename(&self.partial, &self.path)
+            .with_context(|| format!("cannot rename to {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}
+
+/// A whole reply body.
+pub async fn read_all(body: Body) -> anyhow::Result<bytes::Bytes> {
+    Ok(body
+        .collect()
+        .await
+        .context("the reply broke off")?
+        .to_bytes())
+}
+
+/// A whole JSON reply body.
+pub async fn read_json(body: Body) -> anyhow::Result<serde_json::Value> {
+    let bytes = read_all(body).await?;
+    serde_json::from_slice(&bytes).context("the reply is not JSON")
+}

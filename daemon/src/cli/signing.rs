@@ -1,0 +1,149 @@
+//! `licd license-file` and `licd signing-key …`: through the running daemon's admin socket,
+//! or on the stopped database (spec offline.md).
+
+use std::path::Path;
+
+use anyhow::Context;
+use http::Method;
+use licd::admin::body;
+use licd::admin::client::{Connection, Open, json_request, request};
+use licd::offline::SigningKeyInfo;
+use serde_json::json;
+
+use super::{Location, OutputFile, block_on, read_all, read_json};
+
+/// A key as the admin API answers it.
+fn key_info(v: &serde_json::Value) -> anyhow::Result<SigningKeyInfo> {
+    let text = |name: &str| {
+        v[name]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("the key has no {name}"))
+    };
+    Ok(SigningKeyInfo {
+        name: text("name")?,
+        created_at: v["createdAt"]
+            .as_i64()
+            .context("the key has no createdAt")?,
+        current: v["current"].as_bool().unwrap_or(false),
+        public_key_pem: text("publicKeyPem")?,
+    })
+}
+
+/// Every signing key.
+async fn keys(conn: &mut Connection) -> anyhow::Result<Vec<SigningKeyInfo>> {
+    let reply = conn
+        .call(request(Method::GET, "/v1/signing-keys", body::empty()))
+        .await?;
+    let list = read_json(reply.into_body()).await?;
+    list.as_array()
+        .context("the key list is not a list")?
+        .iter()
+        .map(key_info)
+        .collect()
+}
+
+/// `licd license-file`: the signed licence file of an air-gapped computer, written to `out`
+/// (created first, so an unwritable path fails before anything changes).
+pub fn license_file(
+    location: Location,
+    key: String,
+    computer_id: String,
+    computer_name: Option<String>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    block_on(async move {
+        let file = OutputFile::create(out, false)?;
+        let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
+        let req = json_request(
+            Method::POST,
+            "/v1/license-file",
+            &json!({ "key": key, "computerId": computer_id, "computerName": computer_name }),
+        );
+        let reply = match conn.call(req).await {
+            Ok(r) => read_json(r.into_body()).await,
+            Err(e) => Err(e.into()),
+        };
+        conn.close().await?;
+        let reply = reply?;
+        let document = reply["document"]
+            .as_str()
+            .context("the reply has no licence file")?;
+        file.write_all_and_finish(document.as_bytes())?;
+        println!("{}", reply["result"].as_str().unwrap_or_default());
+        println!(
+            "Signed with {}; written to {}.",
+            reply["keyName"].as_str().unwrap_or_default(),
+            out.display()
+        );
+        Ok(())
+    })
+}
+
+/// `licd signing-key export`: the current public key (or every key) as PEM, to `out`.
+pub fn export(location: Location, out: &Path, all: bool) -> anyhow::Result<()> {
+    block_on(async move {
+        let file = OutputFile::create(out, false)?;
+        let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
+        let path = if all {
+            "/v1/signing-keys/public?all=true"
+        } else {
+            "/v1/signing-keys/public"
+        };
+        let pem = match conn.call(request(Method::GET, path, body::empty())).await {
+            Ok(r) => read_all(r.into_body()).await,
+            Err(e) => Err(e.into()),
+        };
+        let listed = match &pem {
+            Ok(_) => keys(&mut conn).await,
+            Err(_) => Ok(Vec::new()),
+        };
+        conn.close().await?;
+        let (pem, listed) = (pem?, listed?);
+        file.write_all_and_finish(&pem)?;
+        for key in listed.iter().filter(|k| all || k.current) {
+            println!("{}", key.list_line());
+        }
+        println!("Written to {}.", out.display());
+        Ok(())
+    })
+}
+
+/// `licd signing-key rotate`.
+pub fn rotate(location: Location) -> anyhow::Result<()> {
+    block_on(async move {
+        let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
+        let reply = match conn
+            .call(request(
+                Method::POST,
+                "/v1/signing-keys/rotate",
+                body::empty(),
+            ))
+            .await
+        {
+            Ok(r) => read_json(r.into_body()).await,
+            Err(e) => Err(e.into()),
+        };
+        conn.close().await?;
+        let key = key_info(&reply?)?;
+        println!("{}", key.list_line());
+        println!(
+            "New replies are signed with {}; files signed before still verify with the old keys.",
+            key.name
+        );
+        Ok(())
+    })
+}
+
+/// `licd signing-key list`.
+pub fn list(location: Location) -> anyhow::Result<()> {
+    block_on(async move {
+        let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
+        let listed = keys(&mut conn).await;
+        conn.close().await?;
+        for key in listed? {
+            println!("{}", key.list_line());
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,62 @@
+//! The operator's endpoints beside the QLM methods: `GET /healthz` and `GET /metrics`
+//! (spec operations.md, Health and metrics).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+use crate::state::AppState;
+
+/// How long `/healthz` waits for the writer thread to answer.
+const WRITER_PATIENCE: Duration = Duration::from_secs(2);
+
+/// `/healthz`: 200 `ok` while the database answers a read and the writer thread answers a
+/// round trip; 503 with the reason otherwise.
+pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
+    let read = state.store.reader().and_then(|r| r.licences_stored());
+    if let Err(e) = read {
+        tracing::warn!(error = %e, "health check: the database does not answer a read");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database read failed\n".into(),
+        );
+    }
+    if !state.store.writer_alive(WRITER_PATIENCE).await {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database writer not answering\n".into(),
+        );
+    }
+    text(StatusCode::OK, "ok\n".into())
+}
+
+/// `/metrics` in the Prometheus text format, only for `server.metricsAllowedIPs`.
+pub fn metrics(state: &AppState, client: IpAddr) -> Response<Full<Bytes>> {
+    if !state.config().server.metrics_allowed_ips.contains(client) {
+        tracing::debug!(%client, "metrics refused to an address not in server.metricsAllowedIPs");
+        return text(
+            StatusCode::FORBIDDEN,
+            "Your address may not read metrics (server.metricsAllowedIPs).\n".into(),
+        );
+    }
+    let mut r = Response::new(Full::new(Bytes::from(state.metrics.render(state))));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}

@@ -1,0 +1,355 @@
+//! `/metrics`: counters kept by hand in atomics and rendered in the Prometheus text format.
+//!
+//! Hand-written rather than `metrics-exporter-prometheus`, whose default features pull in a
+//! TLS stack with a C build (aws-lc-rs) for a dozen counters. Every label value comes from a
+//! fixed set (the methods licd knows, `unknown` for the rest; the error codes; the plugins
+//! configured at start), so no request can grow the number of series.
+
+mod histogram;
+
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use histogram::Histogram;
+
+use crate::errors::ErrorCode;
+use crate::methods::Method;
+use crate::state::AppState;
+
+/// Request-latency bucket bounds in microseconds (0.25 ms to 10 s): reads answer in well
+/// under a millisecond, durable writes wait for an fsync, and requestTimeoutMs caps the rest.
+const LATENCY_BOUNDS: &[u64] = &[
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 2_500_000,
+    10_000_000,
+];
+
+/// The `method` label of a request whose method name licd does not know.
+const UNKNOWN_METHOD: &str = "unknown";
+
+/// How a plugin call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginOutcome {
+    /// The plugin authenticated the vendor.
+    Allowed,
+    /// The plugin refused.
+    Denied,
+    /// The plugin did not answer within its `timeoutMs`.
+    Timeout,
+    /// The plugin failed (error code, panic, garbage).
+    Error,
+}
+
+impl PluginOutcome {
+    const ALL: [PluginOutcome; 4] = [
+        PluginOutcome::Allowed,
+        PluginOutcome::Denied,
+        PluginOutcome::Timeout,
+        PluginOutcome::Error,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            PluginOutcome::Allowed => "allowed",
+            PluginOutcome::Denied => "denied",
+            PluginOutcome::Timeout => "timeout",
+            PluginOutcome::Error => "error",
+        }
+    }
+}
+
+/// The process's counters.
+pub struct Metrics {
+    /// Requests by (method index, code index); see [`Metrics::request_slot`].
+    requests: Box<[AtomicU64]>,
+    /// Latency per method index (the last is `unknown`).
+    latency: Box<[Histogram]>,
+    open_connections: Arc<AtomicU64>,
+    /// Plugin names configured at start (the plugin set only changes with a restart).
+    plugins: Vec<String>,
+    /// Plugin calls by (plugin index, outcome index).
+    plugin_calls: Box<[AtomicU64]>,
+}
+
+/// Number of `code` label values: success (0) and every error code.
+const CODES: usize = ErrorCode::ALL.len() + 1;
+/// Number of `method` label values: every method and `unknown`.
+const METHODS: usize = Method::ALL.len() + 1;
+
+impl Metrics {
+    /// Counters for a server whose configured plugins are `plugins`.
+    pub fn new(plugins: Vec<String>) -> Self {
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        Metrics {
+            requests: zeros(METHODS * CODES),
+            latency: (0..METHODS)
+                .map(|_| Histogram::new(LATENCY_BOUNDS, 1e6))
+                .collect(),
+            open_connections: Arc::new(AtomicU64::new(0)),
+            plugin_calls: zeros(plugins.len() * PluginOutcome::ALL.len()),
+            plugins,
+        }
+    }
+
+    fn method_index(method: Option<Method>) -> usize {
+        method
+            .and_then(|m| Method::ALL.iter().position(|&k| k == m))
+            .unwrap_or(Method::ALL.len())
+    }
+
+    fn code_index(code: Option<ErrorCode>) -> usize {
+        code.and_then(|c| ErrorCode::ALL.iter().position(|&k| k == c))
+            .map_or(0, |i| i + 1)
+    }
+
+    /// Counts one answered method request: `method` `None` when the name is unknown, `code`
+    /// `None` on success.
+    pub fn record_request(
+        &self,
+        method: Option<Method>,
+        code: Option<ErrorCode>,
+        elapsed: Duration,
+    ) {
+        let m = Self::method_index(method);
+        self.requests[m * CODES + Self::code_index(code)].fetch_add(1, Ordering::Relaxed);
+        self.latency[m].observe(elapsed.as_micros() as u64);
+    }
+
+    /// Counts an open connection until the guard is dropped.
+    pub fn connection_opened(&self) -> ConnectionGuard {
+        self.open_connections.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard(self.open_connections.clone())
+    }
+
+    /// Counts a call of the plugin `plugin` (its `[[plugin]] name`). A name not configured at
+    /// start is not counted: the label set stays fixed.
+    pub fn record_plugin_call(&self, plugin: &str, outcome: PluginOutcome) {
+        if let Some(p) = self.plugins.iter().position(|n| n == plugin) {
+            let o = PluginOutcome::ALL
+                .iter()
+                .position(|&k| k == outcome)
+                .unwrap_or(0);
+            self.plugin_calls[p * PluginOutcome::ALL.len() + o].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text of every metric, reading the database counts from `state`.
+    pub fn render(&self, state: &AppState) -> String {
+        let mut out = String::with_capacity(8192);
+        header(
+            &mut out,
+            "licd_build_info",
+            "gauge",
+            "Always 1; the version is a label.",
+        );
+        let _ = writeln!(
+            out,
+            "licd_build_info{{version=\"{}\"}} 1",
+            crate::methods::ping::VERSION
+        );
+
+        header(
+            &mut out,
+            "licd_requests_total",
+            "counter",
+            "Method requests answered, by method and errorCode (0: success).",
+        );
+        for (m, name) in method_names().enumerate() {
+            for c in 0..CODES {
+                let n = self.requests[m * CODES + c].load(Ordering::Relaxed);
+                if n > 0 {
+                    let code = if c == 0 {
+                        0
+                    } else {
+                        ErrorCode::ALL[c - 1].number()
+                    };
+                    let _ = writeln!(
+                        out,
+                        "licd_requests_total{{method=\"{name}\",code=\"{code}\"}} {n}"
+                    );
+                }
+            }
+        }
+
+        header(
+            &mut out,
+            "licd_request_duration_seconds",
+            "histogram",
+            "Time from the request's arrival to its reply, by method.",
+        );
+        for (m, name) in method_names().enumerate() {
+            if self.latency[m].count() > 0 {
+                self.latency[m].render(
+                    &mut out,
+                    "licd_request_duration_seconds",
+                    &format!("method=\"{name}\""),
+                );
+            }
+        }
+
+        let stats = state.store.stats();
+        header(
+            &mut out,
+            "licd_commit_batch_size",
+            "histogram",
+            "Commands applied per durable commit (group commit).",
+        );
+        stats
+            .batch_size
+            .render(&mut out, "licd_commit_batch_size", "");
+        header(
+            &mut out,
+            "licd_commit_duration_seconds",
+            "histogram",
+            "Time of one write transaction, from begin to the end of its durable commit.",
+        );
+        stats
+            .commit_latency
+            .render(&mut out, "licd_commit_duration_seconds", "");
+
+        let counts = state
+            .store
+            .reader()
+            .and_then(|r| Ok((r.licences_stored()?, r.activations_stored()?)));
+        match counts {
+            Ok((licences, activations)) => {
+                gauge(
+                    &mut out,
+                    "licd_licences_stored",
+                    "Licences in the database.",
+                    licences,
+                );
+                gauge(
+                    &mut out,
+                    "licd_activations_stored",
+                    "Activations in the database.",
+                    activations,
+                );
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count licences for /metrics"),
+        }
+        let db = state
+            .config()
+            .server
+            .data_dir
+            .join(crate::serve::DATABASE_FILE);
+        if let Ok(meta) = std::fs::metadata(&db) {
+            gauge(
+                &mut out,
+                "licd_database_size_bytes",
+                "Size of the database file.",
+                meta.len(),
+            );
+        }
+
+        header(
+            &mut out,
+            "licd_plugin_calls_total",
+            "counter",
+            "Vendor-plugin calls, by plugin and outcome (allowed, denied, timeout, error).",
+        );
+        for (p, name) in self.plugins.iter().enumerate() {
+            for (o, outcome) in PluginOutcome::ALL.iter().enumerate() {
+                let n = self.plugin_calls[p * PluginOutcome::ALL.len() + o].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "licd_plugin_calls_total{{plugin=\"{}\",outcome=\"{}\"}} {n}",
+                    escape_label(name),
+                    outcome.label()
+                );
+            }
+        }
+
+        gauge(
+            &mut out,
+            "licd_open_connections",
+            "HTTP connections open now.",
+            self.open_connections.load(Ordering::Relaxed),
+        );
+        out
+    }
+}
+
+/// Decrements the open-connection gauge when the connection ends.
+pub struct ConnectionGuard(Arc<AtomicU64>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The `method` label values, in index order.
+fn method_names() -> impl Iterator<Item = &'static str> {
+    Method::ALL
+        .iter()
+        .map(|m| m.name())
+        .chain(std::iter::once(UNKNOWN_METHOD))
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// A label value as the text format wants it: backslash, quote and newline escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_method_and_success_have_their_own_slots() {
+        let m = Metrics::new(vec!["fs".into()]);
+        m.record_request(None, None, Duration::from_millis(1));
+        m.record_request(
+            Some(Method::PingHttp),
+            Some(ErrorCode::UnknownError),
+            Duration::from_millis(1),
+        );
+        let unknown = Method::ALL.len() * CODES;
+        assert_eq!(m.requests[unknown].load(Ordering::Relaxed), 1);
+        let ping_3000 = Metrics::method_index(Some(Method::PingHttp)) * CODES + CODES - 1;
+        assert_eq!(m.requests[ping_3000].load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn plugin_calls_of_unconfigured_plugins_are_not_counted() {
+        let m = Metrics::new(vec!["fs".into()]);
+        m.record_plugin_call("fs", PluginOutcome::Timeout);
+        m.record_plugin_call("other", PluginOutcome::Denied);
+        let total: u64 = m
+            .plugin_calls
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(total, 1);
+        assert_eq!(m.plugin_calls[2].load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn open_connections_gauge_falls_when_the_guard_drops() {
+        let m = Metrics::new(Vec::new());
+        let a = m.connection_opened();
+        let b = m.connection_opened();
+        drop(a);
+        assert_eq!(m.open_connections.load(Ordering::Relaxed), 1);
+        drop(b);
+        assert_eq!(m.open_connections.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

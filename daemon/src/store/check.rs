@@ -1,0 +1,294 @@
+//! `licd check` and `licd compact`.
+//!
+//! The check has two parts. redb's own integrity check (every page checksum) needs the file
+//! to itself, so it runs only on a stopped database. licd's consistency checks read one read
+//! transaction and so also run inside a serving daemon: every value decodes, every
+//! activation, history entry, release, order and subscription names a licence that exists,
+//! each licence's seat count matches its activation rows, and the licence counter matches
+//! the licences stored.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+use super::columns::unknown_tables;
+use super::tables::*;
+use super::{Store, StoreError};
+use crate::license::{Activation, License};
+
+/// Most problems listed in one report; a badly damaged file would otherwise list millions.
+const MAX_PROBLEMS: usize = 100;
+
+/// What a check found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckReport {
+    /// Whether redb's page checksums were verified (only on a stopped database).
+    pub pages_checked: bool,
+    /// Whether redb had to repair the file to open or check it.
+    pub repaired: bool,
+    /// Licences stored.
+    pub licences: u64,
+    /// Activations stored.
+    pub activations: u64,
+    /// One sentence per problem (at most [`MAX_PROBLEMS`]); empty when the database is sound.
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    fn problem(&mut self, text: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(text);
+        }
+    }
+}
+
+impl Store {
+    /// licd's consistency checks on one read transaction (the daemon may be serving).
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        let reader = self.reader()?;
+        let mut report = CheckReport::default();
+        check_consistency(&reader.txn, &mut report)?;
+        Ok(report)
+    }
+}
+
+/// Checks the stopped database at `path`: redb's integrity check, then licd's consistency
+/// checks. Fails if the file is missing or held by a running daemon.
+pub fn check_file(path: &Path) -> Result<CheckReport, StoreError> {
+    let mut db = open_existing(path)?;
+    let mut report = CheckReport {
+        pages_checked: true,
+        ..CheckReport::default()
+    };
+    match db.check_integrity() {
+        Ok(true) => {}
+        Ok(false) => {
+            report.repaired = true;
+            report.problem("redb found damaged pages and repaired the file".into());
+        }
+        Err(e) => report.problem(format!("redb's integrity check failed: {e}")),
+    }
+    let txn = db.begin_read()?;
+    check_consistency(&txn, &mut report)?;
+    drop(txn);
+    db.close().map_err(StoreError::Close)?;
+    Ok(report)
+}
+
+/// File sizes before and after a compaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Bytes before.
+    pub before: u64,
+    /// Bytes after.
+    pub after: u64,
+}
+
+/// Compacts the stopped database at `path`, giving free pages back to the file system.
+pub fn compact_file(path: &Path) -> Result<Compacted, StoreError> {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let before = size(path);
+    let mut db = open_existing(path)?;
+    // Each pass moves what it can; redb advises repeating until nothing moves.
+    while db.compact().map_err(|e| StoreError::Storage(e.into()))? {}
+    db.close().map_err(StoreError::Close)?;
+    Ok(Compacted {
+        before,
+        after: size(path),
+    })
+}
+
+fn open_existing(path: &Path) -> Result<Database, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::Missing(path.to_path_buf()));
+    }
+    Database::builder()
+        .open(path)
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// licd's own consistency rules over one snapshot.
+fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
+    for table in unknown_tables(txn)? {
+        report.problem(format!("table {table} is not one this licd knows"));
+    }
+    let meta = txn.open_table(META)?;
+    match meta.get(SCHEMA_KEY)?.map(|v| v.value().len()) {
+        Some(8) => {}
+        _ => report.problem("meta_v1 has no valid schema version".into()),
+    }
+    if meta.get(SECRET_KEY)?.map(|v| v.value().len()) != Some(32) {
+        report.problem("meta_v1 has no valid 32-byte server secret".into());
+    }
+
+    // Licences: key → (seats in use, subscription id).
+    let mut licences: HashMap<String, (u32, Option<String>)> = HashMap::new();
+    let table = txn.open_table(LICENSES)?;
+    report.licences = table.len()?;
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let key = k.value().to_string();
+        match decode::<License>(v.value()) {
+            Ok(l) => {
+                if l.key != key {
+                    report.problem(format!("licence {key} is stored with key {}", l.key));
+                }
+                licences.insert(key, (l.activations_used, l.subscription_id));
+            }
+            Err(e) => report.problem(format!("licence {key} does not decode: {e}")),
+        }
+    }
+
+    let mut seats: HashMap<String, u32> = HashMap::new();
+    let table = txn.open_table(ACTIVATIONS)?;
+    report.activations = table.len()?;
+    for row in table.iter()? {
+        let (k, v) = row?;
+        let (key, pc) = k.value();
+        if let Err(e) = decode::<Activation>(v.value()) {
+            report.problem(format!("activation of {key} on {pc} does not decode: {e}"));
+        }
+        if !licences.contains_key(key) {
+            report.problem(format!("activation on {pc} names a missing licence {key}"));
+        }
+        *seats.entry(key.to_string()).or_default() += 1;
+    }
+    for (key, (used, _)) in &licences {
+        let rows = seats.get(key).copied().unwrap_or(0);
+        if *used != rows {
+            report.problem(format!(
+                "licence {key} counts {used} activations but {rows} are stored"
+            ));
+        }
+    }
+
+    let history = txn.open_table(HISTORY)?;
+    for row in history.iter()? {
+        let (k, v) = row?;
+        let (key, seq) = k.value();
+        if let Err(e) = decode::<super::HistoryEntry>(v.value()) {
+            report.problem(format!("history entry {seq} of {key} does not decode: {e}"));
+        }
+        if !licences.contains_key(key) {
+            report.problem(format!("history entry {seq} names a missing licence {key}"));
+        }
+    }
+    let releases = txn.open_table(RELEASES)?;
+    for row in releases.iter()? {
+        let (k, _) = row?;
+        let (key, seq) = k.value();
+        if !licences.contains_key(key) {
+            report.problem(format!("release {seq} names a missing licence {key}"));
+        }
+    }
+    let orders = txn.open_table(ORDERS)?;
+    for row in orders.iter()? {
+        let (k, v) = row?;
+        let order = k.value().replace('\u{1f}', "/");
+        match decode::<Vec<String>>(v.value()) {
+            Ok(keys) => {
+                for key in keys.iter().filter(|k| !licences.contains_key(*k)) {
+                    report.problem(format!("order {order} names a missing licence {key}"));
+                }
+            }
+            Err(e) => report.problem(format!("order {order} does not decode: {e}")),
+        }
+    }
+    let subscriptions = txn.open_table(SUBSCRIPTIONS)?;
+    for row in subscriptions.iter()? {
+        let (k, _) = row?;
+        let (id, key) = k.value();
+        match licences.get(key) {
+            None => report.problem(format!("subscription {id} names a missing licence {key}")),
+            Some((_, Some(sub))) if sub == id => {}
+            Some(_) => report.problem(format!(
+                "subscription index lists {key} under {id}, but the licence has another subscription"
+            )),
+        }
+    }
+    let counters = txn.open_table(COUNTERS)?;
+    let counted = counters.get(LICENCE_COUNT)?.map_or(0, |v| v.value());
+    if u64::try_from(counted).ok() != Some(report.licences) {
+        report.problem(format!(
+            "the licence counter says {counted} but {} licences are stored",
+            report.licences
+        ));
+    }
+    match txn.open_table(SIGNING_KEYS) {
+        Ok(keys) => {
+            for row in keys.iter()? {
+                let (k, v) = row?;
+                if serde_json::from_slice::<serde_json::Value>(v.value()).is_err() {
+                    report.problem(format!("signing key {} does not decode", k.value()));
+                }
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    #[test]
+    fn a_fresh_database_passes_both_checks() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path, StoreOptions::default()).expect("open");
+        let online = store.check().expect("check");
+        assert!(online.problems.is_empty(), "{:?}", online.problems);
+        assert!(!online.pages_checked);
+        store.close().expect("close");
+        let offline = check_file(&path).expect("check");
+        assert!(offline.pages_checked);
+        assert!(offline.problems.is_empty(), "{:?}", offline.problems);
+    }
+
+    #[test]
+    fn an_activation_without_its_licence_and_a_wrong_counter_are_reported() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path, StoreOptions::default()).expect("open");
+        store.close().expect("close");
+        let db = Database::builder().open(&path).expect("open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut a = txn.open_table(ACTIVATIONS).expect("table");
+            let act =
+                serde_json::json!({"computer_id": "pc", "computer_key": "k", "activated_at": 1});
+            a.insert(("NOKEY", "pc"), act.to_string().as_bytes())
+                .expect("insert");
+            let mut c = txn.open_table(COUNTERS).expect("table");
+            c.insert(LICENCE_COUNT, 5).expect("insert");
+        }
+        txn.commit().expect("commit");
+        drop(db);
+        let report = check_file(&path).expect("check");
+        let text = report.problems.join("\n");
+        assert!(text.contains("names a missing licence NOKEY"), "{text}");
+        assert!(text.contains("licence counter says 5 but 0"), "{text}");
+    }
+
+    #[test]
+    fn compaction_of_a_stopped_database_keeps_it_usable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        Store::open(&path, StoreOptions::default())
+            .expect("open")
+            .close()
+            .expect("close");
+        let sizes = compact_file(&path).expect("compact");
+        assert!(sizes.after <= sizes.before, "{sizes:?}");
+        assert!(check_file(&path).expect("check").problems.is_empty());
+    }
+}

@@ -1,0 +1,129 @@
+//! `application/x-www-form-urlencoded`: reading a store's POST body and writing the output of
+//! `map_args`, without pulling a dependency into every plugin.
+
+use std::fmt;
+
+/// Why a form body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormError {
+    /// A `%` not followed by two hex digits.
+    BadEscape,
+    /// A name or value that is not UTF-8 once decoded.
+    NotUtf8,
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FormError::BadEscape => "a % escape is not followed by two hex digits",
+            FormError::NotUtf8 => "a decoded name or value is not UTF-8",
+        })
+    }
+}
+
+impl std::error::Error for FormError {}
+
+/// The name and value pairs of a form body, in order, decoded (`+` is a space).
+///
+/// # Errors
+/// [`FormError`] on a bad `%` escape or text that is not UTF-8.
+pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    let mut out = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[..0]),
+        };
+        out.push((decode(name)?, decode(value)?));
+    }
+    Ok(out)
+}
+
+/// Percent-decodes one name or value.
+///
+/// # Errors
+/// [`FormError`] on a bad `%` escape or text that is not UTF-8.
+pub fn decode(raw: &[u8]) -> Result<String, FormError> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = |at: usize| raw.get(at).and_then(|b| (*b as char).to_digit(16));
+                let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
+                    return Err(FormError::BadEscape);
+                };
+                // Two hex digits make at most 255.
+                bytes.push((hi * 16 + lo) as u8);
+                i += 2;
+            }
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).map_err(|_| FormError::NotUtf8)
+}
+
+/// Encodes pairs as a form body: every byte but `A-Z a-z 0-9 - . _ ~` is percent-encoded.
+pub fn encode<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        escape_into(name.as_ref(), &mut out);
+        out.push('=');
+        escape_into(value.as_ref(), &mut out);
+    }
+    out
+}
+
+fn escape_into(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_then_parse_gives_the_pairs_back() {
+        let pairs = [("is_email", "a+b@example.com"), ("is_userdata1", "é & = %")];
+        let text = encode(&pairs);
+        assert_eq!(
+            text,
+            "is_email=a%2Bb%40example.com&is_userdata1=%C3%A9%20%26%20%3D%20%25"
+        );
+        let back = parse(text.as_bytes()).unwrap();
+        let expected: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn plus_is_a_space_and_bad_input_is_refused() {
+        assert_eq!(
+            parse(b"a=x+y&b&&c=").unwrap(),
+            vec![
+                ("a".into(), "x y".into()),
+                ("b".into(), String::new()),
+                ("c".into(), String::new())
+            ]
+        );
+        assert_eq!(parse(b"a=%zz"), Err(FormError::BadEscape));
+        assert_eq!(parse(b"a=%4"), Err(FormError::BadEscape));
+        assert_eq!(parse(b"a=%FF"), Err(FormError::NotUtf8));
+    }
+}
