@@ -308,17 +308,18 @@ fn verified_password_is_remembered_so_later_calls_skip_argon2() {
     let wrong = fastest_call_time(&d, "is_vendor=Hashed&is_user=hu&is_pwd=wrong");
     let right = "is_vendor=Hashed&is_user=hu&is_pwd=right";
     create(&d, right).expect_ok();
-    let mut times: Vec<Duration> = (0..5)
+    // The fastest of 5: load from other tests only adds time (and each call also commits
+    // a new key durably).
+    let remembered = (0..5)
         .map(|_| {
             let start = Instant::now();
             create(&d, right).expect_ok();
             start.elapsed()
         })
-        .collect();
-    times.sort();
+        .min()
+        .unwrap_or_default();
     assert!(
-        times[2] * 3 < wrong,
-        "a remembered password took {:?}, an argon2 verification {wrong:?}",
-        times[2]
+        remembered * 3 < wrong,
+        "a remembered password took {remembered:?}, an argon2 verification {wrong:?}"
     );
 }
