@@ -111,6 +111,12 @@ fn release_goes_through_the_socket_while_the_daemon_runs() {
     d.activate(&key, "pc-1").expect_ok();
     let out = ok(d.cli(&["release", "--key", &key, "--computer-id", "pc-1"]));
     assert!(out.contains("released from computer pc-1"), "{out}");
+    assert!(d.wait_for_log("activation released"), "{}", d.logs());
+    let logs = d.logs();
+    assert!(
+        !logs.contains(&key) && !logs.contains(&key.replace('-', "")),
+        "a full key in the log: {logs}"
+    );
     d.activate(&key, "pc-2").expect_ok();
     let err = fails(d.cli(&["release", "--key", &key, "--computer-id", "pc-1"]));
     assert!(err.contains("216") || err.contains("217"), "{err}");

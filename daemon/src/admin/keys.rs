@@ -272,11 +272,20 @@ pub async fn release(ctx: &AdminCtx, body: Body) -> Reply {
         Ok(Outcome::Released {
             license,
             activation,
-        }) => Ok(crate::methods::release_license::reply(
-            &key,
-            &activation.computer_id,
-            license.available(),
-        )),
+        }) => {
+            tracing::info!(
+                method = "licd release",
+                key = %crate::methods::masked(&key),
+                computer = %activation.computer_id,
+                client = "local",
+                "activation released"
+            );
+            Ok(crate::methods::release_license::reply(
+                &key,
+                &activation.computer_id,
+                license.available(),
+            ))
+        }
         Ok(_) => Err(MethodError::internal(
             "the store answered a release with another outcome",
         )),

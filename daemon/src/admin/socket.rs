@@ -59,7 +59,7 @@ pub fn bind(data_dir: &Path) -> std::io::Result<(UnixListener, PathBuf)> {
 }
 
 impl AdminSocket {
-    /// Serves `listener` with the admin API until [`AdminSocket::shutdown`].
+    /// Serves `listener` with the admin API until [`AdminSocket::finish`].
     pub fn serve(listener: UnixListener, path: PathBuf, ctx: Arc<AdminCtx>) -> AdminSocket {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {

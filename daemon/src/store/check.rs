@@ -33,7 +33,7 @@ pub struct CheckReport {
     pub licences: u64,
     /// Activations stored.
     pub activations: u64,
-    /// One sentence per problem (at most [`MAX_PROBLEMS`]); empty when the database is sound.
+    /// One sentence per problem (at most 100); empty when the database is sound.
     pub problems: Vec<String>,
 }
 
