@@ -51,9 +51,6 @@ pub enum ServeError {
     /// The authentication state could not be set up.
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// A configuration feature this build does not provide yet.
-    #[error("{0}")]
-    Unsupported(String),
     /// The admin socket could not be made.
     #[error("cannot create the admin socket {path}: {source}")]
     AdminSocket {
@@ -105,7 +102,10 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     }
     raise_open_file_limit(config.server.max_connections);
     let data_dir = config.server.data_dir.clone();
-    create_data_dir(&data_dir)?;
+    create_data_dir(&data_dir).map_err(|source| ServeError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
     let options = StoreOptions {
         cache_bytes: usize::try_from(config.server.cache_size_mib)
             .unwrap_or(usize::MAX / (1 << 20))
@@ -226,7 +226,9 @@ fn remove_backup_leftovers(dir: &Path) {
     }
 }
 
-fn create_data_dir(dir: &Path) -> Result<(), ServeError> {
+/// Creates the data directory with mode 0700 when it is missing (the database and the admin
+/// socket live there, readable by the service user alone).
+pub(crate) fn create_data_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
@@ -235,10 +237,6 @@ fn create_data_dir(dir: &Path) -> Result<(), ServeError> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|source| ServeError::DataDir {
-            path: dir.to_path_buf(),
-            source,
-        })
 }
 
 /// Raises the soft open-file limit to the hard limit: each connection is a descriptor, and

@@ -76,7 +76,13 @@ impl Connection {
         let store = match mode {
             Open::Existing => Store::open_existing(&path, StoreOptions::default())?,
             Open::CreateIfMissing => {
-                create_data_dir(data_dir)?;
+                crate::serve::create_data_dir(data_dir).map_err(|source| {
+                    AdminError::Store(crate::store::StoreError::File {
+                        what: "cannot create the data directory",
+                        path: data_dir.to_path_buf(),
+                        source,
+                    })
+                })?;
                 let created = !path.exists();
                 let store = Store::open(&path, StoreOptions::default())?;
                 if created {
@@ -179,22 +185,4 @@ pub fn json_request(method: http::Method, path: &str, value: &serde_json::Value)
         http::HeaderValue::from_static("application/json"),
     );
     req
-}
-
-fn create_data_dir(dir: &Path) -> Result<(), AdminError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| {
-            AdminError::Store(crate::store::StoreError::File {
-                what: "cannot create the data directory",
-                path: dir.to_path_buf(),
-                source,
-            })
-        })
 }

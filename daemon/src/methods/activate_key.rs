@@ -6,7 +6,7 @@ use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::methods::Ctx;
 use crate::methods::validate_license::{
-    ActivationCtx, Check, Checked, check_or_activate, display_key,
+    ActivationCtx, Check, Checked, check_or_activate, display_key, result_sentence,
 };
 use crate::response::{Field, Reply};
 
@@ -42,14 +42,7 @@ impl ActivateKey {
                 let key = crate::license::keys::ActivationKey::from_canonical_unchecked(
                     license.key.clone(),
                 );
-                let mut r = Reply::new(if new {
-                    format!(
-                        "The license was activated on computer {}.",
-                        activation.computer_id
-                    )
-                } else {
-                    "Your license is valid.".to_string()
-                });
+                let mut r = Reply::new(result_sentence(new, &activation.computer_id));
                 r.push(Field::text("pckey", display_key(&computer_key)));
                 r.push(Field::text("activationKey", key.dashed()));
                 r.push(Field::text("computerID", activation.computer_id));

@@ -370,14 +370,7 @@ pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
             computer_key,
             new,
         } => {
-            let mut r = Reply::new(if new {
-                format!(
-                    "The license was activated on computer {}.",
-                    activation.computer_id
-                )
-            } else {
-                "Your license is valid.".to_string()
-            });
+            let mut r = Reply::new(result_sentence(new, &activation.computer_id));
             r.push(Field::text("pckey", display_key(&computer_key)));
             r.push(Field::text("computerID", activation.computer_id.clone()));
             r.push_opt("computerName", activation.computer_name.clone());
@@ -393,6 +386,15 @@ pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
             r.fields.extend(licence_info(&license, config, now, true));
             r
         }
+    }
+}
+
+/// The `<result>` of a successful validation: a new activation names the computer.
+pub fn result_sentence(new_activation: bool, computer_id: &str) -> String {
+    if new_activation {
+        format!("The license was activated on computer {computer_id}.")
+    } else {
+        "Your license is valid.".to_string()
     }
 }
 
