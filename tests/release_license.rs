@@ -259,7 +259,7 @@ fn history_records_each_release_unless_switched_off() {
     assert_eq!(e.vendor.as_deref(), Some("QlmAuthenticationProvider"));
     assert_eq!(e.client.as_deref(), Some("127.0.0.1"));
     assert!(e.computer_key.is_some() && e.activated_at.is_some());
-    assert_eq!(h.iter().filter(|e| e.event == "activated").count(), 2);
+    assert!(h.iter().all(|e| e.event == "released"), "{h:?}");
 }
 
 #[test]

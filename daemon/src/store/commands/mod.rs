@@ -108,8 +108,9 @@ pub enum Outcome {
 pub struct HistoryEntry {
     /// When it happened.
     pub time: i64,
-    /// What happened: `activated`, `released`, `reclaimed` (an idle cloud seat given to
-    /// another computer), `updated`, ….
+    /// What happened: `released`, `reclaimed` (an idle cloud seat given to another
+    /// computer), `updated`, `upgraded`, …. Activations have no entry of their own: the
+    /// activation row records them, and its release writes it here.
     pub event: String,
     /// The computer concerned, if any.
     #[serde(default)]
@@ -135,7 +136,7 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    /// An entry about one activation (activated, released, reclaimed).
+    /// An entry about one activation (released or reclaimed).
     pub fn for_activation(event: &str, time: i64, activation: &Activation) -> Self {
         HistoryEntry {
             time,
