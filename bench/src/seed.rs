@@ -28,6 +28,10 @@ pub struct SeedArgs {
     /// Parallel requests.
     #[arg(long, default_value_t = 2)]
     pub clients: usize,
+    /// Also activate one computer on every licence created (the "one activation per
+    /// licence" database of the size and memory figures).
+    #[arg(long)]
+    pub activate: bool,
 }
 
 const PER_REQUEST: u64 = 10_000;
@@ -58,6 +62,9 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
                     if status != 200 || is_error(&body) {
                         bail!("seeding failed: {}", String::from_utf8_lossy(&body));
                     }
+                    if args.activate {
+                        activate_each(&mut conn, &body).await?;
+                    }
                 }
             })
         })
@@ -70,5 +77,21 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         args.licences,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Activates one computer on every key listed in a GetActivationKey reply.
+async fn activate_each(conn: &mut Connection, body: &[u8]) -> anyhow::Result<()> {
+    let text = String::from_utf8_lossy(body);
+    for (i, part) in text.split("<activationKey>").skip(1).enumerate() {
+        let Some(key) = part.split('<').next() else {
+            continue;
+        };
+        let path = format!("/qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid=SEED-{i}");
+        let (status, reply) = conn.get(&path).await?;
+        if status != 200 || is_error(&reply) {
+            bail!("activation failed: {}", String::from_utf8_lossy(&reply));
+        }
+    }
     Ok(())
 }
