@@ -24,6 +24,11 @@ use features::Features;
 use model::LicenseModel;
 use properties::PropertyValue;
 
+/// Serde helper: false booleans are left out of the stored JSON (they read back as false).
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// QLM `ELicenseStatus` flag: the licence has expired.
 pub const STATUS_EXPIRED: u32 = 64;
 /// QLM `ELicenseStatus` flag: the computer still needs to activate.
@@ -34,7 +39,9 @@ pub const STATUS_REVOKED: u32 = 2048;
 /// A licence as stored: one activation key and everything it allows.
 ///
 /// Stored as JSON (self-describing, so fields can be added with `#[serde(default)]` without a
-/// migration, and `licd export` can stream it as is). Times are UTC Unix seconds.
+/// migration, and `licd export` can stream it as is). Fields with no value (`None`, empty,
+/// `false`) are left out of the stored JSON and read back as their default: a million
+/// licences are a few hundred megabytes smaller for it. Times are UTC Unix seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct License {
     /// Canonical activation key (26 characters, no dashes).
@@ -55,37 +62,37 @@ pub struct License {
     #[serde(default)]
     pub features: Features,
     /// Fixed expiry, if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry: Option<i64>,
     /// Duration in days counted from the first activation, if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_days: Option<u32>,
     /// Time of the first activation (starts a duration-based expiry).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_activation: Option<i64>,
     /// Whether the maintenance plan is on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub maintenance_plan: bool,
     /// Maintenance renewal date, when the plan is on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_renewal: Option<i64>,
     /// Product properties set on this licence.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<PropertyValue>,
     /// `is_orderid` at creation.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// `is_subscriptionid` at creation.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<String>,
     /// `is_userdata1`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
     /// `is_affiliateid`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affiliate_id: Option<String>,
     /// `is_email`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// `is_qlmversion` (or `options.defaultQlmVersion`).
     #[serde(default)]
@@ -95,24 +102,24 @@ pub struct License {
     /// Creation time.
     pub created: i64,
     /// Last time a change touched the licence.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_accessed: Option<i64>,
     /// Revoked licences cannot activate or validate.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub revoked: bool,
     /// Incremented on every change; part of the computer-key derivation.
     #[serde(default)]
     pub revision: u32,
     /// Set when UpgradeLicense replaced this licence by another key.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgraded_to: Option<String>,
     /// This licence's own release limit (`is_maxreleasecount`): `None` or -2 = the server's
     /// `options.maxReleaseCount`, -1 = unlimited.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_release_count: Option<i64>,
     /// This licence's own release period in days (`is_maxreleaseperiod`): `None` or -2 = the
     /// server's `options.maxReleasePeriodInDays`, -1 = since the licence was created.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_release_period: Option<i64>,
 }
 
@@ -200,7 +207,7 @@ pub struct Activation {
     /// `is_pcid`, compared exactly.
     pub computer_id: String,
     /// `is_computer_name`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computer_name: Option<String>,
     /// When the activation was made.
     pub activated_at: i64,
@@ -209,13 +216,31 @@ pub struct Activation {
     /// The computer key this activation was last given (canonical form).
     pub computer_key: String,
     /// Client address at activation, when `captureIPAddress` is on.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
     /// `is_alog_userdata1`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
     /// Checked out for offline use until then: a release before that time is refused (228).
     /// Nothing sets it yet; offline check-out is a later feature.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_until: Option<i64>,
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::*;
+
+    #[test]
+    fn stored_json_leaves_out_empty_fields_and_reads_back_equal() {
+        let mut licence = License::for_tests("permanent", 3, 1_800_000_000);
+        let json = serde_json::to_string(&licence).unwrap();
+        assert!(!json.contains("null"), "{json}");
+        assert!(!json.contains("revoked"), "{json}");
+        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), licence);
+        licence.revoked = true;
+        licence.expiry = Some(5);
+        let json = serde_json::to_string(&licence).unwrap();
+        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), licence);
+    }
 }
