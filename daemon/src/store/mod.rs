@@ -443,16 +443,7 @@ impl Reader {
 
     /// Every activation of `key`, ordered by computer id.
     pub fn activations(&self, key: &str) -> Result<Vec<Activation>, StoreError> {
-        let table = self.txn.open_table(ACTIVATIONS)?;
-        let mut out = Vec::new();
-        for row in table.range((key, "")..)? {
-            let (k, v) = row?;
-            if k.value().0 != key {
-                break;
-            }
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
+        commands::activations_of(&self.txn.open_table(ACTIVATIONS)?, key)
     }
 
     /// The history of `key`, oldest first.

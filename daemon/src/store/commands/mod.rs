@@ -204,7 +204,7 @@ pub(crate) fn append_history(
 }
 
 /// Every activation of `key` in an open activations table, ordered by computer id.
-pub(super) fn activations_of(
+pub(crate) fn activations_of(
     table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
     key: &str,
 ) -> Result<Vec<Activation>, StoreError> {
