@@ -1,9 +1,7 @@
 //! ActivateKey (methods.md): ValidateLicenseHttp's activation with a short reply, and vendor
 //! authentication and scope when `is_vendor` is given.
 
-use quick_xml::events::Event;
-
-use crate::util::{HttpReply, TestConfig, TestDaemon, VENDOR};
+use crate::util::{TestConfig, TestDaemon, VENDOR};
 
 /// A vendor that may only touch licences it created.
 const OWN_VENDOR: &str = r#"
@@ -15,26 +13,6 @@ scope = "own"
 "#;
 const OWN_CREDENTIALS: &str = "is_vendor=OwnStore&is_user=own&is_pwd=ownpw";
 
-/// Names of the children of `<QuickLicenseManager>`, in order.
-fn element_names(r: &HttpReply) -> Vec<String> {
-    let mut reader = quick_xml::Reader::from_str(r.body.trim_start_matches('\u{feff}'));
-    let (mut depth, mut names) = (0, Vec::new());
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                depth += 1;
-                if depth == 2 {
-                    names.push(e.name().0.to_string());
-                }
-            }
-            Ok(Event::End(_)) => depth -= 1,
-            Ok(Event::Eof) => return names,
-            Err(e) => panic!("not XML ({e}): {}", r.body),
-            _ => {}
-        }
-    }
-}
-
 #[test]
 fn activate_key_reply_is_short() {
     let d = TestDaemon::start(&TestConfig::demo());
@@ -42,7 +20,7 @@ fn activate_key_reply_is_short() {
     let r = d.call("ActivateKey", &format!("is_avkey={key}&is_pcid=PC-A"));
     r.expect_ok();
     assert_eq!(
-        element_names(&r),
+        r.element_names(),
         [
             "result",
             "pckey",

@@ -583,6 +583,26 @@ impl HttpReply {
         out
     }
 
+    /// Names of the children of `<QuickLicenseManager>`, in order.
+    pub fn element_names(&self) -> Vec<String> {
+        let mut reader = quick_xml::Reader::from_str(self.body.trim_start_matches('\u{feff}'));
+        let (mut depth, mut names) = (0, Vec::new());
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e)) => {
+                    depth += 1;
+                    if depth == 2 {
+                        names.push(e.name().0.to_string());
+                    }
+                }
+                Ok(Event::End(_)) => depth -= 1,
+                Ok(Event::Eof) => return names,
+                Err(e) => panic!("not XML ({e}): {}", self.body),
+                _ => {}
+            }
+        }
+    }
+
     /// Text of the first element named `name`.
     pub fn get(&self, name: &str) -> Option<String> {
         self.all(name).into_iter().next()

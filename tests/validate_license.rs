@@ -1,8 +1,6 @@
 //! ValidateLicenseHttp (methods.md): the flow steps 1 to 5, the computer-ID and key rules
 //! (README §4), the reply elements and their order, and what a validation stores.
 
-use quick_xml::events::Event;
-
 use crate::util::{HttpReply, TestConfig, TestDaemon, VENDOR};
 
 fn validate(d: &TestDaemon, query: &str) -> HttpReply {
@@ -18,26 +16,6 @@ fn report(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
 #[track_caller]
 fn assert_near(a: i64, b: i64, r: &HttpReply) {
     assert!((a - b).abs() <= 5, "{a} vs {b}: {}", r.body);
-}
-
-/// Names of the children of `<QuickLicenseManager>`, in order.
-fn element_names(r: &HttpReply) -> Vec<String> {
-    let mut reader = quick_xml::Reader::from_str(r.body.trim_start_matches('\u{feff}'));
-    let (mut depth, mut names) = (0, Vec::new());
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                depth += 1;
-                if depth == 2 {
-                    names.push(e.name().0.to_string());
-                }
-            }
-            Ok(Event::End(_)) => depth -= 1,
-            Ok(Event::Eof) => return names,
-            Err(e) => panic!("not XML ({e}): {}", r.body),
-            _ => {}
-        }
-    }
 }
 
 /// `yyyy-MM-dd HH:mm:ss` as Unix seconds.
@@ -365,7 +343,7 @@ fn activation_reply_lists_the_elements_in_spec_order_with_their_values() {
         availableLicenses expiryDate duration maintenanceRenewalDate userData affiliateID \
         userEmail orderID productProperties revoked creationDateUtc serverDate";
     let expected: Vec<&str> = expected.split_whitespace().collect();
-    assert_eq!(element_names(&r), expected, "{}", r.body);
+    assert_eq!(r.element_names(), expected, "{}", r.body);
     let pckey = r.get("pckey").unwrap();
     assert!(pckey.starts_with('J') && pckey.len() == 30, "{pckey}");
     let now = secs(&r.get("serverDate").unwrap());
