@@ -244,7 +244,7 @@ fn merge_mapped(
         body.push(b'&');
     }
     body.extend_from_slice(mapped.as_bytes());
-    Args::parse(raw.query.as_deref(), Some(&body), limits).map_err(MergeError::Request)
+    Args::parse(raw.query(), Some(&body), limits).map_err(MergeError::Request)
 }
 
 /// What the plugin is shown: the request as received, and nothing of the server's own.
@@ -253,7 +253,7 @@ fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
     // The router has already parsed (and refused anything malformed in) these same bytes,
     // so the lenient re-reading here cannot lose an argument the method will see.
     let decode = |bytes: &[u8]| licd_plugin_api::form::parse(bytes).unwrap_or_default();
-    let mut args = decode(raw.query.as_deref().unwrap_or("").as_bytes());
+    let mut args = decode(raw.query().unwrap_or("").as_bytes());
     if raw.form_body {
         args.extend(decode(&raw.body));
     }
@@ -266,7 +266,7 @@ fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
         method: method.name().to_string(),
         vendor: vendor.to_string(),
         client: ctx.client.to_string(),
-        url: raw.target.clone(),
+        url: raw.target().to_string(),
         args,
         headers,
         body: raw.body.clone(),
@@ -277,7 +277,7 @@ fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
 /// the reason in the log only.
 pub fn check_strict(ctx: &Ctx, method: Method, vendor: &Vendor) -> Result<(), MethodError> {
     let request = strict::Signed {
-        target: &ctx.raw.target,
+        target: ctx.raw.target(),
         headers: &ctx.raw.headers,
     };
     let security = &ctx.config.security;
@@ -307,7 +307,9 @@ mod tests {
     /// A POSTed form with `query` in the URL, and the arguments the router parsed from it.
     fn request(query: &str, body: &str) -> (RawRequest, Args) {
         let raw = RawRequest {
-            query: Some(query.to_string()),
+            uri: format!("/qlmservice.asmx/GetActivationKey?{query}")
+                .parse()
+                .expect("a valid URI"),
             body: bytes::Bytes::from(body.to_string()),
             form_body: !body.is_empty(),
             ..RawRequest::default()

@@ -110,15 +110,9 @@ async fn method_request(
     started: Instant,
 ) -> Response<Full<Bytes>> {
     let server = &config.server;
-    let query = req.uri().query().map(str::to_string);
-    // As sent, for strict authentication's signature and for vendor plugins.
-    let target = req.uri().path_and_query().map_or_else(
-        || req.uri().path().to_string(),
-        |pq| pq.as_str().to_string(),
-    );
     // Until the arguments are parsed, errors use the format the client asked for if it can
     // be read at all.
-    let mut format = sniff_format(query.as_deref());
+    let mut format = sniff_format(req.uri().query());
     if req.method() != Verb::GET && req.method() != Verb::POST {
         let e = MethodError::invalid("Methods accept GET and POST only.")
             .with_status(StatusCode::METHOD_NOT_ALLOWED);
@@ -127,7 +121,10 @@ async fn method_request(
             .insert(ALLOW, http::HeaderValue::from_static("GET, POST"));
         return r;
     }
-    let headers = req.headers().clone();
+    // The URI and headers move into the context (strict authentication and vendor plugins
+    // read them as sent); nothing is copied on the request road.
+    let (parts, incoming) = req.into_parts();
+    let headers = parts.headers;
     let is_form = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -137,7 +134,7 @@ async fn method_request(
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
         });
-    let body = match read_body(req, server.max_body_bytes).await {
+    let body = match read_body(&headers, incoming, server.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => return error_response(&e, format, false),
     };
@@ -150,7 +147,7 @@ async fn method_request(
         max_args: server.max_args,
         max_value_bytes: server.max_value_bytes,
     };
-    let parsed = Args::parse(query.as_deref(), form, limits);
+    let parsed = Args::parse(parts.uri.query(), form, limits);
     let mut bom = false;
     if let Ok(args) = &parsed {
         bom = args.boolean("is_writebom").ok().flatten().unwrap_or(false);
@@ -198,8 +195,7 @@ async fn method_request(
         now: dates::now(),
         deadline: started + Duration::from_millis(server.request_timeout_ms),
         raw: RawRequest {
-            target,
-            query,
+            uri: parts.uri,
             headers,
             form_body: is_form && !body.is_empty(),
             body,
@@ -254,22 +250,25 @@ fn check_address(
     Ok(())
 }
 
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, MethodError> {
+async fn read_body(
+    headers: &http::HeaderMap,
+    incoming: Incoming,
+    max: usize,
+) -> Result<Bytes, MethodError> {
     let too_large = || {
         MethodError::invalid(format!(
             "The request body is larger than {max} bytes (server.maxBodyBytes)."
         ))
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     };
-    let declared = req
-        .headers()
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    match Limited::new(req.into_body(), max).collect().await {
+    match Limited::new(incoming, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -53,16 +53,28 @@ pub struct Ctx {
 /// What vendor plugins and strict authentication read of a request besides its arguments.
 #[derive(Debug, Clone, Default)]
 pub struct RawRequest {
-    /// The request target as sent: path and query.
-    pub target: String,
-    /// The raw query string.
-    pub query: Option<String>,
+    /// The request target as sent (path and query), moved out of the request, not copied.
+    pub uri: http::Uri,
     /// The request headers.
     pub headers: http::HeaderMap,
     /// The raw body.
     pub body: bytes::Bytes,
     /// Whether the body held form arguments (parsed into the arguments).
     pub form_body: bool,
+}
+
+impl RawRequest {
+    /// The request target as sent: path and query.
+    pub fn target(&self) -> &str {
+        self.uri
+            .path_and_query()
+            .map_or_else(|| self.uri.path(), |pq| pq.as_str())
+    }
+
+    /// The raw query string.
+    pub fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
 }
 
 impl Ctx {
