@@ -27,7 +27,7 @@ fn create(d: &TestDaemon, credentials: &str) -> HttpReply {
 }
 
 /// An argon2 hash of `password` made by `licd hash-password`.
-fn hash(password: &str) -> String {
+pub fn hash(password: &str) -> String {
     let (code, out, err) = licd_cmd(
         &["hash-password"],
         Some(&format!("{password}\n")),
@@ -39,7 +39,7 @@ fn hash(password: &str) -> String {
     hash
 }
 
-fn hashed_vendor(password: &str) -> String {
+pub fn hashed_vendor(password: &str) -> String {
     format!(
         "[[vendor]]\nname = \"Hashed\"\nuser = \"hu\"\npasswordHash = \"{}\"\n",
         hash(password)

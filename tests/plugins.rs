@@ -3,7 +3,7 @@
 //! at load time (licd refuses to start, naming plugin and path: start_refusals.rs), and what a
 //! plugin is shown.
 
-mod build;
+pub mod build;
 mod start_refusals;
 
 use std::path::{Path, PathBuf};

@@ -233,7 +233,8 @@ fn wrong_signature_stale_timestamp_old_version_or_missing_headers_are_code_8() {
                 version: "1",
                 ..Signing::default()
             },
-            "version \"1\"",
+            // Reasons are logged quoted and escaped (docs/security.md, forged log lines).
+            "version \\\"1\\\"",
         ),
         (
             Signing {

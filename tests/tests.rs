@@ -18,6 +18,7 @@ mod ping_and_latest_version;
 mod plugins;
 mod release_license;
 mod reliability;
+mod security;
 mod service;
 mod strict_auth;
 mod update_license;

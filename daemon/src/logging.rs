@@ -84,3 +84,63 @@ fn formatter(format: LogFormat) -> Formatter {
         (LogFormat::Text, false) => lines.boxed(),
     }
 }
+
+/// How many characters of a request-supplied value a log line shows at most.
+const UNTRUSTED_MAX_CHARS: usize = 200;
+
+/// A value the request supplied (a computer ID, a path, a plugin's reason quoting a store's
+/// field), for a log field: always quoted, with quotes, backslashes, control and non-ASCII
+/// characters escaped, and cut at 200 characters. Written with `%untrusted(v)`, it cannot end
+/// its field early, so a value such as `x client=6.6.6.6` cannot forge another field or line
+/// in text logs (the security review's log-forgery finding).
+pub fn untrusted(value: &str) -> Untrusted<'_> {
+    Untrusted(value)
+}
+
+/// See [`untrusted`].
+#[derive(Debug, Clone, Copy)]
+pub struct Untrusted<'a>(&'a str);
+
+impl std::fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        f.write_char('"')?;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == UNTRUSTED_MAX_CHARS {
+                return f.write_str("…\"");
+            }
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                f.write_char(c)?;
+            } else {
+                write!(f, "{}", c.escape_default())?;
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+#[cfg(test)]
+mod untrusted_tests {
+    use super::untrusted;
+
+    #[test]
+    fn an_untrusted_value_cannot_end_its_field() {
+        assert_eq!(untrusted("PC-7").to_string(), "\"PC-7\"");
+        assert_eq!(
+            untrusted("x\" client=6.6.6.6\nlevel=ERROR").to_string(),
+            "\"x\\\" client=6.6.6.6\\nlevel=ERROR\""
+        );
+        assert_eq!(
+            untrusted("a\\b\u{1b}é").to_string(),
+            "\"a\\\\b\\u{1b}\\u{e9}\""
+        );
+    }
+
+    #[test]
+    fn an_untrusted_value_is_cut_at_200_characters() {
+        let long = "a".repeat(5000);
+        let shown = untrusted(&long).to_string();
+        assert_eq!(shown.chars().count(), 1 + 200 + 2);
+        assert!(shown.ends_with("…\""));
+    }
+}

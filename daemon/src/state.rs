@@ -3,9 +3,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::auth::password::PasswordChecker;
+use crate::auth::attempts::AuthAttempts;
+use crate::auth::password::{PasswordChecker, strongest_params};
 use crate::auth::strict::ReplayMemory;
-use crate::auth::throttle::FailureThrottle;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
@@ -19,8 +19,8 @@ pub struct AppState {
     pub store: Store,
     /// Vendor password verification (argon2 cost, remembered verifications).
     pub passwords: PasswordChecker,
-    /// Failed-authentication throttle per client address.
-    pub throttle: FailureThrottle,
+    /// Authentication slots and failure counts per client address.
+    pub attempts: AuthAttempts,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
     /// Signs licence replies (spec offline.md): the current key and the per-core bound.
@@ -35,13 +35,15 @@ impl AppState {
     /// State for a server running `config` on `store`.
     pub fn new(config: Config, store: Store, passwords: PasswordChecker) -> Self {
         let plugins = config.plugins.iter().map(|p| p.name.clone()).collect();
+        use_strongest_dummy(&passwords, &config);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         AppState {
             metrics: Metrics::new(plugins),
             config: RwLock::new(Arc::new(config)),
             store,
             passwords,
-            throttle: FailureThrottle::new(),
-            signer: Signer::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            attempts: AuthAttempts::new(cores),
+            signer: Signer::new(cores),
             plugins: PluginHost::default(),
             strict_replay: ReplayMemory::new(),
         }
@@ -64,12 +66,31 @@ impl AppState {
 
     /// Puts a reloaded configuration in force for every request that starts from now on;
     /// requests already running keep the snapshot they took.
+    ///
+    /// The dummy argon2 hash follows the strongest vendor hash of the new configuration first,
+    /// so that no refusal under it is cheaper than a wrong password.
     pub fn replace_config(&self, config: Config) {
+        use_strongest_dummy(&self.passwords, &config);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 
     /// Gives the store back for a clean close once no request can use it any more.
     pub fn into_store(self) -> Store {
         self.store
+    }
+}
+
+/// Makes refusals without a real hash cost what the costliest configured vendor hash costs
+/// (spec methods.md, Auth). If the new dummy cannot be made (the OS random number generator
+/// failed) the old one stays and the log says so: refusals keep working, at the old cost.
+fn use_strongest_dummy(passwords: &PasswordChecker, config: &Config) {
+    let params = strongest_params(
+        config
+            .vendors
+            .iter()
+            .filter_map(|v| v.password_hash.as_deref()),
+    );
+    if let Err(error) = passwords.use_dummy_params(params) {
+        tracing::error!(%error, "cannot make the dummy password hash for the new argon2 parameters; refusals keep the old cost");
     }
 }

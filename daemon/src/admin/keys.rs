@@ -134,7 +134,7 @@ fn method_ctx(ctx: &AdminCtx) -> Ctx {
     Ctx {
         state: ctx.state.clone(),
         config: ctx.state.config(),
-        client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        client: IpAddr::V4(Ipv4Addr::LOCALHOST).into(),
         now: dates::now(),
         deadline: Instant::now() + COMMAND_DEADLINE,
         raw: RawRequest::default(),
@@ -276,7 +276,7 @@ pub async fn release(ctx: &AdminCtx, body: Body) -> Reply {
             tracing::info!(
                 method = "licd release",
                 key = %crate::methods::masked(&key),
-                computer = %activation.computer_id,
+                computer = %crate::logging::untrusted(&activation.computer_id),
                 client = "local",
                 "activation released"
             );

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -56,6 +56,18 @@ pub struct ExpectedCredential<'a> {
     pub password: StoredPassword<'a>,
 }
 
+/// The outcome of [`PasswordChecker::verify_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The credential matches.
+    Accepted,
+    /// It does not (or the vendor is unknown); one argon2 verification was paid.
+    Refused,
+    /// The caller's `may_run` said no once the argon2 permit was granted (the address was
+    /// blocked while the attempt waited): nothing was checked.
+    Blocked,
+}
+
 /// Why the password machinery could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -75,9 +87,11 @@ pub struct PasswordChecker {
     /// the remembered digests are useless outside this process and cannot be brute-forced
     /// offline from a memory dump without also taking the key.
     mac: HmacSha256,
-    /// A PHC hash of a random password, made with the same parameters as [`hash_password`], to
-    /// verify against when there is no real hash, so those refusals cost what the others do.
-    dummy_hash: Arc<str>,
+    /// A PHC hash of a random password, made with the strongest argon2 parameters of the
+    /// configured vendor hashes (or [`hash_password`]'s when there are none), to verify
+    /// against when there is no real hash, so those refusals cost what the others do. Replaced
+    /// by [`PasswordChecker::use_dummy_params`] when a reload changes the strongest parameters.
+    dummy: RwLock<Dummy>,
     /// Remembered successes: digest of (vendor, expected user) → digest of the whole expected
     /// and given credential. Keyed by the first so that a look-up is one map access and the
     /// secret-dependent comparison is a single constant-time one.
@@ -93,6 +107,12 @@ impl fmt::Debug for PasswordChecker {
             .field("argon2_permits", &self.argon2_permits.available_permits())
             .finish_non_exhaustive()
     }
+}
+
+/// The dummy hash and the parameters it was made with.
+struct Dummy {
+    params: Params,
+    hash: Arc<str>,
 }
 
 /// What the argon2 step has to verify, decided before it runs so that the blocking task only
@@ -123,13 +143,15 @@ impl PasswordChecker {
         getrandom::fill(&mut key[..MAC_KEY_LEN]).map_err(AuthError::Rng)?;
         let mac = HmacSha256::new(&key.into());
 
-        let mut dummy_password = [0u8; 32];
-        getrandom::fill(&mut dummy_password).map_err(AuthError::Rng)?;
-        let dummy_hash = hash_password_bytes(&dummy_password)?;
+        let params = Params::default();
+        let dummy = Dummy {
+            hash: dummy_hash(&params)?,
+            params,
+        };
 
         Ok(Self {
             mac,
-            dummy_hash: dummy_hash.into(),
+            dummy: RwLock::new(dummy),
             remembered: Mutex::new(HashMap::new()),
             argon2_permits: Arc::new(Semaphore::new(max_parallel.max(1))),
         })
@@ -147,16 +169,48 @@ impl PasswordChecker {
         given_user: &str,
         given_password: &str,
     ) -> bool {
+        self.verify_attempt(expected, given_user, given_password, &|| true)
+            .await
+            == Verification::Accepted
+    }
+
+    /// Whether this exact credential was verified before: answered from memory in constant
+    /// time, with no argon2 work, so the caller need not take an authentication slot for it.
+    pub fn remembers(
+        &self,
+        expected: ExpectedCredential<'_>,
+        given_user: &str,
+        given_password: &str,
+    ) -> bool {
+        let slot = self.slot_digest(expected.vendor, expected.user);
+        let fingerprint = self.credential_digest(expected, given_user, given_password);
+        self.is_remembered(&slot, &fingerprint)
+    }
+
+    /// [`PasswordChecker::verify`], asking `may_run` once the argon2 permit is granted whether
+    /// the check may still go ahead: an address blocked while its attempt waited for the
+    /// permit is answered [`Verification::Blocked`] without any argon2 work.
+    pub async fn verify_attempt(
+        &self,
+        expected: Option<ExpectedCredential<'_>>,
+        given_user: &str,
+        given_password: &str,
+        may_run: &(dyn Fn() -> bool + Sync),
+    ) -> Verification {
         let Some(expected) = expected else {
-            self.run_limited(self.argon2_job(Argon2Job::Dummy, given_password))
+            let ran = self
+                .run_limited(self.argon2_job(Argon2Job::Dummy, given_password), may_run)
                 .await;
-            return false;
+            return match ran {
+                Some(_) => Verification::Refused,
+                None => Verification::Blocked,
+            };
         };
 
         let slot = self.slot_digest(expected.vendor, expected.user);
         let fingerprint = self.credential_digest(expected, given_user, given_password);
         if self.is_remembered(&slot, &fingerprint) {
-            return true;
+            return Verification::Accepted;
         }
 
         // Compared as keyed digests so that neither the content nor the length of the given
@@ -179,7 +233,12 @@ impl PasswordChecker {
                 None,
             ),
         };
-        let argon2_ok = self.run_limited(self.argon2_job(job, given_password)).await;
+        let Some(argon2_ok) = self
+            .run_limited(self.argon2_job(job, given_password), may_run)
+            .await
+        else {
+            return Verification::Blocked;
+        };
 
         // Both parts are always computed before either is looked at, so a wrong user costs as
         // much as a wrong password.
@@ -190,8 +249,53 @@ impl PasswordChecker {
         let accepted = bool::from(user_ok) & password_ok;
         if accepted {
             self.remember(slot, fingerprint);
+            Verification::Accepted
+        } else {
+            Verification::Refused
         }
-        accepted
+    }
+
+    /// Pays one dummy argon2 verification for a refusal that was not a password check (a
+    /// vendor plugin's denial), so that it costs what a wrong password costs and timing does
+    /// not tell which vendors use a plugin. `false` when `may_run` stopped it.
+    pub async fn pay_for_refusal(
+        &self,
+        given_password: &str,
+        may_run: &(dyn Fn() -> bool + Sync),
+    ) -> bool {
+        self.run_limited(self.argon2_job(Argon2Job::Dummy, given_password), may_run)
+            .await
+            .is_some()
+    }
+
+    /// Makes the dummy hash with `params` (the strongest of the configured vendor hashes, see
+    /// [`strongest_params`]) unless it already has them. Costs one argon2 hash when they
+    /// change; called at start and on every reload, before the configuration takes effect.
+    ///
+    /// # Errors
+    /// As [`PasswordChecker::new`]; the old dummy stays.
+    pub fn use_dummy_params(&self, params: Params) -> Result<(), AuthError> {
+        if self
+            .dummy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .params
+            == params
+        {
+            return Ok(());
+        }
+        let hash = dummy_hash(&params)?;
+        *self.dummy.write().unwrap_or_else(PoisonError::into_inner) = Dummy { params, hash };
+        Ok(())
+    }
+
+    /// The parameters the dummy hash was made with.
+    pub fn dummy_params(&self) -> Params {
+        self.dummy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .params
+            .clone()
     }
 
     /// The blocking argon2 work for `job`: true iff the given password matches a real hash.
@@ -203,7 +307,13 @@ impl PasswordChecker {
         given_password: &str,
     ) -> impl FnOnce() -> bool + Send + 'static {
         let given_password = given_password.to_owned();
-        let dummy_hash = Arc::clone(&self.dummy_hash);
+        let dummy_hash = Arc::clone(
+            &self
+                .dummy
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .hash,
+        );
         move || match job {
             Argon2Job::Real { phc } => {
                 if let Some(parsed) = usable_argon2_hash(&phc) {
@@ -225,24 +335,28 @@ impl PasswordChecker {
     ///
     /// The permit moves into the blocking task: if the caller's future is dropped (client gone)
     /// the work still finishes, and it must keep counting against the cap until it does. A
-    /// panic in `work` is "no match".
-    async fn run_limited<F>(&self, work: F) -> bool
+    /// panic in `work` is "no match". `None`: `may_run`, asked once the permit is granted, said
+    /// no, and nothing ran.
+    async fn run_limited<F>(&self, work: F, may_run: &(dyn Fn() -> bool + Sync)) -> Option<bool>
     where
         F: FnOnce() -> bool + Send + 'static,
     {
         // The semaphore is never closed, so this error cannot happen; refusing is the safe answer.
         let Ok(permit) = Arc::clone(&self.argon2_permits).acquire_owned().await else {
-            return false;
+            return Some(false);
         };
+        if !may_run() {
+            return None;
+        }
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
         });
         match task.await {
-            Ok(matched) => matched,
+            Ok(matched) => Some(matched),
             Err(error) => {
                 tracing::error!(%error, "argon2 verification task failed; treated as no match");
-                false
+                Some(false)
             }
         }
     }
@@ -339,6 +453,34 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
 #[must_use]
 pub fn verify_hash_blocking(password: &str, phc: &str) -> bool {
     usable_argon2_hash(phc).is_some_and(|parsed| argon2_verify(password.as_bytes(), &parsed))
+}
+
+/// The strongest argon2 parameters among the configured vendor hashes: the most work
+/// (memory × passes), the dummy hash's parameters, so that an unknown vendor's refusal costs
+/// at least what the costliest real hash costs. `Params::default()` (what
+/// `licd hash-password` uses) when no vendor has a usable hash.
+pub fn strongest_params<'a>(hashes: impl IntoIterator<Item = &'a str>) -> Params {
+    hashes
+        .into_iter()
+        .filter_map(|phc| {
+            let parsed = usable_argon2_hash(phc)?;
+            let p = Params::try_from(&parsed).ok()?;
+            // Only the cost parameters: the output length is the dummy's own business.
+            Params::new(p.m_cost(), p.t_cost(), p.p_cost(), None).ok()
+        })
+        .max_by_key(|p| u64::from(p.m_cost()) * u64::from(p.t_cost()))
+        .unwrap_or_default()
+}
+
+/// A hash of a random password nobody knows, made with `params`.
+fn dummy_hash(params: &Params) -> Result<Arc<str>, AuthError> {
+    let mut dummy_password = [0u8; 32];
+    getrandom::fill(&mut dummy_password).map_err(AuthError::Rng)?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, argon2::Version::V0x13, params.clone());
+    argon2
+        .hash_password(&dummy_password)
+        .map(|hash| Arc::from(hash.to_string()))
+        .map_err(AuthError::Hash)
 }
 
 fn hash_password_bytes(password: &[u8]) -> Result<String, AuthError> {
@@ -474,7 +616,12 @@ mod tests {
     async fn malformed_stored_hash_is_no_match_and_still_costs_one_verification() {
         let checker = checker();
         let phc = hash_password(PASSWORD).expect("hash");
-        let (_, real_cost) = timed(&checker, hashed(&phc), USER, "wrong").await;
+        // The fastest of three: load from other tests only ever adds time.
+        let mut samples = Vec::new();
+        for _ in 0..3 {
+            samples.push(timed(&checker, hashed(&phc), USER, "wrong").await.1);
+        }
+        let real_cost = fastest(samples);
         for malformed in [
             "",
             "not a hash",
@@ -595,18 +742,21 @@ mod tests {
                 );
                 tasks.push(tokio::spawn(async move {
                     checker
-                        .run_limited(move || {
-                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                            most.fetch_max(now, Ordering::SeqCst);
-                            std::thread::sleep(Duration::from_millis(30));
-                            running.fetch_sub(1, Ordering::SeqCst);
-                            true
-                        })
+                        .run_limited(
+                            move || {
+                                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now, Ordering::SeqCst);
+                                std::thread::sleep(Duration::from_millis(30));
+                                running.fetch_sub(1, Ordering::SeqCst);
+                                true
+                            },
+                            &|| true,
+                        )
                         .await
                 }));
             }
             for task in tasks {
-                assert!(task.await.expect("task"));
+                assert_eq!(task.await.expect("task"), Some(true));
             }
             // The blocking pool has hundreds of threads, so without the cap all 8 would overlap.
             assert_eq!(most.load(Ordering::SeqCst), max_parallel);
@@ -616,8 +766,65 @@ mod tests {
     #[tokio::test]
     async fn panic_in_argon2_task_is_no_match_and_releases_its_permit() {
         let checker = PasswordChecker::new(1).expect("checker");
-        assert!(!checker.run_limited(|| panic!("argon2 blew up")).await);
+        assert_eq!(
+            checker
+                .run_limited(|| panic!("argon2 blew up"), &|| true)
+                .await,
+            Some(false)
+        );
         assert!(checker.verify(plain(PASSWORD), USER, PASSWORD).await);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_stopped_when_its_permit_is_granted_runs_no_argon2() {
+        let checker = checker();
+        let phc = hash_password(PASSWORD).expect("hash");
+        let outcome = checker
+            .verify_attempt(hashed(&phc), USER, PASSWORD, &|| false)
+            .await;
+        assert_eq!(outcome, Verification::Blocked);
+        assert_eq!(
+            checker
+                .verify_attempt(None, USER, PASSWORD, &|| false)
+                .await,
+            Verification::Blocked
+        );
+        assert!(!checker.pay_for_refusal(PASSWORD, &|| false).await);
+        // Nothing was verified, so nothing was remembered either.
+        assert!(!checker.remembers(hashed(&phc).expect("some"), USER, PASSWORD));
+    }
+
+    #[test]
+    fn strongest_params_pick_the_costliest_configured_hash() {
+        let weak = Params::new(8 * 1024, 1, 1, None).expect("params");
+        let strong = Params::new(32 * 1024, 3, 1, None).expect("params");
+        let hash = |p: &Params| {
+            Argon2::new(Algorithm::Argon2id, argon2::Version::V0x13, p.clone())
+                .hash_password(b"x")
+                .expect("hash")
+                .to_string()
+        };
+        let (w, s) = (hash(&weak), hash(&strong));
+        assert_eq!(
+            strongest_params([w.as_str(), s.as_str(), "garbage"]),
+            strong
+        );
+        assert_eq!(strongest_params([]), Params::default());
+    }
+
+    #[test]
+    fn the_dummy_is_remade_only_when_its_parameters_change() {
+        let checker = checker();
+        assert_eq!(checker.dummy_params(), Params::default());
+        let strong = Params::new(32 * 1024, 3, 1, None).expect("params");
+        checker.use_dummy_params(strong.clone()).expect("dummy");
+        assert_eq!(checker.dummy_params(), strong);
+        let hash = checker.dummy.read().expect("lock").hash.clone();
+        checker.use_dummy_params(strong).expect("dummy");
+        assert!(Arc::ptr_eq(
+            &hash,
+            &checker.dummy.read().expect("lock").hash
+        ));
     }
 
     #[test]

@@ -16,9 +16,12 @@ use http::HeaderMap;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::auth::effects;
 use crate::config::SecurityConfig;
 use crate::errors::MethodError;
+use crate::http::args::Args;
 use crate::license::dates;
+use crate::methods::Method;
 
 /// The only version methods.md defines.
 pub const VERSION: u32 = 2;
@@ -38,12 +41,11 @@ const SIGNATURE: [&str; 3] = [
 /// are refused rather than letting replays through.
 const MAX_REMEMBERED: usize = 100_000;
 
-/// Whether `method` needs strict authentication.
-pub fn is_strict(security: &SecurityConfig, method: &str) -> bool {
-    security
-        .strict_authentication_http_methods
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(method))
+/// Whether this request needs strict authentication: `strictAuthenticationHttpMethods` names
+/// its method or its effect ([`crate::auth::effects`]), so listing `GetActivationKey` also
+/// covers `GetActivationKeyWithExpiryDate`.
+pub fn is_strict(security: &SecurityConfig, method: Method, args: &Args) -> bool {
+    effects::names(&security.strict_authentication_http_methods, method, args)
 }
 
 /// Code 5 when a strictly authenticated request carries arguments in a form body, which the
@@ -361,10 +363,16 @@ mod tests {
         assert!(check_query_only("RetrieveActivationKeyHttp", false).is_ok());
         let e = check_query_only("RetrieveActivationKeyHttp", true).unwrap_err();
         assert_eq!(e.code, crate::errors::ErrorCode::InvalidFormat);
+        let none = Args::default();
         assert!(is_strict(
             &SecurityConfig::default(),
-            "retrieveactivationkeyhttp"
+            Method::RetrieveActivationKeyHttp,
+            &none
         ));
-        assert!(!is_strict(&SecurityConfig::default(), "GetActivationKey"));
+        assert!(!is_strict(
+            &SecurityConfig::default(),
+            Method::GetActivationKey,
+            &none
+        ));
     }
 }

@@ -3,9 +3,11 @@
 //! `limit` tries and costs the server no argon2 work while an address is blocked.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::http::client_addr::ClientAddr;
 
 /// How long a window lasts from an address's first failure.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -13,6 +15,46 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// How many addresses are tracked at most. A window is ~40 bytes plus the map's overhead, so
 /// this keeps the table to a few MiB however many addresses an attacker sends from.
 const MAX_TRACKED_ADDRESSES: usize = 65_536;
+
+/// What failures are counted against: one IPv4 address, one IPv6 /64 (a single host is
+/// routinely given a whole /64, so counting per /128 would give an attacker 2^64 fresh
+/// allowances; spec methods.md, Auth), or the one bucket of all clients a trusted proxy could
+/// not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bucket {
+    /// One IPv4 address.
+    V4(Ipv4Addr),
+    /// The upper 64 bits of an IPv6 address.
+    V6Prefix(u64),
+    /// Every [`ClientAddr::Unknown`] client.
+    Unknown,
+}
+
+impl From<ClientAddr> for Bucket {
+    fn from(client: ClientAddr) -> Self {
+        match client {
+            ClientAddr::Ip(ip) => Bucket::from(ip),
+            ClientAddr::Unknown => Bucket::Unknown,
+        }
+    }
+}
+
+impl From<IpAddr> for Bucket {
+    fn from(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Bucket::V4(v4),
+            IpAddr::V6(v6) => Bucket::V6Prefix((v6.to_bits() >> 64) as u64),
+        }
+    }
+}
+
+/// A failure counted by [`FailureThrottle::try_count`], to refund if the attempt succeeds.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    bucket: Bucket,
+    /// The window the failure went into: a refund after that window closed changes nothing.
+    window: Instant,
+}
 
 /// One address's current window.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +88,7 @@ impl Window {
 /// addresses per minute still bounds the guessing rate per address.
 #[derive(Debug)]
 pub struct FailureThrottle {
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    windows: Mutex<HashMap<Bucket, Window>>,
     max_tracked: usize,
 }
 
@@ -75,16 +117,76 @@ impl FailureThrottle {
     /// without checking anything. `limit` is passed per call because a configuration reload can
     /// change it; a lower limit applies at once to the failures already counted. A `limit` of 0
     /// blocks an address for the rest of the window opened by its first failure.
-    pub fn is_blocked(&self, ip: IpAddr, limit: u32, now: Instant) -> bool {
+    pub fn is_blocked(&self, bucket: impl Into<Bucket>, limit: u32, now: Instant) -> bool {
         self.lock()
-            .get(&ip)
+            .get(&bucket.into())
             .is_some_and(|window| window.is_open(now) && window.failures >= limit)
     }
 
-    /// Counts one failed authentication from `ip`, opening a new window if it has none open.
-    pub fn record_failure(&self, ip: IpAddr, now: Instant) {
+    /// Whether more than `limit` failures are counted in the bucket's open window: the check
+    /// an attempt already counted makes again before it spends argon2 work (a reload may have
+    /// lowered the limit meanwhile).
+    pub fn is_over(&self, bucket: impl Into<Bucket>, limit: u32, now: Instant) -> bool {
+        self.lock()
+            .get(&bucket.into())
+            .is_some_and(|window| window.is_open(now) && window.failures > limit)
+    }
+
+    /// Counts an attempt as a failure before it is checked, unless the bucket is blocked:
+    /// checking and counting under one lock is what keeps concurrent attempts from all
+    /// passing the check before any of them is counted (the race the security review found).
+    /// `None`: blocked, refuse without checking.
+    pub fn try_count(
+        &self,
+        bucket: impl Into<Bucket>,
+        limit: u32,
+        now: Instant,
+    ) -> Option<Counted> {
+        let bucket = bucket.into();
         let mut windows = self.lock();
-        if let Some(window) = windows.get_mut(&ip) {
+        let blocked = match windows.get(&bucket) {
+            Some(window) if window.is_open(now) => window.failures >= limit,
+            _ => limit == 0,
+        };
+        if blocked {
+            return None;
+        }
+        let window = self.add_failure(&mut windows, bucket, now);
+        Some(Counted { bucket, window })
+    }
+
+    /// Takes back a failure counted by [`FailureThrottle::try_count`] for an attempt that
+    /// succeeded (or failed through no fault of the client's). A window left empty is
+    /// dropped, so clients that authenticate correctly take no room in the table.
+    pub fn refund(&self, counted: Counted) {
+        let mut windows = self.lock();
+        if let Some(window) = windows.get_mut(&counted.bucket)
+            && window.opened == counted.window
+        {
+            window.failures = window.failures.saturating_sub(1);
+            if window.failures == 0 {
+                windows.remove(&counted.bucket);
+            }
+        }
+    }
+
+    /// Counts one failed authentication, opening a new window if the bucket has none open;
+    /// for failures that are not attempts taken through [`FailureThrottle::try_count`].
+    pub fn record_failure(&self, bucket: impl Into<Bucket>, now: Instant) {
+        let bucket = bucket.into();
+        let mut windows = self.lock();
+        self.add_failure(&mut windows, bucket, now);
+    }
+
+    /// Counts one failure in the bucket's open window, or in a new one; returns when that
+    /// window opened.
+    fn add_failure(
+        &self,
+        windows: &mut HashMap<Bucket, Window>,
+        bucket: Bucket,
+        now: Instant,
+    ) -> Instant {
+        if let Some(window) = windows.get_mut(&bucket) {
             if window.is_open(now) {
                 window.failures = window.failures.saturating_add(1);
             } else {
@@ -93,23 +195,24 @@ impl FailureThrottle {
                     failures: 1,
                 };
             }
-            return;
+            return window.opened;
         }
         if windows.len() >= self.max_tracked {
-            make_room(&mut windows, self.max_tracked, now);
+            make_room(windows, self.max_tracked, now);
         }
         windows.insert(
-            ip,
+            bucket,
             Window {
                 opened: now,
                 failures: 1,
             },
         );
+        now
     }
 
     /// A poisoned lock only means another thread panicked mid-update; the counts are still
     /// usable, and refusing every login over it would be worse.
-    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Window>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Bucket, Window>> {
         self.windows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -117,12 +220,12 @@ impl FailureThrottle {
 /// Frees room in a full table: expired windows first; if none had expired, the oldest eighth,
 /// so that a flood of new addresses pays this O(n) pass once per `max_tracked / 8` insertions
 /// rather than on every one.
-fn make_room(windows: &mut HashMap<IpAddr, Window>, max_tracked: usize, now: Instant) {
+fn make_room(windows: &mut HashMap<Bucket, Window>, max_tracked: usize, now: Instant) {
     windows.retain(|_, window| window.is_open(now));
     if windows.len() < max_tracked {
         return;
     }
-    let mut by_age: Vec<(Instant, IpAddr)> = windows
+    let mut by_age: Vec<(Instant, Bucket)> = windows
         .iter()
         .map(|(ip, window)| (window.opened, *ip))
         .collect();
@@ -144,6 +247,102 @@ mod tests {
 
     fn address(n: u32) -> IpAddr {
         IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        for _ in 0..LIMIT {
+            throttle.record_failure(a, now);
+        }
+        assert!(throttle.is_blocked(same_64, LIMIT, now));
+        assert!(!throttle.is_blocked(other_64, LIMIT, now));
+    }
+
+    #[test]
+    fn ipv4_mapped_ipv6_is_counted_with_its_ipv4_address() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        for _ in 0..LIMIT {
+            throttle.record_failure("::ffff:10.0.0.1".parse::<IpAddr>().unwrap(), now);
+        }
+        assert!(throttle.is_blocked(address(1), LIMIT, now));
+        assert!(!throttle.is_blocked(address(2), LIMIT, now));
+    }
+
+    #[test]
+    fn unknown_clients_share_one_bucket_apart_from_every_address() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        for _ in 0..LIMIT {
+            throttle.record_failure(ClientAddr::Unknown, now);
+        }
+        assert!(throttle.is_blocked(ClientAddr::Unknown, LIMIT, now));
+        assert!(!throttle.is_blocked(ClientAddr::Ip(address(1)), LIMIT, now));
+    }
+
+    #[test]
+    fn try_count_counts_up_to_the_limit_and_no_further() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        let counted: Vec<_> = (0..LIMIT + 5)
+            .filter_map(|_| throttle.try_count(address(1), LIMIT, now))
+            .collect();
+        assert_eq!(counted.len(), LIMIT as usize);
+        assert!(throttle.is_blocked(address(1), LIMIT, now));
+        assert!(!throttle.is_over(address(1), LIMIT, now));
+        assert!(throttle.is_over(address(1), LIMIT - 1, now));
+    }
+
+    #[test]
+    fn a_refunded_attempt_no_longer_counts_and_an_empty_window_is_dropped() {
+        let throttle = FailureThrottle::new();
+        let now = Instant::now();
+        let first = throttle.try_count(address(1), LIMIT, now).expect("counted");
+        let second = throttle.try_count(address(1), LIMIT, now).expect("counted");
+        throttle.refund(first);
+        assert_eq!(tracked(&throttle), 1);
+        throttle.refund(second);
+        assert_eq!(tracked(&throttle), 0);
+    }
+
+    #[test]
+    fn a_refund_after_its_window_closed_leaves_the_new_window_alone() {
+        let throttle = FailureThrottle::new();
+        let start = Instant::now();
+        let old = throttle
+            .try_count(address(1), LIMIT, start)
+            .expect("counted");
+        let later = start + Duration::from_secs(61);
+        for _ in 0..LIMIT {
+            throttle
+                .try_count(address(1), LIMIT, later)
+                .expect("counted");
+        }
+        throttle.refund(old);
+        assert!(throttle.is_blocked(address(1), LIMIT, later));
+    }
+
+    #[test]
+    fn concurrent_attempts_never_count_past_the_limit() {
+        let throttle = std::sync::Arc::new(FailureThrottle::new());
+        let now = Instant::now();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let throttle = throttle.clone();
+                std::thread::spawn(move || {
+                    (0..100)
+                        .filter(|_| throttle.try_count(address(1), 20, now).is_some())
+                        .count()
+                })
+            })
+            .collect();
+        let passed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(passed, 20);
     }
 
     fn tracked(throttle: &FailureThrottle) -> usize {

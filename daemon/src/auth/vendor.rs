@@ -8,55 +8,51 @@
 //! does not say which part was wrong; the log says which. Password failures cost the same
 //! whatever was wrong (one argon2 verification, see `password`).
 
-use std::net::IpAddr;
-use std::time::Instant;
-
-use crate::auth::password::{ExpectedCredential, StoredPassword};
+use crate::auth::attempts::{Attempt, Blocked};
+use crate::auth::effects;
+use crate::auth::password::{ExpectedCredential, StoredPassword, Verification};
 use crate::auth::strict;
 use crate::config::{Config, Scope, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
+use crate::http::client_addr::ClientAddr;
 use crate::license::License;
+use crate::logging::untrusted;
 use crate::methods::{Ctx, Method, RawRequest};
 use crate::metrics::PluginOutcome;
 use crate::plugins::{PluginRequest, RefusalKind};
-use crate::state::AppState;
 
 const FAILED: &str = "Authentication failed: check the vendor name, user and password.";
 
+/// What a vendor name that names no allowed vendor is logged as: the name came from the
+/// request (it may even be a password typed into the wrong field), so it is never logged.
+const UNKNOWN_VENDOR: &str = "(unknown)";
+
 /// Authenticates the vendor of a request for `method`; returns the vendor on success.
 ///
-/// `plugin_passed` is the vendor whose plugin allowed this request ([`run_plugin`]); a vendor
-/// with a plugin is refused without it.
-pub async fn authenticate(
-    state: &AppState,
-    config: &Config,
-    method: &str,
-    args: &Args,
-    client: IpAddr,
-    deadline: Instant,
-    plugin_passed: Option<&str>,
-) -> Result<Vendor, MethodError> {
+/// A vendor with a plugin is refused unless its plugin allowed this request ([`run_plugin`],
+/// which `Method::call` runs first). A remembered password is answered from memory and takes no
+/// authentication slot; every other check takes one of the client address's slots and is
+/// counted against `authFailuresPerMinute` before it runs ([`crate::auth::attempts`]).
+pub async fn authenticate(ctx: &Ctx, method: Method, args: &Args) -> Result<Vendor, MethodError> {
+    let state = &ctx.state;
+    let config = &ctx.config;
+    let client = ctx.client;
     let limit = config.security.auth_failures_per_minute;
-    if state.throttle.is_blocked(client, limit, Instant::now()) {
-        tracing::warn!(%client, method, "authentication refused: too many failures from this address");
-        return Err(MethodError::new(
-            ErrorCode::AuthenticationError,
-            "Too many failed authentications from your address; wait a minute and try again.",
-        ));
+    if state.attempts.is_blocked(client, limit) {
+        return Err(too_many(client, method));
     }
-    let name = args
-        .text("is_vendor")
-        .unwrap_or(config.options.default_commerce_provider.as_str());
-    let vendor = config
-        .vendor(name)
-        .filter(|v| v.enabled && v.may_call(method));
+    let vendor = allowed_vendor(config, args, method);
     if let Some(v) = vendor
         && v.plugin.is_some()
     {
-        if plugin_passed != Some(v.name.as_str()) {
-            state.throttle.record_failure(client, Instant::now());
-            tracing::warn!(vendor = %v.name, %client, method, "vendor plugin did not allow this request");
+        if ctx.plugin_passed.get() != Some(&v.name) {
+            // `Method::call` runs the plugin step first; this is a reload that gave the
+            // vendor a plugin while the request was under way. Counted like any refusal.
+            if let Ok(attempt) = state.attempts.count(client, limit) {
+                drop(attempt);
+            }
+            tracing::warn!(vendor = %v.name, %client, method = method.name(), "vendor plugin did not allow this request");
             return Err(MethodError::new(ErrorCode::AuthenticationError, FAILED));
         }
         // The plugin decides; a password, when the vendor also has one, must match as well.
@@ -64,38 +60,84 @@ pub async fn authenticate(
             return Ok(v.clone());
         }
     }
-    let expected = vendor.and_then(|v| {
-        let password = match (&v.password_hash, &v.password) {
-            (Some(hash), _) => StoredPassword::Hash(hash),
-            (None, Some(plain)) => StoredPassword::Plain(plain),
-            (None, None) => return None,
-        };
-        Some(ExpectedCredential {
-            vendor: &v.name,
-            user: v.user.as_deref().unwrap_or(""),
-            password,
-        })
-    });
+    let expected = vendor.and_then(expected_credential);
     let user = args.get("is_user").unwrap_or("");
     let password = args.get("is_pwd").unwrap_or("");
-    let verified = tokio::time::timeout_at(
-        deadline.into(),
-        state.passwords.verify(expected, user, password),
-    )
+    if let (Some(v), Some(e)) = (vendor, expected)
+        && state.passwords.remembers(e, user, password)
+    {
+        return Ok(v.clone());
+    }
+    let checked = tokio::time::timeout_at(ctx.deadline.into(), async {
+        let attempt = state.attempts.take_slot(client, limit).await?;
+        let verdict = state
+            .passwords
+            .verify_attempt(expected, user, password, &|| attempt.still_allowed())
+            .await;
+        Ok::<_, Blocked>((attempt, verdict))
+    })
     .await
-    .map_err(|_| {
-        MethodError::busy(
-            "The server is busy verifying credentials; nothing was changed. Retry shortly.",
-        )
-    })?;
-    match vendor {
-        Some(v) if verified => Ok(v.clone()),
+    .map_err(|_| busy())?;
+    match (checked, vendor) {
+        (Err(Blocked) | Ok((_, Verification::Blocked)), _) => Err(too_many(client, method)),
+        (Ok((attempt, Verification::Accepted)), Some(v)) => {
+            attempt.refund();
+            Ok(v.clone())
+        }
         _ => {
-            state.throttle.record_failure(client, Instant::now());
-            tracing::warn!(vendor = %name, %client, method, "vendor authentication failed");
+            tracing::warn!(vendor = logged_vendor(vendor), %client, method = method.name(), "vendor authentication failed");
             Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
         }
     }
+}
+
+/// The vendor `is_vendor` (or `options.defaultCommerceProvider`) names, if it exists, is
+/// enabled and its `methods` name this request (effects, not spellings: [`effects::names`]).
+fn allowed_vendor<'c>(config: &'c Config, args: &Args, method: Method) -> Option<&'c Vendor> {
+    let name = args
+        .text("is_vendor")
+        .unwrap_or(config.options.default_commerce_provider.as_str());
+    config.vendor(name).filter(|v| {
+        v.enabled
+            && v.methods
+                .as_deref()
+                .is_none_or(|list| effects::names(list, method, args))
+    })
+}
+
+/// The credential a vendor is configured with, if it has a password.
+fn expected_credential(v: &Vendor) -> Option<ExpectedCredential<'_>> {
+    let password = match (&v.password_hash, &v.password) {
+        (Some(hash), _) => StoredPassword::Hash(hash),
+        (None, Some(plain)) => StoredPassword::Plain(plain),
+        (None, None) => return None,
+    };
+    Some(ExpectedCredential {
+        vendor: &v.name,
+        user: v.user.as_deref().unwrap_or(""),
+        password,
+    })
+}
+
+/// The vendor as a log line names it: its configured name, or a fixed token.
+fn logged_vendor(vendor: Option<&Vendor>) -> &str {
+    vendor.map_or(UNKNOWN_VENDOR, |v| v.name.as_str())
+}
+
+/// Code 8 for a blocked address, answered at once: being blocked tells the caller nothing new.
+fn too_many(client: ClientAddr, method: Method) -> MethodError {
+    tracing::warn!(%client, method = method.name(), "authentication refused: too many failures from this address");
+    MethodError::new(
+        ErrorCode::AuthenticationError,
+        "Too many failed authentications from your address; wait a minute and try again.",
+    )
+}
+
+/// Code 3000 when the request's deadline passed while waiting for a slot or argon2.
+fn busy() -> MethodError {
+    MethodError::busy(
+        "The server is busy verifying credentials; nothing was changed. Retry shortly.",
+    )
 }
 
 /// Refuses a vendor with `scope = "own"` acting on a licence another vendor created.
@@ -117,21 +159,17 @@ pub fn check_scope(vendor: &Vendor, license: &License) -> Result<(), MethodError
 /// already carries is code 5). Returns `None` when the vendor (unknown, disabled, not allowed
 /// this method, or without a plugin) is left to [`authenticate`].
 ///
-/// Any refusal of the plugin (deny, timeout, error, panic, garbage) is code 8, a log line
-/// naming the plugin, the vendor and the reason, and a count in `/metrics`.
+/// The plugin call takes one of the client address's authentication slots, like a password
+/// check. Any refusal of the plugin (deny, timeout, error, panic, garbage) is code 8, a log
+/// line naming the plugin, the vendor and the reason, and a count in `/metrics`; a deny also
+/// pays one dummy argon2 run, so that timing does not tell which vendors use a plugin.
 pub async fn run_plugin(
     ctx: &Ctx,
     method: Method,
     args: &Args,
 ) -> Result<Option<Args>, MethodError> {
     let config = &ctx.config;
-    let name = args
-        .text("is_vendor")
-        .unwrap_or(config.options.default_commerce_provider.as_str());
-    let Some(vendor) = config
-        .vendor(name)
-        .filter(|v| v.enabled && v.may_call(method.name()))
-    else {
+    let Some(vendor) = allowed_vendor(config, args, method) else {
         return Ok(None);
     };
     let Some(plugin_name) = vendor.plugin.as_deref() else {
@@ -139,23 +177,19 @@ pub async fn run_plugin(
     };
     let state = &ctx.state;
     let client = ctx.client;
-    if state.throttle.is_blocked(
-        client,
-        config.security.auth_failures_per_minute,
-        Instant::now(),
-    ) {
-        tracing::warn!(%client, method = method.name(), "authentication refused: too many failures from this address");
-        return Err(MethodError::new(
-            ErrorCode::AuthenticationError,
-            "Too many failed authentications from your address; wait a minute and try again.",
-        ));
-    }
+    let limit = config.security.auth_failures_per_minute;
+    let attempt =
+        tokio::time::timeout_at(ctx.deadline.into(), state.attempts.take_slot(client, limit))
+            .await
+            .map_err(|_| busy())?
+            .map_err(|Blocked| too_many(client, method))?;
     let refuse = |reason: &dyn std::fmt::Display| {
-        tracing::warn!(plugin = %plugin_name, vendor = %vendor.name, %client, method = method.name(), reason = %reason, "vendor plugin refused the request");
+        tracing::warn!(plugin = %plugin_name, vendor = %vendor.name, %client, method = method.name(), reason = %untrusted(&reason.to_string()), "vendor plugin refused the request");
         MethodError::new(ErrorCode::AuthenticationError, FAILED)
     };
     let Some(plugin) = state.plugins.get(plugin_name) else {
-        // A reload can name a plugin that was not loaded at start.
+        // A reload can name a plugin that was not loaded at start: the server's fault.
+        attempt.refund();
         return Err(refuse(
             &"the plugin is not loaded (the plugin set changes only with a restart)",
         ));
@@ -163,6 +197,7 @@ pub async fn run_plugin(
     let request = plugin_request(ctx, method, &vendor.name);
     let mapped = match plugin.judge(request, ctx.deadline.into()).await {
         Ok(mapped) => {
+            attempt.refund();
             state
                 .metrics
                 .record_plugin_call(plugin_name, PluginOutcome::Allowed);
@@ -171,13 +206,20 @@ pub async fn run_plugin(
         Err(refusal) => {
             let outcome = match refusal.kind {
                 RefusalKind::Denied => {
-                    // Only a deny is the client's doing; a broken plugin must not lock a
-                    // store's address out.
-                    state.throttle.record_failure(client, Instant::now());
+                    // Only a deny is the client's doing; it stays counted, and costs what a
+                    // wrong password costs.
+                    pay_for_denial(ctx, args, &attempt).await;
                     PluginOutcome::Denied
                 }
-                RefusalKind::Timeout | RefusalKind::Busy => PluginOutcome::Timeout,
-                _ => PluginOutcome::Error,
+                RefusalKind::Timeout | RefusalKind::Busy => {
+                    // A broken plugin must not lock a store's address out.
+                    attempt.refund();
+                    PluginOutcome::Timeout
+                }
+                _ => {
+                    attempt.refund();
+                    PluginOutcome::Error
+                }
             };
             state.metrics.record_plugin_call(plugin_name, outcome);
             return Err(refuse(&refusal));
@@ -196,6 +238,18 @@ pub async fn run_plugin(
     // same vendor, so losing this race changes nothing.
     let _ = ctx.plugin_passed.set(vendor.name.clone());
     Ok(Some(merged))
+}
+
+/// One dummy argon2 run for a plugin's denial, within the request's deadline.
+async fn pay_for_denial(ctx: &Ctx, args: &Args, attempt: &Attempt<'_>) {
+    let password = args.get("is_pwd").unwrap_or("");
+    let _ = tokio::time::timeout_at(
+        ctx.deadline.into(),
+        ctx.state
+            .passwords
+            .pay_for_refusal(password, &|| attempt.still_allowed()),
+    )
+    .await;
 }
 
 /// Why mapped arguments could not be merged.
@@ -274,25 +328,36 @@ fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
 }
 
 /// Strict authentication of an authenticated vendor (methods.md): code 8 on failure, with
-/// the reason in the log only.
+/// the reason in the log only. The HMAC check costs no argon2, so it takes no slot, but it is
+/// counted against `authFailuresPerMinute` before it runs (and refunded if it passes), so
+/// concurrent forgeries cannot all be checked before any is counted.
 pub fn check_strict(ctx: &Ctx, method: Method, vendor: &Vendor) -> Result<(), MethodError> {
+    let security = &ctx.config.security;
+    let attempt = ctx
+        .state
+        .attempts
+        .count(ctx.client, security.auth_failures_per_minute)
+        .map_err(|Blocked| too_many(ctx.client, method))?;
     let request = strict::Signed {
         target: ctx.raw.target(),
         headers: &ctx.raw.headers,
     };
-    let security = &ctx.config.security;
-    strict::verify(
+    match strict::verify(
         security,
         vendor.api_key.as_deref(),
         request,
         ctx.now,
         &ctx.state.strict_replay,
-    )
-    .map_err(|why| {
-        ctx.state.throttle.record_failure(ctx.client, Instant::now());
-        tracing::warn!(vendor = %vendor.name, client = %ctx.client, method = method.name(), reason = %why, "strict authentication failed");
-        MethodError::new(ErrorCode::AuthenticationError, FAILED)
-    })
+    ) {
+        Ok(()) => {
+            attempt.refund();
+            Ok(())
+        }
+        Err(why) => {
+            tracing::warn!(vendor = %vendor.name, client = %ctx.client, method = method.name(), reason = %untrusted(&why.to_string()), "strict authentication failed");
+            Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
+        }
+    }
 }
 
 #[cfg(test)]

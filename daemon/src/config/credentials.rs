@@ -125,6 +125,41 @@ pub(super) fn demo_password_problems(config: &Config) -> Vec<String> {
     p
 }
 
+/// A warning for each vendor whose `passwordHash` costs less than the costliest one
+/// configured: a refusal of an unknown vendor pays a dummy run at the costliest parameters
+/// (spec methods.md, Auth), so a cheaper real hash answers a wrong password sooner, and timing
+/// tells that vendor exists.
+pub(super) fn weaker_hash_warnings(config: &Config) -> Vec<String> {
+    let costs: Vec<(&str, Params)> = config
+        .vendors
+        .iter()
+        .filter_map(|v| {
+            let parsed = parse_argon2_hash(v.password_hash.as_deref()?).ok()?;
+            Some((v.name.as_str(), Params::try_from(&parsed).ok()?))
+        })
+        .collect();
+    let cost = |p: &Params| u64::from(p.m_cost()) * u64::from(p.t_cost());
+    let Some((strongest, top)) = costs.iter().max_by_key(|(_, p)| cost(p)) else {
+        return Vec::new();
+    };
+    costs
+        .iter()
+        .filter(|(_, p)| cost(p) < cost(top))
+        .map(|(name, p)| {
+            format!(
+                "vendor `{name}`: its passwordHash uses weaker argon2 parameters (m={} KiB, t={}) \
+                 than vendor `{strongest}`'s (m={} KiB, t={}); refusals of its password answer \
+                 sooner than an unknown vendor's, which tells a prober it exists. Hash every \
+                 vendor's password with the same parameters (`licd hash-password`)",
+                p.m_cost(),
+                p.t_cost(),
+                top.m_cost(),
+                top.t_cost()
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

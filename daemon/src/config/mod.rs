@@ -165,6 +165,8 @@ impl Config {
         if let Err(invalid) = config.validate() {
             problems.extend(invalid.problems);
         }
+        let weaker = credentials::weaker_hash_warnings(&config);
+        config.warnings.extend(weaker);
         if problems.is_empty() {
             Ok(config)
         } else {

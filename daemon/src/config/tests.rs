@@ -171,7 +171,7 @@ fn vendor_and_plugin_defaults_apply() {
     assert!(v.enabled);
     assert_eq!(v.response_format, ResponseFormat::Xml);
     assert_eq!(v.scope, Scope::All);
-    assert!(v.methods.is_none() && v.may_call("RevokeLicenseHttp"));
+    assert!(v.methods.is_none());
     assert_eq!(c.plugins[0].timeout_ms, 2000);
     assert!(c.plugins[0].config.is_empty());
 }
@@ -483,13 +483,16 @@ fn method_names_must_be_known_methods() {
 }
 
 #[test]
-fn vendor_methods_limit_what_it_may_call() {
+fn vendor_methods_are_read_as_listed() {
+    // What a list names (effects, not spellings) is auth/effects.rs's rule, tested there.
     let c = parse(&format!(
         "{GOOD_VENDOR}methods = [\"ReleaseLicenseHttp\"]\n"
     ))
     .unwrap();
-    assert!(c.vendors[0].may_call("releaselicensehttp"));
-    assert!(!c.vendors[0].may_call("GetActivationKey"));
+    assert_eq!(
+        c.vendors[0].methods.as_deref(),
+        Some(&["ReleaseLicenseHttp".to_string()][..])
+    );
 }
 
 #[test]
@@ -575,4 +578,30 @@ fn method_names_canonicalise_ignoring_case() {
         Some("ValidateLicenseHttp")
     );
     assert_eq!(canonical_method_name("ValidateLicense"), None);
+}
+
+#[test]
+fn a_vendor_hash_weaker_than_the_strongest_is_warned_about_by_name() {
+    use argon2::password_hash::PasswordHasher;
+    let strong = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(2 * 19_456, 2, 1, None).unwrap(),
+    )
+    .hash_password(b"pw")
+    .unwrap()
+    .to_string();
+    let c = parse(&format!(
+        "{GOOD_VENDOR}\n[[vendor]]\nname = \"Strong\"\nuser = \"u\"\npasswordHash = \"{strong}\"\n"
+    ))
+    .unwrap();
+    let warnings = c.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("vendor `Shop`") && warnings[0].contains("vendor `Strong`'s"),
+        "{warnings:?}"
+    );
+    // One set of parameters everywhere: nothing to say.
+    let c = parse(GOOD_VENDOR).unwrap();
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }

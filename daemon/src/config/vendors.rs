@@ -61,16 +61,6 @@ fn yes() -> bool {
     true
 }
 
-impl Vendor {
-    /// Whether this vendor may call `method` (QLM name, any case).
-    pub fn may_call(&self, method: &str) -> bool {
-        match &self.methods {
-            None => true,
-            Some(list) => list.iter().any(|m| m.eq_ignore_ascii_case(method)),
-        }
-    }
-}
-
 /// Written by hand so that `{:?}` of a configuration never prints a password or key.
 impl fmt::Debug for Vendor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,7 +1,6 @@
 //! The operator's endpoints beside the QLM methods: `GET /healthz` and `GET /metrics`
 //! (spec operations.md, Health and metrics).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,6 +8,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
+use crate::http::client_addr::ClientAddr;
 use crate::state::AppState;
 
 /// How long `/healthz` waits for the writer thread to answer.
@@ -35,8 +35,8 @@ pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
 }
 
 /// `/metrics` in the Prometheus text format, only for `server.metricsAllowedIPs`.
-pub fn metrics(state: &AppState, client: IpAddr) -> Response<Full<Bytes>> {
-    if !state.config().server.metrics_allowed_ips.contains(client) {
+pub fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Bytes>> {
+    if !client.is_in(&state.config().server.metrics_allowed_ips) {
         tracing::debug!(%client, "metrics refused to an address not in server.metricsAllowedIPs");
         return text(
             StatusCode::FORBIDDEN,

@@ -97,7 +97,7 @@ pub async fn handle(
             r
         }
     };
-    tracing::debug!(path = %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    tracing::debug!(path = %crate::logging::untrusted(&path), status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     Ok(response)
 }
 
@@ -170,7 +170,10 @@ async fn method_request(
         return error_response(&e, format, bom);
     };
     let client = client_address(peer.ip(), &headers, &server.trusted_proxies);
-    if let Err(e) = check_address(&config, method, client) {
+    // Malformed arguments are refused below; until then the address rules see none.
+    let no_args = Args::default();
+    let seen = parsed.as_ref().unwrap_or(&no_args);
+    if let Err(e) = crate::auth::addresses::check(&config, method, seen, client) {
         tracing::warn!(%client, method = method.name(), "request blocked by address");
         return error_response(&e, format, bom);
     }
@@ -216,38 +219,6 @@ async fn method_request(
             error_response(&e, format, bom)
         }
     }
-}
-
-/// `blockIPAddresses` (every method) and `httpAdminMethods` (code 3).
-fn check_address(
-    config: &Config,
-    method: Method,
-    client: std::net::IpAddr,
-) -> Result<(), MethodError> {
-    if config.options.block_ip_addresses.contains(client) {
-        return Err(MethodError::new(
-            ErrorCode::IpRestriction,
-            "Requests from your address are blocked on this server.",
-        ));
-    }
-    let security = &config.security;
-    if security
-        .http_admin_methods
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(method.name()))
-        && !security
-            .http_admin_methods_allowed_ip_addresses
-            .contains(client)
-    {
-        return Err(MethodError::new(
-            ErrorCode::IpRestriction,
-            format!(
-                "{} is an administrative method and your address is not allowed to call it.",
-                method.name()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 async fn read_body(

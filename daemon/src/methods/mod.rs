@@ -19,14 +19,14 @@ pub mod update_license;
 pub mod upgrade_license;
 pub mod validate_license;
 
-use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crate::auth::{strict, vendor};
+use crate::auth::{addresses, strict, vendor};
 use crate::config::{Config, SecurityConfig, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
+use crate::http::client_addr::ClientAddr;
 use crate::license::keys::ActivationKey;
 use crate::response::Reply;
 use crate::state::AppState;
@@ -38,7 +38,7 @@ pub struct Ctx {
     /// The configuration snapshot for this request.
     pub config: Arc<Config>,
     /// The client address (README §2).
-    pub client: IpAddr,
+    pub client: ClientAddr,
     /// The request's time, UTC Unix seconds.
     pub now: i64,
     /// `server.requestTimeoutMs` after the request arrived.
@@ -88,17 +88,8 @@ impl Ctx {
             // on its password alone.
             vendor::run_plugin(self, method, args).await?;
         }
-        let vendor = vendor::authenticate(
-            &self.state,
-            &self.config,
-            method.name(),
-            args,
-            self.client,
-            self.deadline,
-            self.plugin_passed.get().map(String::as_str),
-        )
-        .await?;
-        if strict::is_strict(&self.config.security, method.name()) {
+        let vendor = vendor::authenticate(self, method, args).await?;
+        if strict::is_strict(&self.config.security, method, args) {
             vendor::check_strict(self, method, &vendor)?;
         }
         Ok(vendor)
@@ -114,7 +105,7 @@ impl Ctx {
         // A strictly authenticated method always authenticates (methods.md).
         if args.get("is_user").is_some()
             || args.get("is_pwd").is_some()
-            || strict::is_strict(&self.config.security, method.name())
+            || strict::is_strict(&self.config.security, method, args)
         {
             return self.vendor(method, args).await.map(Some);
         }
@@ -247,7 +238,7 @@ impl Method {
     /// plugin runs first and the method parses the request's arguments merged with those the
     /// plugin mapped (spec plugins.md: FastSpring's `quantity` arrives as `is_quantity`).
     pub async fn call(self, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
-        if strict::is_strict(&ctx.config.security, self.name()) {
+        if strict::is_strict(&ctx.config.security, self, args) {
             strict::check_query_only(self.name(), ctx.raw.form_body)?;
         }
         let merged = if self.authenticates(args, &ctx.config) {
@@ -255,6 +246,14 @@ impl Method {
         } else {
             None
         };
+        if let Some(merged) = &merged {
+            // Mapped arguments can add an effect (`is_revoke`), and so an address or strict
+            // rule, that the request's own arguments did not have.
+            addresses::check(&ctx.config, self, merged, ctx.client)?;
+            if strict::is_strict(&ctx.config.security, self, merged) {
+                strict::check_query_only(self.name(), ctx.raw.form_body)?;
+            }
+        }
         let args = merged.as_ref().unwrap_or(args);
         match self {
             Method::PingHttp => {
@@ -341,7 +340,7 @@ impl Method {
     /// credentials are given, `is_vendor` on ActivateKey, the release property).
     fn authenticates(self, args: &Args, config: &Config) -> bool {
         let credentials = args.get("is_user").is_some() || args.get("is_pwd").is_some();
-        strict::is_strict(&config.security, self.name())
+        strict::is_strict(&config.security, self, args)
             || match self {
                 Method::PingHttp | Method::ValidateLicenseHttp | Method::GetLatestVersionHttp => {
                     credentials

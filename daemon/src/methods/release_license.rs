@@ -65,7 +65,7 @@ impl ReleaseLicense {
         tracing::info!(
             method = "ReleaseLicenseHttp",
             key = %masked(&key),
-            computer = %activation.computer_id,
+            computer = %crate::logging::untrusted(&activation.computer_id),
             vendor = vendor.map_or("", |v| v.name.as_str()),
             client = %ctx.client,
             "activation released"

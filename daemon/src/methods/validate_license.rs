@@ -232,7 +232,7 @@ pub async fn check_or_activate(
             tracing::info!(
                 method = ctx.method,
                 key = %masked(&key),
-                computer = %activation.computer_id,
+                computer = %crate::logging::untrusted(&activation.computer_id),
                 client = %ctx.client,
                 "licence activated"
             );
