@@ -38,11 +38,51 @@ impl Location {
 
 /// Runs `work` on a small runtime: admin commands do one thing at a time.
 pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    warnings_to_stderr();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
         .block_on(work)
+}
+
+/// Shows the library's warnings and errors on stderr as `licd: warning: …` lines: a command working on
+/// a stopped database must tell the admin, as `serve` logs it, that it made a loose data
+/// directory or database private, or could not give a restored file to its owner.
+fn warnings_to_stderr() {
+    use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// `licd: warning: ` (or `error: `) and the message with its fields.
+    struct Warning;
+    impl<S, N> FormatEvent<S, N> for Warning
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &tracing::Event<'_>,
+        ) -> std::fmt::Result {
+            let level = match *event.metadata().level() {
+                tracing::Level::ERROR => "error",
+                _ => "warning",
+            };
+            write!(writer, "licd: {level}: ")?;
+            ctx.field_format().format_fields(writer.by_ref(), event)?;
+            writeln!(writer)
+        }
+    }
+
+    // A second command in one process (none today) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .event_format(Warning)
+        .try_init();
 }
 
 /// An output file of a command, written under a fresh name and renamed into place once

@@ -113,8 +113,10 @@ impl TableVisitor for Copier<'_> {
 /// mode 0600 whatever the backup file's own mode) and checked there (redb's page checksums,
 /// the schema version, the server secret, no unknown tables), so a bad file never replaces
 /// anything. A `db` holding licence data is only replaced with `force`. The final step is
-/// a rename, so `db` is either the old database or the whole backup.
+/// a rename, so `db` is either the old database or the whole backup. The data directory and
+/// an existing `db` are made private first, as for every open ([`super::permissions`]).
 pub fn restore(backup: &Path, db: &Path, force: bool) -> Result<Copied, StoreError> {
+    super::permissions::secure(db)?;
     let mut staging = OutputFile::create(db, Readers::Owner).map_err(file_error)?;
     let mut source = std::fs::File::open(backup).map_err(|source| StoreError::File {
         what: "cannot read the backup",
