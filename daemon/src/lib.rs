@@ -15,6 +15,7 @@ pub mod methods;
 pub mod metrics;
 pub mod notify;
 pub mod offline;
+pub mod output_file;
 pub mod plugins;
 pub mod reload;
 pub mod response;

@@ -12,6 +12,7 @@ use anyhow::Context;
 use http_body_util::BodyExt;
 use licd::admin::body::Body;
 use licd::config::Config;
+use licd::output_file::Readers;
 
 /// Where the configuration and the database are, as for `serve`.
 #[derive(clap::Args)]
@@ -37,6 +38,7 @@ impl Location {
 
 /// Runs `work` on a small runtime: admin commands do one thing at a time.
 pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    warnings_to_stderr();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -44,45 +46,73 @@ pub fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Res
         .block_on(work)
 }
 
-/// An output file written under a temporary name and renamed into place once complete, so
-/// a failed command never leaves a truncated file under the name asked for. A file holding
-/// secrets is created with mode 0600.
-pub struct OutputFile {
-    path: PathBuf,
-    partial: PathBuf,
-    file: Option<std::fs::File>,
+/// Shows the library's warnings and errors on stderr as `licd: warning: …` lines: a command working on
+/// a stopped database must tell the admin, as `serve` logs it, that it made a loose data
+/// directory or database private, or could not give a restored file to its owner.
+fn warnings_to_stderr() {
+    use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// `licd: warning: ` (or `error: `) and the message with its fields.
+    struct Warning;
+    impl<S, N> FormatEvent<S, N> for Warning
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &tracing::Event<'_>,
+        ) -> std::fmt::Result {
+            let level = match *event.metadata().level() {
+                tracing::Level::ERROR => "error",
+                _ => "warning",
+            };
+            write!(writer, "licd: {level}: ")?;
+            ctx.field_format().format_fields(writer.by_ref(), event)?;
+            writeln!(writer)
+        }
+    }
+
+    // A second command in one process (none today) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .event_format(Warning)
+        .try_init();
 }
 
+/// An output file of a command, written under a fresh name and renamed into place once
+/// complete (`licd::output_file`), so a failed command never leaves a truncated file under
+/// the name asked for, and a file or link already there is replaced, never written through.
+pub struct OutputFile(licd::output_file::OutputFile);
+
 impl OutputFile {
-    /// Creates `path.partial`; `secret`: mode 0600, else 0644 less the umask.
+    /// Creates the fresh file that will become `path`; `secret`: mode 0600, else 0644 less
+    /// the umask.
     pub fn create(path: &Path, secret: bool) -> anyhow::Result<OutputFile> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".partial");
-        let partial = path.with_file_name(name);
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(if secret { 0o600 } else { 0o644 })
-            .open(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?;
-        Ok(OutputFile {
-            path: path.to_path_buf(),
-            partial,
-            file: Some(file),
-        })
+        let readers = if secret {
+            Readers::Owner
+        } else {
+            Readers::Anyone
+        };
+        Ok(OutputFile(licd::output_file::OutputFile::create(
+            path, readers,
+        )?))
     }
 
     /// Writes `body` to the file as it arrives; returns the bytes written.
     pub async fn write_body(&mut self, mut body: Body) -> anyhow::Result<u64> {
-        let file = self.file.as_mut().context("the output file is closed")?;
         let mut written = 0u64;
         while let Some(frame) = body.frame().await {
             let frame = frame.context("the reply broke off")?;
             if let Ok(data) = frame.into_data() {
-                file.write_all(&data)
-                    .with_context(|| format!("cannot write {}", self.partial.display()))?;
+                self.0
+                    .write_all(&data)
+                    .with_context(|| format!("cannot write {}", self.0.path().display()))?;
                 written += data.len() as u64;
             }
         }
@@ -91,28 +121,15 @@ impl OutputFile {
 
     /// Writes `bytes`, makes the file durable and gives it its name.
     pub fn write_all_and_finish(mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        let file = self.file.as_mut().context("the output file is closed")?;
-        file.write_all(bytes)
-            .with_context(|| format!("cannot write {}", self.partial.display()))?;
+        self.0
+            .write_all(bytes)
+            .with_context(|| format!("cannot write {}", self.0.path().display()))?;
         self.finish()
     }
 
     /// Makes the file durable and gives it its name.
-    pub fn finish(mut self) -> anyhow::Result<()> {
-        let file = self.file.take().context("the output file is closed")?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", self.partial.display()))?;
-        std::fs::rename(&self.partial, &self.path)
-            .with_context(|| format!("cannot rename to {}", self.path.display()))?;
-        Ok(())
-    }
-}
-
-impl Drop for OutputFile {
-    fn drop(&mut self) {
-        if self.file.is_some() {
-            let _ = std::fs::remove_file(&self.partial);
-        }
+    pub fn finish(self) -> anyhow::Result<()> {
+        Ok(self.0.persist()?)
     }
 }
 

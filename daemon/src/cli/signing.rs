@@ -44,7 +44,7 @@ async fn keys(conn: &mut Connection) -> anyhow::Result<Vec<SigningKeyInfo>> {
 }
 
 /// `licd license-file`: the signed licence file of an air-gapped computer, written to `out`
-/// (created first, so an unwritable path fails before anything changes).
+/// with mode 0600 (created first, so an unwritable path fails before anything changes).
 pub fn license_file(
     location: Location,
     key: String,
@@ -53,7 +53,8 @@ pub fn license_file(
     out: &Path,
 ) -> anyhow::Result<()> {
     block_on(async move {
-        let file = OutputFile::create(out, false)?;
+        // Private: the file carries the activation key, which activates further computers.
+        let file = OutputFile::create(out, true)?;
         let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
         let req = json_request(
             Method::POST,

@@ -3,9 +3,8 @@
 //! message), does the work of `super`, closes the database cleanly, and writes any output
 //! file itself.
 
-use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::{
@@ -13,6 +12,7 @@ use super::{
     license_file, rotate_signing_key, signing_keys,
 };
 use crate::config::Config;
+use crate::output_file::Readers;
 use crate::signing::Signer;
 use crate::store::{Store, StoreOptions};
 
@@ -88,49 +88,35 @@ fn block_on<T>(work: impl Future<Output = Result<T, OfflineError>>) -> Result<T,
 }
 
 /// An output file created before the work it will hold, so that an unwritable path fails
-/// before anything changes; removed again unless [`OutputFile::finish`] wrote it.
-pub struct OutputFile {
-    path: PathBuf,
-    file: Option<File>,
-}
+/// before anything changes; written under a fresh name with mode 0600 (a licence file
+/// carries its activation key) and renamed into place by [`OutputFile::finish`], removed
+/// otherwise (`crate::output_file`).
+pub struct OutputFile(crate::output_file::OutputFile);
 
 impl OutputFile {
-    /// Creates (or truncates) `path`.
+    /// Creates the fresh file that will become `path`.
     pub fn create(path: &Path) -> Result<OutputFile, OfflineError> {
-        let file = File::create(path).map_err(|source| OfflineError::Output {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(OutputFile {
-            path: path.to_path_buf(),
-            file: Some(file),
-        })
+        crate::output_file::OutputFile::create(path, Readers::Owner)
+            .map(OutputFile)
+            .map_err(|e| OfflineError::Output {
+                path: path.to_path_buf(),
+                source: e.source,
+            })
     }
 
-    /// Writes `bytes` and syncs them to disk.
+    /// Writes `bytes`, syncs them to disk and gives the file its name.
     pub fn finish(mut self, bytes: &[u8]) -> Result<(), OfflineError> {
-        let path = self.path.clone();
-        let output = |source| OfflineError::Output { path, source };
-        let Some(mut file) = self.file.take() else {
-            return Err(output(std::io::Error::other("already written")));
-        };
-        match file.write_all(bytes).and_then(|()| file.sync_all()) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // A half-written licence file must not be mistaken for a whole one.
-                let _ = std::fs::remove_file(&self.path);
-                Err(output(e))
-            }
-        }
-    }
-}
-
-impl Drop for OutputFile {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            // Best effort: an empty file left behind would look like a licence file.
-            let _ = std::fs::remove_file(&self.path);
-        }
+        let path = self.0.path().to_path_buf();
+        self.0
+            .write_all(bytes)
+            .map_err(|source| OfflineError::Output {
+                path: path.clone(),
+                source,
+            })?;
+        self.0.persist().map_err(|e| OfflineError::Output {
+            path,
+            source: e.source,
+        })
     }
 }
 

@@ -7,8 +7,9 @@
 //! #634). The copy is also compact (no free pages), and `licd restore` only has to check it
 //! and move it into place.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use redb::backends::FileBackend;
 use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle,
 };
@@ -16,6 +17,7 @@ use redb::{
 use super::columns::{Column, TableSpec, TableVisitor, unknown_tables, visit_all};
 use super::tables::{LICENSES, META, SCHEMA_KEY, SCHEMA_VERSION, SECRET_KEY};
 use super::{Store, StoreError};
+use crate::output_file::{OutputFile, OutputFileError, Readers, create_new};
 
 /// What a backup or restore copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,8 @@ pub struct Copied {
 
 impl Store {
     /// Writes a consistent snapshot of the database to a new database file at `out`, which
-    /// must not exist yet. Writers are not blocked while it runs.
+    /// must not exist yet (it is created 0600 and never through a link: it holds the server
+    /// secret). Writers are not blocked while it runs.
     pub fn backup_to(&self, out: &Path) -> Result<Copied, StoreError> {
         let reader = self.reader()?;
         copy_snapshot(&reader.txn, out)
@@ -44,19 +47,19 @@ fn copy_snapshot(txn: &ReadTransaction, out: &Path) -> Result<Copied, StoreError
             unknown.join(", ")
         )));
     }
-    if out.exists() {
-        return Err(StoreError::File {
-            what: "will not overwrite",
-            path: out.to_path_buf(),
-            source: std::io::ErrorKind::AlreadyExists.into(),
-        });
-    }
+    // Created fresh and private, never through a link: the copy holds the server secret.
+    let file = create_new(out, Readers::Owner).map_err(|source| StoreError::File {
+        what: "cannot create the backup",
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let open = |source| StoreError::Open {
+        path: out.to_path_buf(),
+        source,
+    };
     let db = Database::builder()
-        .create(out)
-        .map_err(|source| StoreError::Open {
-            path: out.to_path_buf(),
-            source,
-        })?;
+        .create_with_backend(FileBackend::new(file).map_err(open)?)
+        .map_err(open)?;
     let write = db.begin_write()?;
     let mut copier = Copier {
         from: txn,
@@ -106,40 +109,41 @@ impl TableVisitor for Copier<'_> {
 
 /// Installs the backup `backup` as the database `db` of a stopped licd.
 ///
-/// The backup is copied next to `db` first and checked there (redb's page checksums, the
-/// schema version, the server secret, no unknown tables), so a bad file never replaces
+/// The backup is copied to a fresh private file next to `db` first (`crate::output_file`:
+/// mode 0600 whatever the backup file's own mode) and checked there (redb's page checksums,
+/// the schema version, the server secret, no unknown tables), so a bad file never replaces
 /// anything. A `db` holding licence data is only replaced with `force`. The final step is
-/// a rename, so `db` is either the old database or the whole backup.
+/// a rename, so `db` is either the old database or the whole backup. The data directory and
+/// an existing `db` are made private first, as for every open ([`super::permissions`]).
 pub fn restore(backup: &Path, db: &Path, force: bool) -> Result<Copied, StoreError> {
-    let staging = sibling(db, "restoring");
-    // A staging file left by an interrupted restore is ours to replace.
-    let _ = std::fs::remove_file(&staging);
-    std::fs::copy(backup, &staging).map_err(|source| StoreError::File {
+    super::permissions::secure(db)?;
+    let mut staging = OutputFile::create(db, Readers::Owner).map_err(file_error)?;
+    let mut source = std::fs::File::open(backup).map_err(|source| StoreError::File {
+        what: "cannot read the backup",
+        path: backup.to_path_buf(),
+        source,
+    })?;
+    std::io::copy(&mut source, &mut staging).map_err(|source| StoreError::File {
         what: "cannot copy the backup",
         path: backup.to_path_buf(),
         source,
     })?;
-    let verified = verify(&staging).and_then(|copied| {
-        if db.exists() {
-            refuse_overwrite(db, force)?;
-        }
-        Ok(copied)
-    });
-    let copied = match verified {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_file(&staging);
-            return Err(e);
-        }
-    };
-    give_to_directory_owner(&staging);
-    std::fs::rename(&staging, db).map_err(|source| StoreError::File {
-        what: "cannot move the restored database into place",
-        path: db.to_path_buf(),
-        source,
-    })?;
-    sync_dir(db);
+    // On any error below, dropping `staging` removes it.
+    let copied = verify(staging.temp_path(), backup)?;
+    if db.exists() {
+        refuse_overwrite(db, force)?;
+    }
+    give_to_directory_owner(staging.temp_path());
+    staging.persist().map_err(file_error)?;
     Ok(copied)
+}
+
+fn file_error(e: OutputFileError) -> StoreError {
+    StoreError::File {
+        what: e.action,
+        path: e.path,
+        source: e.source,
+    }
 }
 
 /// Gives `file` the owner of its directory. An admin restoring or importing as root into
@@ -161,26 +165,10 @@ pub fn give_to_directory_owner(file: &Path) {
     }
 }
 
-/// A path next to `file` with `suffix` added to its name.
-pub(crate) fn sibling(file: &Path, suffix: &str) -> PathBuf {
-    let mut name = file.file_name().unwrap_or_default().to_os_string();
-    name.push(".");
-    name.push(suffix);
-    file.with_file_name(name)
-}
-
-/// Makes a rename in `file`'s directory durable.
-pub(crate) fn sync_dir(file: &Path) {
-    if let Some(dir) = file.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-}
-
-/// Checks that `file` is a sound licd database this licd can use.
-fn verify(file: &Path) -> Result<Copied, StoreError> {
-    let unusable = |why: String| StoreError::Unusable(format!("{}: {why}", file.display()));
+/// Checks that `file`, a copy of `shown`, is a sound licd database this licd can use;
+/// refusals name `shown`, the file the admin gave.
+fn verify(file: &Path, shown: &Path) -> Result<Copied, StoreError> {
+    let unusable = |why: String| StoreError::Unusable(format!("{}: {why}", shown.display()));
     let mut db = Database::builder()
         .open(file)
         .map_err(|e| unusable(format!("not a licd database ({e})")))?;
@@ -224,12 +212,7 @@ fn verify(file: &Path) -> Result<Copied, StoreError> {
 
 /// Refuses to replace a database that holds licence data, unless `force`.
 fn refuse_overwrite(db: &Path, force: bool) -> Result<(), StoreError> {
-    let existing = Database::builder()
-        .open(db)
-        .map_err(|source| StoreError::Open {
-            path: db.to_path_buf(),
-            source,
-        })?;
+    let existing = super::open_database(db, super::StoreOptions::default().cache_bytes, None)?;
     let txn = existing.begin_read()?;
     let mut counter = RowCounter(Copied {
         rows: 0,

@@ -105,12 +105,7 @@ fn open_existing(path: &Path) -> Result<Database, StoreError> {
     if !path.is_file() {
         return Err(StoreError::Missing(path.to_path_buf()));
     }
-    Database::builder()
-        .open(path)
-        .map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })
+    super::open_database(path, super::StoreOptions::default().cache_bytes, None)
 }
 
 /// licd's own consistency rules over one snapshot.

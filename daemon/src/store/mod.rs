@@ -13,6 +13,7 @@ pub mod commands;
 pub mod export;
 pub mod import;
 mod licence_search;
+pub mod permissions;
 mod signing_keys;
 mod stats;
 pub mod tables;
@@ -96,6 +97,9 @@ pub enum StoreError {
         /// The OS reason.
         source: std::io::Error,
     },
+    /// The data directory or the database is open to others and licd cannot close it.
+    #[error(transparent)]
+    Permissions(#[from] permissions::PermissionError),
     /// A backup or export file is not one this licd can use; the text says why.
     #[error("{0}")]
     Unusable(String),
@@ -355,11 +359,21 @@ impl Drop for Store {
 
 /// Opens or creates the redb file with the configured page cache, telling `progress` how
 /// far a repair after an unclean stop has got.
+///
+/// Every open of the live database, by `serve` and by each command working on a stopped
+/// database, comes here: the data directory and the file are made private first
+/// ([`permissions`]), and a new file is created 0600.
 pub(crate) fn open_database(
     path: &Path,
     cache_bytes: usize,
     progress: Option<fn(f64)>,
 ) -> Result<Database, StoreError> {
+    permissions::secure(path)?;
+    permissions::create_database_file(path).map_err(|source| StoreError::File {
+        what: "cannot create the database",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut builder = Database::builder();
     builder.set_cache_size(cache_bytes);
     if let Some(progress) = progress {
