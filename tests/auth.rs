@@ -219,8 +219,28 @@ fn default_commerce_provider_is_the_vendor_when_is_vendor_is_absent() {
     create(&d, VENDOR).expect_ok();
 
     let without_default = TestDaemon::start(&products_only());
-    create(&without_default, "is_user=demo&is_pwd=demo").expect_error(8);
     create(&without_default, VENDOR).expect_ok();
+}
+
+#[test]
+fn a_missing_is_vendor_without_a_default_commerce_provider_is_code_208_naming_it() {
+    let d = TestDaemon::start(&products_only());
+    let e = create(&d, "is_user=demo&is_pwd=demo").expect_error(208);
+    assert!(e.contains("is_vendor"), "{e}");
+    let e = d
+        .call(
+            "GetActivationKey",
+            &format!("{PRODUCT}&is_vendor=&is_user=demo&is_pwd=demo"),
+        )
+        .expect_error(208);
+    assert!(e.contains("is_vendor"), "{e}");
+    // Nothing was created, and a call naming the vendor still works.
+    let (code, out, _) = d.cli(&["keys", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "keys were created:\n{out}");
+    create(&d, VENDOR).expect_ok();
+    // Where no vendor is needed, none is asked for.
+    d.call("PingHttp", "").expect_ok();
 }
 
 #[test]

@@ -241,7 +241,13 @@ impl Method {
         if strict::is_strict(&ctx.config.security, self, args) {
             strict::check_query_only(self.name(), ctx.raw.form_body)?;
         }
-        let merged = if self.authenticates(args, &ctx.config) {
+        let authenticates = self.authenticates(args, &ctx.config);
+        if authenticates && ctx.config.options.default_commerce_provider.is_empty() {
+            // Without a default commerce provider the vendor is a required argument: its
+            // absence is the caller's missing argument (208), not a failed login.
+            args.required("is_vendor")?;
+        }
+        let merged = if authenticates {
             vendor::run_plugin(ctx, self, args).await?
         } else {
             None
