@@ -20,6 +20,7 @@ mod release_license;
 mod reliability;
 mod service;
 mod strict_auth;
+mod tls;
 mod update_license;
 mod validate_license;
 mod wire;

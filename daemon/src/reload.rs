@@ -92,6 +92,21 @@ pub fn reload(state: &AppState, source: &ConfigSource, logs: Option<&LogControl>
     match outcome {
         Ok((newer, kept)) => {
             let (products, vendors) = (newer.products.len(), newer.vendors.len());
+            if let Some(tls) = &newer.server.tls {
+                let before = state
+                    .config()
+                    .server
+                    .tls
+                    .as_ref()
+                    .map(|t| t.fingerprint.clone());
+                let changed = before.as_deref() != Some(tls.fingerprint.as_str());
+                tracing::info!(
+                    certificate = %tls.cert_path.display(),
+                    sha256 = %tls.fingerprint,
+                    changed,
+                    "TLS certificate for new connections"
+                );
+            }
             state.replace_config(newer);
             tracing::info!(
                 products,
@@ -112,7 +127,14 @@ fn prepare(
     source: &ConfigSource,
 ) -> Result<(Config, Vec<&'static str>), ConfigError> {
     let mut newer = source.load()?;
-    let kept = running.settings_needing_restart(&newer);
+    let mut kept = running.settings_needing_restart(&newer);
+    // Turning TLS on or off would change what clients must speak on a bound port.
+    if running.server.tls.is_some() != newer.server.tls.is_some() {
+        kept.push("server.tlsCertFile and server.tlsKeyFile (TLS on or off)");
+        newer.server.tls_cert_file = running.server.tls_cert_file.clone();
+        newer.server.tls_key_file = running.server.tls_key_file.clone();
+        newer.server.tls = running.server.tls.clone();
+    }
     newer.server.listen = running.server.listen;
     newer.server.data_dir = running.server.data_dir.clone();
     newer.server.cache_size_mib = running.server.cache_size_mib;
