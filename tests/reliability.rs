@@ -365,6 +365,7 @@ fn trickled_bodies_and_missing_bodies_get_408_at_the_deadline_while_pings_are_an
 
     // A new client is answered at once while the 60 are open.
     std::thread::sleep(Duration::from_millis(200));
+    let mut slowest = Duration::ZERO;
     for _ in 0..5 {
         let started = Instant::now();
         d.call("PingHttp", "").expect_ok();
@@ -373,13 +374,16 @@ fn trickled_bodies_and_missing_bodies_get_408_at_the_deadline_while_pings_are_an
             took < Duration::from_millis(500),
             "PingHttp took {took:?} while slow bodies were open"
         );
+        slowest = slowest.max(took);
     }
+    eprintln!("slowest of 5 PingHttp calls with 60 slow bodies open: {slowest:?}");
     for (i, s) in readers.iter_mut().enumerate() {
         let (status, _) = status_then_close(s, Duration::from_secs(10))
             .unwrap_or_else(|| panic!("slow connection {i} was never cut"));
         assert_eq!(status, Some(408), "connection {i}");
     }
     let all_cut = opened.elapsed();
+    eprintln!("all 60 slow connections got 408 and were closed {all_cut:?} after opening");
     stop.store(true, Ordering::SeqCst);
     trickler.join().unwrap();
     assert!(
@@ -423,6 +427,7 @@ fn slow_bodies_filling_the_connection_cap_free_their_slots_at_the_deadline() {
     let waited = started.elapsed();
     stop.store(true, Ordering::SeqCst);
     trickler.join().unwrap();
+    eprintln!("the client past a cap held by 40 slow bodies was answered after {waited:?}");
     let r = r.expect("the client past the cap was served");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert!(

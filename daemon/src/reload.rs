@@ -185,6 +185,28 @@ mod tests {
     }
 
     #[test]
+    fn turning_tls_on_or_off_waits_for_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        std::fs::write(dir.path().join("cert.pem"), made.cert.pem()).expect("write");
+        std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem())
+            .expect("write");
+        let tls = "[server]\ntlsCertFile = \"cert.pem\"\ntlsKeyFile = \"key.pem\"\n";
+        let plain = Config::parse("", "a", None).expect("valid");
+        let (newer, kept) = prepare(&plain, &source(&dir, tls)).expect("valid");
+        assert!(newer.server.tls.is_none(), "a plain server stays plain");
+        assert!(kept.iter().any(|k| k.contains("tlsCertFile")), "{kept:?}");
+
+        let running = source(&dir, tls).load().expect("valid");
+        let (newer, kept) = prepare(&running, &source(&dir, "")).expect("valid");
+        assert!(newer.server.tls.is_some(), "a TLS server keeps TLS");
+        assert!(kept.iter().any(|k| k.contains("tlsCertFile")), "{kept:?}");
+
+        let (newer, kept) = prepare(&running, &source(&dir, tls)).expect("valid");
+        assert!(newer.server.tls.is_some() && kept.is_empty(), "{kept:?}");
+    }
+
+    #[test]
     fn a_file_with_a_problem_is_refused_with_every_reason() {
         let dir = tempfile::tempdir().expect("dir");
         let running = Config::parse("", "a", None).expect("valid");
