@@ -175,7 +175,7 @@ fn resolve_path(file: &Path, base_dir: Option<&Path>) -> PathBuf {
 
 /// Reads and checks the pair; the identity and a permission warning about the key, or the
 /// key name (`tlsCertFile` or `tlsKeyFile`) the problem is about and the problem.
-pub fn load(
+pub(super) fn load(
     cert_path: &Path,
     key_path: &Path,
 ) -> Result<(TlsIdentity, Option<String>), (&'static str, TlsFileError)> {
