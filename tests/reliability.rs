@@ -5,6 +5,9 @@
 //! - A thousand concurrent attempts on a 10-seat key give exactly 10 activations.
 //! - Slow or idle clients are cut at `headerReadTimeoutMs`; past `maxConnections` new clients
 //!   wait; neither stops normal clients from being served.
+//! - The whole request, body included, must arrive within `headerReadTimeoutMs` of its first
+//!   byte: a trickled body or a `Content-Length` with no body gets 408 and the connection
+//!   closes; a slow body that makes it in time is served (spec operations.md, Limits of load).
 //! - Random queries, bodies and header sizes never crash the daemon, always get an error
 //!   envelope or a 4xx, and change nothing.
 
@@ -280,6 +283,261 @@ fn past_the_connection_cap_new_clients_wait_and_are_served_when_a_slot_frees() {
     );
     drop(idle);
     d.call("PingHttp", "").expect_ok();
+}
+
+/// The head of a POST of `declared` form bytes to PingHttp, kept open (no `Connection: close`).
+fn slow_body_head(declared: usize) -> String {
+    format!(
+        "POST /qlmservice.asmx/PingHttp HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {declared}\r\n\r\n"
+    )
+}
+
+/// Reads one reply head from `stream` (the status) and then until the server closes, or
+/// `None` if it neither answers nor closes within `within`.
+fn status_then_close(stream: &mut TcpStream, within: Duration) -> Option<(Option<u16>, Duration)> {
+    let started = Instant::now();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = within.checked_sub(started.elapsed())?;
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return None;
+            }
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|t| t.get(..3))
+        .and_then(|c| c.parse().ok());
+    Some((status, started.elapsed()))
+}
+
+/// Writes one byte to each stream every `every` until `stop`, ignoring streams the server
+/// has closed: the attack of hole 2.
+fn trickle(
+    streams: Vec<TcpStream>,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut streams = streams;
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(every);
+            for s in &mut streams {
+                let _ = s.write_all(b"a");
+            }
+        }
+    })
+}
+
+#[test]
+fn trickled_bodies_and_missing_bodies_get_408_at_the_deadline_while_pings_are_answered_at_once() {
+    let timeout = Duration::from_millis(1500);
+    let d = TestDaemon::start(&TestConfig::demo().server("headerReadTimeoutMs = 1500"));
+    let opened = Instant::now();
+    // 50 connections trickle one byte of a 1000-byte body every 100 ms; 10 more declare a
+    // body and send none.
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for i in 0..60 {
+        let mut s = TcpStream::connect(d.addr).unwrap();
+        s.write_all(slow_body_head(1000).as_bytes()).unwrap();
+        if i < 50 {
+            s.write_all(b"a").unwrap();
+            writers.push(s.try_clone().unwrap());
+        }
+        readers.push(s);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = trickle(writers, Duration::from_millis(100), stop.clone());
+
+    // A new client is answered at once while the 60 are open.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        d.call("PingHttp", "").expect_ok();
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "PingHttp took {took:?} while slow bodies were open"
+        );
+        slowest = slowest.max(took);
+    }
+    eprintln!("slowest of 5 PingHttp calls with 60 slow bodies open: {slowest:?}");
+    for (i, s) in readers.iter_mut().enumerate() {
+        let (status, _) = status_then_close(s, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("slow connection {i} was never cut"));
+        assert_eq!(status, Some(408), "connection {i}");
+    }
+    let all_cut = opened.elapsed();
+    eprintln!("all 60 slow connections got 408 and were closed {all_cut:?} after opening");
+    stop.store(true, Ordering::SeqCst);
+    trickler.join().unwrap();
+    assert!(
+        all_cut >= timeout - Duration::from_millis(100) && all_cut < timeout * 3,
+        "cut at {all_cut:?}, deadline {timeout:?}"
+    );
+    assert!(
+        d.wait_for_log("request body not received within server.headerReadTimeoutMs"),
+        "{}",
+        d.logs()
+    );
+    d.call("PingHttp", "").expect_ok();
+}
+
+#[test]
+fn slow_bodies_filling_the_connection_cap_free_their_slots_at_the_deadline() {
+    // Before the body deadline, 40 trickling connections held all 40 slots for as long as
+    // they kept trickling, and a new client was never served.
+    let d = TestDaemon::start(
+        &TestConfig::demo()
+            .server("maxConnections = 40")
+            .server("headerReadTimeoutMs = 1000"),
+    );
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..40 {
+        let mut s = TcpStream::connect(d.addr).unwrap();
+        s.write_all(slow_body_head(1000).as_bytes()).unwrap();
+        s.write_all(b"a").unwrap();
+        writers.push(s.try_clone().unwrap());
+        readers.push(s);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickler = trickle(writers, Duration::from_millis(100), stop.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let r = try_send(
+        d.addr,
+        b"GET /qlmservice.asmx/PingHttp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let waited = started.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    trickler.join().unwrap();
+    eprintln!("the client past a cap held by 40 slow bodies was answered after {waited:?}");
+    let r = r.expect("the client past the cap was served");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "the client past the cap waited {waited:?}, beyond the 1 s deadline of the slots' holders"
+    );
+    for s in &mut readers {
+        assert_eq!(
+            status_then_close(s, Duration::from_secs(5)).map(|r| r.0),
+            Some(Some(408))
+        );
+    }
+}
+
+#[test]
+fn a_slow_body_that_arrives_within_the_deadline_is_served() {
+    let d = TestDaemon::start(&TestConfig::demo().server("headerReadTimeoutMs = 3000"));
+    let key = d.create_key("is_numberofactivationsperkey=2");
+    let body = format!("is_avkey={key}&is_pcid=SLOW-BUT-LEGAL&is_format=json");
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    let head = format!(
+        "POST /qlmservice.asmx/ValidateLicenseHttp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // Ten pieces, 100 ms apart: about a third of the allowance.
+    for piece in body.as_bytes().chunks(body.len().div_ceil(10)) {
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(piece).unwrap();
+    }
+    let mut reply = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let json: serde_json::Value =
+        serde_json::from_str(reply.split("\r\n\r\n").nth(1).unwrap()).expect("a JSON reply");
+    assert!(json.get("errorCode").is_none(), "{json}");
+    assert_eq!(
+        json["computerID"], "SLOW-BUT-LEGAL",
+        "the body's arguments were read: {json}"
+    );
+    assert_eq!(
+        json["availableLicenses"], 1,
+        "the activation was made: {json}"
+    );
+}
+
+#[test]
+fn the_deadline_counts_from_each_requests_first_byte_and_covers_headers_and_body_together() {
+    let d = TestDaemon::start(&TestConfig::demo().server("headerReadTimeoutMs = 1500"));
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let read_reply = |s: &mut TcpStream| {
+        // One keep-alive reply: head, then the Content-Length it declares.
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 1];
+        while !bytes.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut buf).unwrap(), 1, "closed mid-reply");
+            bytes.push(buf[0]);
+        }
+        let head = String::from_utf8_lossy(&bytes).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .map(str::to_string)
+            })
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        s.read_exact(&mut body).unwrap();
+        head
+    };
+    // A first request, then the connection idles 1 s: the next request's clock must not
+    // start at the accept.
+    s.write_all(b"GET /qlmservice.asmx/PingHttp HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_reply(&mut s).starts_with("HTTP/1.1 200"));
+    std::thread::sleep(Duration::from_millis(1000));
+    // The second request's body comes over 1 s: 2 s after the accept, 1 s after its first byte.
+    let body = b"is_format=json";
+    s.write_all(slow_body_head(body.len()).as_bytes()).unwrap();
+    for piece in body.chunks(2) {
+        std::thread::sleep(Duration::from_millis(1000 / 7));
+        s.write_all(piece).unwrap();
+    }
+    let head = read_reply(&mut s);
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "within its own allowance: {head}"
+    );
+
+    // Headers over 0.9 s, then the body over 0.9 s: each part alone is within 1.5 s, the
+    // request as a whole is not.
+    let mut s = TcpStream::connect(d.addr).unwrap();
+    let started = Instant::now();
+    for piece in slow_body_head(body.len()).as_bytes().chunks(20) {
+        s.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(900 / 7));
+    }
+    for piece in body.chunks(2) {
+        let _ = s.write_all(piece);
+        std::thread::sleep(Duration::from_millis(900 / 7));
+    }
+    let (status, _) = status_then_close(&mut s, Duration::from_secs(10)).expect("cut");
+    assert_eq!(status, Some(408));
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(2500), "{waited:?}");
 }
 
 fn arbitrary_request() -> impl Strategy<Value = (String, String, Vec<u8>, usize)> {

@@ -22,6 +22,7 @@ mod reliability;
 mod security;
 mod service;
 mod strict_auth;
+mod tls;
 mod update_license;
 mod validate_license;
 mod wire;

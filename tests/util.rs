@@ -208,7 +208,11 @@ impl TestDaemon {
                     l.push_str(&line);
                     l.push('\n');
                 }
-                if let Some(rest) = line.split("listening on http://").nth(1)
+                let address = line
+                    .split("listening on http://")
+                    .nth(1)
+                    .or_else(|| line.split("listening on https://").nth(1));
+                if let Some(rest) = address
                     && let Some(t) = tx.take()
                 {
                     let _ = t.send(rest.trim().to_string());
@@ -722,4 +726,150 @@ pub fn file_mode(path: &Path) -> u32 {
 /// A path as `&str` for a command line.
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// A certificate authority made at test time (rcgen), that signs server certificates for
+/// `127.0.0.1` and `localhost`; clients of [`send_tls`] trust it alone.
+pub struct TestCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA's own certificate.
+    pub cert: rustls::pki_types::CertificateDer<'static>,
+    /// The same as PEM, the end of every chain file.
+    cert_pem: String,
+}
+
+/// A server certificate and its key, as PEM, and the certificate as DER (what a client sees).
+pub struct ServerCert {
+    /// The certificate chain file's contents: the server certificate, then the CA's.
+    pub chain_pem: String,
+    /// The private key file's contents (PKCS#8).
+    pub key_pem: String,
+    /// The server certificate as a TLS client receives it.
+    pub der: Vec<u8>,
+}
+
+impl TestCa {
+    /// A new CA with a fresh key.
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "licd test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        TestCa {
+            cert: cert.der().clone(),
+            cert_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for 127.0.0.1 and localhost with this serial number and common
+    /// name, signed by this CA.
+    pub fn server_cert(&self, serial: u64, common_name: &str) -> ServerCert {
+        use rcgen::{CertificateParams, DnType, KeyPair, SanType};
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
+        params.serial_number = Some(serial.into());
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        let key = KeyPair::generate().expect("server key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("server certificate");
+        ServerCert {
+            chain_pem: format!("{}{}", cert.pem(), self.cert_pem),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+}
+
+impl ServerCert {
+    /// Writes `cert.pem` (0644) and `key.pem` (0600) into `dir`; returns their paths.
+    pub fn write(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, &self.chain_pem).expect("write certificate");
+        std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::write(&key, &self.key_pem).expect("write key");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        (cert, key)
+    }
+}
+
+/// What a TLS client saw: the reply, the server's certificate and the protocol version.
+pub struct TlsReply {
+    /// The HTTP reply.
+    pub reply: HttpReply,
+    /// The server certificate presented (DER).
+    pub peer_cert: Vec<u8>,
+    /// The negotiated protocol version.
+    pub version: rustls::ProtocolVersion,
+}
+
+/// Sends `request` over TLS to `addr` (server name 127.0.0.1), trusting only `ca` and
+/// offering only `versions`; reads the reply until the server closes. `Err` says why the
+/// TLS connection failed.
+pub fn send_tls(
+    addr: SocketAddr,
+    ca: &rustls::pki_types::CertificateDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    request: &[u8],
+) -> Result<TlsReply, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).map_err(|e| e.to_string())?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let mut tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+    }
+    let peer_cert = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec())
+        .ok_or("no server certificate")?;
+    let version = conn.protocol_version().ok_or("no protocol version")?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    stream.write_all(request).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    // A server that closes without close_notify ends the read with an error; the bytes
+    // read before it are the reply all the same.
+    let _ = stream.read_to_end(&mut bytes);
+    Ok(TlsReply {
+        reply: HttpReply::parse(&bytes),
+        peer_cert,
+        version,
+    })
+}
+
+/// GET `path` over TLS with TLS 1.3 or 1.2, trusting only `ca`.
+pub fn tls_get(
+    addr: SocketAddr,
+    ca: &rustls::pki_types::CertificateDer<'static>,
+    path: &str,
+) -> Result<TlsReply, String> {
+    send_tls(
+        addr,
+        ca,
+        rustls::ALL_VERSIONS,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
 }

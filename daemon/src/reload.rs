@@ -92,6 +92,21 @@ pub fn reload(state: &AppState, source: &ConfigSource, logs: Option<&LogControl>
     match outcome {
         Ok((newer, kept)) => {
             let (products, vendors) = (newer.products.len(), newer.vendors.len());
+            if let Some(tls) = &newer.server.tls {
+                let before = state
+                    .config()
+                    .server
+                    .tls
+                    .as_ref()
+                    .map(|t| t.fingerprint.clone());
+                let changed = before.as_deref() != Some(tls.fingerprint.as_str());
+                tracing::info!(
+                    certificate = %tls.cert_path.display(),
+                    sha256 = %tls.fingerprint,
+                    changed,
+                    "TLS certificate for new connections"
+                );
+            }
             state.replace_config(newer);
             tracing::info!(
                 products,
@@ -112,7 +127,14 @@ fn prepare(
     source: &ConfigSource,
 ) -> Result<(Config, Vec<&'static str>), ConfigError> {
     let mut newer = source.load()?;
-    let kept = running.settings_needing_restart(&newer);
+    let mut kept = running.settings_needing_restart(&newer);
+    // Turning TLS on or off would change what clients must speak on a bound port.
+    if running.server.tls.is_some() != newer.server.tls.is_some() {
+        kept.push("server.tlsCertFile and server.tlsKeyFile (TLS on or off)");
+        newer.server.tls_cert_file = running.server.tls_cert_file.clone();
+        newer.server.tls_key_file = running.server.tls_key_file.clone();
+        newer.server.tls = running.server.tls.clone();
+    }
     newer.server.listen = running.server.listen;
     newer.server.data_dir = running.server.data_dir.clone();
     newer.server.cache_size_mib = running.server.cache_size_mib;
@@ -160,6 +182,28 @@ mod tests {
         running.server.listen = "127.0.0.1:0".parse().expect("addr");
         let (_, kept) = prepare(&running, &src).expect("valid");
         assert!(kept.is_empty(), "{kept:?}");
+    }
+
+    #[test]
+    fn turning_tls_on_or_off_waits_for_a_restart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        std::fs::write(dir.path().join("cert.pem"), made.cert.pem()).expect("write");
+        std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem())
+            .expect("write");
+        let tls = "[server]\ntlsCertFile = \"cert.pem\"\ntlsKeyFile = \"key.pem\"\n";
+        let plain = Config::parse("", "a", None).expect("valid");
+        let (newer, kept) = prepare(&plain, &source(&dir, tls)).expect("valid");
+        assert!(newer.server.tls.is_none(), "a plain server stays plain");
+        assert!(kept.iter().any(|k| k.contains("tlsCertFile")), "{kept:?}");
+
+        let running = source(&dir, tls).load().expect("valid");
+        let (newer, kept) = prepare(&running, &source(&dir, "")).expect("valid");
+        assert!(newer.server.tls.is_some(), "a TLS server keeps TLS");
+        assert!(kept.iter().any(|k| k.contains("tlsCertFile")), "{kept:?}");
+
+        let (newer, kept) = prepare(&running, &source(&dir, tls)).expect("valid");
+        assert!(newer.server.tls.is_some() && kept.is_empty(), "{kept:?}");
     }
 
     #[test]

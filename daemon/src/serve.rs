@@ -122,6 +122,17 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
+    let scheme = match &config.server.tls {
+        Some(tls) => {
+            tracing::info!(
+                certificate = %tls.cert_path.display(),
+                sha256 = %tls.fingerprint,
+                "serving HTTPS (TLS 1.2 and 1.3)"
+            );
+            "https"
+        }
+        None => "http",
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let state =
         Arc::new(AppState::new(config, store, PasswordChecker::new(cores)?).with_plugins(plugins));
@@ -149,14 +160,14 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
             state.clone(),
             control.source,
             control.logs,
-            format!("serving on http://{local}"),
+            format!("serving on {scheme}://{local}"),
         )));
     }
     if let Some(interval) = notify::watchdog_interval() {
         background.push(tokio::spawn(notify::watchdog(state.clone(), interval)));
     }
-    tracing::info!("licd {VERSION} listening on http://{local}");
-    notify::ready(&format!("serving on http://{local}"));
+    tracing::info!("licd {VERSION} listening on {scheme}://{local}");
+    notify::ready(&format!("serving on {scheme}://{local}"));
     let shutdown = async move {
         control.shutdown.await;
         notify::stopping();

@@ -5,7 +5,8 @@
 //! `licd check-config` lists everything an admin has to fix in one run:
 //!
 //! 1. [`document`]: TOML syntax, unknown keys and value types, each problem with its line;
-//! 2. [`secrets`]: `<name>File` secrets are read and their file permissions checked;
+//! 2. [`secrets`] and [`tls`]: `<name>File` secrets and the TLS certificate and key are
+//!    read and their file permissions checked;
 //! 3. [`validate`] and [`credentials`]: ranges and cross-references (duplicate products,
 //!    unknown plugins, ...), and the rules on vendor credentials (the demo password).
 //!
@@ -19,6 +20,7 @@ mod products;
 mod secrets;
 mod server;
 mod server_properties;
+mod tls;
 mod validate;
 mod vendors;
 
@@ -33,6 +35,7 @@ pub use ip_list::IpList;
 pub use products::Product;
 pub use server::{LogFormat, LogLevel, ServerConfig};
 pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, SignatureAlgorithm};
+pub use tls::{TlsFileError, TlsIdentity};
 pub use vendors::{PluginConfig, ResponseFormat, Scope, Vendor};
 
 /// Every HTTP method licd serves, spelled as QLM spells it.
@@ -162,6 +165,7 @@ impl Config {
         let (mut config, mut problems) = document::parse(text, origin)?;
         config.origin = origin.to_owned();
         problems.extend(secrets::resolve(&mut config, base_dir));
+        problems.extend(tls::resolve(&mut config, base_dir));
         if let Err(invalid) = config.validate() {
             problems.extend(invalid.problems);
         }

@@ -156,7 +156,10 @@ fn read_secret_file(path: &Path) -> Result<(String, Option<String>), String> {
 
 /// Refuses a file others may write; warns about one everyone may read.
 #[cfg(unix)]
-fn permission_warning(path: &Path, meta: &fs::Metadata) -> Result<Option<String>, String> {
+pub(super) fn permission_warning(
+    path: &Path,
+    meta: &fs::Metadata,
+) -> Result<Option<String>, String> {
     use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
     let mode = meta.permissions().mode() & 0o7777;
@@ -176,7 +179,10 @@ fn permission_warning(path: &Path, meta: &fs::Metadata) -> Result<Option<String>
 
 /// Other platforms have no Unix mode bits to check.
 #[cfg(not(unix))]
-fn permission_warning(_path: &Path, _meta: &fs::Metadata) -> Result<Option<String>, String> {
+pub(super) fn permission_warning(
+    _path: &Path,
+    _meta: &fs::Metadata,
+) -> Result<Option<String>, String> {
     Ok(None)
 }
 

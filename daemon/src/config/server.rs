@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{IpList, document};
+use super::{IpList, TlsIdentity, document};
 
 /// `[server]`: licd's own settings (not QLM server properties).
 #[derive(Debug, Clone, Deserialize)]
@@ -20,7 +20,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Connections served at once; past this, new connections wait.
     pub max_connections: u32,
-    /// Time allowed to read a request's headers; also the idle keep-alive timeout.
+    /// Time allowed for a whole request, headers and body, from its first byte (and for a
+    /// TLS handshake from the accept); also the idle keep-alive timeout.
     pub header_read_timeout_ms: u64,
     /// Time after which an unanswered request gets code 3000.
     pub request_timeout_ms: u64,
@@ -46,6 +47,15 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Least severe level logged.
     pub log_level: LogLevel,
+    /// PEM certificate chain (server certificate first) to serve HTTPS with; with
+    /// `tlsKeyFile`, or neither for plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the certificate in `tlsCertFile`.
+    pub tls_key_file: Option<PathBuf>,
+    /// The certificate and key read from those files when the configuration was loaded;
+    /// `None`: plain HTTP.
+    #[serde(skip)]
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +77,9 @@ impl Default for ServerConfig {
             metrics_allowed_ips: IpList::loopback(),
             log_format: LogFormat::Text,
             log_level: LogLevel::Info,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls: None,
         }
     }
 }

@@ -102,6 +102,17 @@ fn server(config: &Config, p: &mut Problems) {
     p.between(place, "maxArgs", s.max_args, 1, 1024);
     p.at_least(place, "maxValueBytes", s.max_value_bytes, 16);
     p.at_least(place, "cacheSizeMiB", s.cache_size_mib, 1);
+    match (&s.tls_cert_file, &s.tls_key_file) {
+        (Some(_), None) => p.push(format!(
+            "{place}: `tlsCertFile` is set but `tlsKeyFile` is not; set both to serve HTTPS, \
+             or neither for plain HTTP"
+        )),
+        (None, Some(_)) => p.push(format!(
+            "{place}: `tlsKeyFile` is set but `tlsCertFile` is not; set both to serve HTTPS, \
+             or neither for plain HTTP"
+        )),
+        _ => {}
+    }
 }
 
 /// `[security]`: method lists and authentication limits.

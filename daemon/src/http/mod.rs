@@ -1,27 +1,40 @@
-//! The HTTP server: hyper http1 with its limits and timeouts, a connection cap, and graceful
-//! shutdown driven by an injected future (so tests need no signals).
+//! The HTTP server: hyper http1 with its limits and timeouts, optional TLS, a connection cap,
+//! and graceful shutdown driven by an injected future (so tests need no signals).
 //!
-//! Limits are read from the configuration in force for each new connection, so a reload
-//! changes them for connections accepted after it; `maxConnections` resizes the cap.
+//! Limits and the TLS certificate are read from the configuration in force for each new
+//! connection, so a reload changes them for connections accepted after it;
+//! `maxConnections` resizes the cap.
+//!
+//! Time limits (spec operations.md, Limits of load), all `server.headerReadTimeoutMs`: a TLS
+//! handshake must end that long after the connection was accepted; a request's headers
+//! must arrive that long after hyper starts reading it (hyper's own timer, which is also the
+//! idle keep-alive limit); its body must have arrived that long after the request's first
+//! byte ([`clock`], enforced by the router with a 408). A slow client therefore holds a
+//! connection slot for at most about twice that time with TLS, once without.
 
 pub mod args;
 pub mod client_addr;
+pub mod clock;
 pub mod ops;
 pub mod router;
+mod tls;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
 use crate::state::AppState;
+use clock::{Clocked, RequestClock};
 
 /// Back-off after a failed `accept` (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -60,14 +73,22 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let open = state.metrics.connection_opened();
+        // The configuration in force when the connection arrived sets its limits and its
+        // certificate: a reload changes them for connections accepted after it.
+        let config = state.config();
+        let http = builder(&config.server);
+        let tls = config.server.tls.clone();
+        let deadline = Instant::now() + Duration::from_millis(config.server.header_read_timeout_ms);
+        // Subscribed now, so that a shutdown during the TLS handshake still waits for it.
+        let watcher = graceful.watcher();
         let st = state.clone();
-        let service = service_fn(move |req| router::handle(req, peer, st.clone()));
-        // The configuration in force when the connection arrived sets its limits.
-        let http = builder(&state.config().server);
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            match tls {
+                None => serve_connection(stream, peer, st, http, watcher).await,
+                Some(identity) => match tls::handshake(stream, &identity, deadline).await {
+                    Ok(stream) => serve_connection(stream, peer, st, http, watcher).await,
+                    Err(e) => tracing::debug!(error = %e, %peer, "TLS connection refused"),
+                },
             }
             drop(open);
             drop(permit);
@@ -79,6 +100,32 @@ pub async fn serve(
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(seconds = grace.as_secs(), "grace period over; closing remaining connections"),
+    }
+}
+
+/// Serves HTTP/1.1 on one accepted (and, with TLS, handshaken) connection until it closes.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    http: hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let clock = RequestClock::new();
+    let io = TokioIo::new(Clocked::new(stream, clock.clone()));
+    let service = service_fn(move |mut req| {
+        req.extensions_mut().insert(clock.claim());
+        let (clock, state) = (clock.clone(), state.clone());
+        async move {
+            let reply = router::handle(req, peer, state).await;
+            clock.request_done();
+            reply
+        }
+    });
+    if let Err(e) = watcher.watch(http.serve_connection(io, service)).await {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method as Verb, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
 use crate::http::client_addr::client_address;
+use crate::http::clock::RequestStart;
 use crate::license::dates;
 use crate::methods::{Ctx, Method, RawRequest};
 use crate::response::{self, Body, Format};
@@ -134,9 +135,25 @@ async fn method_request(
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
         });
-    let body = match read_body(&headers, incoming, server.max_body_bytes).await {
+    // The whole request must have arrived headerReadTimeoutMs after its first byte.
+    let began = parts
+        .extensions
+        .get::<RequestStart>()
+        .map_or(started, |s| s.0);
+    let deadline = began + Duration::from_millis(server.header_read_timeout_ms);
+    let body = match read_body(&headers, incoming, server.max_body_bytes, deadline).await {
         Ok(b) => b,
-        Err(e) => return error_response(&e, format, false),
+        Err(e) => {
+            let mut r = error_response(&e, format, false);
+            if e.status == StatusCode::REQUEST_TIMEOUT {
+                tracing::warn!(%peer, "request body not received within server.headerReadTimeoutMs; closing the connection");
+                // The rest of the body will never be read: the connection cannot carry
+                // another request.
+                r.headers_mut()
+                    .insert(CONNECTION, http::HeaderValue::from_static("close"));
+            }
+            return r;
+        }
     };
     let form = if is_form && !body.is_empty() {
         Some(&body[..])
@@ -221,10 +238,13 @@ async fn method_request(
     }
 }
 
+/// The body, at most `max` bytes (413 past it), complete by `deadline` (408 if not: a body
+/// trickled in, or declared by `Content-Length` and never sent).
 async fn read_body(
     headers: &http::HeaderMap,
     incoming: Incoming,
     max: usize,
+    deadline: Instant,
 ) -> Result<Bytes, MethodError> {
     let too_large = || {
         MethodError::invalid(format!(
@@ -239,7 +259,14 @@ async fn read_body(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    match Limited::new(incoming, max).collect().await {
+    let collect = Limited::new(incoming, max).collect();
+    let Ok(collected) = tokio::time::timeout_at(deadline.into(), collect).await else {
+        return Err(MethodError::invalid(
+            "The request did not arrive in time (server.headerReadTimeoutMs after its first byte).",
+        )
+        .with_status(StatusCode::REQUEST_TIMEOUT));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
