@@ -124,6 +124,22 @@ fn service_unit_has_the_settings_the_spec_names() {
     }
 }
 
+/// `ProtectSystem=strict` alone leaves `/etc/licd` (a `ConfigurationDirectory=`) and `/run`
+/// writable to the service, and `PrivateDevices=` keeps the shared `/dev/shm`:
+/// packaging/test-in-systemd.sh found all three under systemd 252. The unit takes them back.
+#[test]
+fn service_unit_makes_etc_licd_run_and_shared_memory_read_only() {
+    let unit = read("packaging/licd.service");
+    let read_only: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ReadOnlyPaths="))
+        .flat_map(str::split_whitespace)
+        .collect();
+    for path in ["/etc/licd", "/run", "-/dev/shm", "-/dev/mqueue"] {
+        assert!(read_only.contains(&path), "{path} not in {read_only:?}");
+    }
+}
+
 fn cargo_deb_installed() -> bool {
     Command::new(env!("CARGO"))
         .args(["deb", "--version"])
@@ -136,12 +152,19 @@ fn cargo_deb_installed() -> bool {
 /// run builds every dependency once).
 const PROFILE: &str = "packaging-test";
 
-/// Builds the package as packaging/README.md says, when `cargo-deb` is installed (CI does not
-/// install it; without it the test only says so).
+/// Builds the package as packaging/README.md says, when `cargo-deb` is installed (.ci/run
+/// installs it; elsewhere, without it, the test only says so).
 #[test]
 fn deb_package_builds_when_cargo_deb_is_installed() {
     if !cargo_deb_installed() {
-        eprintln!("cargo-deb is not installed: the package is not built");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "cargo-deb is not installed: cargo install cargo-deb --locked"
+        );
+        eprintln!(
+            "cargo-deb is not installed (cargo install cargo-deb --locked): the package is not built"
+        );
         return;
     }
     let cargo = env!("CARGO");
@@ -232,6 +255,14 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
         String::from_utf8_lossy(&t.stdout).to_string()
     };
     assert!(field("conffiles").contains("/etc/licd/licd.toml"));
+    // The unit's ExecReload= runs /bin/kill, which minimal Debian systems lack.
+    let control = field("control");
+    assert!(
+        control
+            .lines()
+            .any(|l| l.starts_with("Depends:") && l.contains("procps")),
+        "{control}"
+    );
     let postinst = field("postinst");
     assert!(postinst.contains("adduser --system"), "{postinst}");
     assert!(
