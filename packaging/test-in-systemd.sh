@@ -386,9 +386,9 @@ wait_for 10 "'configuration reloaded' in the journal" journal_has "$c" "configur
   fail "/metrics still answers 127.0.0.1 after the reload"
 ok "after: /metrics answers 403 to 127.0.0.1 (metricsAllowedIPs = [\"192.0.2.1/32\"])"
 http -o /dev/null "http://$ADDR/qlmservice.asmx/PingHttp" || fail "PingHttp: no answer"
-wait_for 10 "a debug line for PingHttp" journal_has "$c" "path=/qlmservice.asmx/PingHttp"
+wait_for 10 "a debug line for PingHttp" journal_has "$c" 'path="/qlmservice.asmx/PingHttp"'
 ok "after: logLevel = \"debug\" logs each request:"
-journal_after "$c" -o cat | grep -F 'path=/qlmservice.asmx/PingHttp' | sed 's/^ */          | /'
+journal_after "$c" -o cat | grep -F 'path="/qlmservice.asmx/PingHttp"' | sed 's/^ */          | /'
 if [ "$(main_pid)" != "$pid" ] || [ "$(prop NRestarts)" != "$restarts" ]; then
   fail "the reload restarted the daemon"
 fi
