@@ -165,6 +165,14 @@ impl Config {
         if let Err(invalid) = config.validate() {
             problems.extend(invalid.problems);
         }
+        let warnings = vendors::vendor_warnings(&config.vendors);
+        config.warnings.extend(warnings.into_iter().map(|w| {
+            if origin.is_empty() {
+                w
+            } else {
+                format!("{origin}: {w}")
+            }
+        }));
         if problems.is_empty() {
             Ok(config)
         } else {

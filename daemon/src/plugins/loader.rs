@@ -10,9 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-use licd_plugin_api::ffi::{
-    ABI_VERSION, ENTRY_SYMBOL, EntryFn, FLAG_SERIALIZE, LICD_ALLOW, LicdPluginV1,
-};
+use licd_plugin_api::ffi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, LICD_ALLOW, LicdPluginV1};
 
 use super::FIRST_BUFFER_BYTES;
 use super::call::{Api, Instance, Plugin};
@@ -288,7 +286,7 @@ pub(super) unsafe fn instantiate(
         &config.path,
         table_name,
         Duration::from_millis(config.timeout_ms),
-        t.flags & FLAG_SERIALIZE != 0,
+        t.flags,
         api,
         library,
     ))

@@ -94,6 +94,7 @@ impl PluginHost {
                 path = %config.path.display(),
                 table_name = %plugin.table_name(),
                 serialize = plugin.serialized(),
+                signs_body_only = plugin.signs_body_only(),
                 "vendor plugin loaded"
             );
             plugins.push(Arc::new(plugin));
