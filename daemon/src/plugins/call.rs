@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use libloading::os::unix::Library;
 use licd_plugin_api::ffi::{
     AuthenticateFn, DestroyFn, FLAG_SERIALIZE, FLAG_SIGNS_BODY_ONLY, LICD_ALLOW, LICD_DENY,
     LICD_E_PANIC, LICD_E_TOO_SMALL, LicdBytes, LicdPair, LicdRequest, LicdStr, MapArgsFn,
@@ -17,6 +16,7 @@ use licd_plugin_api::ffi::{
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::loader::LoadedLibrary;
 use super::{FIRST_BUFFER_BYTES, MAX_BUFFER_BYTES, MAX_CALLS_IN_FLIGHT, PluginRequest};
 
 /// Why a plugin call did not allow the request. Every kind means "deny".
@@ -106,8 +106,9 @@ pub struct Plugin {
     signs_body_only: bool,
     permits: Semaphore,
     destroyed: AtomicBool,
-    /// Never dropped, so never `dlclose`d (module docs). `None` for in-process test tables.
-    _library: Option<ManuallyDrop<Library>>,
+    /// Never dropped, so never `dlclose`d (module docs), nor its descriptor closed. `None`
+    /// for in-process test tables.
+    _library: Option<ManuallyDrop<LoadedLibrary>>,
 }
 
 impl Plugin {
@@ -121,7 +122,7 @@ impl Plugin {
         timeout: Duration,
         flags: u32,
         api: Api,
-        library: Option<Library>,
+        library: Option<LoadedLibrary>,
     ) -> Plugin {
         Plugin {
             name: name.to_string(),

@@ -134,7 +134,6 @@ pub(super) fn load(config: &PluginConfig) -> Result<Plugin, PluginLoadError> {
                 detail: e.to_string(),
             }
         })?;
-    drop(file);
     // SAFETY: the symbol's type is the one licd_plugin.h declares for this name.
     let entry =
         unsafe { library.get::<EntryFn>(ENTRY_SYMBOL) }.map_err(|e| PluginLoadError::NoEntry {
@@ -144,8 +143,23 @@ pub(super) fn load(config: &PluginConfig) -> Result<Plugin, PluginLoadError> {
         })?;
     // SAFETY: the ABI's entry function takes nothing and returns a pointer to a static table.
     let table = unsafe { entry() };
+    // The descriptor stays open as long as the library stays loaded (for ever): the dynamic
+    // loader knows the library by the name "/proc/self/fd/N", and matches a later dlopen of
+    // the same name to it, so with this descriptor closed the next plugin's file, given the
+    // same number, would silently get this plugin's code.
+    let loaded = LoadedLibrary {
+        _library: library,
+        _file: file,
+    };
     // SAFETY: `table` is the plugin's static table (checked below before it is read further).
-    unsafe { instantiate(config, table, Some(library)) }
+    unsafe { instantiate(config, table, Some(loaded)) }
+}
+
+/// A loaded library and the descriptor it was loaded through, both kept for the life of the
+/// process (see [`load`]).
+pub(super) struct LoadedLibrary {
+    pub(super) _library: Library,
+    pub(super) _file: File,
 }
 
 /// Refuses anything but a regular file owned by root or licd's own user that nobody else may
@@ -178,7 +192,7 @@ fn check_file(meta: &Metadata, euid: u32) -> Result<(), String> {
 pub(super) unsafe fn instantiate(
     config: &PluginConfig,
     table: *const LicdPluginV1,
-    library: Option<Library>,
+    library: Option<LoadedLibrary>,
 ) -> Result<Plugin, PluginLoadError> {
     let bad = |problem: String| PluginLoadError::BadTable {
         plugin: config.name.clone(),
