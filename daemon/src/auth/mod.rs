@@ -4,4 +4,5 @@
 pub mod password;
 pub mod strict;
 pub mod throttle;
+pub mod unsigned_args;
 pub mod vendor;

@@ -479,7 +479,13 @@ fn a_plugin_vendor_without_a_methods_list_is_a_warning_not_an_error() {
 
 #[test]
 fn unsigned_args_must_be_is_names_and_never_the_replay_id() {
-    let with = |list: &str| format!("{GOOD_VENDOR}unsignedArgs = {list}\n");
+    let plugin = "plugin = \"fs\"\n";
+    let tail = "[[plugin]]\nname = \"fs\"\npath = \"/x.so\"\n";
+    let with = |list: &str| format!("{GOOD_VENDOR}{plugin}unsignedArgs = {list}\n{tail}");
+    assert_problem(
+        &problems(&format!("{GOOD_VENDOR}unsignedArgs = [\"is_vendor\"]\n")),
+        &["\"Shop\"", "`unsignedArgs`", "no `plugin`"],
+    );
     let c = parse(&with(r#"["is_vendor", "IS_ProductId"]"#)).unwrap();
     assert_eq!(
         c.vendors[0].unsigned_args.as_deref(),

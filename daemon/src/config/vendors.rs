@@ -54,10 +54,10 @@ pub struct Vendor {
     /// Which licences this vendor may act on.
     #[serde(default)]
     pub scope: Scope,
-    /// The `is_*` arguments a request of this vendor may carry besides those its plugin's
-    /// `map_args` writes, when the plugin signs the body only (`None`: licd's default list,
-    /// `crate::auth::unsigned_args::DEFAULT_UNSIGNED_ARGS`). Set for any other vendor, the
-    /// list applies to it too.
+    /// The `is_*` arguments a request of this plugin vendor may carry besides those its
+    /// plugin's `map_args` writes. `None`: licd's default list
+    /// (`crate::auth::unsigned_args::DEFAULT_UNSIGNED_ARGS`) when the plugin signs the body
+    /// only, no limit for other plugins. Set, the list applies whatever the plugin signs.
     #[serde(default)]
     pub unsigned_args: Option<Vec<String>>,
 }
@@ -65,13 +65,20 @@ pub struct Vendor {
 /// The argument a plugin names a signed request with; a client can never vouch for it.
 const REPLAY_ID_ARG: &str = "is_replayid";
 
-/// The rules of a vendor's `unsignedArgs` (step 3 of loading): each entry an `is_*` name, and
-/// never `is_replayid`, which only a plugin may write.
+/// The rules of a vendor's `unsignedArgs` (step 3 of loading): only with a plugin (a
+/// password vendor's whole request is vouched for by its password), each entry an `is_*`
+/// name, and never `is_replayid`, which only a plugin may write.
 pub(super) fn unsigned_args_problems(vendor: &Vendor, place: &str) -> Vec<String> {
     let Some(list) = &vendor.unsigned_args else {
         return Vec::new();
     };
     let mut problems = Vec::new();
+    if vendor.plugin.is_none() {
+        problems.push(format!(
+            "{place}: `unsignedArgs` limits what a plugin vendor's requests may carry besides \
+             the signed ones, and this vendor has no `plugin`; remove it"
+        ));
+    }
     for name in list {
         let lower = name.to_ascii_lowercase();
         if !lower.starts_with("is_") || lower.len() == 3 {

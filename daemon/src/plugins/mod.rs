@@ -14,6 +14,7 @@
 
 mod call;
 mod loader;
+pub mod replay;
 
 #[cfg(test)]
 mod tests;

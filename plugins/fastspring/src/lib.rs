@@ -125,8 +125,9 @@ fn value<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The checks of a callback body: every name once, an order reference, and a matching hash.
+/// The checks of a callback body: a matching hash, every name once, and an order reference.
 fn check_body(params: &[(String, String)], private_key: &str) -> Result<(), String> {
+    check_hash(params, private_key)?;
     // A name given twice would let a forger add a field whose value is empty (which leaves
     // the hash unchanged) ahead of the genuine one.
     for (i, (name, _)) in params.iter().enumerate() {
@@ -137,7 +138,7 @@ fn check_body(params: &[(String, String)], private_key: &str) -> Result<(), Stri
     if value(params, REFERENCE_PARAMETER).is_none_or(str::is_empty) {
         return Err("the POST body has no reference (FastSpring's order id)".into());
     }
-    check_hash(params, private_key)
+    Ok(())
 }
 
 /// Checks `security_request_hash` over the body's parameters.
