@@ -397,3 +397,33 @@ fn an_explicit_unsigned_args_list_replaces_the_default_and_binds_other_plugins_t
     );
     assert_eq!(unlisted.get("numActivationsAllowed").as_deref(), Some("2"));
 }
+
+#[test]
+fn the_replay_memory_survives_export_and_import_and_passes_check() {
+    let d = fastspring_daemon();
+    let body = order("FS-E1", &[]);
+    let first = post(&d, "GetActivationKey", FULFILMENT, &body);
+    first.expect_ok();
+    let exported = d.dir().join("all.jsonl");
+    cli_ok(d.cli(&["export", "--out", exported.to_str().expect("utf-8")]));
+    let text = std::fs::read_to_string(&exported).expect("export");
+    let hash = hash_of(&body);
+    for table in ["\"replays_v1\"", "\"replay_order_v1\""] {
+        assert!(
+            text.lines().any(|l| l.contains(table) && l.contains(hash)),
+            "{table} not exported: {text}"
+        );
+    }
+
+    let mut d = d;
+    assert_eq!(d.stop(), Some(0));
+    std::fs::remove_dir_all(d.data_dir()).expect("remove the data");
+    cli_ok(d.cli(&["import", "--from", exported.to_str().expect("utf-8")]));
+    cli_ok(d.cli(&["check"]));
+    let d = d.restart_stopped();
+    assert_eq!(
+        post(&d, "GetActivationKey", FULFILMENT, &body).body,
+        first.body
+    );
+    assert_eq!(licences(&d).len(), 1);
+}

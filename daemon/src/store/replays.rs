@@ -335,6 +335,38 @@ mod tests {
         assert_eq!(problems(&reader.txn).expect("check"), Vec::<String>::new());
     }
 
+    #[tokio::test]
+    async fn a_refused_change_is_not_remembered_so_its_retry_runs() {
+        use crate::store::commands::{Command, CreateKeys};
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("db"), StoreOptions::default()).expect("open");
+        let create = |max_per_day| {
+            let mut template = crate::license::License::for_tests("permanent", 1, 1_800_000_000);
+            template.key = String::new();
+            Command::CreateKeys(CreateKeys {
+                template,
+                count: 1,
+                order_id: None,
+                max_per_day,
+                max_stored: -1,
+            })
+        };
+        let key = || ReplayKey::new("FS", "h", "GetActivationKey");
+        let deadline = || std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let now = crate::license::dates::now();
+        let refused = store
+            .execute_remembered(create(0), deadline(), key(), now)
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(rows(&store), (0, 0));
+        let made = store
+            .execute_remembered(create(-1), deadline(), key(), now)
+            .await
+            .expect("created");
+        assert!(matches!(made, Outcome::Created { .. }), "{made:?}");
+        assert_eq!(rows(&store), (1, 1));
+    }
+
     #[test]
     fn a_signing_key_or_a_replayed_answer_is_never_copied_into_the_memory() {
         let dir = tempfile::tempdir().expect("dir");
