@@ -1,5 +1,5 @@
 //! The FastSpring plugin in the real daemon, and the defences around a plugin that signs the
-//! request body only (methods.md "Auth", plugins.md; docs/plugins.md "Body-signing plugins").
+//! request body only (methods.md "Auth", plugins.md; docs/plugins.md §6).
 //!
 //! FastSpring's `security_request_hash` covers the body's values and nothing else. A security
 //! review replayed a captured genuine callback with `is_numberofactivationsperkey=10000` added

@@ -85,8 +85,8 @@ impl RawRequest {
 impl Ctx {
     /// Sends a change to the store (`Store::execute`). When the vendor's plugin named this
     /// request with a replay id, the change is remembered under it in its own transaction,
-    /// and a repeat is answered with the first outcome and changes nothing (docs/plugins.md,
-    /// "Replays").
+    /// and a repeat is answered with the first outcome and changes nothing (docs/plugins.md
+    /// §6).
     pub async fn execute(&self, command: Command) -> Result<Outcome, MethodError> {
         let store = &self.state.store;
         let Some(key) = self.replay.take() else {

@@ -1,4 +1,4 @@
-//! The host's side of replay ids (docs/plugins.md, "Replays").
+//! The host's side of replay ids (docs/plugins.md §6).
 //!
 //! A plugin that signs the body only (`LICD_FLAG_SIGNS_BODY_ONLY`) cannot tell a store's
 //! genuine callback from the same bytes sent again by whoever captured them. So its
