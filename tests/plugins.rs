@@ -1,21 +1,19 @@
-//! Vendor plugins loaded by the real daemon (spec plugins.md): the FastSpring plugin, the C
-//! example, plugins that misbehave at run time (denied, logged, the daemon keeps serving) and
-//! at load time (licd refuses to start, naming plugin and path: start_refusals.rs), and what a
-//! plugin is shown.
+//! Vendor plugins loaded by the real daemon (spec plugins.md): the FastSpring plugin and the
+//! defences around a body-signing plugin (fastspring.rs), the C example, plugins that
+//! misbehave at run time (denied, logged, the daemon keeps serving) and at load time (licd
+//! refuses to start, naming plugin and path: start_refusals.rs), and what a plugin is shown.
 
 pub mod build;
+mod fastspring;
 mod start_refusals;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
-
 use crate::util::{HttpReply, TestConfig, TestDaemon, VENDOR};
 use build::plugins;
 
 const PRODUCT: &str = "is_productid=1&is_majorversion=1&is_minorversion=0";
-const FS_KEY: &str = "fs-private-key";
 
 /// A `[[plugin]]` table and a `[[vendor]]` that uses it.
 fn plugin_vendor(plugin: &str, path: &Path, timeout_ms: u64, config: &str, vendor: &str) -> String {
@@ -25,106 +23,58 @@ fn plugin_vendor(plugin: &str, path: &Path, timeout_ms: u64, config: &str, vendo
     )
 }
 
-fn fastspring_daemon() -> TestDaemon {
-    let p = plugins();
-    TestDaemon::start(&TestConfig::demo().append(&plugin_vendor(
-        "fastspring",
-        &p.fastspring,
-        2000,
-        &format!("privateKey = \"{FS_KEY}\""),
-        "FastSpring",
-    )))
-}
-
-/// A FastSpring remote-license body: the fields, then `security_request_hash` computed as
-/// FastSpring does (values ordered by name, then the private key, MD5 in lowercase hex).
-fn fastspring_body(fields: &[(&str, &str)], key: &str) -> String {
-    let mut sorted = fields.to_vec();
-    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut md5 = Md5::new();
-    for (_, v) in &sorted {
-        md5.update(v.as_bytes());
-    }
-    md5.update(key.as_bytes());
-    let hash: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let mut body: Vec<String> = fields
-        .iter()
-        .map(|(n, v)| format!("{n}={}", v.replace('@', "%40").replace(' ', "+")))
-        .collect();
-    body.push(format!("security_request_hash={hash}"));
-    body.join("&")
-}
-
-const ORDER: [(&str, &str); 5] = [
-    ("reference", "FS-ORDER-1"),
-    ("quantity", "3"),
-    ("email", "buyer@example.com"),
-    ("name", "Ada Buyer"),
-    ("product", "demo-app"),
-];
-
-fn fastspring_post(d: &TestDaemon, query: &str, body: &str) -> HttpReply {
-    d.post_form(&format!("/qlmservice.asmx/GetActivationKey?{query}"), body)
-}
-
-#[test]
-fn fastspring_signed_order_creates_a_key_with_the_mapped_quantity_order_and_email() {
-    let d = fastspring_daemon();
-    let r = fastspring_post(
-        &d,
-        &format!("is_vendor=FastSpring&{PRODUCT}"),
-        &fastspring_body(&ORDER, FS_KEY),
+/// A spy plugin vendor's daemon (the plugin allows, maps `customer` to `is_userdata1` and
+/// records what it sees in a temporary file); `extra` is appended to its `[[vendor]]`.
+fn spy_daemon(vendor: &str, extra: &str) -> (TestDaemon, tempfile::TempDir) {
+    let spy_dir = tempfile::tempdir().expect("temp dir");
+    let config = format!(
+        "mode = \"spy\"\ndumpFile = \"{}\"",
+        spy_dir.path().join("seen.jsonl").display()
     );
-    r.expect_ok();
-    let key = r.get("activationKey").expect("a key");
-    assert_eq!(r.get("numActivationsAllowed").as_deref(), Some("3"));
-    for pc in ["PC-1", "PC-2", "PC-3"] {
-        d.activate(&key, pc).expect_ok();
-    }
-    d.activate(&key, "PC-4").expect_error(210);
-    let info = d.call(
-        "ValidateLicenseHttp",
-        &format!("is_avkey={key}&is_activate=false"),
-    );
-    assert_eq!(info.get("orderID").as_deref(), Some("FS-ORDER-1"));
-    assert_eq!(info.get("userEmail").as_deref(), Some("buyer@example.com"));
-    // FastSpring retries callbacks: the same order gets the same key back.
-    let again = fastspring_post(
-        &d,
-        &format!("is_vendor=FastSpring&{PRODUCT}"),
-        &fastspring_body(&ORDER, FS_KEY),
-    );
-    assert_eq!(again.get("activationKey"), Some(key));
-}
-
-#[test]
-fn fastspring_tampered_unsigned_or_wrongly_keyed_order_is_code_8_and_logged() {
-    let d = fastspring_daemon();
-    let query = format!("is_vendor=FastSpring&{PRODUCT}");
-    let tampered = fastspring_body(&ORDER, FS_KEY).replace("quantity=3", "quantity=30");
-    fastspring_post(&d, &query, &tampered).expect_error(8);
-    assert!(d.wait_for_log("does not match"), "{}", d.logs());
-    assert!(d.logs().contains("plugin=fastspring") && d.logs().contains("vendor=FastSpring"));
-    let unsigned = "reference=X&quantity=1";
-    fastspring_post(&d, &query, unsigned).expect_error(8);
-    assert!(d.wait_for_log("no security_request_hash"), "{}", d.logs());
-    fastspring_post(&d, &query, &fastspring_body(&ORDER, "another-key")).expect_error(8);
-    // A GET has no signed body at all.
-    d.call("GetActivationKey", &query).expect_error(8);
-    d.call("GetActivationKey", &format!("{PRODUCT}&{VENDOR}"))
-        .expect_ok();
+    let tables = plugin_vendor("spy", &plugins().test_plugin, 2000, &config, vendor) + extra;
+    (
+        TestDaemon::start(&TestConfig::demo().append(&tables)),
+        spy_dir,
+    )
 }
 
 #[test]
 fn a_mapped_argument_the_request_also_carries_is_code_5_naming_it() {
-    let d = fastspring_daemon();
-    let r = fastspring_post(
-        &d,
-        &format!("is_vendor=FastSpring&{PRODUCT}&is_quantity=1"),
-        &fastspring_body(&ORDER, FS_KEY),
-    );
+    let (d, _spy) = spy_daemon("Spy", "");
+    let path = format!("/qlmservice.asmx/GetActivationKey?is_vendor=Spy&{PRODUCT}");
+    d.post_form(&path, "customer=Ada").expect_ok();
+    let r = d.post_form(&format!("{path}&is_userdata1=Eve"), "customer=Ada");
     let msg = r.expect_error(5);
-    assert!(msg.contains("is_quantity"), "{msg}");
+    assert!(msg.contains("is_userdata1"), "{msg}");
+}
+
+#[test]
+fn check_config_warns_about_a_plugin_vendor_without_a_methods_list() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("licd.toml");
+    let write = |vendor_extra: &str| {
+        let tables = plugin_vendor("spy", Path::new("/nonexistent/spy.so"), 2000, "", "Store")
+            + vendor_extra;
+        std::fs::write(&path, TestConfig::demo().append(&tables).to_toml()).expect("write");
+        crate::util::licd_cmd(
+            &["check-config", "--config", path.to_str().expect("utf-8")],
+            None,
+            dir.path(),
+        )
+    };
+    let (code, out, err) = write("");
+    assert_eq!(code, 0, "a warning, not an error: {out}{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.contains("[[vendor]] \"Store\""))
+        .unwrap_or_else(|| panic!("no warning about Store: {err}"));
+    assert!(
+        warning.starts_with("warning: ") && warning.contains("no `methods` list"),
+        "{warning}"
+    );
+    let (code, out, err) = write("methods = [\"GetActivationKey\"]\n");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("Store"), "{err}");
 }
 
 /// GET with one extra header.
@@ -152,6 +102,47 @@ fn c_example_plugin_allows_the_right_token_and_denies_a_wrong_or_missing_one() {
     assert!(d.wait_for_log("header is wrong"), "{}", d.logs());
     get_with_header(&d, &path, None).expect_error(8);
     assert!(d.wait_for_log("header is missing"), "{}", d.logs());
+}
+
+#[test]
+fn several_plugin_libraries_in_one_daemon_each_run_their_own_code() {
+    // Regression: each library was loaded as "/proc/self/fd/N" and its descriptor closed, so
+    // the next plugin's file got the same N and the dynamic loader handed back the first
+    // library: the second vendor silently ran the first vendor's plugin.
+    let p = plugins();
+    let tables = plugin_vendor(
+        "fastspring",
+        &p.fastspring,
+        1000,
+        "privateKey = \"k\"",
+        "Fs",
+    ) + &plugin_vendor(
+        "shop-token",
+        &p.example_c,
+        1000,
+        "token = \"s3cret\"",
+        "Shop",
+    ) + &plugin_vendor("panics", &p.test_plugin, 1000, "mode = \"panic\"", "Bad");
+    let d = TestDaemon::start(&TestConfig::demo().append(&tables));
+    let path = format!("/qlmservice.asmx/GetActivationKey?is_vendor=Shop&{PRODUCT}");
+    get_with_header(&d, &path, Some("X-Shop-Token: s3cret")).expect_ok();
+    d.call("GetActivationKey", &format!("is_vendor=Bad&{PRODUCT}"))
+        .expect_error(8);
+    assert!(
+        d.wait_for_log("test plugin panics on purpose"),
+        "{}",
+        d.logs()
+    );
+    d.call("GetActivationKey", &format!("is_vendor=Fs&{PRODUCT}"))
+        .expect_error(8);
+    assert!(d.wait_for_log("no security_request_hash"), "{}", d.logs());
+    for name in [
+        "table_name=fastspring",
+        "table_name=example-c",
+        "table_name=licd-test-plugin",
+    ] {
+        assert!(d.logs().contains(name), "{name}: {}", d.logs());
+    }
 }
 
 /// Starts a daemon whose vendor "Bad" uses `plugin`; a key request of that vendor must be

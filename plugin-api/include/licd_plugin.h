@@ -16,6 +16,8 @@
  *    write more than cap bytes, and never set *len past cap on any other return.
  *  - Without LICD_FLAG_SERIALIZE, authenticate() and map_args() may run on several threads at
  *    once with the same instance.
+ *  - A plugin whose check covers the body only sets LICD_FLAG_SIGNS_BODY_ONLY, so that licd
+ *    refuses unsigned is_* arguments and remembers replay ids (see the flag).
  *  - Never let a C++ exception or a Rust panic cross these functions.
  *
  * The Rust crate licd-plugin-api mirrors these types (#[repr(C)]); a test compares sizes and
@@ -44,6 +46,13 @@ extern "C" {
 
 /* LicdPluginV1.flags */
 #define LICD_FLAG_SERIALIZE (1u << 0) /* never call this instance from two threads at once */
+/* The plugin verifies the request body only (a signature over the form body, say), so
+   nothing outside the body is vouched for: licd then accepts, besides the is_* arguments
+   map_args writes, only the vendor's unsignedArgs (a short default list of licd's own
+   URL arguments; any other is_* argument is code 8), and honours an is_replayid that map_args
+   writes: a repeated (vendor, replay id) is answered with the first reply and changes
+   nothing, for 30 days. Set it whenever the URL or headers of a request are not signed. */
+#define LICD_FLAG_SIGNS_BODY_ONLY (1u << 1)
 
 /* UTF-8 text: ptr may be NULL only when len is 0. Not NUL-terminated. */
 typedef struct LicdStr {
@@ -104,7 +113,11 @@ typedef int32_t (*licd_authenticate_fn)(void *instance, const LicdRequest *req, 
 
 /* map_args(): called after authenticate() allowed. Writes application/x-www-form-urlencoded
    is_* arguments to add to the request (e.g. "is_quantity=3&is_email=a%40b.example"), or
-   nothing. A mapped argument the request already carries is refused (code 5). */
+   nothing. A mapped argument the request already carries is refused (code 5).
+   With LICD_FLAG_SIGNS_BODY_ONLY it may also write is_replayid=<an id of the signed request,
+   e.g. its signature>, 1 to 255 characters: licd takes it out of the arguments (the method
+   never sees it) and answers a repeat of (vendor, id) with the first reply. Without the flag,
+   writing is_replayid is a plugin fault and denies the request. */
 typedef int32_t (*licd_map_args_fn)(void *instance, const LicdRequest *req, uint8_t *out_buf,
                                     size_t out_cap, size_t *out_len);
 

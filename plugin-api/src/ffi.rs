@@ -23,6 +23,10 @@ pub const LICD_E_PANIC: i32 = -99;
 
 /// `LICD_FLAG_SERIALIZE`: the host never calls the instance from two threads at once.
 pub const FLAG_SERIALIZE: u32 = 1;
+/// `LICD_FLAG_SIGNS_BODY_ONLY`: the plugin's check covers the request body only, so the host
+/// limits the `is_*` arguments `map_args` did not write to the vendor's `unsignedArgs` and
+/// honours the `is_replayid` that `map_args` writes (see the header).
+pub const FLAG_SIGNS_BODY_ONLY: u32 = 1 << 1;
 
 /// The name of the entry symbol, NUL-terminated for `dlsym`.
 pub const ENTRY_SYMBOL: &[u8] = b"licd_plugin_entry_v1\0";

@@ -45,7 +45,7 @@ use std::slice;
 
 use ffi::{LicdPair, LicdRequest, LicdStr};
 
-pub use ffi::FLAG_SERIALIZE;
+pub use ffi::{FLAG_SERIALIZE, FLAG_SIGNS_BODY_ONLY};
 
 /// The answer of [`VendorPlugin::authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +60,12 @@ pub enum Verdict {
 /// A vendor-authentication plugin. One instance serves every request of every vendor that
 /// names the plugin, from many threads at once unless the plugin is exported with
 /// `flags = FLAG_SERIALIZE`.
+///
+/// A plugin whose check covers the request body only (a signature over the form body, as
+/// FastSpring's) is exported with `flags = FLAG_SIGNS_BODY_ONLY`: licd then refuses the
+/// `is_*` arguments that neither [`VendorPlugin::map_args`] wrote nor the vendor's
+/// `unsignedArgs` lists (so a captured request cannot be replayed with a larger quantity in
+/// its URL), and remembers the `is_replayid` that `map_args` writes.
 pub trait VendorPlugin: Send + Sync + Sized + 'static {
     /// Builds the instance from the vendor's `[plugin.config]` table, given as a JSON object.
     /// An `Err` stops licd at start with this text, the plugin's name and its path.
@@ -74,6 +80,11 @@ pub trait VendorPlugin: Send + Sync + Sized + 'static {
     /// `is_*` arguments to add to an allowed request (e.g. FastSpring's `quantity` as
     /// `is_quantity`). An argument the request already carries is refused (code 5): the
     /// store's explicit value is never silently overridden. The default adds nothing.
+    ///
+    /// With `FLAG_SIGNS_BODY_ONLY`, `("is_replayid", id)` names the signed request (its
+    /// signature, say; 1 to 255 characters): licd takes it out of the arguments and answers a
+    /// repeat of the same (vendor, id) within 30 days with the first reply and no second
+    /// change. Without the flag, writing `is_replayid` denies the request.
     ///
     /// # Errors
     /// A sentence saying why the request cannot be mapped; the request is then denied.
@@ -181,6 +192,8 @@ fn pairs<'a>(ptr: *const LicdPair, len: usize) -> impl Iterator<Item = (&'a str,
 /// `export_vendor_plugin!(MyPlugin, name = "my-plugin");` or, to have licd never call the
 /// instance from two threads at once,
 /// `export_vendor_plugin!(MyPlugin, name = "my-plugin", flags = licd_plugin_api::FLAG_SERIALIZE);`
+/// Flags combine with `|`: a plugin that checks a signature over the body only declares
+/// `flags = licd_plugin_api::FLAG_SIGNS_BODY_ONLY` (see [`VendorPlugin`]).
 /// Use it once per library.
 #[macro_export]
 macro_rules! export_vendor_plugin {

@@ -34,7 +34,11 @@ impl VendorPlugin for Fussy {
     }
 }
 
-export_vendor_plugin!(Fussy, name = "fussy", flags = FLAG_SERIALIZE);
+export_vendor_plugin!(
+    Fussy,
+    name = "fussy",
+    flags = FLAG_SERIALIZE | FLAG_SIGNS_BODY_ONLY
+);
 
 fn table() -> &'static LicdPluginV1 {
     // SAFETY: the generated entry returns a pointer to its static table.
@@ -101,7 +105,7 @@ fn table_declares_version_size_name_flags_and_every_function() {
     assert_eq!(t.struct_size as usize, size_of::<LicdPluginV1>());
     // SAFETY: the macro's name is a static NUL-terminated string.
     assert_eq!(unsafe { CStr::from_ptr(t.name) }.to_str(), Ok("fussy"));
-    assert_eq!(t.flags, FLAG_SERIALIZE);
+    assert_eq!(t.flags, FLAG_SERIALIZE | FLAG_SIGNS_BODY_ONLY);
     assert!(t.create.is_some() && t.destroy.is_some());
     assert!(t.authenticate.is_some() && t.map_args.is_some());
 }

@@ -29,6 +29,7 @@ int main(void) {
     O(LicdPluginV1, destroy) O(LicdPluginV1, authenticate) O(LicdPluginV1, map_args)
     C(LICD_PLUGIN_ABI_VERSION) C(LICD_ALLOW) C(LICD_DENY) C(LICD_E_TOO_SMALL)
     C(LICD_E_CONFIG) C(LICD_E_INTERNAL) C(LICD_E_PANIC) C(LICD_FLAG_SERIALIZE)
+    C(LICD_FLAG_SIGNS_BODY_ONLY)
     return 0;
 }
 "#;
@@ -160,6 +161,10 @@ fn rust_mirror_has_the_sizes_offsets_and_constants_of_the_c_header() {
         ("const LICD_E_INTERNAL", i64::from(LICD_E_INTERNAL)),
         ("const LICD_E_PANIC", i64::from(LICD_E_PANIC)),
         ("const LICD_FLAG_SERIALIZE", i64::from(FLAG_SERIALIZE)),
+        (
+            "const LICD_FLAG_SIGNS_BODY_ONLY",
+            i64::from(FLAG_SIGNS_BODY_ONLY),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

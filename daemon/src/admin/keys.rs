@@ -139,6 +139,7 @@ fn method_ctx(ctx: &AdminCtx) -> Ctx {
         deadline: Instant::now() + COMMAND_DEADLINE,
         raw: RawRequest::default(),
         plugin_passed: OnceLock::new(),
+        replay: Default::default(),
     }
 }
 

@@ -7,4 +7,5 @@ pub mod effects;
 pub mod password;
 pub mod strict;
 pub mod throttle;
+pub mod unsigned_args;
 pub mod vendor;

@@ -9,9 +9,8 @@
 //! whatever was wrong (one argon2 verification, see `password`).
 
 use crate::auth::attempts::{Attempt, Blocked};
-use crate::auth::effects;
 use crate::auth::password::{ExpectedCredential, StoredPassword, Verification};
-use crate::auth::strict;
+use crate::auth::{effects, strict, unsigned_args};
 use crate::config::{Config, Scope, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
@@ -20,9 +19,13 @@ use crate::license::License;
 use crate::logging::untrusted;
 use crate::methods::{Ctx, Method, RawRequest};
 use crate::metrics::PluginOutcome;
+use crate::plugins::replay::split_replay_id;
 use crate::plugins::{PluginRequest, RefusalKind};
+use crate::store::replays::ReplayKey;
 
-const FAILED: &str = "Authentication failed: check the vendor name, user and password.";
+/// The one message of every authentication failure (code 8): it never says which part was
+/// wrong.
+pub(crate) const FAILED: &str = "Authentication failed: check the vendor name, user and password.";
 
 /// What a vendor name that names no allowed vendor is logged as: the name came from the
 /// request (it may even be a password typed into the wrong field), so it is never logged.
@@ -230,10 +233,18 @@ pub async fn run_plugin(
         max_args: server.max_args,
         max_value_bytes: server.max_value_bytes,
     };
+    // A body-signing plugin vouches for its mapped arguments only; its replay id leaves them.
+    let body_only = plugin.signs_body_only();
+    unsigned_args::check(vendor, body_only, args).map_err(|why| refuse(&why))?;
+    let (mapped, replay_id) = split_replay_id(&mapped, body_only).map_err(|why| refuse(&why))?;
     let merged = merge_mapped(&ctx.raw, limits, args, &mapped).map_err(|m| match m {
         MergeError::Plugin(why) => refuse(&why),
         MergeError::Request(e) => e,
     })?;
+    if let Some(id) = replay_id {
+        ctx.replay
+            .set(ReplayKey::new(&vendor.name, &id, method.name()));
+    }
     // Set once per request; a second plugin step (a path that authenticates twice) finds the
     // same vendor, so losing this race changes nothing.
     let _ = ctx.plugin_passed.set(vendor.name.clone());

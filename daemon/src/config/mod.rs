@@ -169,8 +169,15 @@ impl Config {
         if let Err(invalid) = config.validate() {
             problems.extend(invalid.problems);
         }
-        let weaker = credentials::weaker_hash_warnings(&config);
-        config.warnings.extend(weaker);
+        let mut warnings = vendors::vendor_warnings(&config.vendors);
+        warnings.extend(credentials::weaker_hash_warnings(&config));
+        config.warnings.extend(warnings.into_iter().map(|w| {
+            if origin.is_empty() {
+                w
+            } else {
+                format!("{origin}: {w}")
+            }
+        }));
         if problems.is_empty() {
             Ok(config)
         } else {

@@ -457,6 +457,65 @@ fn vendor_naming_unknown_plugin_is_refused() {
 }
 
 #[test]
+fn a_plugin_vendor_without_a_methods_list_is_a_warning_not_an_error() {
+    let plugin = "[[plugin]]\nname = \"fs\"\npath = \"/x.so\"\n";
+    let open = parse(&format!(
+        "[[vendor]]\nname = \"V\"\nplugin = \"fs\"\n{plugin}"
+    ))
+    .unwrap();
+    let w = open.warnings().join("\n");
+    assert!(
+        w.contains("test.toml: [[vendor]] \"V\"") && w.contains("no `methods` list"),
+        "{w}"
+    );
+    let listed = parse(&format!(
+        "[[vendor]]\nname = \"V\"\nplugin = \"fs\"\nmethods = [\"GetActivationKey\"]\n{plugin}"
+    ))
+    .unwrap();
+    assert!(listed.warnings().is_empty(), "{:?}", listed.warnings());
+    // A password vendor without a list is the ordinary case, not worth a warning.
+    assert!(parse(GOOD_VENDOR).unwrap().warnings().is_empty());
+}
+
+#[test]
+fn unsigned_args_must_be_is_names_and_never_the_replay_id() {
+    let plugin = "plugin = \"fs\"\n";
+    let tail = "[[plugin]]\nname = \"fs\"\npath = \"/x.so\"\n";
+    let with = |list: &str| format!("{GOOD_VENDOR}{plugin}unsignedArgs = {list}\n{tail}");
+    assert_problem(
+        &problems(&format!("{GOOD_VENDOR}unsignedArgs = [\"is_vendor\"]\n")),
+        &["\"Shop\"", "`unsignedArgs`", "no `plugin`"],
+    );
+    let c = parse(&with(r#"["is_vendor", "IS_ProductId"]"#)).unwrap();
+    assert_eq!(
+        c.vendors[0].unsigned_args.as_deref(),
+        Some(&["is_vendor".to_string(), "IS_ProductId".to_string()][..])
+    );
+    assert!(
+        parse(GOOD_VENDOR).unwrap().vendors[0]
+            .unsigned_args
+            .is_none()
+    );
+    assert_problem(
+        &problems(&with(r#"["quantity"]"#)),
+        &[
+            "\"Shop\"",
+            "`unsignedArgs`",
+            "`quantity`",
+            "not an is_* argument",
+        ],
+    );
+    assert_problem(
+        &problems(&with(r#"["is_vendor", "is_ReplayId"]"#)),
+        &["`unsignedArgs`", "`is_ReplayId`", "plugin writes it"],
+    );
+    assert_problem(
+        &problems(&with("\"is_vendor\"")),
+        &["\"Shop\"", "expected a sequence"],
+    );
+}
+
+#[test]
 fn duplicate_plugin_names_are_refused() {
     let plugin = "[[plugin]]\nname = \"fs\"\npath = \"/x.so\"\n";
     let p = problems(&format!("{plugin}{plugin}"));

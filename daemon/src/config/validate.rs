@@ -359,6 +359,7 @@ fn vendors(config: &Config, p: &mut Problems) {
         if let Some(methods) = &vendor.methods {
             p.methods(&place, "methods", methods);
         }
+        p.0.extend(super::vendors::unsigned_args_problems(vendor, &place));
     }
 }
 

@@ -54,6 +54,65 @@ pub struct Vendor {
     /// Which licences this vendor may act on.
     #[serde(default)]
     pub scope: Scope,
+    /// The `is_*` arguments a request of this plugin vendor may carry besides those its
+    /// plugin's `map_args` writes. `None`: licd's default list
+    /// (`crate::auth::unsigned_args::DEFAULT_UNSIGNED_ARGS`) when the plugin signs the body
+    /// only, no limit for other plugins. Set, the list applies whatever the plugin signs.
+    #[serde(default)]
+    pub unsigned_args: Option<Vec<String>>,
+}
+
+/// The argument a plugin names a signed request with; a client can never vouch for it.
+const REPLAY_ID_ARG: &str = "is_replayid";
+
+/// The rules of a vendor's `unsignedArgs` (step 3 of loading): only with a plugin (a
+/// password vendor's whole request is vouched for by its password), each entry an `is_*`
+/// name, and never `is_replayid`, which only a plugin may write.
+pub(super) fn unsigned_args_problems(vendor: &Vendor, place: &str) -> Vec<String> {
+    let Some(list) = &vendor.unsigned_args else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    if vendor.plugin.is_none() {
+        problems.push(format!(
+            "{place}: `unsignedArgs` limits what a plugin vendor's requests may carry besides \
+             the signed ones, and this vendor has no `plugin`; remove it"
+        ));
+    }
+    for name in list {
+        let lower = name.to_ascii_lowercase();
+        if !lower.starts_with("is_") || lower.len() == 3 {
+            problems.push(format!(
+                "{place}: `unsignedArgs` names `{name}`, which is not an is_* argument; list \
+                 licd's own arguments, e.g. [\"is_vendor\", \"is_productid\"]"
+            ));
+        } else if lower == REPLAY_ID_ARG {
+            problems.push(format!(
+                "{place}: `unsignedArgs` names `{name}`; a replay id counts only when the \
+                 vendor's plugin writes it, so remove it from the list"
+            ));
+        }
+    }
+    problems
+}
+
+/// Warnings about vendors that do not stop licd: a vendor with a plugin but no `methods`
+/// list lets every request its plugin allows call every vendor method, revocation and
+/// licence editing included, although a store's plugin is written for one or two of them.
+pub(super) fn vendor_warnings(vendors: &[Vendor]) -> Vec<String> {
+    vendors
+        .iter()
+        .filter(|v| v.plugin.is_some() && v.methods.is_none())
+        .map(|v| {
+            format!(
+                "[[vendor]] \"{}\": it has a plugin but no `methods` list, so any request the \
+                 plugin allows may call every vendor method (UpdateLicenseHttp and \
+                 RevokeLicenseHttp included); list the methods the store calls, e.g. \
+                 methods = [\"GetActivationKey\"]",
+                v.name
+            )
+        })
+        .collect()
 }
 
 /// Serde default for flags that are on unless turned off.
@@ -78,6 +137,7 @@ impl fmt::Debug for Vendor {
             .field("response_format", &self.response_format)
             .field("methods", &self.methods)
             .field("scope", &self.scope)
+            .field("unsigned_args", &self.unsigned_args)
             .finish()
     }
 }

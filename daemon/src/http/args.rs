@@ -87,10 +87,7 @@ impl Args {
     fn insert(&mut self, name: String, value: String) -> Result<(), MethodError> {
         let lower = name.to_ascii_lowercase();
         if lower.starts_with("is_") {
-            let canonical = ALIASES
-                .iter()
-                .find(|(alias, _)| *alias == lower)
-                .map_or(lower.clone(), |(_, c)| (*c).to_string());
+            let canonical = canonical_name(&lower);
             if self.licd.iter().any(|(n, _)| *n == canonical) {
                 return Err(MethodError::invalid(format!(
                     "The argument {canonical} was given more than once."
@@ -192,6 +189,12 @@ impl Args {
         })
     }
 
+    /// The names of the `is_*` arguments, in the order received: lower case, aliases folded
+    /// ([`canonical_name`]).
+    pub fn licd_names(&self) -> impl Iterator<Item = &str> {
+        self.licd.iter().map(|(n, _)| n.as_str())
+    }
+
     /// Arguments that do not start with `is_`, for vendor plugins.
     pub fn others(&self) -> &[(String, String)] {
         &self.other
@@ -206,6 +209,16 @@ impl Args {
     pub fn is_empty(&self) -> bool {
         self.licd.is_empty()
     }
+}
+
+/// The name an `is_*` argument is stored under: lower case, and an alias (README §2) folded
+/// into the name it spells, so that a rule naming one spelling covers the other.
+pub fn canonical_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == lower)
+        .map_or(lower.clone(), |(_, c)| (*c).to_string())
 }
 
 /// Quotes a client value in a message: at most 64 characters, so replies stay small.

@@ -221,6 +221,7 @@ async fn method_request(
             body,
         },
         plugin_passed: OnceLock::new(),
+        replay: Default::default(),
     };
     match method.call(&args, &ctx).await {
         Ok(reply) => {

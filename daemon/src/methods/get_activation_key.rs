@@ -181,9 +181,7 @@ impl GetActivationKey {
             max_per_day: options.max_new_keys_per_day,
             max_stored: options.db_max_records,
         });
-        let Outcome::Created { licenses, reused } =
-            ctx.state.store.execute(command, ctx.deadline).await?
-        else {
+        let Outcome::Created { licenses, reused } = ctx.execute(command).await? else {
             return Err(MethodError::internal(
                 "The store answered key creation with another outcome.",
             ));

@@ -28,8 +28,10 @@ use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::http::client_addr::ClientAddr;
 use crate::license::keys::ActivationKey;
+use crate::plugins::replay::{self, ReplaySlot};
 use crate::response::Reply;
 use crate::state::AppState;
+use crate::store::{Command, Outcome};
 
 /// Everything a method needs besides its arguments.
 pub struct Ctx {
@@ -48,6 +50,9 @@ pub struct Ctx {
     /// The vendor a plugin has allowed for this request (set once by the plugin step, read by
     /// the vendor check).
     pub plugin_passed: OnceLock<String>,
+    /// The replay id a body-signing plugin named this request with (set by the plugin step,
+    /// taken by [`Ctx::execute`]).
+    pub replay: ReplaySlot,
 }
 
 /// What vendor plugins and strict authentication read of a request besides its arguments.
@@ -78,6 +83,21 @@ impl RawRequest {
 }
 
 impl Ctx {
+    /// Sends a change to the store (`Store::execute`). When the vendor's plugin named this
+    /// request with a replay id, the change is remembered under it in its own transaction,
+    /// and a repeat is answered with the first outcome and changes nothing (docs/plugins.md
+    /// §6).
+    pub async fn execute(&self, command: Command) -> Result<Outcome, MethodError> {
+        let store = &self.state.store;
+        let Some(key) = self.replay.take() else {
+            return store.execute(command, self.deadline).await;
+        };
+        let outcome = store
+            .execute_remembered(command, self.deadline, key.clone(), self.now)
+            .await?;
+        replay::first_outcome(&key, outcome, self.client, vendor::FAILED)
+    }
+
     /// Authenticates the vendor of this request for `method` (code 8 on failure): its plugin
     /// (when it has one), its password (when it has one), and strict authentication when the
     /// method is listed in `strictAuthenticationHttpMethods`.

@@ -56,7 +56,7 @@ impl ReleaseLicense {
         let Outcome::Released {
             license,
             activation,
-        } = ctx.state.store.execute(command, ctx.deadline).await?
+        } = ctx.execute(command).await?
         else {
             return Err(MethodError::internal(
                 "The store answered a release with another outcome.",

@@ -207,7 +207,7 @@ pub(crate) async fn edit(
         client: Some(ctx.client.to_string()),
         now: ctx.now,
     });
-    match ctx.state.store.execute(command, ctx.deadline).await? {
+    match ctx.execute(command).await? {
         Outcome::Edited { licenses } => Ok(licenses),
         _ => Err(MethodError::internal(
             "The store answered a licence change with another outcome.",

@@ -50,8 +50,7 @@ impl UpgradeLicense {
             client: Some(ctx.client.to_string()),
             now,
         });
-        let Outcome::Upgraded { new, .. } = ctx.state.store.execute(command, ctx.deadline).await?
-        else {
+        let Outcome::Upgraded { new, .. } = ctx.execute(command).await? else {
             return Err(MethodError::internal(
                 "The store answered an upgrade with another outcome.",
             ));

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use libloading::os::unix::Library;
 use licd_plugin_api::ffi::{
-    AuthenticateFn, DestroyFn, LICD_ALLOW, LICD_DENY, LICD_E_PANIC, LICD_E_TOO_SMALL, LicdBytes,
-    LicdPair, LicdRequest, LicdStr, MapArgsFn,
+    AuthenticateFn, DestroyFn, FLAG_SERIALIZE, FLAG_SIGNS_BODY_ONLY, LICD_ALLOW, LICD_DENY,
+    LICD_E_PANIC, LICD_E_TOO_SMALL, LicdBytes, LicdPair, LicdRequest, LicdStr, MapArgsFn,
 };
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::loader::LoadedLibrary;
 use super::{FIRST_BUFFER_BYTES, MAX_BUFFER_BYTES, MAX_CALLS_IN_FLIGHT, PluginRequest};
 
 /// Why a plugin call did not allow the request. Every kind means "deny".
@@ -102,22 +102,27 @@ pub struct Plugin {
     api: Api,
     /// `Some` when the plugin set `LICD_FLAG_SERIALIZE`: held around every call.
     serialize: Option<Mutex<()>>,
+    /// The plugin set `LICD_FLAG_SIGNS_BODY_ONLY`.
+    signs_body_only: bool,
     permits: Semaphore,
     destroyed: AtomicBool,
-    /// Never dropped, so never `dlclose`d (module docs). `None` for in-process test tables.
-    _library: Option<ManuallyDrop<Library>>,
+    /// Never dropped, so never `dlclose`d (module docs), nor its descriptor closed. `None`
+    /// for in-process test tables.
+    _library: Option<ManuallyDrop<LoadedLibrary>>,
 }
 
 impl Plugin {
-    /// A plugin from a checked table and its instance.
+    /// A plugin from a checked table and its instance; `flags` are the table's
+    /// (`LICD_FLAG_*`; bits this licd does not know are ignored, as later minor versions may
+    /// add some).
     pub(super) fn new(
         name: &str,
         path: &Path,
         table_name: String,
         timeout: Duration,
-        serialize: bool,
+        flags: u32,
         api: Api,
-        library: Option<Library>,
+        library: Option<LoadedLibrary>,
     ) -> Plugin {
         Plugin {
             name: name.to_string(),
@@ -125,7 +130,8 @@ impl Plugin {
             table_name,
             timeout,
             api,
-            serialize: serialize.then(|| Mutex::new(())),
+            serialize: (flags & FLAG_SERIALIZE != 0).then(|| Mutex::new(())),
+            signs_body_only: flags & FLAG_SIGNS_BODY_ONLY != 0,
             permits: Semaphore::new(MAX_CALLS_IN_FLIGHT),
             destroyed: AtomicBool::new(false),
             _library: library.map(ManuallyDrop::new),
@@ -150,6 +156,13 @@ impl Plugin {
     /// Whether the plugin asked never to be called from two threads at once.
     pub fn serialized(&self) -> bool {
         self.serialize.is_some()
+    }
+
+    /// Whether the plugin declared that its check covers the request body only
+    /// (`LICD_FLAG_SIGNS_BODY_ONLY`): the host then limits unsigned `is_*` arguments and
+    /// honours the replay id `map_args` writes.
+    pub fn signs_body_only(&self) -> bool {
+        self.signs_body_only
     }
 
     /// Asks the plugin about `request`: `authenticate`, then `map_args` when it has one.

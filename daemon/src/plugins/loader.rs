@@ -10,9 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-use licd_plugin_api::ffi::{
-    ABI_VERSION, ENTRY_SYMBOL, EntryFn, FLAG_SERIALIZE, LICD_ALLOW, LicdPluginV1,
-};
+use licd_plugin_api::ffi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, LICD_ALLOW, LicdPluginV1};
 
 use super::FIRST_BUFFER_BYTES;
 use super::call::{Api, Instance, Plugin};
@@ -136,7 +134,6 @@ pub(super) fn load(config: &PluginConfig) -> Result<Plugin, PluginLoadError> {
                 detail: e.to_string(),
             }
         })?;
-    drop(file);
     // SAFETY: the symbol's type is the one licd_plugin.h declares for this name.
     let entry =
         unsafe { library.get::<EntryFn>(ENTRY_SYMBOL) }.map_err(|e| PluginLoadError::NoEntry {
@@ -146,8 +143,23 @@ pub(super) fn load(config: &PluginConfig) -> Result<Plugin, PluginLoadError> {
         })?;
     // SAFETY: the ABI's entry function takes nothing and returns a pointer to a static table.
     let table = unsafe { entry() };
+    // The descriptor stays open as long as the library stays loaded (for ever): the dynamic
+    // loader knows the library by the name "/proc/self/fd/N", and matches a later dlopen of
+    // the same name to it, so with this descriptor closed the next plugin's file, given the
+    // same number, would silently get this plugin's code.
+    let loaded = LoadedLibrary {
+        _library: library,
+        _file: file,
+    };
     // SAFETY: `table` is the plugin's static table (checked below before it is read further).
-    unsafe { instantiate(config, table, Some(library)) }
+    unsafe { instantiate(config, table, Some(loaded)) }
+}
+
+/// A loaded library and the descriptor it was loaded through, both kept for the life of the
+/// process (see [`load`]).
+pub(super) struct LoadedLibrary {
+    pub(super) _library: Library,
+    pub(super) _file: File,
 }
 
 /// Refuses anything but a regular file owned by root or licd's own user that nobody else may
@@ -180,7 +192,7 @@ fn check_file(meta: &Metadata, euid: u32) -> Result<(), String> {
 pub(super) unsafe fn instantiate(
     config: &PluginConfig,
     table: *const LicdPluginV1,
-    library: Option<Library>,
+    library: Option<LoadedLibrary>,
 ) -> Result<Plugin, PluginLoadError> {
     let bad = |problem: String| PluginLoadError::BadTable {
         plugin: config.name.clone(),
@@ -288,7 +300,7 @@ pub(super) unsafe fn instantiate(
         &config.path,
         table_name,
         Duration::from_millis(config.timeout_ms),
-        t.flags & FLAG_SERIALIZE != 0,
+        t.flags,
         api,
         library,
     ))

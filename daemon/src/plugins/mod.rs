@@ -14,6 +14,7 @@
 
 mod call;
 mod loader;
+pub mod replay;
 
 #[cfg(test)]
 mod tests;
@@ -94,6 +95,7 @@ impl PluginHost {
                 path = %config.path.display(),
                 table_name = %plugin.table_name(),
                 serialize = plugin.serialized(),
+                signs_body_only = plugin.signs_body_only(),
                 "vendor plugin loaded"
             );
             plugins.push(Arc::new(plugin));

@@ -296,6 +296,16 @@ async fn serialize_flag_means_never_two_calls_at_once() {
     assert!(max_overlap(&PARALLEL, &PARALLEL_MAX).await > 1);
 }
 
+static BODY_ONLY: LicdPluginV1 = table(allow, None, FLAG_SIGNS_BODY_ONLY | 1 << 31);
+
+#[test]
+fn the_body_only_flag_is_read_from_the_table_and_unknown_bits_are_ignored() {
+    let p = plugin(&BODY_ONLY, 1000);
+    assert!(p.signs_body_only());
+    assert!(!p.serialized());
+    assert!(!plugin(&SERIAL, 1000).signs_body_only());
+}
+
 static WRONG_VERSION: LicdPluginV1 = LicdPluginV1 {
     abi_version: 2,
     ..table(allow, None, 0)

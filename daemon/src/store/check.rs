@@ -4,8 +4,8 @@
 //! to itself, so it runs only on a stopped database. licd's consistency checks read one read
 //! transaction and so also run inside a serving daemon: every value decodes, every
 //! activation, history entry, release, order and subscription names a licence that exists,
-//! each licence's seat count matches its activation rows, and the licence counter matches
-//! the licences stored.
+//! each licence's seat count matches its activation rows, the licence counter matches the
+//! licences stored, and every replay row has its age-order entry and the reverse.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -214,6 +214,9 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             "the licence counter says {counted} but {} licences are stored",
             report.licences
         ));
+    }
+    for problem in super::replays::problems(txn)? {
+        report.problem(problem);
     }
     match txn.open_table(SIGNING_KEYS) {
         Ok(keys) => {

@@ -206,3 +206,49 @@ async fn fsync_failure_after_the_batch_reached_the_file_answers_the_real_outcome
     assert!(store.reader().unwrap().license(&second).unwrap().is_some());
     store.close().unwrap();
 }
+
+#[tokio::test]
+async fn a_failed_commit_leaves_neither_the_change_nor_its_replay_row_and_the_retry_runs() {
+    use super::replays::ReplayKey;
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Arc::new(Faults::default());
+    let store = flaky_store(&dir.path().join("licd.redb"), faults.clone());
+    let key = || ReplayKey::new("FastSpring", "hash-1", "GetActivationKey");
+    // Now: a row older than 30 days would be pruned in its own batch.
+    let at = crate::license::dates::now();
+
+    faults.writes.store(1, Ordering::SeqCst);
+    let e = store
+        .execute_remembered(create_one(), deadline(), key(), at)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::UnknownError);
+    let reader = reader_after_reopen(&store);
+    assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 0);
+    let rows = reader.txn.open_table(tables::REPLAYS).unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&rows).unwrap(), 0);
+    drop((rows, reader));
+
+    // The store's retry is then a first request: applied and remembered.
+    let first = created_key(
+        store
+            .execute_remembered(create_one(), deadline(), key(), at)
+            .await
+            .unwrap(),
+    );
+    match store
+        .execute_remembered(create_one(), deadline(), key(), at)
+        .await
+        .unwrap()
+    {
+        Outcome::Replayed { method, first: o } => {
+            assert_eq!(method, "GetActivationKey");
+            assert_eq!(created_key(*o), first);
+        }
+        other => panic!("not answered from the memory: {other:?}"),
+    }
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 1);
+    drop(reader);
+    store.close().unwrap();
+}

@@ -14,6 +14,7 @@ pub mod export;
 pub mod import;
 mod licence_search;
 pub mod permissions;
+pub mod replays;
 mod signing_keys;
 mod stats;
 pub mod tables;
@@ -263,11 +264,37 @@ impl Store {
         command: Command,
         deadline: Instant,
     ) -> Result<Outcome, MethodError> {
+        self.send(command, deadline, None).await
+    }
+
+    /// [`Store::execute`] for a change made for a replay id (`replays`): when `key` is
+    /// remembered, nothing is applied and the answer is [`Outcome::Replayed`] with the first
+    /// outcome; otherwise the command is applied and its outcome remembered under `key`, at
+    /// time `at` (UTC Unix seconds), in the same transaction. A refused command is not
+    /// remembered.
+    pub async fn execute_remembered(
+        &self,
+        command: Command,
+        deadline: Instant,
+        key: replays::ReplayKey,
+        at: i64,
+    ) -> Result<Outcome, MethodError> {
+        self.send(command, deadline, Some(replays::Memo { key, at }))
+            .await
+    }
+
+    async fn send(
+        &self,
+        command: Command,
+        deadline: Instant,
+        replay: Option<replays::Memo>,
+    ) -> Result<Outcome, MethodError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = writer::Job {
             command,
             deadline,
             reply,
+            replay,
         };
         let queue = self.queue.as_ref().ok_or(StoreError::WriterGone)?;
         match queue.try_send(writer::Task::Job(job)) {
@@ -425,6 +452,8 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(RELEASES)?;
     txn.open_table(SUBSCRIPTIONS)?;
     txn.open_table(SIGNING_KEYS)?;
+    txn.open_table(REPLAYS)?;
+    txn.open_table(REPLAY_ORDER)?;
     commands::index_subscriptions(&txn)?;
     txn.commit()?;
     Ok(secret)

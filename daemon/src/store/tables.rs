@@ -42,6 +42,14 @@ pub const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders_v1
 /// read instead of a scan. A key replaced by UpgradeLicense is taken out of it.
 pub const SUBSCRIPTIONS: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("subscriptions_v1");
+/// The replay memory: (vendor in lower case, replay id) → the first outcome of the change
+/// made for that id, with its time and method, JSON (`super::replays`). Written in the
+/// transaction of the change itself; named for any kind of replay id (a body-signing
+/// plugin's signed request, a webhook's event id).
+pub const REPLAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("replays_v1");
+/// The replay memory in age order, so the writer drops the oldest rows without a scan:
+/// `replay_order_key(time, vendor, id)` → the same (time, vendor, id), JSON.
+pub const REPLAY_ORDER: TableDefinition<&str, &[u8]> = TableDefinition::new("replay_order_v1");
 /// Licence-signing keys by name (`licd-…`), JSON (`crate::signing::keys::StoredSigningKey`,
 /// private key included). Old keys stay after a rotation, so files they signed still verify.
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
@@ -73,6 +81,12 @@ pub fn order_key(vendor: &str, product_id: u32, order_id: &str) -> String {
         "{}\u{1f}{product_id}\u{1f}{order_id}",
         vendor.to_lowercase()
     )
+}
+
+/// `replay_order_v1` key: the time zero-padded (so text order is time order), then vendor and
+/// replay id after unit separators, which makes the key unique.
+pub fn replay_order_key(at: i64, vendor: &str, id: &str) -> String {
+    format!("{:020}\u{1f}{vendor}\u{1f}{id}", at.max(0))
 }
 
 /// Encodes a stored value.

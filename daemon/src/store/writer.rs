@@ -20,6 +20,7 @@ use redb::{Durability, ReadableTable};
 use tokio::sync::oneshot;
 
 use super::commands::{self, ApplyError, Command, Outcome};
+use super::replays::{self, Memo};
 use super::tables::{BATCH_SEQ, COUNTERS};
 use super::{Shared, StoreError, StoreOptions};
 use crate::errors::MethodError;
@@ -30,6 +31,10 @@ pub(crate) struct Job {
     pub(crate) command: Command,
     pub(crate) deadline: Instant,
     pub(crate) reply: oneshot::Sender<Result<Outcome, MethodError>>,
+    /// Set when the change is made for a replay id (`super::replays`): a remembered id is
+    /// answered with its first outcome and the command is not applied; a new one is
+    /// remembered in this batch's transaction with the change.
+    pub(crate) replay: Option<Memo>,
 }
 
 /// What the writer's queue carries.
@@ -45,6 +50,9 @@ pub(crate) enum Task {
 
 /// How long a reopen after a failed commit may take before the process gives up.
 const REOPEN_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How often the replay memory is pruned when no batch remembers anything.
+const REPLAY_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub(crate) fn spawn(
     shared: Arc<Shared>,
@@ -64,6 +72,7 @@ fn run(shared: &Shared, rx: &Receiver<Task>, batch_max: usize, flush: Duration) 
     let mut writer = Writer {
         shared,
         batch_seq: None,
+        pruned_at: None,
     };
     let mut last_flush = Instant::now();
     loop {
@@ -114,6 +123,8 @@ struct Writer<'a> {
     shared: &'a Shared,
     /// Number of the last committed batch, read from the file when first needed.
     batch_seq: Option<i64>,
+    /// When the replay memory was last pruned (`None`: not yet).
+    pruned_at: Option<Instant>,
 }
 
 impl Writer<'_> {
@@ -177,6 +188,10 @@ impl Writer<'_> {
         };
         *seq = Some(next);
         let now = Instant::now();
+        let prune_replays = batch.iter().any(|job| job.replay.is_some())
+            || self
+                .pruned_at
+                .is_none_or(|at| at.elapsed() >= REPLAY_PRUNE_INTERVAL);
         for job in batch {
             if now > job.deadline {
                 let e = MethodError::internal(
@@ -185,7 +200,7 @@ impl Writer<'_> {
                 replies.push((job.reply, Err(e)));
                 continue;
             }
-            match commands::apply(&txn, job.command, &self.shared.secret) {
+            match apply_job(&txn, job.command, job.replay.as_ref(), &self.shared.secret) {
                 Ok(outcome) => replies.push((job.reply, Ok(outcome))),
                 Err(ApplyError::Refused(e)) => replies.push((job.reply, Err(e))),
                 Err(ApplyError::Storage(e)) => {
@@ -197,9 +212,34 @@ impl Writer<'_> {
             }
         }
         commands::apply_lazy(&txn, lazy)?;
+        if prune_replays {
+            replays::prune(&txn, crate::license::dates::now(), replays::BOUNDS)?;
+        }
         txn.commit()?;
+        if prune_replays {
+            self.pruned_at = Some(Instant::now());
+        }
         Ok(())
     }
+}
+
+/// Applies one command; with a replay memo, answers a remembered id from the memory instead,
+/// or remembers the outcome of a new one in the same transaction.
+fn apply_job(
+    txn: &redb::WriteTransaction,
+    command: Command,
+    memo: Option<&Memo>,
+    secret: &[u8; 32],
+) -> Result<Outcome, ApplyError> {
+    let Some(memo) = memo else {
+        return commands::apply(txn, command, secret);
+    };
+    if let Some(first) = replays::recall(txn, memo)? {
+        return Ok(first);
+    }
+    let outcome = commands::apply(txn, command, secret)?;
+    replays::remember(txn, memo, &outcome)?;
+    Ok(outcome)
 }
 
 /// Replaces the database handle after a failed commit, so that redb re-reads its state from

@@ -8,6 +8,14 @@
 //! store's fields to licd's arguments: `quantity` → `is_quantity`, `email` → `is_email`,
 //! `reference` (the order id) → `is_orderid`, `subscription` → `is_subscriptionid`.
 //!
+//! The hash covers the body's values and nothing else: not the field names, not the method,
+//! not the query string. So the plugin declares `FLAG_SIGNS_BODY_ONLY` (licd then refuses
+//! `is_*` query arguments outside the vendor's short `unsignedArgs` list), accepts only the
+//! methods a FastSpring store calls ([`ACCEPTED_METHODS`]), requires `reference` (a body
+//! whose order id was renamed away would otherwise escape the order-id memory), and maps the
+//! hash to `is_replayid`, so that licd answers a replayed callback with its first reply
+//! instead of creating keys again.
+//!
 //! Configuration (`[plugin.config]`): `privateKey = "…"` or `privateKeyFile = "/path"` (the
 //! key is the file's content without its trailing line break).
 
@@ -16,6 +24,21 @@ use md5::{Digest, Md5};
 
 /// The form parameter that carries the signature.
 const HASH_PARAMETER: &str = "security_request_hash";
+
+/// The form parameter that carries FastSpring's order reference (licd's order id).
+const REFERENCE_PARAMETER: &str = "reference";
+
+/// The methods a FastSpring store's fulfilment and rebill URLs call; any other is denied, so
+/// a captured callback cannot be replayed against UpdateLicenseHttp or RevokeLicenseHttp.
+pub const ACCEPTED_METHODS: [&str; 4] = [
+    "GetActivationKey",
+    "GetActivationKeyWithExpiryDate",
+    "RenewSubscriptionHttp",
+    "RenewMaintenancePlan",
+];
+
+/// The argument licd reads the replay id from (licd_plugin.h, `LICD_FLAG_SIGNS_BODY_ONLY`).
+const REPLAY_ID_ARG: &str = "is_replayid";
 
 /// FastSpring's field → licd's argument.
 const MAPPING: [(&str, &str); 4] = [
@@ -59,11 +82,18 @@ impl VendorPlugin for FastSpring {
     }
 
     fn authenticate(&self, req: &Request<'_>) -> Verdict {
+        let method = req.method();
+        if !ACCEPTED_METHODS.contains(&method) {
+            return Verdict::Deny(format!(
+                "FastSpring callbacks call only {}; this request calls {method}",
+                ACCEPTED_METHODS.join(", ")
+            ));
+        }
         let params = match form::parse(req.body()) {
             Ok(p) => p,
             Err(e) => return Verdict::Deny(format!("the POST body is not a form: {e}")),
         };
-        match check_hash(&params, &self.private_key) {
+        match check_body(&params, &self.private_key) {
             Ok(()) => Verdict::Allow,
             Err(why) => Verdict::Deny(why),
         }
@@ -73,16 +103,42 @@ impl VendorPlugin for FastSpring {
         // Only the signed body is mapped: a field in the query string is not covered by the
         // hash and could have been added by anyone who saw the URL.
         let params = form::parse(req.body()).map_err(|e| e.to_string())?;
-        Ok(MAPPING
+        let mut mapped: Vec<(String, String)> = MAPPING
             .iter()
             .filter_map(|(field, arg)| {
-                params
-                    .iter()
-                    .find(|(n, _)| n == field)
-                    .map(|(_, v)| ((*arg).to_string(), v.clone()))
+                value(&params, field).map(|v| ((*arg).to_string(), v.to_string()))
             })
-            .collect())
+            .collect();
+        // `authenticate` allowed, so the hash is there and matches; it names this callback.
+        let hash =
+            value(&params, HASH_PARAMETER).ok_or("the POST body has no security_request_hash")?;
+        mapped.push((REPLAY_ID_ARG.to_string(), hash.to_ascii_lowercase()));
+        Ok(mapped)
     }
+}
+
+/// The value of the body parameter `name` (names are case-sensitive, as FastSpring sends them).
+fn value<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The checks of a callback body: a matching hash, every name once, and an order reference.
+fn check_body(params: &[(String, String)], private_key: &str) -> Result<(), String> {
+    check_hash(params, private_key)?;
+    // A name given twice would let a forger add a field whose value is empty (which leaves
+    // the hash unchanged) ahead of the genuine one.
+    for (i, (name, _)) in params.iter().enumerate() {
+        if params[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(format!("the POST body names {name} twice"));
+        }
+    }
+    if value(params, REFERENCE_PARAMETER).is_none_or(str::is_empty) {
+        return Err("the POST body has no reference (FastSpring's order id)".into());
+    }
+    Ok(())
 }
 
 /// Checks `security_request_hash` over the body's parameters.
@@ -119,7 +175,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-export_vendor_plugin!(FastSpring, name = "fastspring");
+export_vendor_plugin!(
+    FastSpring,
+    name = "fastspring",
+    flags = licd_plugin_api::FLAG_SIGNS_BODY_ONLY
+);
 
 #[cfg(test)]
 mod tests {
@@ -162,6 +222,84 @@ mod tests {
         p[0].1 = "30".into();
         assert!(check_hash(&p, "secret").is_err());
         assert!(check_hash(&params(&[("quantity", "3")]), "secret").is_err());
+    }
+
+    /// A signed body of `pairs`, as FastSpring sends it.
+    fn signed(pairs: &[(&str, &str)], key: &str) -> Vec<(String, String)> {
+        let mut p = params(pairs);
+        let hash = request_hash(&p, key);
+        p.push((HASH_PARAMETER.into(), hash));
+        p
+    }
+
+    #[test]
+    fn a_body_without_reference_or_with_a_name_twice_is_refused_even_when_signed() {
+        let good = signed(&[("reference", "R-1"), ("quantity", "3")], "k");
+        assert_eq!(check_body(&good, "k"), Ok(()));
+        let renamed = signed(&[("Reference", "R-1"), ("quantity", "3")], "k");
+        let e = check_body(&renamed, "k").unwrap_err();
+        assert!(e.contains("no reference"), "{e}");
+        let empty = signed(&[("reference", ""), ("quantity", "3")], "k");
+        assert!(check_body(&empty, "k").is_err());
+        // An empty value leaves the hash as it was: the duplicate is what gives it away.
+        let mut twice = params(&[("quantity", ""), ("quantity", "3"), ("reference", "R-1")]);
+        let hash = request_hash(&params(&[("quantity", "3"), ("reference", "R-1")]), "k");
+        assert_eq!(request_hash(&twice, "k"), hash);
+        twice.push((HASH_PARAMETER.into(), hash));
+        let e = check_body(&twice, "k").unwrap_err();
+        assert!(e.contains("quantity twice"), "{e}");
+    }
+
+    /// Runs `f` on a request for `method` whose body is `body`.
+    fn with_request<T>(method: &str, body: &str, f: impl FnOnce(&Request<'_>) -> T) -> T {
+        use licd_plugin_api::ffi::{LicdBytes, LicdRequest, LicdStr};
+        let raw = LicdRequest {
+            struct_size: size_of::<LicdRequest>() as u32,
+            method: LicdStr::new(method),
+            vendor: LicdStr::new("FastSpring"),
+            client_addr: LicdStr::new("192.0.2.1"),
+            url: LicdStr::new("/qlmservice.asmx/x"),
+            args: std::ptr::null(),
+            args_len: 0,
+            headers: std::ptr::null(),
+            headers_len: 0,
+            body: LicdBytes::new(body.as_bytes()),
+        };
+        // SAFETY: every pointer of `raw` is valid (or null with length 0) during `f`.
+        f(&unsafe { Request::from_raw(&raw) })
+    }
+
+    #[test]
+    fn only_the_four_store_methods_are_allowed_and_the_hash_becomes_the_replay_id() {
+        let plugin = FastSpring {
+            private_key: "k".into(),
+        };
+        let p = signed(&[("reference", "R-1"), ("quantity", "3")], "k");
+        let body = form::encode(&p);
+        for method in ACCEPTED_METHODS {
+            let verdict = with_request(method, &body, |r| plugin.authenticate(r));
+            assert_eq!(verdict, Verdict::Allow, "{method}");
+        }
+        for method in [
+            "UpdateLicenseHttp",
+            "RevokeLicenseHttp",
+            "ReleaseLicenseHttp",
+        ] {
+            match with_request(method, &body, |r| plugin.authenticate(r)) {
+                Verdict::Deny(why) => assert!(why.contains(method), "{why}"),
+                Verdict::Allow => panic!("{method} was allowed"),
+            }
+        }
+        let mapped = with_request("GetActivationKey", &body, |r| plugin.map_args(r));
+        let hash = p[2].1.clone();
+        assert_eq!(
+            mapped,
+            Ok(vec![
+                ("is_quantity".to_string(), "3".to_string()),
+                ("is_orderid".to_string(), "R-1".to_string()),
+                ("is_replayid".to_string(), hash),
+            ])
+        );
     }
 
     #[test]

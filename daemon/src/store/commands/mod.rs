@@ -49,8 +49,8 @@ pub enum Command {
     SigningKey(SigningKeyChange),
 }
 
-/// What a command did.
-#[derive(Debug, Clone, PartialEq)]
+/// What a command did. Serialisable because the replay memory stores it (`super::replays`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// Licences created, or found again for a retried order (`reused`).
     Created {
@@ -101,6 +101,14 @@ pub enum Outcome {
     },
     /// The current licence-signing key after a [`SigningKeyChange`].
     SigningKey(crate::signing::keys::StoredSigningKey),
+    /// Nothing was done: the change was made for a replay id the memory holds, and this is
+    /// the outcome of the first change made for it (`Store::execute_remembered` only).
+    Replayed {
+        /// The method the first change was made for.
+        method: String,
+        /// Its outcome.
+        first: Box<Outcome>,
+    },
 }
 
 /// One line of a licence's history.
