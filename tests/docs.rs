@@ -8,7 +8,9 @@
 //!   what the doc shows (keys, names and times checked for shape);
 //! - every example of docs/protocol.md succeeds against a real daemon, and its reply holds no
 //!   element that its section does not list;
-//! - the README's curl tour answers what the README shows, `<result>` line first.
+//! - the README's curl tour answers what the README shows, `<result>` line first;
+//! - docs/plugins.md's C build writes under the ignored `target/`, and a relative plugin
+//!   `path` loads from licd's working directory.
 //!
 //! Output lines are the `#   ` comment lines right after a command (three spaces).
 
@@ -555,4 +557,72 @@ fn readme_curl_tour_answers_what_the_readme_shows_result_first() {
         calls += 1;
     }
     assert_eq!(calls, 4, "the tour's four calls");
+}
+
+#[test]
+fn plugins_md_c_build_stays_out_of_the_tree_and_a_relative_plugin_path_loads() {
+    // The build command of docs/plugins.md, run as written from a copy of the repository's
+    // layout, so that what it writes is seen (and never lands in the real tree).
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    for linked in ["plugin-api", "plugins"] {
+        std::os::unix::fs::symlink(repo.join(linked), dir.path().join(linked)).unwrap();
+    }
+    let commands: Vec<Shown> = shown(&read("docs/plugins.md"))
+        .into_iter()
+        .filter(|s| s.command.starts_with("mkdir ") || s.command.starts_with("cc "))
+        .collect();
+    let cc = commands
+        .iter()
+        .find(|s| s.command.contains("licd_example.c"))
+        .expect("docs/plugins.md shows how to build the C example");
+    let out = flag(&words(&cc.command), "-o")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        out.starts_with("target/"),
+        "the C build writes {out}, outside the ignored target/"
+    );
+    let ignored = read(".gitignore");
+    assert!(
+        ignored.lines().any(|l| l == "*.so") && ignored.lines().any(|l| l == "/target"),
+        ".gitignore ignores target/ and *.so: {ignored}"
+    );
+    for s in &commands {
+        let status = Command::new("sh")
+            .args(["-c", &s.command])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "`{}` failed", s.command);
+    }
+    let library = dir.path().join(&out);
+    // licd refuses a plugin its group may write, whatever the umask made it.
+    std::fs::set_permissions(
+        &library,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    // A relative `path` is read from licd's working directory, as plugins.md and
+    // conf/licd.toml say.
+    let config = TestConfig::demo().append(&format!(
+        "[[plugin]]\nname = \"shop-token\"\npath = \"{out}\"\n  [plugin.config]\n  token = \"s3cret\"\n\n\
+         [[vendor]]\nname = \"Shop\"\nplugin = \"shop-token\"\n"
+    ));
+    let d = TestDaemon::start_in(dir, &config);
+    assert!(
+        d.logs()
+            .contains(&format!("listening on http://{}", d.addr)),
+        "the port is read from the start-up line: {}",
+        d.logs()
+    );
+    let call = |token: &str| {
+        d.raw(&format!(
+            "GET /qlmservice.asmx/GetActivationKey?is_vendor=Shop&is_productid=1&is_majorversion=1&is_minorversion=0 HTTP/1.1\r\nHost: {}\r\nX-Shop-Token: {token}\r\nConnection: close\r\n\r\n",
+            d.addr
+        ))
+    };
+    call("s3cret").expect_ok();
+    call("guess").expect_error(8);
 }

@@ -61,7 +61,8 @@ pub enum Verdict {
 /// names the plugin, from many threads at once unless the plugin is exported with
 /// `flags = FLAG_SERIALIZE`.
 pub trait VendorPlugin: Send + Sync + Sized + 'static {
-    /// Builds the instance from the vendor's `[plugin.config]` table, given as a JSON object.
+    /// Builds the instance from the plugin's `[plugin.config]` table (of its `[[plugin]]`
+    /// entry), given as a JSON object.
     /// An `Err` stops licd at start with this text, the plugin's name and its path.
     ///
     /// # Errors
