@@ -10,7 +10,9 @@
 //!   element that its section does not list;
 //! - the README's curl tour answers what the README shows, `<result>` line first;
 //! - docs/plugins.md's C build writes under the ignored `target/`, and a relative plugin
-//!   `path` loads from licd's working directory.
+//!   `path` loads from licd's working directory;
+//! - docs/benchmarks.md's `licd-bench` commands run as written (at a small scale), and
+//!   `--baseline auto` gives the ratio to a hello baseline it measured itself.
 //!
 //! Output lines are the `#   ` comment lines right after a command (three spaces).
 
@@ -625,4 +627,104 @@ fn plugins_md_c_build_stays_out_of_the_tree_and_a_relative_plugin_path_loads() {
     };
     call("s3cret").expect_ok();
     call("guess").expect_error(8);
+}
+
+/// Builds `licd-bench` into this run's target directory (the test binary is
+/// `target/<profile>/deps/tests-…`) and returns its path.
+fn licd_bench() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target/<profile>/deps/<binary>");
+    let status = Command::new(env!("CARGO"))
+        // One job: other tests run meanwhile on a 2-core machine, some of them timed.
+        .args([
+            "build",
+            "--quiet",
+            "-j",
+            "1",
+            "-p",
+            "licd-bench",
+            "--target-dir",
+        ])
+        .arg(target)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .status()
+        .expect("run cargo build -p licd-bench");
+    assert!(status.success(), "cargo build -p licd-bench failed");
+    target.join("debug").join("licd-bench")
+}
+
+#[test]
+fn benchmarks_md_commands_run_as_written_at_a_small_scale() {
+    let bench = licd_bench();
+    let d = TestDaemon::start(&TestConfig::demo());
+    let url = format!("http://{}", d.addr);
+    let mut ran: Vec<String> = Vec::new();
+    for s in shown(&read("docs/benchmarks.md")) {
+        let Some(rest) = s.command.strip_prefix("$B ") else {
+            continue;
+        };
+        // The doc's command with its scale made small: 1 s, 2 clients, 30 licences.
+        let mut args: Vec<String> = words(rest);
+        for (flag, small) in [
+            ("--duration", "1"),
+            ("--clients", "2"),
+            ("--licences", "30"),
+        ] {
+            if let Some(i) = args.iter().position(|a| a == flag) {
+                args[i + 1] = small.to_owned();
+            }
+        }
+        for a in &mut args {
+            *a = a.replace("$PID", &d.pid().to_string());
+        }
+        let auto = args
+            .windows(2)
+            .any(|w| w[0] == "--baseline" && w[1] == "auto");
+        let name = flag(&args, "--scenario").unwrap_or(&args[0]).to_owned();
+        let what = format!("{name} {auto}");
+        if ran.contains(&what) {
+            continue;
+        }
+        args.extend(["--url".to_owned(), url.clone()]);
+        if args[0] == "run" {
+            args.extend(["--pairs".to_owned(), "20".to_owned()]);
+        }
+        let out = Command::new(&bench).args(&args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "`{}` failed:\n{stdout}\n{}",
+            s.command,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if auto {
+            assert!(
+                stdout.contains("hello baseline: ") && stdout.contains("of the hello baseline's"),
+                "`{}` gives no ratio to the baseline:\n{stdout}",
+                s.command
+            );
+        }
+        if args.iter().any(|a| a == "--pid") {
+            assert!(stdout.contains("daemon RSS: "), "{stdout}");
+        }
+        if name == "seed" {
+            // The scale table's database has one activation per licence.
+            assert!(args.iter().any(|a| a == "--activate"), "{}", s.command);
+            assert!(stdout.contains("created 30 licences"), "{stdout}");
+        }
+        ran.push(what);
+    }
+    for scenario in ["activate", "validate", "release", "mixed", "create", "seed"] {
+        assert!(
+            ran.iter().any(|r| r.starts_with(&format!("{scenario} "))),
+            "docs/benchmarks.md runs no {scenario}: {ran:?}"
+        );
+    }
+    assert!(
+        ran.iter().any(|r| r.ends_with("true")),
+        "no --baseline auto run"
+    );
 }
