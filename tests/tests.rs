@@ -10,6 +10,8 @@ mod auth;
 mod backup;
 mod cli;
 mod concurrency;
+mod config_errors;
+mod docs;
 mod file_modes;
 mod get_activation_key;
 mod licence_editing;

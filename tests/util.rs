@@ -156,6 +156,18 @@ impl TestDaemon {
         Self::spawn(dir, Some(path))
     }
 
+    /// Starts licd in `dir`, its working directory, with files the configuration names by a
+    /// relative path put there before the start. The configuration itself is written to
+    /// `dir/etc/licd.toml`, so that a path read from the working directory is told apart from
+    /// one read from the configuration file's directory.
+    pub fn start_in(dir: tempfile::TempDir, config: &TestConfig) -> TestDaemon {
+        let dir = Arc::new(dir);
+        std::fs::create_dir_all(dir.path().join("etc")).expect("etc dir");
+        let path = dir.path().join("etc").join("licd.toml");
+        std::fs::write(&path, config.to_toml()).expect("write config");
+        Self::spawn(dir, Some(path))
+    }
+
     /// Starts licd on the embedded default configuration (no `--config`).
     pub fn start_embedded() -> TestDaemon {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));

@@ -1,11 +1,13 @@
 //! `licd-bench`: measures a running licd over real HTTP.
 //!
 //! - `run`: a scenario (create, activate, validate, release, mixed, hello) with N keep-alive
-//!   clients for S seconds; every reply is checked, errors are counted and reported.
+//!   clients for S seconds; every reply is checked, errors are counted and reported. With
+//!   `--baseline auto` the hello baseline is measured first, so the ratio needs no copying.
 //! - `hello`: a minimal hyper server answering a fixed small XML body, the baseline every
 //!   figure is compared with (same machine, same client).
 //! - `seed`: fills a database with many licences through the HTTP API.
 
+mod baseline;
 mod client;
 mod hello;
 mod scenario;

@@ -27,8 +27,34 @@ pub enum Scenario {
     Hello,
 }
 
+/// `--baseline`: the hello baseline's requests/s as measured before, or `auto` to measure
+/// it now, just before the scenario, with the same clients and duration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Baseline {
+    /// A figure from an earlier `licd-bench run --scenario hello`.
+    Given(f64),
+    /// Start `licd-bench hello` on a free port and measure it first.
+    Measure,
+}
+
+impl std::str::FromStr for Baseline {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Baseline::Measure);
+        }
+        match s.parse::<f64>() {
+            Ok(rps) if rps > 0.0 && rps.is_finite() => Ok(Baseline::Given(rps)),
+            _ => Err(format!(
+                "`{s}` is neither `auto` nor the requests/s of a hello run, such as 94225"
+            )),
+        }
+    }
+}
+
 /// `licd-bench run` arguments.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The scenario.
     #[arg(long, value_enum)]
@@ -45,9 +71,10 @@ pub struct RunArgs {
     /// The daemon's pid, to report its resident memory after the run.
     #[arg(long)]
     pub pid: Option<u32>,
-    /// The hello baseline's requests/s, to report the ratio to it.
+    /// The hello baseline's requests/s, to report the ratio to it; `auto` measures it first
+    /// (a `licd-bench hello` on a free port, the same clients and duration).
     #[arg(long)]
-    pub baseline: Option<f64>,
+    pub baseline: Option<Baseline>,
     /// Vendor that creates the keys.
     #[arg(long, default_value = "QlmAuthenticationProvider")]
     pub vendor: String,
@@ -74,8 +101,58 @@ struct Setup {
     nonce: u64,
 }
 
-/// Runs a scenario and prints its figures.
+/// Runs a scenario (after the hello baseline, with `--baseline auto`) and prints its figures.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let baseline = match args.baseline {
+        Some(Baseline::Given(rps)) => Some(rps),
+        Some(Baseline::Measure) => Some(crate::baseline::measure(&args).await?),
+        None => None,
+    };
+    let report = measure(&args).await?;
+    println!(
+        "scenario {:?}: {} clients, {:.1} s, {}",
+        args.scenario,
+        args.clients,
+        report.elapsed.as_secs_f64(),
+        args.url
+    );
+    match baseline {
+        Some(b) => println!(
+            "requests/s: {:.0} ({:.2} of the hello baseline's {b:.0})",
+            report.rps,
+            report.rps / b
+        ),
+        None => println!("requests/s: {:.0}", report.rps),
+    }
+    println!(
+        "latency: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
+        report.p50, report.p90, report.p99, report.max
+    );
+    println!("ok: {}  errors: {}", report.ok, report.errors);
+    if let Some(e) = &report.first_error {
+        println!("first error: {e}");
+    }
+    if args.scenario == Scenario::Hello && report.errors == 0 {
+        println!(
+            "for the licd runs: --baseline {:.0} (or --baseline auto to measure it each time)",
+            report.rps
+        );
+    }
+    if let Some(pid) = args.pid {
+        match stats::rss_kib(pid) {
+            Some(kib) => println!("daemon RSS: {:.1} MiB", kib as f64 / 1024.0),
+            None => println!("daemon RSS: pid {pid} not readable"),
+        }
+    }
+    if report.errors > 0 {
+        bail!("{} requests failed", report.errors);
+    }
+    Ok(())
+}
+
+/// Prepares a scenario and runs its clients for the duration; the figures, unprinted.
+pub async fn measure(args: &RunArgs) -> anyhow::Result<stats::Report> {
+    let args = args.clone();
     let addr = address(&args.url)?;
     let product_query = product_query(&args.product)?;
     let nonce = std::time::SystemTime::now()
@@ -103,42 +180,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     for t in tasks {
         results.push(t.await?);
     }
-    let elapsed = started.elapsed();
-    let report = stats::summarise(results, elapsed);
-    let args = &setup.args;
-    println!(
-        "scenario {:?}: {} clients, {:.1} s, {}",
-        args.scenario,
-        args.clients,
-        elapsed.as_secs_f64(),
-        args.url
-    );
-    match args.baseline {
-        Some(b) if b > 0.0 => println!(
-            "requests/s: {:.0} ({:.2} of the hello baseline's {b:.0})",
-            report.rps,
-            report.rps / b
-        ),
-        _ => println!("requests/s: {:.0}", report.rps),
-    }
-    println!(
-        "latency: p50 {:?}  p90 {:?}  p99 {:?}  max {:?}",
-        report.p50, report.p90, report.p99, report.max
-    );
-    println!("ok: {}  errors: {}", report.ok, report.errors);
-    if let Some(e) = report.first_error {
-        println!("first error: {e}");
-    }
-    if let Some(pid) = args.pid {
-        match stats::rss_kib(pid) {
-            Some(kib) => println!("daemon RSS: {:.1} MiB", kib as f64 / 1024.0),
-            None => println!("daemon RSS: pid {pid} not readable"),
-        }
-    }
-    if report.errors > 0 {
-        bail!("{} requests failed", report.errors);
-    }
-    Ok(())
+    Ok(stats::summarise(results, started.elapsed()))
 }
 
 fn product_query(product: &str) -> anyhow::Result<String> {
@@ -304,4 +346,18 @@ async fn client(
 
 fn contains(body: &[u8], needle: &str) -> bool {
     body.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_is_auto_or_a_positive_figure() {
+        assert_eq!("auto".parse(), Ok(Baseline::Measure));
+        assert_eq!("AUTO".parse(), Ok(Baseline::Measure));
+        assert_eq!("94225".parse(), Ok(Baseline::Given(94225.0)));
+        assert!("0".parse::<Baseline>().is_err());
+        assert!("<hello req/s>".parse::<Baseline>().is_err());
+    }
 }

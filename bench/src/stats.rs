@@ -41,6 +41,8 @@ pub struct Report {
     pub errors: u64,
     /// First error message, if any.
     pub first_error: Option<String>,
+    /// How long the load ran.
+    pub elapsed: Duration,
 }
 
 /// Merges the clients' samples over `elapsed`.
@@ -72,6 +74,7 @@ pub fn summarise(clients: Vec<ClientStats>, elapsed: Duration) -> Report {
         ok: all.len() as u64,
         errors,
         first_error,
+        elapsed,
     }
 }
 

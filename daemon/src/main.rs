@@ -186,7 +186,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
         }),
         Command::CheckConfig { config } => {
-            let loaded = Config::load(config.as_deref())?;
+            let origin = config
+                .as_ref()
+                .map_or("the embedded default".into(), |p| p.display().to_string());
+            // Every problem on a line of its own, so that a long list stays readable; the
+            // last line is the one-line reason every failing command ends with.
+            let loaded = Config::load(config.as_deref()).map_err(|e| {
+                for problem in &e.problems {
+                    eprintln!("{problem}");
+                }
+                let n = e.problems.len();
+                let problems = if n == 1 { "problem" } else { "problems" };
+                anyhow::anyhow!("{origin}: {n} {problems}; the configuration is not valid")
+            })?;
             for warning in loaded.warnings() {
                 eprintln!("warning: {warning}");
             }

@@ -97,7 +97,8 @@ typedef struct LicdRequest {
     LicdBytes body;
 } LicdRequest;
 
-/* create(): config_json is the vendor's [plugin.config] table as a JSON object. On success
+/* create(): config_json is the plugin's [plugin.config] table (of its [[plugin]] entry) as a
+   JSON object, config_len bytes, not NUL-terminated; {} when the table is absent. On success
    store an instance pointer in *instance and return LICD_ALLOW (0). Otherwise return a
    negative code and write the reason into err_buf; licd then refuses to start. */
 typedef int32_t (*licd_create_fn)(const uint8_t *config_json, size_t config_len, void **instance,

@@ -67,7 +67,8 @@ pub enum Verdict {
 /// `unsignedArgs` lists (so a captured request cannot be replayed with a larger quantity in
 /// its URL), and remembers the `is_replayid` that `map_args` writes.
 pub trait VendorPlugin: Send + Sync + Sized + 'static {
-    /// Builds the instance from the vendor's `[plugin.config]` table, given as a JSON object.
+    /// Builds the instance from the plugin's `[plugin.config]` table (of its `[[plugin]]`
+    /// entry), given as a JSON object.
     /// An `Err` stops licd at start with this text, the plugin's name and its path.
     ///
     /// # Errors

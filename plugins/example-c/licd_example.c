@@ -4,8 +4,10 @@
  * It allows a request when its X-Shop-Token header equals the "token" string of the plugin's
  * configuration ([plugin.config] token = "..."), and denies it otherwise. It has no map_args.
  *
- * Build:  cc -std=c11 -shared -fPIC -O2 -I plugin-api/include \
- *            -o liblicd_example.so plugins/example-c/licd_example.c
+ * Build, from the repository root (target/ is ignored by git):
+ *   mkdir -p target/c-plugins
+ *   cc -std=c11 -shared -fPIC -O2 -I plugin-api/include \
+ *      -o target/c-plugins/liblicd_example.so plugins/example-c/licd_example.c
  */
 #include <stdlib.h>
 #include <string.h>

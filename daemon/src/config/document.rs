@@ -14,7 +14,13 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::{Config, ConfigError, PluginConfig, Product, Vendor};
+use super::blame::{Step, choices_of, find_culprit, list_entry, remove_at};
+use super::explain::{NOT_A_WORD, as_written, explain};
+use super::suggest::nearest;
+use super::{
+    ActivationConfig, Config, ConfigError, OptionsConfig, PluginConfig, Product, SecurityConfig,
+    ServerConfig, Vendor,
+};
 use crate::license::properties::PropertyDef;
 
 /// A spanned value of the parsed tree.
@@ -117,14 +123,20 @@ struct Report<'a> {
 impl Report<'_> {
     /// Records `message` as found at byte `offset`, prefixed `origin:line:column: `.
     fn push(&mut self, offset: usize, message: String) {
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        let (line, column) = self.line_column(offset);
         self.problems.push((
             offset,
             format!("{}:{line}:{column}: {message}", self.origin),
         ));
+    }
+
+    /// The line and column (both from 1) of byte `offset`.
+    fn line_column(&self, offset: usize) -> (usize, usize) {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
     }
 
     /// Records a TOML syntax error.
@@ -160,7 +172,7 @@ fn section<T: DeserializeOwned>(
     if let DeValue::Table(table) = value.get_mut() {
         drop_unknown_keys::<T>(table, &format!("in {place}"), report);
     }
-    deserialize(value, place, report)
+    deserialize(value, place, "", report)
 }
 
 /// Deserialises every entry of a `[[name]]` array on its own, keeping the good ones.
@@ -185,7 +197,7 @@ fn entries<T: DeserializeOwned>(
         if let DeValue::Table(table) = item.get_mut() {
             check_keys(table, &format!("in {place}"), report);
         }
-        if let Some(entry) = deserialize(item, &place, report) {
+        if let Some(entry) = deserialize(item, &place, name, report) {
             out.push(entry);
         }
     }
@@ -220,8 +232,21 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
     }
 }
 
+/// The sections of server properties and licd's own settings, whose keys an admin may put
+/// in the wrong one.
+fn sections() -> [(&'static str, &'static [&'static str]); 4] {
+    [
+        ("[server]", field_names::<ServerConfig>()),
+        ("[security]", field_names::<SecurityConfig>()),
+        ("[options]", field_names::<OptionsConfig>()),
+        ("[activation]", field_names::<ActivationConfig>()),
+    ]
+}
+
 /// Reports each key of `table` that `T` does not have, then removes it so that the bad values
-/// among the remaining keys are still found in the same run.
+/// among the remaining keys are still found in the same run. The report suggests the nearest
+/// known key of this table, else of another section (`did you mean … in [options]?`), else
+/// lists the known keys.
 fn drop_unknown_keys<T: DeserializeOwned>(
     table: &mut DeTable<'_>,
     place: &str,
@@ -234,57 +259,101 @@ fn drop_unknown_keys<T: DeserializeOwned>(
         .map(|k| (k.span().start, k.get_ref().to_string()))
         .collect();
     for (offset, key) in unknown {
-        report.push(
-            offset,
-            format!(
-                "unknown key `{key}` {place}; known keys: {}",
-                known.join(", ")
-            ),
-        );
+        let elsewhere = || {
+            sections()
+                .into_iter()
+                .filter(|(_, keys)| *keys != known)
+                .find_map(|(name, keys)| nearest(&key, keys).map(|k| (name, k)))
+        };
+        let hint = match (nearest(&key, known), elsewhere()) {
+            (Some(near), _) => format!("did you mean `{near}`?"),
+            (None, Some((section, near))) if near == key => {
+                format!("`{key}` belongs in {section}")
+            }
+            (None, Some((section, near))) => format!("did you mean `{near}` in {section}?"),
+            (None, None) => format!("known keys: {}", known.join(", ")),
+        };
+        report.push(offset, format!("unknown key `{key}` {place}; {hint}"));
         table.remove(key.as_str());
     }
 }
 
-/// Deserialises one spanned value. Each failure is reported; if it lies in one key's value,
+/// Deserialises one spanned value. Each failure is reported in the admin's words (the key,
+/// its line, the value as written and what was expected); if it lies in one key's value,
 /// that key is dropped and the rest tried again, so every bad value is listed, not only the
-/// first. Returns `None` if a problem remains that no key can be blamed for.
+/// first. Returns `None` if a problem remains that no key can be blamed for. `array` is the
+/// name of the `[[array]]` the value is an entry of (empty for a section).
 fn deserialize<T: DeserializeOwned>(
     mut value: Value<'_>,
     place: &str,
+    array: &str,
     report: &mut Report<'_>,
 ) -> Option<T> {
-    let mut dropped: Vec<String> = Vec::new();
+    // The ways to the values dropped so far.
+    let mut dropped: Vec<Vec<Step>> = Vec::new();
     loop {
         let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(v) => return Some(v),
             Err(e) => e,
         };
         let at = error.span().map_or(value.span().start, |s| s.start);
-        // Dropping a required key makes serde miss it; that is not a second problem.
-        if dropped
-            .iter()
-            .any(|k| error.message().contains(&format!("missing field `{k}`")))
-        {
-            return None;
-        }
-        let DeValue::Table(table) = value.get_mut() else {
-            report.push(at, format!("{place}: {}", error.message().trim_end()));
-            return None;
-        };
-        let culprit = table
-            .iter()
-            .find(|(k, v)| k.span().contains(&at) || v.span().contains(&at))
-            .map(|(k, _)| k.get_ref().to_string());
-        let message = match &culprit {
-            Some(key) if SECRET_KEYS.contains(&key.as_str()) => {
-                format!("`{key}` must be a string")
+        // Dropping a required key makes serde miss it; that is not a second problem. In a
+        // nested entry (`[[product.property]]`) the whole list goes then, so that the rest of
+        // the product is still checked; at the top, the entry is given up.
+        let missed = dropped.iter().find(|path| {
+            matches!(path.last(), Some(Step::Key(k))
+                if error.message().contains(&format!("missing field `{k}`")))
+        });
+        if let Some(path) = missed {
+            match (path.first(), path.len() > 1, value.get_mut()) {
+                (Some(Step::Key(top)), true, DeValue::Table(table)) => {
+                    let top = top.clone();
+                    table.remove(top.as_str());
+                    dropped.push(vec![Step::Key(top)]);
+                    continue;
+                }
+                _ => return None,
             }
-            _ => error.message().trim_end().to_owned(),
+        }
+        let culprit = match value.get_ref() {
+            DeValue::Table(table) => find_culprit(table, at, array),
+            _ => None,
         };
-        report.push(at, format!("{place}: {message}"));
-        let culprit = culprit?;
-        table.remove(culprit.as_str());
-        dropped.push(culprit);
+        let Some(culprit) = culprit else {
+            report.push(at, format!("{place}: {}", explain(error.message())));
+            return None;
+        };
+        let why = if error.message().trim_end() == NOT_A_WORD {
+            choices_of::<T>(&value, &culprit.path).unwrap_or_else(|| {
+                "expected one of the words conf/licd.toml lists for it, in double quotes".into()
+            })
+        } else {
+            explain(error.message())
+        };
+        let (line, _) = report.line_column(culprit.key_offset);
+        let key = &culprit.key;
+        let secret = SECRET_KEYS.contains(&key.as_str());
+        let what = if secret {
+            // Never quote a secret, not even a badly typed one.
+            format!("`{key}`")
+        } else {
+            let written = report.text.get(culprit.value_span.clone()).unwrap_or("");
+            format!("{key} = {}", as_written(written))
+        };
+        // In a list, say which entry is wrong: `blockComputerIDs = [1, 2]`: 1.
+        let why = match list_entry(&value, &culprit.path, at) {
+            Some(span) if !secret => {
+                let entry = report.text.get(span).unwrap_or("");
+                format!("the entry {}: {why}", as_written(entry))
+            }
+            _ => why,
+        };
+        report.push(
+            at,
+            format!("{place}{}: {what} on line {line}: {why}", culprit.place),
+        );
+        remove_at(&mut value, &culprit.path);
+        dropped.push(culprit.path);
     }
 }
 
@@ -348,7 +417,7 @@ pub(super) fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<St
             Ok(Some(dt.to_string()))
         }
         other => Err(de::Error::custom(format!(
-            "releaseDate must be a date written yyyy-MM-dd, not {}",
+            "expected a date written yyyy-MM-dd, such as 2026-01-15 (not {})",
             other.type_str()
         ))),
     }

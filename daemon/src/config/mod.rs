@@ -13,13 +13,16 @@
 //! The key names are QLM's own, verbatim, so an admin coming from QLM finds every name they
 //! know; Rust field names are their snake_case.
 
+mod blame;
 mod credentials;
 mod document;
+mod explain;
 mod ip_list;
 mod products;
 mod secrets;
 mod server;
 mod server_properties;
+mod suggest;
 mod tls;
 mod validate;
 mod vendors;

@@ -265,7 +265,7 @@ fn problems_are_listed_in_file_order() {
 #[test]
 fn secret_of_wrong_type_is_not_quoted() {
     let p = problems("[[vendor]]\nname = \"V\"\nuser = \"u\"\npassword = 98765432\n");
-    assert_problem(&p, &["test.toml:4:", "`password` must be a string"]);
+    assert_problem(&p, &["test.toml:4:", "`password` on line 4: expected text"]);
     assert!(p.iter().all(|m| !m.contains("98765432")), "{p:#?}");
 }
 

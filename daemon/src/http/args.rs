@@ -112,6 +112,8 @@ impl Args {
 
     /// The raw value of an `is_*` argument (name in lower case), `Some("")` when sent empty.
     pub fn get(&self, name: &str) -> Option<&str> {
+        #[cfg(test)]
+        reads::note(name);
         self.licd
             .iter()
             .find(|(n, _)| n == name)
@@ -219,6 +221,35 @@ pub fn canonical_name(name: &str) -> String {
         .iter()
         .find(|(alias, _)| *alias == lower)
         .map_or(lower.clone(), |(_, c)| (*c).to_string())
+}
+
+/// Which argument names the parsers read, for the test that holds `docs/protocol.md` to
+/// them (`methods/protocol_doc_tests.rs`). Every typed accessor goes through
+/// [`Args::get`], so what a parser reads is exactly what is noted here.
+#[cfg(test)]
+pub(crate) mod reads {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static NOTED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+    }
+
+    /// Notes `name` when this thread is recording.
+    pub(super) fn note(name: &str) {
+        NOTED.with(|n| {
+            if let Some(names) = n.borrow_mut().as_mut() {
+                names.push(name.to_owned());
+            }
+        });
+    }
+
+    /// Runs `f` and returns its result with the names of the arguments it read.
+    pub(crate) fn recorded<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+        NOTED.with(|n| *n.borrow_mut() = Some(Vec::new()));
+        let result = f();
+        let names = NOTED.with(|n| n.borrow_mut().take()).unwrap_or_default();
+        (result, names)
+    }
 }
 
 /// Quotes a client value in a message: at most 64 characters, so replies stay small.

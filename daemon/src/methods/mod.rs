@@ -19,6 +19,9 @@ pub mod update_license;
 pub mod upgrade_license;
 pub mod validate_license;
 
+#[cfg(test)]
+mod protocol_doc_tests;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
