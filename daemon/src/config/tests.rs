@@ -511,7 +511,7 @@ fn unsigned_args_must_be_is_names_and_never_the_replay_id() {
     );
     assert_problem(
         &problems(&with("\"is_vendor\"")),
-        &["\"Shop\"", "expected a sequence"],
+        &["\"Shop\"", "expected a list in square brackets"],
     );
 }
 
