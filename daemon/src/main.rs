@@ -166,12 +166,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, as operations.md asks.
+/// The error and its causes on one line, as operations.md asks, each said once: many
+/// errors write their source into their own message (`cannot open …: {source}`) and also
+/// give it as their source, and the chain would print it twice.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string().replace('\n', "; "))
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', "; ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -255,5 +265,25 @@ fn signing_key(action: SigningKeyAction) -> anyhow::Result<()> {
         }
         SigningKeyAction::Rotate { location } => cli::signing::rotate(location),
         SigningKeyAction::List { location } => cli::signing::list(location),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_cause_the_message_already_gives_is_not_repeated() {
+        let error = licd::store::StoreError::File {
+            what: "cannot write the backup",
+            path: "/backups/licd.redb".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let inner = std::io::Error::from_raw_os_error(libc::ENOSPC).to_string();
+        let line = one_line(&anyhow::Error::new(error).context("backup failed"));
+        assert_eq!(
+            line,
+            format!("backup failed: cannot write the backup /backups/licd.redb: {inner}")
+        );
     }
 }
