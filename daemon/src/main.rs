@@ -9,16 +9,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use licd::config::Config;
 
 mod cli;
 
 use cli::Location;
 
-/// licd: a self-hosted software-licence server (Quick License Manager compatible).
+/// A self-hosted software-licence server (Quick License Manager compatible).
+///
+/// Software vendors create licence keys with licd; their applications activate, validate
+/// and release those keys over Quick License Manager's HTTP methods. `licd serve` runs the
+/// server; the other commands are the administrator's tools, which work through the running
+/// server's admin socket or on the stopped database.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,6 +130,14 @@ enum Command {
     SigningKey {
         #[command(subcommand)]
         action: SigningKeyAction,
+    },
+    /// Write the manual pages (licd.1 and one per command) into a directory; the Debian
+    /// package ships them from packaging/man/.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write the pages into (created if missing).
+        #[arg(long)]
+        out_dir: PathBuf,
     },
 }
 
@@ -239,6 +252,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             location,
         } => cli::signing::license_file(location, key, computer_id, computer_name, &out),
         Command::SigningKey { action } => signing_key(action),
+        Command::Man { out_dir } => cli::man::write(Cli::command(), &out_dir),
         Command::HashPassword => {
             let mut input = String::new();
             std::io::stdin()
