@@ -366,6 +366,15 @@ grep -q "<result>Successfully connected to License Server at .*licd Version: ${V
 ok "PingHttp: $(sed -n 's|.*<result>\(.*\)</result>.*|\1|p' <<<"$ping")"
 [ "$(http "http://$ADDR/healthz")" = ok ] || fail "/healthz did not answer ok"
 ok "/healthz: ok"
+# An admin starting a second licd by hand is told which process holds the database (the
+# service's lock on /var/lib/licd/licd.lock), and nothing changes.
+second=$(CT_TIMEOUT=20 in_ct licd serve --config /etc/licd/licd.toml --listen 127.0.0.1:0 2>&1 |
+  grep '^licd: ') || true
+case "$second" in
+*"another licd (pid $(main_pid)) holds this database"*) ok "a second licd: ${second#licd: }" ;;
+*) fail "a second licd was not refused naming the service's pid: $second" ;;
+esac
+[ "$(http "http://$ADDR/healthz")" = ok ] || fail "/healthz did not answer ok after the second licd"
 step_done
 
 # --- check 2 ----------------------------------------------------------------------------
@@ -386,6 +395,7 @@ wait_for 10 "'configuration reloaded' in the journal" journal_has "$c" "configur
   fail "/metrics still answers 127.0.0.1 after the reload"
 ok "after: /metrics answers 403 to 127.0.0.1 (metricsAllowedIPs = [\"192.0.2.1/32\"])"
 http -o /dev/null "http://$ADDR/qlmservice.asmx/PingHttp" || fail "PingHttp: no answer"
+# Request values are logged quoted (logging::untrusted), the path too.
 wait_for 10 "a debug line for PingHttp" journal_has "$c" 'path="/qlmservice.asmx/PingHttp"'
 ok "after: logLevel = \"debug\" logs each request:"
 journal_after "$c" -o cat | grep -F 'path="/qlmservice.asmx/PingHttp"' | sed 's/^ */          | /'

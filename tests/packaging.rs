@@ -147,25 +147,48 @@ fn cargo_deb_installed() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether an external tool this test needs is missing: outside CI the test then says so
+/// in one line and passes; under `CI=true` (.ci/run installs the tool) it fails.
+#[track_caller]
+fn missing(tool: &str, found: bool, install: &str) -> bool {
+    if found {
+        return false;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{tool} is not installed: {install}"
+    );
+    eprintln!("{tool} is not installed ({install}): this package check is skipped");
+    true
+}
+
 /// The profile the package is built from here: a debug build in its own directory rather
 /// than `release`, so that a change to licd costs seconds, not a release build (the first
 /// run builds every dependency once).
 const PROFILE: &str = "packaging-test";
 
-/// Builds the package as packaging/README.md says, when `cargo-deb` is installed (.ci/run
-/// installs it; elsewhere, without it, the test only says so).
-#[test]
-fn deb_package_builds_when_cargo_deb_is_installed() {
-    if !cargo_deb_installed() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "cargo-deb is not installed: cargo install cargo-deb --locked"
-        );
-        eprintln!(
-            "cargo-deb is not installed (cargo install cargo-deb --locked): the package is not built"
-        );
-        return;
+/// The package and its debug-symbol package, built once per test run.
+struct Built {
+    deb: PathBuf,
+    /// `None` when cargo-deb made none (a test says so).
+    dbgsym: Option<PathBuf>,
+}
+
+/// Builds the package as packaging/README.md says (from [`PROFILE`]), once for the tests
+/// that look at it; `None` when cargo-deb is missing outside CI.
+fn built_package() -> Option<&'static Built> {
+    static BUILT: std::sync::OnceLock<Option<Built>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_package).as_ref()
+}
+
+fn build_package() -> Option<Built> {
+    if missing(
+        "cargo-deb",
+        cargo_deb_installed(),
+        "cargo install cargo-deb --locked",
+    ) {
+        return None;
     }
     let cargo = env!("CARGO");
     let root = workspace();
@@ -183,7 +206,9 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
         .status()
         .expect("cargo build");
     assert!(built.success());
-    let out = tempfile::tempdir().expect("dir");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("packaging-test-deb");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("output directory");
     let made = Command::new(cargo)
         .args([
             "deb",
@@ -195,7 +220,7 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
             PROFILE,
             "-o",
         ])
-        .arg(out.path())
+        .arg(&out)
         .current_dir(&root)
         .output()
         .expect("cargo deb");
@@ -204,18 +229,38 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let deb = std::fs::read_dir(out.path())
-        .expect("list")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .expect("a .deb");
-    let listing = Command::new("dpkg-deb")
+    let file = |suffix: &str| {
+        std::fs::read_dir(&out)
+            .expect("list")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+    };
+    Some(Built {
+        deb: file(".deb").expect("a .deb"),
+        dbgsym: file(".ddeb"),
+    })
+}
+
+/// `dpkg-deb -c`: one line per file, `-rw-r--r-- 0/0 size date ./path`.
+fn listing(package: &Path) -> String {
+    let out = Command::new("dpkg-deb")
         .arg("-c")
-        .arg(&deb)
+        .arg(package)
         .output()
         .expect("dpkg-deb");
-    let listing = String::from_utf8_lossy(&listing.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Builds the package as packaging/README.md says, when `cargo-deb` is installed (.ci/run
+/// installs it; elsewhere, without it, the test only says so).
+#[test]
+fn deb_package_builds_when_cargo_deb_is_installed() {
+    let Some(built) = built_package() else {
+        return;
+    };
+    let deb = &built.deb;
+    let listing = listing(deb);
     for path in [
         "./usr/bin/licd",
         "./etc/licd/licd.toml",
@@ -223,6 +268,15 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
         "./usr/lib/licd/plugins/liblicd_fastspring.so",
         "./usr/share/doc/licd/admin-api.md",
         "./usr/share/doc/licd/packaging.md",
+        // For plugin authors.
+        "./usr/include/licd/licd_plugin.h",
+        "./usr/share/doc/licd/plugins.md",
+        // What lintian asks for.
+        "./usr/share/doc/licd/changelog.Debian.gz",
+        "./usr/share/doc/licd/copyright",
+        "./usr/share/man/man1/licd.1.gz",
+        "./usr/share/man/man1/licd-serve.1.gz",
+        "./usr/share/lintian/overrides/licd",
     ] {
         assert!(
             listing.contains(path),
@@ -235,10 +289,26 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
             .any(|l| l.starts_with("-rw-r-----") && l.ends_with("./etc/licd/licd.toml")),
         "the configuration is not mode 640:\n{listing}"
     );
+    // The unit's own header says where it is installed.
+    let unit = read("packaging/licd.service");
+    assert!(
+        unit.lines()
+            .next()
+            .is_some_and(|l| l.contains("/usr/lib/systemd/system/licd.service")),
+        "{unit}"
+    );
+    // The binary and the plugin are stripped in the package; their symbols are in the
+    // -dbgsym package, by build id.
+    let dbgsym = built
+        .dbgsym
+        .as_ref()
+        .expect("a -dbgsym .ddeb next to the .deb");
+    let symbols = listing_of_debug_files(dbgsym);
+    assert_eq!(symbols.len(), 2, "{symbols:?}");
     let field = |name: &str| {
         let o = Command::new("dpkg-deb")
             .args(["--ctrl-tarfile"])
-            .arg(&deb)
+            .arg(deb)
             .output()
             .expect("dpkg-deb");
         let t = Command::new("tar")
@@ -268,5 +338,121 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
     assert!(
         postinst.contains("deb-systemd-helper enable licd.service"),
         "{postinst}"
+    );
+}
+
+/// The `.debug` files of a -dbgsym package.
+fn listing_of_debug_files(dbgsym: &Path) -> Vec<String> {
+    listing(dbgsym)
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|p| p.starts_with("./usr/lib/debug/.build-id/") && p.ends_with(".debug"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn lintian_installed() -> bool {
+    Command::new("lintian")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// lintian finds no error in the package: before, it found three (no changelog, the binary
+/// and the plugin unstripped). The -dbgsym package is not checked: cargo-deb writes it
+/// without changelog and copyright and with priority `extra` (packaging/README.md).
+#[test]
+fn deb_package_has_no_lintian_error() {
+    if missing("lintian", lintian_installed(), "apt-get install lintian") {
+        return;
+    }
+    let Some(built) = built_package() else {
+        return;
+    };
+    let out = Command::new("lintian")
+        .args([
+            "--fail-on",
+            "error",
+            "--show-overrides",
+            "--no-tag-display-limit",
+        ])
+        .arg(&built.deb)
+        .output()
+        .expect("lintian");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("E: ")).collect();
+    assert!(
+        errors.is_empty() && out.status.success(),
+        "lintian errors ({}):\n{report}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // lintian looked at the files: the one override, with its reason, was needed.
+    assert!(
+        report
+            .lines()
+            .any(|l| l
+                .starts_with("O: licd: non-standard-file-perm 0640 != 0644 [etc/licd/licd.toml]")),
+        "{report}"
+    );
+}
+
+/// The manual pages the package ships are what `licd man` writes from the clap definition,
+/// so that they cannot drift from `--help`.
+#[test]
+fn manual_pages_in_packaging_man_are_what_licd_man_writes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, out, err) = licd_cmd(
+        &["man", "--out-dir", dir.path().to_str().expect("utf-8")],
+        None,
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let pages = |d: &Path| -> std::collections::BTreeMap<String, String> {
+        std::fs::read_dir(d)
+            .expect("list")
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).expect("read"),
+                )
+            })
+            .collect()
+    };
+    let written = pages(dir.path());
+    let committed = pages(&workspace().join("packaging/man"));
+    let regenerate = "rm packaging/man/*.1 && cargo run -q -p licd -- man --out-dir packaging/man";
+    assert_eq!(
+        written.keys().collect::<Vec<_>>(),
+        committed.keys().collect::<Vec<_>>(),
+        "the set of pages changed: {regenerate}"
+    );
+    for (name, text) in &written {
+        assert!(
+            committed[name] == *text,
+            "{name} is out of date: {regenerate}"
+        );
+    }
+    let top = &written["licd.1"];
+    assert!(top.contains("licd\\-serve(1)"), "{top}");
+    assert!(top.contains(".SH FILES"), "{top}");
+    assert!(written.contains_key("licd-keys-create.1"));
+    assert!(
+        !written.contains_key("licd-man.1"),
+        "the hidden command has no page"
+    );
+}
+
+/// The Debian changelog's latest entry is the version being packaged (cargo-deb takes the
+/// version from Cargo.toml, the changelog from packaging/debian/changelog).
+#[test]
+fn debian_changelog_names_the_packaged_version() {
+    let changelog = read("packaging/debian/changelog");
+    let first = changelog.lines().next().unwrap_or_default();
+    let expected = format!("licd ({}-1) ", env!("CARGO_PKG_VERSION"));
+    assert!(
+        first.starts_with(&expected),
+        "the first line should start with {expected:?}: {first}"
     );
 }

@@ -23,6 +23,7 @@ mod release_license;
 mod reliability;
 mod security;
 mod service;
+mod startup;
 mod strict_auth;
 mod tls;
 mod update_license;

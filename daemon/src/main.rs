@@ -9,16 +9,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use licd::config::Config;
 
 mod cli;
 
 use cli::Location;
 
-/// licd: a self-hosted software-licence server (Quick License Manager compatible).
+/// A self-hosted software-licence server (Quick License Manager compatible).
+///
+/// Software vendors create licence keys with licd; their applications activate, validate
+/// and release those keys over Quick License Manager's HTTP methods. `licd serve` runs the
+/// server; the other commands are the administrator's tools, which work through the running
+/// server's admin socket or on the stopped database.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,6 +131,14 @@ enum Command {
         #[command(subcommand)]
         action: SigningKeyAction,
     },
+    /// Write the manual pages (licd.1 and one per command) into a directory; the Debian
+    /// package ships them from packaging/man/.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write the pages into (created if missing).
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
 }
 
 /// `licd signing-key` actions.
@@ -166,12 +179,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, as operations.md asks.
+/// The error and its causes on one line, as operations.md asks, each said once: many
+/// errors write their source into their own message (`cannot open …: {source}`) and also
+/// give it as their source, and the chain would print it twice.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string().replace('\n', "; "))
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', "; ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -241,6 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             location,
         } => cli::signing::license_file(location, key, computer_id, computer_name, &out),
         Command::SigningKey { action } => signing_key(action),
+        Command::Man { out_dir } => cli::man::write(Cli::command(), &out_dir),
         Command::HashPassword => {
             let mut input = String::new();
             std::io::stdin()
@@ -267,5 +291,25 @@ fn signing_key(action: SigningKeyAction) -> anyhow::Result<()> {
         }
         SigningKeyAction::Rotate { location } => cli::signing::rotate(location),
         SigningKeyAction::List { location } => cli::signing::list(location),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_cause_the_message_already_gives_is_not_repeated() {
+        let error = licd::store::StoreError::File {
+            what: "cannot write the backup",
+            path: "/backups/licd.redb".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let inner = std::io::Error::from_raw_os_error(libc::ENOSPC).to_string();
+        let line = one_line(&anyhow::Error::new(error).context("backup failed"));
+        assert_eq!(
+            line,
+            format!("backup failed: cannot write the backup /backups/licd.redb: {inner}")
+        );
     }
 }

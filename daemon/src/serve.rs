@@ -24,29 +24,27 @@ use crate::notify;
 use crate::plugins::{PluginHost, PluginLoadError};
 use crate::reload::{self, ConfigSource};
 use crate::state::AppState;
-use crate::store::{Store, StoreError, StoreOptions};
+use crate::store::data_dir::{self, DataDirError};
+use crate::store::lock::DaemonLock;
+use crate::store::{Store, StoreError, StoreOptions, permissions};
 
-/// Why the server could not start or stop cleanly.
+/// Why the server could not start or stop cleanly. Each message says what to do; none
+/// repeats its cause (an OS reason is part of the text, not also an error source).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The data directory could not be created.
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: std::path::PathBuf,
-        /// The OS reason.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     /// The database could not be opened or closed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {}", bind_advice(*addr, reason))]
     Bind {
         /// The address.
         addr: std::net::SocketAddr,
         /// The OS reason.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The authentication state could not be set up.
     #[error(transparent)]
@@ -62,6 +60,32 @@ pub enum ServeError {
     /// A vendor plugin could not be loaded.
     #[error(transparent)]
     Plugin(#[from] PluginLoadError),
+}
+
+/// Why `addr` could not be bound, in the admin's words, with the setting that changes it.
+fn bind_advice(addr: std::net::SocketAddr, reason: &std::io::Error) -> String {
+    let port = addr.port();
+    let ip = match addr {
+        std::net::SocketAddr::V4(a) => a.ip().to_string(),
+        std::net::SocketAddr::V6(a) => format!("[{}]", a.ip()),
+    };
+    let elsewhere = "--listen ADDRESS:PORT or server.listen";
+    match reason.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {port} is already in use on {ip} (another licd, or another server); stop \
+             that one, or give this licd another port with --listen {ip}:PORT or server.listen \
+             (port 0 picks a free one)"
+        ),
+        std::io::ErrorKind::PermissionDenied if port < 1024 => format!(
+            "ports below 1024 need root or CAP_NET_BIND_SERVICE; use a port from 1024 up with \
+             {elsewhere} (behind a reverse proxy for {port})"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{ip} is not an address of this machine; use one it has, or 0.0.0.0 for all, \
+             with {elsewhere}"
+        ),
+        _ => reason.to_string(),
+    }
 }
 
 /// The database file inside the data directory.
@@ -102,10 +126,13 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     }
     raise_open_file_limit(config.server.max_connections);
     let data_dir = config.server.data_dir.clone();
-    create_data_dir(&data_dir).map_err(|source| ServeError::DataDir {
-        path: data_dir.clone(),
-        source,
-    })?;
+    data_dir::create(&data_dir)?;
+    let database = data_dir.join(DATABASE_FILE);
+    // Before the lock file is made in it: a directory open to others is tightened (or
+    // refused) first. Held until `run` returns, so that a second licd is told this one's pid
+    // even while this one is still repairing the database.
+    permissions::secure(&database).map_err(StoreError::from)?;
+    let _daemon_lock = DaemonLock::acquire(&data_dir, &database).map_err(StoreError::from)?;
     let options = StoreOptions {
         cache_bytes: usize::try_from(config.server.cache_size_mib)
             .unwrap_or(usize::MAX / (1 << 20))
@@ -114,14 +141,14 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
         ..StoreOptions::default()
     };
     notify::status("opening the database");
-    let store = Store::open(&data_dir.join(DATABASE_FILE), options)?;
+    let store = Store::open(&database, options)?;
     let addr = config.server.listen;
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
+        .map_err(|reason| ServeError::Bind { addr, reason })?;
     let local = listener
         .local_addr()
-        .map_err(|source| ServeError::Bind { addr, source })?;
+        .map_err(|reason| ServeError::Bind { addr, reason })?;
     let scheme = match &config.server.tls {
         Some(tls) => {
             tracing::info!(
@@ -235,19 +262,6 @@ fn remove_backup_leftovers(dir: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-/// Creates the data directory with mode 0700 when it is missing (the database and the admin
-/// socket live there, readable by the service user alone).
-pub(crate) fn create_data_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }
 
 /// Raises the soft open-file limit to the hard limit: each connection is a descriptor, and

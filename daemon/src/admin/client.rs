@@ -76,13 +76,8 @@ impl Connection {
         let store = match mode {
             Open::Existing => Store::open_existing(&path, StoreOptions::default())?,
             Open::CreateIfMissing => {
-                crate::serve::create_data_dir(data_dir).map_err(|source| {
-                    AdminError::Store(crate::store::StoreError::File {
-                        what: "cannot create the data directory",
-                        path: data_dir.to_path_buf(),
-                        source,
-                    })
-                })?;
+                crate::store::data_dir::create(data_dir)
+                    .map_err(|e| AdminError::Store(e.into()))?;
                 let created = !path.exists();
                 let store = Store::open(&path, StoreOptions::default())?;
                 if created {

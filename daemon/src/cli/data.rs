@@ -118,7 +118,7 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
         let config = a.location.load()?;
         let data_dir = config.server.data_dir.clone();
         refuse_if_running(&data_dir, "restore").await?;
-        create_data_dir(&data_dir)?;
+        licd::store::data_dir::create(&data_dir)?;
         let db = data_dir.join(DATABASE_FILE);
         let (from, force) = (a.from.clone(), a.force);
         let target = db.clone();
@@ -288,16 +288,4 @@ async fn refuse_if_running(data_dir: &std::path::Path, what: &str) -> anyhow::Re
         data_dir.display(),
         status["pid"]
     )
-}
-
-fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }

@@ -2,6 +2,7 @@
 
 pub mod data;
 pub mod keys;
+pub mod man;
 pub mod serve;
 pub mod signing;
 

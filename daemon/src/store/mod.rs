@@ -6,13 +6,16 @@
 //! therefore never sent before the change is on disk (spec README §6). Reads begin their own
 //! read transaction and never wait for writes.
 
+pub mod access;
 pub mod backup;
 pub mod check;
 mod columns;
 pub mod commands;
+pub mod data_dir;
 pub mod export;
 pub mod import;
 mod licence_search;
+pub mod lock;
 pub mod permissions;
 pub mod replays;
 mod signing_keys;
@@ -101,6 +104,17 @@ pub enum StoreError {
     /// The data directory or the database is open to others and licd cannot close it.
     #[error(transparent)]
     Permissions(#[from] permissions::PermissionError),
+    /// The data directory cannot be made (a file is in the way, or licd may not).
+    #[error(transparent)]
+    DataDir(#[from] data_dir::DataDirError),
+    /// licd's user may not create, read or write the database (boxed: large, and in every
+    /// `Result` of the store).
+    #[error(transparent)]
+    Denied(Box<access::AccessDenied>),
+    /// Another process holds the database (redb's lock); the text names the licd holding it
+    /// when it can.
+    #[error(transparent)]
+    Held(#[from] lock::Held),
     /// A backup or export file is not one this licd can use; the text says why.
     #[error("{0}")]
     Unusable(String),
@@ -396,20 +410,47 @@ pub(crate) fn open_database(
     progress: Option<fn(f64)>,
 ) -> Result<Database, StoreError> {
     permissions::secure(path)?;
-    permissions::create_database_file(path).map_err(|source| StoreError::File {
-        what: "cannot create the database",
-        path: path.to_path_buf(),
-        source,
+    permissions::create_database_file(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::PermissionDenied {
+            return StoreError::Denied(Box::new(access::AccessDenied::database(path)));
+        }
+        StoreError::File {
+            what: "cannot create the database",
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     let mut builder = Database::builder();
     builder.set_cache_size(cache_bytes);
     if let Some(progress) = progress {
         builder.set_repair_callback(move |session| progress(session.progress()));
     }
-    builder.create(path).map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })
+    builder
+        .create(path)
+        .map_err(|source| open_error(path, source))
+}
+
+/// Says who holds the database, or who may not open it, when redb cannot.
+fn open_error(path: &Path, source: redb::DatabaseError) -> StoreError {
+    match source {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            let pid = path.parent().and_then(lock::holder);
+            lock::Held {
+                path: path.to_path_buf(),
+                pid,
+            }
+            .into()
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(e))
+            if e.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            StoreError::Denied(Box::new(access::AccessDenied::database(path)))
+        }
+        source => StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
 }
 
 /// Creates every table, checks the schema version and returns the server secret, creating

@@ -143,7 +143,7 @@ fn euid() -> u32 {
 }
 
 /// `path` as one shell word, so the printed `chmod` can be pasted as it is.
-fn shell_quote(path: &Path) -> String {
+pub(crate) fn shell_quote(path: &Path) -> String {
     let text = path.display().to_string();
     let plain = !text.is_empty()
         && text
