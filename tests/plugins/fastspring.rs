@@ -235,6 +235,23 @@ fn unsigned_arguments_added_to_a_genuine_callback_are_code_8_and_create_nothing(
 }
 
 #[test]
+fn unsigned_arguments_count_as_failed_authentications_from_the_sender() {
+    let d = TestDaemon::start(&fastspring_config("").security("authFailuresPerMinute = 2"));
+    let tampered = format!("{FULFILMENT}&is_numberofactivationsperkey=10000");
+    for i in 0..2 {
+        let body = order(&format!("FS-T{i}"), &[]);
+        assert_eq!(
+            post(&d, "GetActivationKey", &tampered, &body).expect_error(8),
+            FAILED
+        );
+    }
+    // The sender is now blocked, even for a genuine callback.
+    let e = post(&d, "GetActivationKey", FULFILMENT, &order("FS-T9", &[])).expect_error(8);
+    assert!(e.contains("Too many failed authentications"), "{e}");
+    assert!(licences(&d).is_empty());
+}
+
+#[test]
 fn a_callback_whose_reference_was_renamed_is_refused_and_creates_nothing() {
     let d = fastspring_daemon();
     let genuine = order("FS-R1", &[]);

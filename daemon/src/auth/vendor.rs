@@ -200,10 +200,17 @@ pub async fn run_plugin(
     let request = plugin_request(ctx, method, &vendor.name);
     let mapped = match plugin.judge(request, ctx.deadline.into()).await {
         Ok(mapped) => {
-            attempt.refund();
             state
                 .metrics
                 .record_plugin_call(plugin_name, PluginOutcome::Allowed);
+            // A body-signing plugin vouches for its mapped arguments only: an unsigned
+            // argument the client added is refused, and the attempt stays counted.
+            let body_only = plugin.signs_body_only();
+            if let Err(why) = unsigned_args::check(vendor, body_only, args) {
+                drop(attempt);
+                return Err(refuse(&why));
+            }
+            attempt.refund();
             mapped
         }
         Err(refusal) => {
@@ -233,10 +240,9 @@ pub async fn run_plugin(
         max_args: server.max_args,
         max_value_bytes: server.max_value_bytes,
     };
-    // A body-signing plugin vouches for its mapped arguments only; its replay id leaves them.
-    let body_only = plugin.signs_body_only();
-    unsigned_args::check(vendor, body_only, args).map_err(|why| refuse(&why))?;
-    let (mapped, replay_id) = split_replay_id(&mapped, body_only).map_err(|why| refuse(&why))?;
+    // The replay id a body-signing plugin names leaves the mapped arguments.
+    let (mapped, replay_id) =
+        split_replay_id(&mapped, plugin.signs_body_only()).map_err(|why| refuse(&why))?;
     let merged = merge_mapped(&ctx.raw, limits, args, &mapped).map_err(|m| match m {
         MergeError::Plugin(why) => refuse(&why),
         MergeError::Request(e) => e,
