@@ -47,13 +47,6 @@ struct Places {
     argon2: Arc<Semaphore>,
 }
 
-impl Default for AuthAttempts {
-    /// As [`AuthAttempts::new`] for one argon2 permit.
-    fn default() -> Self {
-        Self::new(1)
-    }
-}
-
 impl AuthAttempts {
     /// No failures counted, no slot taken. `argon2_permits` is the number of argon2
     /// verifications that may run at once (the password checker's cap); one address gets half

@@ -55,19 +55,18 @@ impl Effect {
     /// The rows a request belongs to: its method's, and those its arguments add
     /// (`UpdateLicenseHttp` with `is_revoke` revokes, `RenewSubscriptionHttp` with
     /// `is_maintenance_plan` renews the maintenance plan too).
-    pub fn of(method: Method, args: &Args) -> Vec<Effect> {
-        let mut effects: Vec<Effect> = Effect::ALL
-            .into_iter()
-            .filter(|e| e.members().contains(&method))
-            .collect();
+    pub fn of(method: Method, args: &Args) -> impl Iterator<Item = Effect> {
         let given = |name: &str| args.get(name).is_some_and(|v| !v.is_empty());
-        if method == Method::UpdateLicenseHttp && given("is_revoke") {
-            effects.push(Effect::Revoke);
-        }
-        if method == Method::RenewSubscriptionHttp && given("is_maintenance_plan") {
-            effects.push(Effect::Maintenance);
-        }
-        effects
+        // Worked out without allocating: this runs several times on every request.
+        let by_argument = [
+            (method == Method::UpdateLicenseHttp && given("is_revoke")).then_some(Effect::Revoke),
+            (method == Method::RenewSubscriptionHttp && given("is_maintenance_plan"))
+                .then_some(Effect::Maintenance),
+        ];
+        Effect::ALL
+            .into_iter()
+            .filter(move |e| e.members().contains(&method))
+            .chain(by_argument.into_iter().flatten())
     }
 }
 
@@ -75,10 +74,7 @@ impl Effect {
 /// member of a row the request belongs to.
 pub fn names(list: &[String], method: Method, args: &Args) -> bool {
     let listed = |m: Method| list.iter().any(|n| n.eq_ignore_ascii_case(m.name()));
-    listed(method)
-        || Effect::of(method, args)
-            .into_iter()
-            .any(|e| e.members().iter().copied().any(listed))
+    listed(method) || Effect::of(method, args).any(|e| e.members().iter().copied().any(listed))
 }
 
 #[cfg(test)]

@@ -170,14 +170,6 @@ impl FailureThrottle {
         }
     }
 
-    /// Counts one failed authentication, opening a new window if the bucket has none open;
-    /// for failures that are not attempts taken through [`FailureThrottle::try_count`].
-    pub fn record_failure(&self, bucket: impl Into<Bucket>, now: Instant) {
-        let bucket = bucket.into();
-        let mut windows = self.lock();
-        self.add_failure(&mut windows, bucket, now);
-    }
-
     /// Counts one failure in the bucket's open window, or in a new one; returns when that
     /// window opened.
     fn add_failure(
@@ -245,6 +237,11 @@ mod tests {
 
     const LIMIT: u32 = 3;
 
+    /// One failure, counted whatever the limit.
+    fn record(throttle: &FailureThrottle, bucket: impl Into<Bucket>, now: Instant) {
+        throttle.try_count(bucket, u32::MAX, now);
+    }
+
     fn address(n: u32) -> IpAddr {
         IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
     }
@@ -257,7 +254,7 @@ mod tests {
         let same_64: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
         let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         for _ in 0..LIMIT {
-            throttle.record_failure(a, now);
+            record(&throttle, a, now);
         }
         assert!(throttle.is_blocked(same_64, LIMIT, now));
         assert!(!throttle.is_blocked(other_64, LIMIT, now));
@@ -268,7 +265,7 @@ mod tests {
         let throttle = FailureThrottle::new();
         let now = Instant::now();
         for _ in 0..LIMIT {
-            throttle.record_failure("::ffff:10.0.0.1".parse::<IpAddr>().unwrap(), now);
+            record(&throttle, "::ffff:10.0.0.1".parse::<IpAddr>().unwrap(), now);
         }
         assert!(throttle.is_blocked(address(1), LIMIT, now));
         assert!(!throttle.is_blocked(address(2), LIMIT, now));
@@ -279,7 +276,7 @@ mod tests {
         let throttle = FailureThrottle::new();
         let now = Instant::now();
         for _ in 0..LIMIT {
-            throttle.record_failure(ClientAddr::Unknown, now);
+            record(&throttle, ClientAddr::Unknown, now);
         }
         assert!(throttle.is_blocked(ClientAddr::Unknown, LIMIT, now));
         assert!(!throttle.is_blocked(ClientAddr::Ip(address(1)), LIMIT, now));
@@ -355,7 +352,7 @@ mod tests {
         let now = Instant::now();
         for _ in 0..LIMIT {
             assert!(!throttle.is_blocked(address(1), LIMIT, now));
-            throttle.record_failure(address(1), now);
+            record(&throttle, address(1), now);
         }
         assert!(throttle.is_blocked(address(1), LIMIT, now));
         assert!(throttle.is_blocked(address(1), LIMIT, now + Duration::from_secs(59)));
@@ -366,7 +363,11 @@ mod tests {
         let throttle = FailureThrottle::new();
         let start = Instant::now();
         for second in 0..LIMIT {
-            throttle.record_failure(address(1), start + Duration::from_secs(u64::from(second)));
+            record(
+                &throttle,
+                address(1),
+                start + Duration::from_secs(u64::from(second)),
+            );
         }
         assert!(throttle.is_blocked(address(1), LIMIT, start + Duration::from_secs(59)));
         assert!(!throttle.is_blocked(address(1), LIMIT, start + Duration::from_secs(61)));
@@ -377,13 +378,13 @@ mod tests {
         let throttle = FailureThrottle::new();
         let start = Instant::now();
         for _ in 0..LIMIT {
-            throttle.record_failure(address(1), start);
+            record(&throttle, address(1), start);
         }
         let later = start + Duration::from_secs(61);
-        throttle.record_failure(address(1), later);
+        record(&throttle, address(1), later);
         assert!(!throttle.is_blocked(address(1), LIMIT, later));
         for _ in 1..LIMIT {
-            throttle.record_failure(address(1), later);
+            record(&throttle, address(1), later);
         }
         assert!(throttle.is_blocked(address(1), LIMIT, later + Duration::from_secs(59)));
     }
@@ -394,9 +395,9 @@ mod tests {
         let now = Instant::now();
         let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
         for _ in 0..LIMIT {
-            throttle.record_failure(address(1), now);
+            record(&throttle, address(1), now);
         }
-        throttle.record_failure(v6, now);
+        record(&throttle, v6, now);
         assert!(throttle.is_blocked(address(1), LIMIT, now));
         assert!(!throttle.is_blocked(address(2), LIMIT, now));
         assert!(!throttle.is_blocked(v6, LIMIT, now));
@@ -406,8 +407,8 @@ mod tests {
     fn limit_given_per_call_applies_to_failures_already_counted() {
         let throttle = FailureThrottle::new();
         let now = Instant::now();
-        throttle.record_failure(address(1), now);
-        throttle.record_failure(address(1), now);
+        record(&throttle, address(1), now);
+        record(&throttle, address(1), now);
         assert!(!throttle.is_blocked(address(1), 20, now));
         assert!(throttle.is_blocked(address(1), 2, now));
     }
@@ -417,7 +418,7 @@ mod tests {
         let throttle = FailureThrottle::new();
         let now = Instant::now();
         for n in 0..MAX_TRACKED_ADDRESSES as u32 + 1000 {
-            throttle.record_failure(address(n), now);
+            record(&throttle, address(n), now);
             if n % 4096 == 0 {
                 assert!(tracked(&throttle) <= MAX_TRACKED_ADDRESSES);
             }
@@ -433,15 +434,15 @@ mod tests {
         let start = Instant::now();
         let later = start + Duration::from_secs(30);
         for n in 0..4 {
-            throttle.record_failure(address(n), start);
+            record(&throttle, address(n), start);
         }
         for n in 4..8 {
             for _ in 0..LIMIT {
-                throttle.record_failure(address(n), later);
+                record(&throttle, address(n), later);
             }
         }
         let after_first_windows = start + Duration::from_secs(61);
-        throttle.record_failure(address(100), after_first_windows);
+        record(&throttle, address(100), after_first_windows);
         assert_eq!(tracked(&throttle), 5);
         for n in 4..8 {
             assert!(throttle.is_blocked(address(n), LIMIT, after_first_windows));
@@ -454,11 +455,15 @@ mod tests {
         let start = Instant::now();
         for n in 0..8 {
             for _ in 0..LIMIT {
-                throttle.record_failure(address(n), start + Duration::from_secs(u64::from(n)));
+                record(
+                    &throttle,
+                    address(n),
+                    start + Duration::from_secs(u64::from(n)),
+                );
             }
         }
         let now = start + Duration::from_secs(10);
-        throttle.record_failure(address(100), now);
+        record(&throttle, address(100), now);
         assert!(tracked(&throttle) <= 8);
         assert!(!throttle.is_blocked(address(0), LIMIT, now));
         for n in 1..8 {
@@ -477,7 +482,7 @@ mod tests {
         })
         .join();
         assert!(throttle.windows.is_poisoned());
-        throttle.record_failure(address(1), now);
+        record(&throttle, address(1), now);
         assert!(throttle.is_blocked(address(1), 1, now));
     }
 }

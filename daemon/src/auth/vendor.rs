@@ -52,9 +52,7 @@ pub async fn authenticate(ctx: &Ctx, method: Method, args: &Args) -> Result<Vend
         if ctx.plugin_passed.get() != Some(&v.name) {
             // `Method::call` runs the plugin step first; this is a reload that gave the
             // vendor a plugin while the request was under way. Counted like any refusal.
-            if let Ok(attempt) = state.attempts.count(client, limit) {
-                drop(attempt);
-            }
+            let _counted = state.attempts.count(client, limit);
             tracing::warn!(vendor = %v.name, %client, method = method.name(), "vendor plugin did not allow this request");
             return Err(MethodError::new(ErrorCode::AuthenticationError, FAILED));
         }
