@@ -10,6 +10,7 @@ pub mod features;
 pub mod keys;
 pub mod model;
 pub mod properties;
+pub mod refusal;
 pub mod release;
 pub mod renewal;
 pub mod rules;

@@ -18,6 +18,7 @@ pub mod revoke_license;
 pub mod update_license;
 pub mod upgrade_license;
 pub mod validate_license;
+pub mod wire;
 
 #[cfg(test)]
 mod protocol_doc_tests;

@@ -1,0 +1,40 @@
+//! The one conversion of the layers' errors to the wire error.
+//!
+//! `license::Refusal` (a rule said no) and `store::StoreError` (storage failed) know nothing
+//! of error numbers or HTTP; here each becomes a [`MethodError`] with its code from the one
+//! table in `crate::errors`.
+
+use crate::errors::{ErrorCode, MethodError};
+use crate::license::refusal::{Reason, Refusal};
+
+/// The wire code of each kind of refusal.
+pub const fn code_of(reason: Reason) -> ErrorCode {
+    match reason {
+        Reason::Invalid => ErrorCode::InvalidFormat,
+        Reason::Missing => ErrorCode::MissingArgument,
+        Reason::Rule => ErrorCode::LicenseError,
+        Reason::Revoked => ErrorCode::LicenseRevoked,
+        Reason::NotFound => ErrorCode::LicenseNotFound,
+        Reason::Expired => ErrorCode::LicenseExpired,
+        Reason::NoSeatsLeft => ErrorCode::NoMoreActivations,
+        Reason::WrongVersion => ErrorCode::WrongVersion,
+        Reason::TooManyReleases => ErrorCode::ExceededMaxReleases,
+        Reason::NotActivated => ErrorCode::ReleaseNotActivated,
+        Reason::ActivatedElsewhere => ErrorCode::ReleaseActivatedOnAnotherSystem,
+        Reason::ProductNotFound => ErrorCode::ProductNotFound,
+        Reason::WrongProduct => ErrorCode::WrongProduct,
+        Reason::WrongDeactivationCode => ErrorCode::WrongDeactivationCode,
+        Reason::ComputerKeyMismatch => ErrorCode::ComputerKeyMismatch,
+        Reason::CheckedOutOffline => ErrorCode::ReleaseFailedOfflineUsage,
+        Reason::BadProperty => ErrorCode::ProductPropertiesError,
+        Reason::UnknownProperty => ErrorCode::ProductPropertiesNotFound,
+    }
+}
+
+impl From<Refusal> for MethodError {
+    fn from(r: Refusal) -> Self {
+        let mut e = MethodError::new(code_of(r.reason), r.message);
+        e.status_flags = r.status_flags;
+        e
+    }
+}
