@@ -21,17 +21,15 @@ fn release(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
 }
 
 /// The history of a key, read through the store after the daemon stopped.
-fn history(data_dir: &Path, key: &str) -> Vec<licd::store::HistoryEntry> {
+fn history(data_dir: &Path, key: &str) -> Vec<licd::license::history::HistoryEntry> {
     let store = licd::store::Store::open_existing(
         &data_dir.join("licd.redb"),
         licd::store::StoreOptions::default(),
     )
     .unwrap();
-    let h = store
-        .reader()
-        .unwrap()
-        .history(&key.replace('-', ""))
-        .unwrap();
+    let snapshot = store.read().unwrap();
+    let h = crate::util::block_on(snapshot.history(&key.replace('-', ""))).unwrap();
+    drop(snapshot);
     store.close().unwrap();
     h
 }

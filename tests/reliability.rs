@@ -132,11 +132,15 @@ fn check_counts(mut d: TestDaemon, keys: &[String]) {
         licd::store::StoreOptions::default(),
     )
     .unwrap();
-    let reader = store.reader().unwrap();
+    let reader = store.read().unwrap();
     for key in keys {
         let canonical = key.replace('-', "");
-        let licence = reader.license(&canonical).unwrap().unwrap();
-        let rows = reader.activations(&canonical).unwrap().len() as u32;
+        let licence = crate::util::block_on(reader.licence(&canonical))
+            .unwrap()
+            .unwrap();
+        let rows = crate::util::block_on(reader.activations(&canonical))
+            .unwrap()
+            .len() as u32;
         assert_eq!(
             licence.activations_used, rows,
             "{key}: counter and rows disagree"

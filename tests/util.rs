@@ -885,3 +885,11 @@ pub fn tls_get(
         format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
+
+/// Runs a store read (`async`) to its end from a synchronous test.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime for the store read")
+        .block_on(future)
+}

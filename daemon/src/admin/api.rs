@@ -39,7 +39,7 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["v1", "status"]) => status(&ctx),
         (&Method::GET, ["v1", "keys"]) => keys::list(&ctx, &query),
         (&Method::POST, ["v1", "keys"]) => keys::create(&ctx, body).await,
-        (&Method::GET, ["v1", "keys", key]) => keys::show(&ctx, key),
+        (&Method::GET, ["v1", "keys", key]) => keys::show(&ctx, key).await,
         (&Method::POST, ["v1", "keys", key, "revoke"]) => keys::revoke(&ctx, key, body).await,
         (&Method::POST, ["v1", "release"]) => keys::release(&ctx, body).await,
         (&Method::GET, ["v1", "backup"]) => data::backup(&ctx).await,

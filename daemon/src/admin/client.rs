@@ -81,7 +81,7 @@ impl Connection {
                 let created = !path.exists();
                 let store = Store::open(&path, StoreOptions::default())?;
                 if created {
-                    crate::store::backup::give_to_directory_owner(&path);
+                    crate::store::maintenance::give_to_directory_owner(&path);
                 }
                 store
             }

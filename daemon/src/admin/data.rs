@@ -38,7 +38,7 @@ pub async fn backup(ctx: &AdminCtx) -> Reply {
     ));
     let started = std::time::Instant::now();
     let made = tokio::task::spawn_blocking(move || {
-        let copied = state.store.backup_to(&staging);
+        let copied = state.store.maintenance()?.backup_to(&staging);
         let opened = copied.and_then(|c| {
             std::fs::File::open(&staging)
                 .map(|f| (c, f))
@@ -74,7 +74,11 @@ pub fn export(ctx: &AdminCtx, query: &str) -> Reply {
     let secrets = query_value(query, "secrets").is_none_or(|v| v != "false");
     let state = ctx.state.clone();
     Ok(body::stream("application/x-ndjson", move |out| {
-        state.store.export_to(out, secrets).map(|_| ())
+        state
+            .store
+            .maintenance()?
+            .export_to(out, secrets)
+            .map(|_| ())
     }))
 }
 
@@ -91,7 +95,10 @@ pub async fn import(ctx: &AdminCtx, body: Body) -> Reply {
     let running = ctx.running;
     let input = body::blocking_reader(body);
     let imported = tokio::task::spawn_blocking(move || {
-        state.store.import_from(&mut BufReader::new(input), running)
+        state
+            .store
+            .maintenance()?
+            .import_from(&mut BufReader::new(input), running)
     })
     .await
     .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
@@ -112,7 +119,7 @@ pub async fn import(ctx: &AdminCtx, body: Body) -> Reply {
 /// `POST /v1/check`: licd's consistency checks on one snapshot.
 pub async fn check(ctx: &AdminCtx) -> Reply {
     let state = ctx.state.clone();
-    let report = tokio::task::spawn_blocking(move || state.store.check())
+    let report = tokio::task::spawn_blocking(move || state.store.maintenance()?.check())
         .await
         .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(body::json(StatusCode::OK, &report))

@@ -20,13 +20,14 @@ use crate::config::{Config, Scope, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::{ArgLimits, Args};
 use crate::license::dates;
+use crate::license::history::HistoryEntry;
 use crate::license::keys::ActivationKey;
 use crate::methods::get_activation_key::GetActivationKey;
 use crate::methods::release_license::{ReleaseInput, release_command};
 use crate::methods::revoke_license::RevokeLicense;
 use crate::methods::{Ctx, RawRequest};
 use crate::response::{Format, Reply as MethodReply, render_ok};
-use crate::store::{HistoryEntry, Outcome};
+use crate::store::commands::Released;
 
 /// How long an admin change may wait for the writer.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
@@ -52,8 +53,7 @@ pub fn list(ctx: &AdminCtx, query: &str) -> Reply {
     let order = query_value(query, "order");
     let state = ctx.state.clone();
     Ok(body::stream("application/x-ndjson", move |out| {
-        let reader = state.store.reader()?;
-        reader.for_each_licence(|licence| {
+        state.store.maintenance()?.for_each_licence(&mut |licence| {
             let wanted = product.is_none_or(|p| licence.product_id == p)
                 && order
                     .as_deref()
@@ -87,19 +87,19 @@ struct Shown {
 }
 
 /// `GET /v1/keys/{key}`: the licence, its activations, history and release log.
-pub fn show(ctx: &AdminCtx, key: &str) -> Reply {
+pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
     let key = parse_key(key)?;
-    let reader = ctx.state.store.reader()?;
-    let licence = reader.license(key.as_str())?.ok_or_else(|| {
+    let reader = ctx.state.store.read()?;
+    let licence = reader.licence(key.as_str()).await?.ok_or_else(|| {
         Refusal::new(
             StatusCode::NOT_FOUND,
             format!("no licence {}", key.dashed()),
         )
     })?;
     let shown = Shown {
-        activations: reader.activations(key.as_str())?,
-        history: reader.history(key.as_str())?,
-        releases: reader.release_times(key.as_str())?,
+        activations: reader.activations(key.as_str()).await?,
+        history: reader.history(key.as_str()).await?,
+        releases: reader.release_times(key.as_str()).await?,
         licence,
     };
     Ok(body::json(StatusCode::OK, &shown))
@@ -267,10 +267,11 @@ pub async fn release(ctx: &AdminCtx, body: Body) -> Reply {
     let outcome = ctx
         .state
         .store
-        .execute(command, Instant::now() + COMMAND_DEADLINE)
-        .await;
+        .run(command, Instant::now() + COMMAND_DEADLINE)
+        .await
+        .map_err(MethodError::from);
     let result = match outcome {
-        Ok(Outcome::Released {
+        Ok(Released {
             license,
             activation,
         }) => {
@@ -287,9 +288,6 @@ pub async fn release(ctx: &AdminCtx, body: Body) -> Reply {
                 license.available(),
             ))
         }
-        Ok(_) => Err(MethodError::internal(
-            "the store answered a release with another outcome",
-        )),
         Err(e) => Err(e),
     };
     method_reply(result)

@@ -142,10 +142,14 @@ fn busy() -> MethodError {
 }
 
 /// Refuses a vendor with `scope = "own"` acting on a licence another vendor created.
-pub fn check_scope(vendor: &Vendor, license: &License) -> Result<(), MethodError> {
+pub fn check_scope(
+    vendor: &Vendor,
+    license: &License,
+) -> Result<(), crate::license::refusal::Refusal> {
+    use crate::license::refusal::{Reason, Refusal};
     if vendor.scope == Scope::Own && !vendor.name.eq_ignore_ascii_case(&license.vendor) {
-        return Err(MethodError::new(
-            ErrorCode::AuthenticationError,
+        return Err(Refusal::new(
+            Reason::OtherVendor,
             format!(
                 "Vendor {} may only act on licences it created.",
                 vendor.name

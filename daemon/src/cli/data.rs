@@ -14,7 +14,7 @@ use licd::admin::body;
 use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENCES_HEADER, ROWS_HEADER};
 use licd::serve::DATABASE_FILE;
-use licd::store::check::CheckReport;
+use licd::store::maintenance::CheckReport;
 
 use super::{Location, OutputFile, block_on, read_json};
 
@@ -123,7 +123,7 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
         let (from, force) = (a.from.clone(), a.force);
         let target = db.clone();
         let copied = tokio::task::spawn_blocking(move || {
-            licd::store::backup::restore(&from, &target, force)
+            licd::store::maintenance::restore(&from, &target, force)
         })
         .await??;
         println!(
@@ -234,7 +234,8 @@ pub fn check(location: Location) -> anyhow::Result<()> {
             }
             None => {
                 let db = config.server.data_dir.join(DATABASE_FILE);
-                tokio::task::spawn_blocking(move || licd::store::check::check_file(&db)).await??
+                tokio::task::spawn_blocking(move || licd::store::maintenance::check_file(&db))
+                    .await??
             }
         };
         for problem in &report.problems {
@@ -264,7 +265,8 @@ pub fn compact(location: Location) -> anyhow::Result<()> {
         refuse_if_running(&config.server.data_dir, "compact").await?;
         let db = config.server.data_dir.join(DATABASE_FILE);
         let sizes =
-            tokio::task::spawn_blocking(move || licd::store::check::compact_file(&db)).await??;
+            tokio::task::spawn_blocking(move || licd::store::maintenance::compact_file(&db))
+                .await??;
         println!(
             "Compacted: {} bytes before, {} after.",
             sizes.before, sizes.after

@@ -17,7 +17,10 @@ const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 /// `/healthz`: 200 `ok` while the database answers a read and the writer thread answers a
 /// round trip; 503 with the reason otherwise.
 pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
-    let read = state.store.reader().and_then(|r| r.licences_stored());
+    let read = match state.store.read() {
+        Ok(snapshot) => snapshot.licences_stored().await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = read {
         tracing::warn!(error = %e, "health check: the database does not answer a read");
         return text(
@@ -35,7 +38,7 @@ pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
 }
 
 /// `/metrics` in the Prometheus text format, only for `server.metricsAllowedIPs`.
-pub fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Bytes>> {
+pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Bytes>> {
     if !client.is_in(&state.config().server.metrics_allowed_ips) {
         tracing::debug!(%client, "metrics refused to an address not in server.metricsAllowedIPs");
         return text(
@@ -43,7 +46,19 @@ pub fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Bytes>> {
             "Your address may not read metrics (server.metricsAllowedIPs).\n".into(),
         );
     }
-    let mut r = Response::new(Full::new(Bytes::from(state.metrics.render(state))));
+    let counts = match state.store.read() {
+        Ok(snapshot) => {
+            async {
+                Ok((
+                    snapshot.licences_stored().await?,
+                    snapshot.activations_stored().await?,
+                ))
+            }
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(state.metrics.render(state, counts))));
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

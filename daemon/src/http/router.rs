@@ -79,7 +79,7 @@ pub async fn handle(
         "/metrics" => {
             let server = &config.server;
             let client = client_address(peer.ip(), req.headers(), &server.trusted_proxies);
-            return Ok(crate::http::ops::metrics(&state, client));
+            return Ok(crate::http::ops::metrics(&state, client).await);
         }
         _ => {}
     }

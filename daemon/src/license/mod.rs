@@ -6,7 +6,9 @@
 
 pub mod dates;
 pub mod deactivation_code;
+pub mod decisions;
 pub mod features;
+pub mod history;
 pub mod keys;
 pub mod model;
 pub mod properties;

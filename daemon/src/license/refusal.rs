@@ -43,6 +43,9 @@ pub enum Reason {
     BadProperty,
     /// A product property is not defined for the product.
     UnknownProperty,
+    /// The licence belongs to another vendor than the one asking (a vendor with
+    /// `scope = "own"`).
+    OtherVendor,
 }
 
 /// A rule's refusal: its kind and the sentence the client reads (what was wrong, what to do).

@@ -12,8 +12,7 @@ use crate::license::model::{Deployment, LicenseModel};
 use crate::license::properties::{self, PropertyChange};
 use crate::methods::{Ctx, masked, product_not_found, u32_arg};
 use crate::response::{Field, Reply, Value};
-use crate::store::Outcome;
-use crate::store::commands::{Command, CreateKeys};
+use crate::store::commands::{CreateKeys, Created};
 
 /// A parsed key-creation request.
 pub struct GetActivationKey {
@@ -174,18 +173,14 @@ impl GetActivationKey {
             max_release_count: None,
             max_release_period: None,
         };
-        let command = Command::CreateKeys(CreateKeys {
+        let command = CreateKeys {
             template,
             count,
             order_id: self.order_id,
             max_per_day: options.max_new_keys_per_day,
             max_stored: options.db_max_records,
-        });
-        let Outcome::Created { licenses, reused } = ctx.execute(command).await? else {
-            return Err(MethodError::internal(
-                "The store answered key creation with another outcome.",
-            ));
         };
+        let Created { licenses, reused } = ctx.execute(command).await?;
         let keys: Vec<String> = licenses
             .iter()
             .map(|l| ActivationKey::from_canonical_unchecked(l.key.clone()).dashed())

@@ -52,7 +52,10 @@ impl MaintenancePlan {
             vendor,
             &key,
             event,
-            Box::new(move |license| set_maintenance(license, action, term, grace, now)),
+            Box::new(move |license| {
+                set_maintenance(license, action, term, grace, now)
+                    .map_err(crate::license::refusal::Refusal::from)
+            }),
         )
         .await?;
         log_change(method, ctx, vendor, &key, "maintenance plan set");

@@ -35,7 +35,7 @@ use crate::license::keys::ActivationKey;
 use crate::plugins::replay::{self, ReplaySlot};
 use crate::response::Reply;
 use crate::state::AppState;
-use crate::store::{Command, Outcome};
+use crate::store::Remembered;
 
 /// Everything a method needs besides its arguments.
 pub struct Ctx {
@@ -91,15 +91,15 @@ impl Ctx {
     /// request with a replay id, the change is remembered under it in its own transaction,
     /// and a repeat is answered with the first outcome and changes nothing (docs/plugins.md
     /// §6).
-    pub async fn execute(&self, command: Command) -> Result<Outcome, MethodError> {
+    pub async fn execute<C: Remembered>(&self, command: C) -> Result<C::Done, MethodError> {
         let store = &self.state.store;
         let Some(key) = self.replay.take() else {
-            return store.execute(command, self.deadline).await;
+            return Ok(store.run(command, self.deadline).await?);
         };
-        let outcome = store
-            .execute_remembered(command, self.deadline, key.clone(), self.now)
+        let result = store
+            .run_remembered(command, self.deadline, key.clone(), self.now)
             .await?;
-        replay::first_outcome(&key, outcome, self.client, vendor::FAILED)
+        replay::first_outcome(&key, result, self.client, vendor::FAILED)
     }
 
     /// Authenticates the vendor of this request for `method` (code 8 on failure): its plugin

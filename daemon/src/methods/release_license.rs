@@ -8,8 +8,7 @@ use crate::http::args::Args;
 use crate::license::keys::ActivationKey;
 use crate::methods::{Ctx, computer_id_arg, lookup_key, masked};
 use crate::response::{Field, Reply};
-use crate::store::Outcome;
-use crate::store::commands::{Command, LicenceCheck, Release};
+use crate::store::commands::{LicenceCheck, Release, Released};
 
 /// A parsed release request.
 pub struct ReleaseLicense {
@@ -53,15 +52,10 @@ impl ReleaseLicense {
                 None => Ok(()),
             }),
         );
-        let Outcome::Released {
+        let Released {
             license,
             activation,
-        } = ctx.execute(command).await?
-        else {
-            return Err(MethodError::internal(
-                "The store answered a release with another outcome.",
-            ));
-        };
+        } = ctx.execute(command).await?;
         tracing::info!(
             method = "ReleaseLicenseHttp",
             key = %masked(&key),
@@ -96,9 +90,9 @@ pub fn release_command(
     key: &ActivationKey,
     input: ReleaseInput,
     check: LicenceCheck,
-) -> Command {
+) -> Release {
     let options = &config.options;
-    Command::Release(Release {
+    Release {
         key: key.as_str().to_string(),
         computer_id: input.computer_id,
         code: input.code,
@@ -112,7 +106,7 @@ pub fn release_command(
         vendor: input.vendor,
         client: Some(input.client),
         check,
-    })
+    }
 }
 
 /// The reply of a release: `<result>` naming key and computer, `<activationKey>`,

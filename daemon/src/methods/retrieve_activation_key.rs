@@ -40,12 +40,11 @@ impl RetrieveActivationKey {
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
         let state = ctx.state.clone();
         let (order_id, user_data) = (self.order_id.clone(), self.user_data.clone());
-        // A scan of every licence (store/licence_search.rs): off the async workers.
+        // The search may scan every licence: off the async workers.
+        let runtime = tokio::runtime::Handle::current();
         let found = tokio::task::spawn_blocking(move || {
-            state
-                .store
-                .reader()?
-                .licenses_by_order(order_id.as_deref(), user_data.as_deref())
+            let snapshot = state.store.read()?;
+            runtime.block_on(snapshot.licences_by_order(order_id.as_deref(), user_data.as_deref()))
         })
         .await
         .map_err(|e| MethodError::internal(format!("The licence search failed: {e}")))??;

@@ -39,7 +39,9 @@ impl RevokeLicense {
             vendor,
             &key,
             event,
-            Box::new(move |license| set_revoked(license, revoke, now)),
+            Box::new(move |license| {
+                set_revoked(license, revoke, now).map_err(crate::license::refusal::Refusal::from)
+            }),
         )
         .await?;
         log_change("RevokeLicenseHttp", ctx, vendor, &key, what);

@@ -15,8 +15,7 @@ use crate::license::update::{ExpiryChange, UpdateRequest, apply_update};
 use crate::methods::licence_info::licence_info;
 use crate::methods::{Ctx, lookup_key, masked, u32_arg};
 use crate::response::Reply;
-use crate::store::Outcome;
-use crate::store::commands::{Command, Edit, LicenceCheck, LicenceEdit, Target};
+use crate::store::commands::{Edit, Edited, LicenceCheck, LicenceEdit, Target};
 
 /// A parsed UpdateLicenseHttp request.
 pub struct UpdateLicense {
@@ -67,6 +66,7 @@ impl UpdateLicense {
         let request = self.request;
         let rule: LicenceEdit = Box::new(move |license| {
             apply_update(license, &request, declared_properties(&config), now)
+                .map_err(crate::license::refusal::Refusal::from)
         });
         let license = edit_one(ctx, vendor, &key, "updated", rule).await?;
         log_change("UpdateLicenseHttp", ctx, vendor, &key, "licence updated");
@@ -197,7 +197,7 @@ pub(crate) async fn edit(
     log_history: bool,
     rule: LicenceEdit,
 ) -> Result<Vec<License>, MethodError> {
-    let command = Command::Edit(Edit {
+    let command = Edit {
         target,
         check: scope_check(vendor),
         edit: rule,
@@ -206,13 +206,9 @@ pub(crate) async fn edit(
         vendor: Some(vendor.name.clone()),
         client: Some(ctx.client.to_string()),
         now: ctx.now,
-    });
-    match ctx.execute(command).await? {
-        Outcome::Edited { licenses } => Ok(licenses),
-        _ => Err(MethodError::internal(
-            "The store answered a licence change with another outcome.",
-        )),
-    }
+    };
+    let Edited { licenses } = ctx.execute(command).await?;
+    Ok(licenses)
 }
 
 /// The log line of a licence change; the key is masked.

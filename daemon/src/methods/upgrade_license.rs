@@ -11,8 +11,7 @@ use crate::methods::update_license::{
 };
 use crate::methods::{Ctx, lookup_key};
 use crate::response::{Field, Reply};
-use crate::store::Outcome;
-use crate::store::commands::{Command, Upgrade};
+use crate::store::commands::{Upgrade, Upgraded};
 
 /// A parsed UpgradeLicense request.
 pub struct UpgradeLicense {
@@ -38,23 +37,20 @@ impl UpgradeLicense {
         let now = ctx.now;
         let request = self.request;
         let options = &ctx.config.options;
-        let command = Command::Upgrade(Upgrade {
+        let command = Upgrade {
             key: key.as_str().to_string(),
             check: scope_check(vendor),
             upgrade: Box::new(move |old, new_key| {
                 apply_upgrade(old, &request, declared_properties(&config), now, new_key)
+                    .map_err(crate::license::refusal::Refusal::from)
             }),
             max_stored: options.db_max_records,
             log_history: options.history_table_log_upgrade,
             vendor: Some(vendor.name.clone()),
             client: Some(ctx.client.to_string()),
             now,
-        });
-        let Outcome::Upgraded { new, .. } = ctx.execute(command).await? else {
-            return Err(MethodError::internal(
-                "The store answered an upgrade with another outcome.",
-            ));
         };
+        let Upgraded { new, .. } = ctx.execute(command).await?;
         log_change("UpgradeLicense", ctx, vendor, &key, "licence upgraded");
         let new_key = ActivationKey::from_canonical_unchecked(new.key).dashed();
         let mut reply = Reply::new("The license was upgraded.");

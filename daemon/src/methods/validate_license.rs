@@ -10,15 +10,17 @@ use crate::config::Config;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::dates::format_datetime;
+use crate::license::decisions::ActivationLimits;
 use crate::license::keys::ActivationKey;
+use crate::license::refusal::Refusal;
 use crate::license::rules::{self, ActivationRequest, ProductQuery};
 use crate::license::{Activation, License, dates};
 use crate::methods::licence_info::licence_info;
 use crate::methods::{Ctx, computer_id_arg, lookup_key, masked, not_found, u32_arg};
 use crate::response::{Field, Reply};
 use crate::signing::reply::PendingSignature;
-use crate::store::commands::{Activate, Command, RecordSeat};
-use crate::store::{Outcome, Store};
+use crate::store::Store;
+use crate::store::commands::{Activate, Activated, RecordSeat, SeatRecorded};
 
 /// What a client sends to validate or activate.
 #[derive(Debug, Clone)]
@@ -169,8 +171,8 @@ pub async fn check_or_activate(
 ) -> Result<Checked, MethodError> {
     let key = lookup_key(&check.key)?;
     let store = ctx.store;
-    let reader = store.reader()?;
-    let license = reader.license(key.as_str())?.ok_or_else(not_found)?;
+    let reader = store.read()?;
+    let license = reader.licence(key.as_str()).await?.ok_or_else(not_found)?;
     if let Some(vendor) = scope {
         crate::auth::vendor::check_scope(vendor, &license)?;
     }
@@ -178,7 +180,7 @@ pub async fn check_or_activate(
     licence_check(&license)?;
     if let Some(pc) = &check.computer_id {
         rules::check_computer_allowed(pc, &ctx.config.options.block_computer_ids)?;
-        if let Some(stored) = reader.activation(key.as_str(), pc)? {
+        if let Some(stored) = reader.activation(key.as_str(), pc).await? {
             drop(reader);
             // A validation moments ago may have changed the name or key last given; its
             // lazy write may not be flushed yet, so read our own writes.
@@ -213,19 +215,22 @@ pub async fn check_or_activate(
         user_data: check.user_data.clone(),
         affiliate_id: check.affiliate_id.clone(),
     };
-    let command = Command::Activate(Activate {
+    let command = Activate {
         key: key.as_str().to_string(),
         request,
         now: ctx.now,
-        max_per_day: config.options.max_activations_per_day,
-        fix_duration_at_activation: config
-            .options
-            .use_duration_to_set_expiry_date_when_activating,
-        check: Box::new(licence_check),
-        reclaim_after_minutes: config.activation.cloud_inactivity_threshold_minutes,
-    });
-    match store.execute(command, ctx.deadline).await? {
-        Outcome::Activated {
+        limits: ActivationLimits {
+            max_per_day: config.options.max_activations_per_day,
+            fix_duration_at_activation: config
+                .options
+                .use_duration_to_set_expiry_date_when_activating,
+            reclaim_after_minutes: config.activation.cloud_inactivity_threshold_minutes,
+        },
+        check: Box::new(move |l: &License| licence_check(l).map_err(Refusal::from)),
+        secret: *store.secret(),
+    };
+    match store.run(command, ctx.deadline).await? {
+        Activated::New {
             license,
             activation,
         } => {
@@ -243,7 +248,7 @@ pub async fn check_or_activate(
                 new: true,
             })
         }
-        Outcome::AlreadyActive {
+        Activated::Existing {
             license,
             activation,
         } => revalidate(check, ctx, &key, license, &activation)
@@ -253,9 +258,6 @@ pub async fn check_or_activate(
                     "The seat was released while it was being checked out; retry.",
                 )
             }),
-        _ => Err(MethodError::internal(
-            "The store answered an activation with another outcome.",
-        )),
     }
 }
 
@@ -308,13 +310,11 @@ async fn revalidate(
         ctx.store.secret(),
     )?;
     if license.model.is_seat() {
-        let command = Command::RecordSeat(RecordSeat {
+        let command = RecordSeat {
             key: key.as_str().to_string(),
             activation: r.activation.clone(),
-        });
-        if let Outcome::SeatRecorded { still_there: false } =
-            ctx.store.execute(command, ctx.deadline).await?
-        {
+        };
+        if let SeatRecorded { still_there: false } = ctx.store.run(command, ctx.deadline).await? {
             return Ok(None);
         }
     } else {

@@ -28,6 +28,7 @@ pub const fn code_of(reason: Reason) -> ErrorCode {
         Reason::CheckedOutOffline => ErrorCode::ReleaseFailedOfflineUsage,
         Reason::BadProperty => ErrorCode::ProductPropertiesError,
         Reason::UnknownProperty => ErrorCode::ProductPropertiesNotFound,
+        Reason::OtherVendor => ErrorCode::AuthenticationError,
     }
 }
 
@@ -36,5 +37,75 @@ impl From<Refusal> for MethodError {
         let mut e = MethodError::new(code_of(r.reason), r.message);
         e.status_flags = r.status_flags;
         e
+    }
+}
+
+// TEMPORARY until every rule in license/ returns a Refusal (branch `errors`): lets the
+// decisions call the rules that still return a MethodError. Removed at that merge.
+impl From<MethodError> for Refusal {
+    fn from(e: MethodError) -> Self {
+        use crate::license::refusal::Reason as R;
+        let reason = [
+            R::Invalid,
+            R::Missing,
+            R::Rule,
+            R::Revoked,
+            R::NotFound,
+            R::Expired,
+            R::NoSeatsLeft,
+            R::WrongVersion,
+            R::TooManyReleases,
+            R::NotActivated,
+            R::ActivatedElsewhere,
+            R::ProductNotFound,
+            R::WrongProduct,
+            R::WrongDeactivationCode,
+            R::ComputerKeyMismatch,
+            R::CheckedOutOffline,
+            R::BadProperty,
+            R::UnknownProperty,
+            R::OtherVendor,
+        ]
+        .into_iter()
+        .find(|r| code_of(*r) == e.code)
+        .unwrap_or(R::Rule);
+        Refusal {
+            reason,
+            message: e.message,
+            status_flags: e.status_flags,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for MethodError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as E;
+        match e {
+            E::Unavailable => MethodError::busy(
+                "The database is being reopened; nothing was changed. Retry shortly.",
+            ),
+            E::Busy => MethodError::busy(
+                "The server is busy (write queue full); nothing was changed. Retry shortly.",
+            ),
+            E::NotStored => MethodError::internal(
+                "The server could not store the change; nothing was changed. Retry later.",
+            ),
+            E::TooLate => MethodError::internal(
+                "The request timed out before the server could apply it; nothing was changed.",
+            ),
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                MethodError::internal("An internal storage error occurred; nothing was changed.")
+            }
+        }
+    }
+}
+
+impl From<crate::store::CommandError> for MethodError {
+    fn from(e: crate::store::CommandError) -> Self {
+        match e {
+            crate::store::CommandError::Refused(r) => r.into(),
+            crate::store::CommandError::Store(e) => e.into(),
+        }
     }
 }

@@ -134,8 +134,13 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text of every metric, reading the database counts from `state`.
-    pub fn render(&self, state: &AppState) -> String {
+    /// The Prometheus text of every metric; `counts` are the licences and activations
+    /// stored, read by the caller (a store read is `async`).
+    pub fn render(
+        &self,
+        state: &AppState,
+        counts: Result<(u64, u64), crate::store::StoreError>,
+    ) -> String {
         let mut out = String::with_capacity(8192);
         header(
             &mut out,
@@ -208,10 +213,6 @@ impl Metrics {
             .commit_latency
             .render(&mut out, "licd_commit_duration_seconds", "");
 
-        let counts = state
-            .store
-            .reader()
-            .and_then(|r| Ok((r.licences_stored()?, r.activations_stored()?)));
         match counts {
             Ok((licences, activations)) => {
                 gauge(

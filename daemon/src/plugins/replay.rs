@@ -16,7 +16,7 @@
 use std::sync::Mutex;
 
 use crate::errors::{ErrorCode, MethodError};
-use crate::store::Outcome;
+use crate::store::Replayable;
 use crate::store::replays::ReplayKey;
 
 /// The argument a plugin names a signed request with.
@@ -84,32 +84,27 @@ impl ReplaySlot {
 /// sent to another method is not the store's retry) with the standard message; the log says
 /// why. Key creation answered from the memory reports itself as `reused`, as a retried order
 /// does.
-pub fn first_outcome(
+pub fn first_outcome<D>(
     key: &ReplayKey,
-    outcome: Outcome,
+    result: Replayable<D>,
     client: crate::http::client_addr::ClientAddr,
     failed_message: &str,
-) -> Result<Outcome, MethodError> {
-    let Outcome::Replayed { method, first } = outcome else {
-        return Ok(outcome);
+) -> Result<D, MethodError> {
+    let (method, first) = match result {
+        Replayable::Fresh(done) => return Ok(done),
+        Replayable::Repeat { method, first } => (method, first),
     };
     // A prefix is enough to find the request in the store's own records.
     let id: String = key.id.chars().take(12).collect();
-    if method != key.method {
+    let Some(first) = first.filter(|_| method == key.method) else {
         tracing::warn!(vendor = %key.vendor, replay = %crate::logging::untrusted(&id), %client, method = %key.method, first_method = %method, "replayed request refused: its replay id was first used by another method");
         return Err(MethodError::new(
             ErrorCode::AuthenticationError,
             failed_message,
         ));
-    }
+    };
     tracing::info!(vendor = %key.vendor, replay = %crate::logging::untrusted(&id), %client, method = %key.method, "replayed request answered with its first outcome; nothing changed");
-    Ok(match *first {
-        Outcome::Created { licenses, .. } => Outcome::Created {
-            licenses,
-            reused: true,
-        },
-        other => other,
-    })
+    Ok(first)
 }
 
 #[cfg(test)]
@@ -144,27 +139,22 @@ mod tests {
         let key = ReplayKey::new("FS", "hash", "GetActivationKey");
         let client =
             crate::http::client_addr::ClientAddr::from(std::net::IpAddr::from([127, 0, 0, 1]));
-        let fresh = Outcome::SeatRecorded { still_there: true };
         assert_eq!(
-            first_outcome(&key, fresh.clone(), client, "no"),
-            Ok(fresh.clone())
+            first_outcome(&key, Replayable::Fresh(1), client, "no"),
+            Ok(1)
         );
-        let created = Outcome::Created {
-            licenses: Vec::new(),
-            reused: false,
-        };
-        let repeat = |method: &str| Outcome::Replayed {
+        let repeat = |method: &str, first: Option<i32>| Replayable::Repeat {
             method: method.into(),
-            first: Box::new(created.clone()),
+            first,
         };
         assert_eq!(
-            first_outcome(&key, repeat("GetActivationKey"), client, "no"),
-            Ok(Outcome::Created {
-                licenses: Vec::new(),
-                reused: true,
-            })
+            first_outcome(&key, repeat("GetActivationKey", Some(2)), client, "no"),
+            Ok(2)
         );
-        let e = first_outcome(&key, repeat("RenewSubscriptionHttp"), client, "no").unwrap_err();
+        let e = first_outcome(&key, repeat("GetActivationKey", None), client, "no").unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthenticationError);
+        let e = first_outcome(&key, repeat("RenewSubscriptionHttp", Some(2)), client, "no")
+            .unwrap_err();
         assert_eq!(
             (e.code, e.message.as_str()),
             (ErrorCode::AuthenticationError, "no")

@@ -21,8 +21,8 @@ use tokio::sync::Semaphore;
 use crate::config::SignatureAlgorithm;
 use crate::errors::MethodError;
 use crate::license::dates;
-use crate::store::commands::{Command, SigningKeyChange};
-use crate::store::{Outcome, Store, StoreError};
+use crate::store::commands::SigningKeyChange;
+use crate::store::{Store, StoreError};
 use keys::SigningKey;
 
 /// Requests that may wait for a free core, per core, beyond those signing: at 2 ms a
@@ -134,20 +134,17 @@ impl Signer {
 
     /// The current signing key, made and stored (through the writer) when there is none yet.
     pub async fn current_key(&self, store: &Store) -> Result<Arc<SigningKey>, SigningError> {
-        if let Some(key) = self.stored_current(store)? {
+        if let Some(key) = self.stored_current(store).await? {
             return Ok(key);
         }
         let _one_at_a_time = self.creating.lock().await;
-        if let Some(key) = self.stored_current(store)? {
+        if let Some(key) = self.stored_current(store).await? {
             return Ok(key);
         }
         let made = generate().await?;
         let stored = made.to_stored()?;
         let kept = self
-            .write(
-                store,
-                Command::SigningKey(SigningKeyChange::EnsureCurrent(stored)),
-            )
+            .write(store, SigningKeyChange::EnsureCurrent(stored))
             .await?;
         // Another process may have made one in between: the stored one wins.
         let key = if kept.name == made.name() {
@@ -166,8 +163,7 @@ impl Signer {
         let _one_at_a_time = self.creating.lock().await;
         let made = generate().await?;
         let stored = made.to_stored()?;
-        self.write(store, Command::SigningKey(SigningKeyChange::Rotate(stored)))
-            .await?;
+        self.write(store, SigningKeyChange::Rotate(stored)).await?;
         let key = Arc::new(made);
         tracing::info!(key = key.name(), "licence-signing key rotated");
         self.remember(key.clone());
@@ -175,16 +171,17 @@ impl Signer {
     }
 
     /// The key the database names current, from the cache when it is the same.
-    fn stored_current(&self, store: &Store) -> Result<Option<Arc<SigningKey>>, SigningError> {
-        let reader = store.reader()?;
-        let Some(name) = reader.current_signing_key_name()? else {
+    async fn stored_current(&self, store: &Store) -> Result<Option<Arc<SigningKey>>, SigningError> {
+        let reader = store.read()?;
+        let Some(name) = reader.current_signing_key_name().await? else {
             return Ok(None);
         };
         if let Some(key) = self.cached().filter(|k| k.name() == name) {
             return Ok(Some(key));
         }
         let stored = reader
-            .signing_key(&name)?
+            .signing_key(&name)
+            .await?
             .ok_or(SigningError::MissingKey(name))?;
         let key = Arc::new(SigningKey::from_stored(&stored)?);
         self.remember(key.clone());
@@ -194,18 +191,12 @@ impl Signer {
     async fn write(
         &self,
         store: &Store,
-        command: Command,
+        command: SigningKeyChange,
     ) -> Result<keys::StoredSigningKey, SigningError> {
-        match store
-            .execute(command, Instant::now() + KEY_WRITE_DEADLINE)
+        store
+            .run(command, Instant::now() + KEY_WRITE_DEADLINE)
             .await
-        {
-            Ok(Outcome::SigningKey(stored)) => Ok(stored),
-            Ok(_) => Err(SigningError::Write(MethodError::internal(
-                "The store answered a signing-key change with another outcome.",
-            ))),
-            Err(e) => Err(SigningError::Write(e)),
-        }
+            .map_err(|e| SigningError::Write(e.into()))
     }
 
     fn cached(&self) -> Option<Arc<SigningKey>> {

@@ -55,17 +55,3 @@ impl StoreStats {
         now.saturating_sub(last) <= window.as_millis() as u64
     }
 }
-
-impl super::Reader {
-    /// Licences stored (a table length: redb keeps it in the table header).
-    pub fn licences_stored(&self) -> Result<u64, super::StoreError> {
-        use redb::ReadableTableMetadata;
-        Ok(self.txn.open_table(super::tables::LICENSES)?.len()?)
-    }
-
-    /// Activations stored.
-    pub fn activations_stored(&self) -> Result<u64, super::StoreError> {
-        use redb::ReadableTableMetadata;
-        Ok(self.txn.open_table(super::tables::ACTIVATIONS)?.len()?)
-    }
-}

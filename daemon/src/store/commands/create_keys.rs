@@ -1,13 +1,12 @@
 //! Key creation: licences from a template, limits, and the order-id memory that makes a
 //! store's retried callback return the keys created the first time.
 
-use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
-use super::{ApplyError, Outcome, refused};
-use crate::license::keys::ActivationKey;
+use super::{Command, Remembered, fresh_key};
 use crate::license::{License, dates, rules};
 use crate::store::StoreError;
-use crate::store::tables::*;
+use crate::store::tx::{OrderRef, Tx, TxError, TxResult};
 
 /// Creates `count` licences that copy `template` with fresh keys.
 pub struct CreateKeys {
@@ -24,71 +23,87 @@ pub struct CreateKeys {
     pub max_stored: i64,
 }
 
-pub(super) fn create_keys(txn: &WriteTransaction, c: CreateKeys) -> Result<Outcome, ApplyError> {
-    let mut licenses = txn.open_table(LICENSES)?;
-    let mut orders = txn.open_table(ORDERS)?;
-    let mut counters = txn.open_table(COUNTERS)?;
-    let mut subscriptions = txn.open_table(SUBSCRIPTIONS)?;
-    let order = c
-        .order_id
-        .as_deref()
-        .map(|o| order_key(&c.template.vendor, c.template.product_id, o));
-    if let Some(order) = &order
-        && let Some(keys) = orders.get(order.as_str())?
-    {
-        let keys: Vec<String> = decode(keys.value())?;
-        let mut found = Vec::with_capacity(keys.len());
-        for key in keys {
-            let Some(v) = licenses.get(key.as_str())? else {
-                return Err(ApplyError::Storage(StoreError::Corrupt(format!(
-                    "order names a missing licence {key}"
-                ))));
-            };
-            found.push(decode(v.value())?);
-        }
-        return Ok(Outcome::Created {
-            licenses: found,
-            reused: true,
+/// Licences created, or found again for a retried order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    /// The licences, in creation order.
+    pub licenses: Vec<License>,
+    /// True when the order had been fulfilled before and nothing new was created.
+    pub reused: bool,
+}
+
+impl Command for CreateKeys {
+    type Done = Created;
+
+    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Created> {
+        let order = self.order_id.as_deref().map(|order_id| OrderRef {
+            vendor: &self.template.vendor,
+            product_id: self.template.product_id,
+            order_id,
         });
-    }
-    let day_counter = keys_created_on(dates::day_number(c.template.created));
-    let made_today = counters.get(day_counter.as_str())?.map_or(0, |v| v.value());
-    let stored = counters.get(LICENCE_COUNT)?.map_or(0, |v| v.value());
-    rules::check_creation_limits(
-        u64::from(c.count),
-        made_today,
-        c.max_per_day,
-        stored,
-        c.max_stored,
-    )
-    .map_err(refused)?;
-    let mut created = Vec::with_capacity(c.count as usize);
-    for _ in 0..c.count {
-        let key = loop {
-            let k = ActivationKey::generate(c.template.model)
-                .map_err(|e| ApplyError::Storage(StoreError::Random(e.to_string())))?;
-            // 120 random bits make a collision unheard of; checking costs one look-up.
-            if licenses.get(k.as_str())?.is_none() {
-                break k;
-            }
-        };
-        let mut license = c.template.clone();
-        license.key = key.as_str().to_string();
-        licenses.insert(key.as_str(), encode(&license)?.as_slice())?;
-        if let Some(id) = &license.subscription_id {
-            subscriptions.insert((id.as_str(), key.as_str()), ())?;
+        if let Some(order) = &order
+            && let Some(keys) = tx.by_order(order).await?
+        {
+            return Ok(Created {
+                licenses: order_licences(tx, keys).await?,
+                reused: true,
+            });
         }
-        created.push(license);
+        let day = dates::day_number(self.template.created);
+        let made_today = tx.keys_created_on(day).await?;
+        let stored = tx.licences_stored().await?;
+        rules::check_creation_limits(
+            u64::from(self.count),
+            made_today,
+            self.max_per_day,
+            stored,
+            self.max_stored,
+        )
+        .map_err(|e| TxError::Abort(e.into()))?;
+        let mut created = Vec::with_capacity(self.count as usize);
+        for _ in 0..self.count {
+            let key = fresh_key(tx, self.template.model).await?;
+            let mut licence = self.template.clone();
+            licence.key = key.as_str().to_string();
+            tx.put_licence(&licence).await?;
+            if let Some(id) = &licence.subscription_id {
+                tx.join_subscription(id, &licence.key).await?;
+            }
+            created.push(licence);
+        }
+        tx.count_new_licences(day, i64::from(self.count)).await?;
+        if let Some(order) = &order {
+            let keys: Vec<&str> = created.iter().map(|l| l.key.as_str()).collect();
+            tx.record_order(order, &keys).await?;
+        }
+        Ok(Created {
+            licenses: created,
+            reused: false,
+        })
     }
-    let n = i64::from(c.count);
-    counters.insert(day_counter.as_str(), made_today + n)?;
-    counters.insert(LICENCE_COUNT, stored + n)?;
-    if let Some(order) = &order {
-        let keys: Vec<&str> = created.iter().map(|l| l.key.as_str()).collect();
-        orders.insert(order.as_str(), encode(&keys)?.as_slice())?;
+}
+
+impl Remembered for CreateKeys {
+    const KIND: &'static str = "Created";
+
+    /// Key creation answered from the memory reports itself as reused, as a retried order
+    /// does.
+    fn as_repeat(first: Created) -> Created {
+        Created {
+            reused: true,
+            ..first
+        }
     }
-    Ok(Outcome::Created {
-        licenses: created,
-        reused: false,
-    })
+}
+
+/// The licences an order was fulfilled with.
+async fn order_licences<T: Tx>(tx: &mut T, keys: Vec<String>) -> TxResult<Vec<License>> {
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(licence) = tx.licence_for_update(&key).await? else {
+            return Err(StoreError::Corrupt(format!("order names a missing licence {key}")).into());
+        };
+        found.push(licence);
+    }
+    Ok(found)
 }

@@ -1,15 +1,13 @@
 //! Release: an activation removed and its slot freed, the release log and the history
 //! written, all in one transaction; and the durable record of a cloud seat's validation.
 
-use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
-use super::{
-    ApplyError, HistoryEntry, LicenceCheck, Outcome, activations_of, append_history, refused,
-};
-use crate::license::release::{self, ReleasePolicy, ReleaseRequest};
+use super::{Command, LicenceCheck, Remembered, refused, stored_licence};
+use crate::license::decisions::{self, Actor};
+use crate::license::release::{ReleasePolicy, ReleaseRequest};
 use crate::license::{Activation, License};
-use crate::store::StoreError;
-use crate::store::tables::*;
+use crate::store::tx::{Tx, TxResult};
 
 /// Releases an activation of `key` (ReleaseLicenseHttp, `licd release`).
 pub struct Release {
@@ -41,6 +39,69 @@ pub struct Release {
     pub check: LicenceCheck,
 }
 
+/// An activation released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Released {
+    /// The licence after the release.
+    pub license: License,
+    /// The activation removed.
+    pub activation: Activation,
+}
+
+impl Command for Release {
+    type Done = Released;
+
+    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Released> {
+        let license = stored_licence(tx, &self.key).await?;
+        (self.check)(&license).or_else(refused)?;
+        let seats = tx.activations(&self.key).await?;
+        let times = tx.release_times(&self.key).await?;
+        let policy = ReleasePolicy {
+            code_required: self.code_required,
+            communication_key: self.communication_key.as_deref(),
+            prevent_minutes: self.prevent_minutes,
+            max_release_count: self.max_release_count,
+            max_release_period_days: self.max_release_period_days,
+        };
+        let request = ReleaseRequest {
+            computer_id: self.computer_id.as_deref(),
+            code: self.code.as_deref(),
+        };
+        let actor = Actor {
+            vendor: self.vendor,
+            client: self.client,
+        };
+        let decision = decisions::decide_release(
+            &license,
+            &seats,
+            &request,
+            &policy,
+            &times,
+            self.now,
+            self.log_history,
+            actor,
+        )
+        .or_else(refused)?;
+        tx.put_licence(&decision.licence).await?;
+        tx.remove_activation(&self.key, &decision.activation.computer_id)
+            .await?;
+        if decision.logged {
+            tx.log_release(&self.key, self.now).await?;
+        }
+        if let Some(entry) = &decision.history {
+            tx.append_history(&self.key, entry).await?;
+        }
+        Ok(Released {
+            license: decision.licence,
+            activation: decision.activation,
+        })
+    }
+}
+
+impl Remembered for Release {
+    const KIND: &'static str = "Released";
+}
+
 /// Durably records a cloud or floating seat's validation (last-seen time, name, key last
 /// given): reclamation decides on it, so it must survive a crash (README §6).
 pub struct RecordSeat {
@@ -50,75 +111,24 @@ pub struct RecordSeat {
     pub activation: Activation,
 }
 
-pub(super) fn release(txn: &WriteTransaction, c: Release) -> Result<Outcome, ApplyError> {
-    let mut licenses = txn.open_table(LICENSES)?;
-    let mut activations = txn.open_table(ACTIVATIONS)?;
-    let mut counters = txn.open_table(COUNTERS)?;
-    let mut releases = txn.open_table(RELEASES)?;
-    let license: License = match licenses.get(c.key.as_str())? {
-        Some(v) => decode(v.value())?,
-        None => return Err(refused(crate::methods::not_found())),
-    };
-    (c.check)(&license).map_err(refused)?;
-    let seats = activations_of(&activations, &c.key)?;
-    let activation = release::choose_activation(&seats, c.computer_id.as_deref())
-        .map_err(refused)?
-        .clone();
-    let mut times = Vec::new();
-    for row in releases.range((c.key.as_str(), 0u64)..)? {
-        let (k, v) = row?;
-        if k.value().0 != c.key {
-            break;
-        }
-        times.push(v.value());
-    }
-    let policy = ReleasePolicy {
-        code_required: c.code_required,
-        communication_key: c.communication_key.as_deref(),
-        prevent_minutes: c.prevent_minutes,
-        max_release_count: c.max_release_count,
-        max_release_period_days: c.max_release_period_days,
-    };
-    let request = ReleaseRequest {
-        computer_id: c.computer_id.as_deref(),
-        code: c.code.as_deref(),
-    };
-    release::check_release(&license, &activation, &request, &policy, &times, c.now)
-        .map_err(refused)?;
-    let license = release::released(&license, c.now);
-    licenses.insert(c.key.as_str(), encode(&license)?.as_slice())?;
-    activations.remove((c.key.as_str(), activation.computer_id.as_str()))?;
-    if !license.model.is_seat() {
-        // The log limits count is kept whatever the history settings say.
-        let seq = counters.get(RELEASE_SEQ)?.map_or(0, |v| v.value());
-        counters.insert(RELEASE_SEQ, seq + 1)?;
-        let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("release sequence".into()))?;
-        releases.insert((c.key.as_str(), seq), c.now)?;
-    }
-    if c.log_history {
-        let mut entry = HistoryEntry::for_activation("released", c.now, &activation);
-        entry.vendor = c.vendor;
-        entry.client = c.client;
-        let mut history = txn.open_table(HISTORY)?;
-        append_history(&mut counters, &mut history, &c.key, &entry)?;
-    }
-    Ok(Outcome::Released {
-        license,
-        activation,
-    })
+/// Whether a seat's validation was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatRecorded {
+    /// False when the seat was released or reclaimed meanwhile (nothing was written).
+    pub still_there: bool,
 }
 
-pub(super) fn record_seat(txn: &WriteTransaction, c: RecordSeat) -> Result<Outcome, ApplyError> {
-    let mut activations = txn.open_table(ACTIVATIONS)?;
-    let pc = c.activation.computer_id.as_str();
-    let current: Option<Activation> = activations
-        .get((c.key.as_str(), pc))?
-        .map(|v| decode(v.value()))
-        .transpose()?;
-    // A seat released or reclaimed since it was read is not brought back.
-    let still_there = current.is_some_and(|a| a.activated_at == c.activation.activated_at);
-    if still_there {
-        activations.insert((c.key.as_str(), pc), encode(&c.activation)?.as_slice())?;
+impl Command for RecordSeat {
+    type Done = SeatRecorded;
+
+    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<SeatRecorded> {
+        let pc = self.activation.computer_id.as_str();
+        let current = tx.activation(&self.key, pc).await?;
+        // A seat released or reclaimed since it was read is not brought back.
+        let still_there = current.is_some_and(|a| a.activated_at == self.activation.activated_at);
+        if still_there {
+            tx.put_activation(&self.key, &self.activation).await?;
+        }
+        Ok(SeatRecorded { still_there })
     }
-    Ok(Outcome::SeatRecorded { still_there })
 }

@@ -7,27 +7,22 @@
 //! configuration (it calls `crate::license::update` or `crate::license::renewal`), so the
 //! store stays ignorant of the rules and of the configuration.
 
-use redb::{ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
-use super::{ApplyError, HistoryEntry, LicenceCheck, Outcome, append_history, refused};
-use crate::errors::{ErrorCode, MethodError};
-use crate::license::keys::ActivationKey;
+use super::{Command, LicenceCheck, Remembered, fresh_key, refused, stored_licence};
+use crate::license::decisions::{self, Actor};
+use crate::license::refusal::{Reason, Refusal};
 use crate::license::{License, rules};
 use crate::store::StoreError;
-use crate::store::tables::*;
-
-/// `meta_v1` key set once the subscription index holds every licence created before it
-/// existed, so the one-time fill runs on the first start after an upgrade of licd only.
-const SUBSCRIPTIONS_INDEXED: &str = "subscriptions_indexed";
+use crate::store::tx::{Tx, TxError, TxResult};
 
 /// A change of one licence: the licence as stored in, the licence to store (or the refusal)
 /// out. It must not change the key.
-pub type LicenceEdit = Box<dyn Fn(&License) -> Result<License, MethodError> + Send>;
+pub type LicenceEdit = Box<dyn Fn(&License) -> Result<License, Refusal> + Send>;
 
 /// UpgradeLicense's rule: the old licence and the new key in; the old licence marked as
 /// replaced and the new licence out.
-pub type UpgradeRule =
-    Box<dyn Fn(&License, &str) -> Result<(License, License), MethodError> + Send>;
+pub type UpgradeRule = Box<dyn Fn(&License, &str) -> Result<(License, License), Refusal> + Send>;
 
 /// Which licences an [`Edit`] changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +54,67 @@ pub struct Edit {
     pub now: i64,
 }
 
+/// Licences changed in place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Edited {
+    /// Each licence after the change, in key order.
+    pub licenses: Vec<License>,
+}
+
+impl Command for Edit {
+    type Done = Edited;
+
+    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Edited> {
+        let by_subscription = matches!(self.target, Target::Subscription(_));
+        let keys = match &self.target {
+            Target::Key(key) => vec![key.clone()],
+            Target::Subscription(id) => tx.by_subscription(id).await?,
+        };
+        let mut changes = Vec::with_capacity(keys.len());
+        for key in keys {
+            let before = if by_subscription {
+                let Some(before) = tx.licence_for_update(&key).await? else {
+                    return Err(StoreError::Corrupt(format!(
+                        "the subscription index names a missing licence {key}"
+                    ))
+                    .into());
+                };
+                // The index drops replaced keys; this guards a file indexed by an older licd.
+                if !decisions::renewed_with_subscription(&before) {
+                    continue;
+                }
+                before
+            } else {
+                stored_licence(tx, &key).await?
+            };
+            (self.check)(&before).or_else(refused)?;
+            let after = (self.edit)(&before).or_else(refused)?;
+            changes.push((before, after));
+        }
+        if changes.is_empty() {
+            return refused(subscription_not_found());
+        }
+        let actor = Actor {
+            vendor: self.vendor,
+            client: self.client,
+        };
+        for (before, after) in &changes {
+            tx.put_licence(after).await?;
+            if self.log_history {
+                let entry = decisions::change_entry(self.event, self.now, &actor, before);
+                tx.append_history(&before.key, &entry).await?;
+            }
+        }
+        Ok(Edited {
+            licenses: changes.into_iter().map(|(_, after)| after).collect(),
+        })
+    }
+}
+
+impl Remembered for Edit {
+    const KIND: &'static str = "Edited";
+}
+
 /// Replaces a licence by a new key (UpgradeLicense).
 pub struct Upgrade {
     /// Canonical activation key of the licence replaced.
@@ -79,236 +135,61 @@ pub struct Upgrade {
     pub now: i64,
 }
 
-pub(super) fn edit(txn: &WriteTransaction, c: Edit) -> Result<Outcome, ApplyError> {
-    let mut licenses = txn.open_table(LICENSES)?;
-    let keys = match &c.target {
-        Target::Key(key) => vec![key.clone()],
-        Target::Subscription(id) => subscription_keys(txn, id)?,
-    };
-    let mut changes = Vec::with_capacity(keys.len());
-    for key in keys {
-        let before: License = match licenses.get(key.as_str())? {
-            Some(v) => decode(v.value())?,
-            None if matches!(c.target, Target::Key(_)) => {
-                return Err(refused(crate::methods::not_found()));
-            }
-            None => {
-                return Err(ApplyError::Storage(StoreError::Corrupt(format!(
-                    "the subscription index names a missing licence {key}"
-                ))));
-            }
-        };
-        if matches!(c.target, Target::Subscription(_)) && before.upgraded_to.is_some() {
-            // The index drops replaced keys; this guards a file indexed by an older licd.
-            continue;
-        }
-        (c.check)(&before).map_err(refused)?;
-        let after = (c.edit)(&before).map_err(refused)?;
-        changes.push((key, before, after));
-    }
-    if changes.is_empty() {
-        return Err(refused(subscription_not_found()));
-    }
-    for (key, _, after) in &changes {
-        licenses.insert(key.as_str(), encode(after)?.as_slice())?;
-    }
-    if c.log_history {
-        let mut counters = txn.open_table(COUNTERS)?;
-        let mut history = txn.open_table(HISTORY)?;
-        for (key, before, _) in &changes {
-            let entry = entry(c.event, c.now, &c.vendor, &c.client, before);
-            append_history(&mut counters, &mut history, key, &entry)?;
-        }
-    }
-    Ok(Outcome::Edited {
-        licenses: changes.into_iter().map(|(_, _, after)| after).collect(),
-    })
+/// A licence replaced by a new key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Upgraded {
+    /// The old licence, now marked as replaced.
+    pub old: Box<License>,
+    /// The new licence.
+    pub new: Box<License>,
 }
 
-pub(super) fn upgrade(txn: &WriteTransaction, c: Upgrade) -> Result<Outcome, ApplyError> {
-    let mut licenses = txn.open_table(LICENSES)?;
-    let mut counters = txn.open_table(COUNTERS)?;
-    let old: License = match licenses.get(c.key.as_str())? {
-        Some(v) => decode(v.value())?,
-        None => return Err(refused(crate::methods::not_found())),
-    };
-    (c.check)(&old).map_err(refused)?;
-    let new_key = loop {
-        let k = ActivationKey::generate(old.model)
-            .map_err(|e| ApplyError::Storage(StoreError::Random(e.to_string())))?;
-        // 120 random bits make a collision unheard of; checking costs one look-up.
-        if licenses.get(k.as_str())?.is_none() {
-            break k;
+impl Command for Upgrade {
+    type Done = Upgraded;
+
+    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Upgraded> {
+        let old = stored_licence(tx, &self.key).await?;
+        (self.check)(&old).or_else(refused)?;
+        let new_key = fresh_key(tx, old.model).await?;
+        let (replaced, new) = (self.upgrade)(&old, new_key.as_str()).or_else(refused)?;
+        let stored = tx.licences_stored().await?;
+        rules::check_creation_limits(1, 0, -1, stored, self.max_stored)
+            .map_err(|e| TxError::Abort(e.into()))?;
+        tx.put_licence(&replaced).await?;
+        tx.put_licence(&new).await?;
+        tx.count_stored_licence().await?;
+        if let Some(id) = &old.subscription_id {
+            tx.leave_subscription(id, &self.key).await?;
         }
-    };
-    let (replaced, new) = (c.upgrade)(&old, new_key.as_str()).map_err(refused)?;
-    let stored = counters.get(LICENCE_COUNT)?.map_or(0, |v| v.value());
-    rules::check_creation_limits(1, 0, -1, stored, c.max_stored).map_err(refused)?;
-    licenses.insert(c.key.as_str(), encode(&replaced)?.as_slice())?;
-    licenses.insert(new_key.as_str(), encode(&new)?.as_slice())?;
-    counters.insert(LICENCE_COUNT, stored + 1)?;
-    let mut index = txn.open_table(SUBSCRIPTIONS)?;
-    if let Some(id) = &old.subscription_id {
-        index.remove((id.as_str(), c.key.as_str()))?;
+        if let Some(id) = &new.subscription_id {
+            tx.join_subscription(id, &new.key).await?;
+        }
+        if self.log_history {
+            let actor = Actor {
+                vendor: self.vendor,
+                client: self.client,
+            };
+            // On both keys, so either one leads to the other's story.
+            let on_old = decisions::change_entry("upgraded", self.now, &actor, &old);
+            tx.append_history(&self.key, &on_old).await?;
+            let on_new = decisions::change_entry("upgraded_from", self.now, &actor, &old);
+            tx.append_history(&new.key, &on_new).await?;
+        }
+        Ok(Upgraded {
+            old: Box::new(replaced),
+            new: Box::new(new),
+        })
     }
-    if let Some(id) = &new.subscription_id {
-        index.insert((id.as_str(), new_key.as_str()), ())?;
-    }
-    if c.log_history {
-        let mut history = txn.open_table(HISTORY)?;
-        // On both keys, so either one leads to the other's story.
-        let on_old = entry("upgraded", c.now, &c.vendor, &c.client, &old);
-        append_history(&mut counters, &mut history, &c.key, &on_old)?;
-        let on_new = entry("upgraded_from", c.now, &c.vendor, &c.client, &old);
-        append_history(&mut counters, &mut history, new_key.as_str(), &on_new)?;
-    }
-    Ok(Outcome::Upgraded {
-        old: Box::new(replaced),
-        new: Box::new(new),
-    })
 }
 
-/// Fills the subscription index from the licences once, for a database written before the
-/// index existed. Called when the store opens; later key creations keep it up to date.
-pub(crate) fn index_subscriptions(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(META)?;
-    if meta.get(SUBSCRIPTIONS_INDEXED)?.is_some() {
-        return Ok(());
-    }
-    let licenses = txn.open_table(LICENSES)?;
-    let mut index = txn.open_table(SUBSCRIPTIONS)?;
-    for row in licenses.iter()? {
-        let (key, value) = row?;
-        let license: License = decode(value.value())?;
-        if let Some(id) = &license.subscription_id
-            && license.upgraded_to.is_none()
-        {
-            index.insert((id.as_str(), key.value()), ())?;
-        }
-    }
-    meta.insert(SUBSCRIPTIONS_INDEXED, [1u8].as_slice())?;
-    Ok(())
-}
-
-/// The keys of a subscription, in key order.
-fn subscription_keys(txn: &WriteTransaction, id: &str) -> Result<Vec<String>, StoreError> {
-    let index = txn.open_table(SUBSCRIPTIONS)?;
-    let mut keys = Vec::new();
-    for row in index.range((id, "")..)? {
-        let (k, _) = row?;
-        let (found, key) = k.value();
-        if found != id {
-            break;
-        }
-        keys.push(key.to_string());
-    }
-    Ok(keys)
+impl Remembered for Upgrade {
+    const KIND: &'static str = "Upgraded";
 }
 
 /// Code 203 for a subscription id that names no licence that can still be renewed.
-fn subscription_not_found() -> MethodError {
-    MethodError::new(
-        ErrorCode::LicenseNotFound,
+fn subscription_not_found() -> Refusal {
+    Refusal::new(
+        Reason::NotFound,
         "No licence has this subscription id; check is_subscriptionid.",
     )
-}
-
-/// A history entry keeping the licence as it was before the change.
-fn entry(
-    event: &str,
-    time: i64,
-    vendor: &Option<String>,
-    client: &Option<String>,
-    before: &License,
-) -> HistoryEntry {
-    HistoryEntry {
-        time,
-        event: event.to_string(),
-        computer_id: None,
-        computer_name: None,
-        computer_key: None,
-        activated_at: None,
-        vendor: vendor.clone(),
-        client: client.clone(),
-        license_before: Some(Box::new(before.clone())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use redb::Database;
-    use redb::backends::InMemoryBackend;
-
-    use super::*;
-
-    /// A licence of product 1 with an optional subscription id.
-    fn licence(key: &str, subscription: Option<&str>, upgraded: bool) -> License {
-        serde_json::from_value(serde_json::json!({
-            "key": key,
-            "product_id": 1,
-            "major_version": 1,
-            "minor_version": 0,
-            "model": {"base": "Subscription", "deployment": "Standard"},
-            "activations_allowed": 1,
-            "activations_used": 0,
-            "subscription_id": subscription,
-            "vendor": "v",
-            "created": 0,
-            "upgraded_to": if upgraded { Some("NEW") } else { None },
-        }))
-        .unwrap()
-    }
-
-    fn indexed(db: &Database) -> Vec<(String, String)> {
-        let txn = db.begin_write().unwrap();
-        let mut out = Vec::new();
-        {
-            let index = txn.open_table(SUBSCRIPTIONS).unwrap();
-            for row in index.iter().unwrap() {
-                let (k, _) = row.unwrap();
-                let (id, key) = k.value();
-                out.push((id.to_string(), key.to_string()));
-            }
-        }
-        txn.abort().unwrap();
-        out
-    }
-
-    #[test]
-    fn licences_written_before_the_index_existed_are_indexed_once_except_upgraded_ones() {
-        let db = Database::builder()
-            .create_with_backend(InMemoryBackend::new())
-            .unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut licenses = txn.open_table(LICENSES).unwrap();
-            for l in [
-                licence("K1", Some("S"), false),
-                licence("K2", Some("S"), true),
-                licence("K3", None, false),
-                licence("K4", Some("T"), false),
-            ] {
-                licenses
-                    .insert(l.key.as_str(), encode(&l).unwrap().as_slice())
-                    .unwrap();
-            }
-        }
-        index_subscriptions(&txn).unwrap();
-        txn.commit().unwrap();
-        let expected = vec![
-            ("S".to_string(), "K1".to_string()),
-            ("T".into(), "K4".into()),
-        ];
-        assert_eq!(indexed(&db), expected);
-
-        // Once marked, the fill does not run again: an entry removed since stays removed.
-        let txn = db.begin_write().unwrap();
-        txn.open_table(SUBSCRIPTIONS)
-            .unwrap()
-            .remove(("T", "K4"))
-            .unwrap();
-        index_subscriptions(&txn).unwrap();
-        txn.commit().unwrap();
-        assert_eq!(indexed(&db), expected[..1]);
-    }
 }

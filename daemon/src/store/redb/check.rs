@@ -13,10 +13,11 @@ use std::path::Path;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
+use super::RedbStore;
 use super::columns::unknown_tables;
 use super::tables::*;
-use super::{Store, StoreError};
 use crate::license::{Activation, License};
+use crate::store::StoreError;
 
 /// Most problems listed in one report; a badly damaged file would otherwise list millions.
 const MAX_PROBLEMS: usize = 100;
@@ -45,7 +46,7 @@ impl CheckReport {
     }
 }
 
-impl Store {
+impl RedbStore {
     /// licd's consistency checks on one read transaction (the daemon may be serving).
     pub fn check(&self) -> Result<CheckReport, StoreError> {
         let reader = self.reader()?;
@@ -74,7 +75,7 @@ pub fn check_file(path: &Path) -> Result<CheckReport, StoreError> {
     let txn = db.begin_read()?;
     check_consistency(&txn, &mut report)?;
     drop(txn);
-    db.close().map_err(StoreError::Close)?;
+    db.close().map_err(|e| StoreError::Close(e.to_string()))?;
     Ok(report)
 }
 
@@ -93,8 +94,11 @@ pub fn compact_file(path: &Path) -> Result<Compacted, StoreError> {
     let before = size(path);
     let mut db = open_existing(path)?;
     // Each pass moves what it can; redb advises repeating until nothing moves.
-    while db.compact().map_err(|e| StoreError::Storage(e.into()))? {}
-    db.close().map_err(StoreError::Close)?;
+    while db
+        .compact()
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    {}
+    db.close().map_err(|e| StoreError::Close(e.to_string()))?;
     Ok(Compacted {
         before,
         after: size(path),
@@ -167,7 +171,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for row in history.iter()? {
         let (k, v) = row?;
         let (key, seq) = k.value();
-        if let Err(e) = decode::<super::HistoryEntry>(v.value()) {
+        if let Err(e) = decode::<crate::license::history::HistoryEntry>(v.value()) {
             report.problem(format!("history entry {seq} of {key} does not decode: {e}"));
         }
         if !licences.contains_key(key) {
@@ -242,7 +246,7 @@ mod tests {
     fn a_fresh_database_passes_both_checks() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("db");
-        let store = Store::open(&path, StoreOptions::default()).expect("open");
+        let store = RedbStore::open(&path, StoreOptions::default()).expect("open");
         let online = store.check().expect("check");
         assert!(online.problems.is_empty(), "{:?}", online.problems);
         assert!(!online.pages_checked);
@@ -256,7 +260,7 @@ mod tests {
     fn an_activation_without_its_licence_and_a_wrong_counter_are_reported() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("db");
-        let store = Store::open(&path, StoreOptions::default()).expect("open");
+        let store = RedbStore::open(&path, StoreOptions::default()).expect("open");
         store.close().expect("close");
         let db = Database::builder().open(&path).expect("open");
         let txn = db.begin_write().expect("write");
@@ -281,7 +285,7 @@ mod tests {
     fn compaction_of_a_stopped_database_keeps_it_usable() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("db");
-        Store::open(&path, StoreOptions::default())
+        RedbStore::open(&path, StoreOptions::default())
             .expect("open")
             .close()
             .expect("close");

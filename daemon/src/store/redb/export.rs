@@ -20,16 +20,17 @@ use std::io::Write;
 use redb::{ReadTransaction, TableDefinition};
 use serde_json::value::RawValue;
 
+use super::RedbStore;
 use super::columns::{Cell, Column, Encoding, TableSpec, TableVisitor, unknown_tables, visit_all};
 use super::tables::SCHEMA_VERSION;
-use super::{Store, StoreError};
+use crate::store::StoreError;
 
 /// The `format` of the header line.
 pub(super) const FORMAT: &str = "licd-export";
 /// The `version` of the line layout.
 pub(super) const LAYOUT_VERSION: u64 = 1;
 
-impl Store {
+impl RedbStore {
     /// Writes every table as JSON lines to `out` from one read transaction; without
     /// `secrets`, leaves out the server secret and the signing keys. Returns the row count.
     pub fn export_to(&self, out: &mut dyn Write, secrets: bool) -> Result<u64, StoreError> {
@@ -151,11 +152,11 @@ pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl super::Reader {
+impl super::RedbReader {
     /// Calls `f` with every licence, in key order, stopping at the first error.
     pub fn for_each_licence(
         &self,
-        mut f: impl FnMut(crate::license::License) -> Result<(), StoreError>,
+        f: &mut dyn FnMut(crate::license::License) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let table = self.txn.open_table(super::tables::LICENSES)?;
         for row in redb::ReadableTable::iter(&table)? {

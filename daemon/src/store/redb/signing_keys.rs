@@ -3,11 +3,12 @@
 
 use redb::ReadableTable;
 
+use super::RedbReader;
 use super::tables::*;
-use super::{Reader, StoreError};
 use crate::signing::keys::StoredSigningKey;
+use crate::store::StoreError;
 
-impl Reader {
+impl RedbReader {
     /// The name of the current signing key; `None` until the first key is made.
     pub fn current_signing_key_name(&self) -> Result<Option<String>, StoreError> {
         let meta = self.txn.open_table(META)?;

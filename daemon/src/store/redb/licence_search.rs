@@ -9,9 +9,10 @@
 use redb::ReadableTable;
 use serde::Deserialize;
 
+use super::RedbReader;
 use super::tables::{LICENSES, decode};
-use super::{Reader, StoreError};
 use crate::license::License;
+use crate::store::StoreError;
 
 /// The fields a search compares; serde skips the rest of each record.
 #[derive(Deserialize)]
@@ -22,7 +23,7 @@ struct SearchFields {
     user_data: Option<String>,
 }
 
-impl Reader {
+impl RedbReader {
     /// Licences whose order id equals `order_id` and whose user data equals `user_data`, for
     /// each of the two that is given (both `None` finds nothing), ordered by key.
     pub fn licenses_by_order(

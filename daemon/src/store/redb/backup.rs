@@ -14,10 +14,11 @@ use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle,
 };
 
+use super::RedbStore;
 use super::columns::{Column, TableSpec, TableVisitor, unknown_tables, visit_all};
 use super::tables::{LICENSES, META, SCHEMA_KEY, SCHEMA_VERSION, SECRET_KEY};
-use super::{Store, StoreError};
 use crate::output_file::{OutputFile, OutputFileError, Readers, create_new};
+use crate::store::StoreError;
 
 /// What a backup or restore copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub struct Copied {
     pub licences: u64,
 }
 
-impl Store {
+impl RedbStore {
     /// Writes a consistent snapshot of the database to a new database file at `out`, which
     /// must not exist yet (it is created 0600 and never through a link: it holds the server
     /// secret). Writers are not blocked while it runs.
@@ -53,9 +54,9 @@ fn copy_snapshot(txn: &ReadTransaction, out: &Path) -> Result<Copied, StoreError
         path: out.to_path_buf(),
         source,
     })?;
-    let open = |source| StoreError::Open {
+    let open = |source: redb::DatabaseError| StoreError::Open {
         path: out.to_path_buf(),
-        source,
+        reason: source.to_string(),
     };
     let db = Database::builder()
         .create_with_backend(FileBackend::new(file).map_err(open)?)
@@ -72,7 +73,7 @@ fn copy_snapshot(txn: &ReadTransaction, out: &Path) -> Result<Copied, StoreError
     visit_all(&mut copier)?;
     let copied = copier.copied;
     write.commit()?;
-    db.close().map_err(StoreError::Close)?;
+    db.close().map_err(|e| StoreError::Close(e.to_string()))?;
     Ok(copied)
 }
 
@@ -187,7 +188,10 @@ fn verify(file: &Path, shown: &Path) -> Result<Copied, StoreError> {
         .map(u64::from_le_bytes)
         .ok_or_else(|| unusable("it has no schema version".into()))?;
     if schema > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: schema });
+        return Err(StoreError::SchemaTooNew {
+            found: schema,
+            supported: SCHEMA_VERSION,
+        });
     }
     if meta.get(SECRET_KEY)?.is_none_or(|v| v.value().len() != 32) {
         return Err(unusable("it has no server secret".into()));
@@ -206,7 +210,7 @@ fn verify(file: &Path, shown: &Path) -> Result<Copied, StoreError> {
     counter.count(&txn)?;
     drop(meta);
     drop(txn);
-    db.close().map_err(StoreError::Close)?;
+    db.close().map_err(|e| StoreError::Close(e.to_string()))?;
     Ok(counter.0)
 }
 
@@ -220,7 +224,9 @@ fn refuse_overwrite(db: &Path, force: bool) -> Result<(), StoreError> {
     });
     counter.count_data(&txn)?;
     drop(txn);
-    existing.close().map_err(StoreError::Close)?;
+    existing
+        .close()
+        .map_err(|e| StoreError::Close(e.to_string()))?;
     if counter.0.rows > 0 && !force {
         return Err(StoreError::NotEmpty(format!(
             "{} holds {} licences and other data; pass --force to replace it with the backup",
@@ -299,7 +305,7 @@ mod tests {
         std::fs::create_dir(&data).expect("mkdir");
         std::os::unix::fs::chown(&data, Some(4321), Some(4321)).expect("chown");
         let source = dir.path().join("source.redb");
-        let store = Store::open(&source, StoreOptions::default()).expect("open");
+        let store = RedbStore::open(&source, StoreOptions::default()).expect("open");
         let backup = dir.path().join("backup.redb");
         store.backup_to(&backup).expect("backup");
         store.close().expect("close");
@@ -312,7 +318,8 @@ mod tests {
     #[test]
     fn a_backup_file_is_never_overwritten_by_the_next_backup() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("a.redb"), StoreOptions::default()).expect("open");
+        let store =
+            RedbStore::open(&dir.path().join("a.redb"), StoreOptions::default()).expect("open");
         let out = dir.path().join("b.redb");
         store.backup_to(&out).expect("first");
         assert!(

@@ -8,8 +8,8 @@
 
 use redb::{Key, TableDefinition, Value};
 
-use super::StoreError;
 use super::tables::*;
+use crate::store::StoreError;
 
 /// A key or value as owned data, read from one table and written to another (or to JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,12 +226,13 @@ pub(crate) fn unknown_tables(txn: &redb::ReadTransaction) -> Result<Vec<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Store, StoreOptions};
+    use crate::store::StoreOptions;
+    use crate::store::redb::RedbStore;
 
     #[test]
     fn every_table_of_a_fresh_database_is_in_the_list() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("db"), StoreOptions::default()).expect("open");
+        let store = RedbStore::open(&dir.path().join("db"), StoreOptions::default()).expect("open");
         let reader = store.reader().expect("reader");
         assert_eq!(
             unknown_tables(&reader.txn).expect("list"),

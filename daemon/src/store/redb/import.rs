@@ -14,10 +14,11 @@ use redb::{ReadableTableMetadata, TableDefinition};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::RedbStore;
 use super::columns::{Cell, Column, Encoding, TableSpec, TableVisitor, visit_all};
 use super::export::{FORMAT, LAYOUT_VERSION, key_json};
 use super::tables::{SCHEMA_VERSION, SECRET_KEY};
-use super::{Store, StoreError};
+use crate::store::StoreError;
 
 /// What an import wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub struct Imported {
     pub secrets: bool,
 }
 
-impl Store {
+impl RedbStore {
     /// Imports an export into this database, which must hold no licence data.
     ///
     /// `running`: the store serves requests and keeps its server secret in memory, so a file
@@ -155,6 +156,7 @@ fn parse(input: &mut dyn BufRead) -> Result<ParsedExport, StoreError> {
     if header.schema > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
             found: header.schema,
+            supported: SCHEMA_VERSION,
         });
     }
     let mut by_table = RowsByTable::new();
@@ -261,7 +263,7 @@ mod tests {
     use super::*;
     use crate::store::StoreOptions;
 
-    fn exported(store: &Store) -> String {
+    fn exported(store: &RedbStore) -> String {
         let mut out = Vec::new();
         store.export_to(&mut out, true).expect("export");
         String::from_utf8(out).expect("utf-8")
@@ -270,9 +272,9 @@ mod tests {
     #[test]
     fn a_truncated_or_miscounted_export_is_refused_and_nothing_is_written() {
         let dir = tempfile::tempdir().expect("dir");
-        let source = Store::open(&dir.path().join("a"), StoreOptions::default()).expect("open");
+        let source = RedbStore::open(&dir.path().join("a"), StoreOptions::default()).expect("open");
         let text = exported(&source);
-        let target = Store::open(&dir.path().join("b"), StoreOptions::default()).expect("open");
+        let target = RedbStore::open(&dir.path().join("b"), StoreOptions::default()).expect("open");
         let before = exported(&target);
         let truncated: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
         let e = target
@@ -294,7 +296,7 @@ mod tests {
     #[test]
     fn rows_of_an_unknown_table_are_refused() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("a"), StoreOptions::default()).expect("open");
+        let store = RedbStore::open(&dir.path().join("a"), StoreOptions::default()).expect("open");
         let text = "{\"format\":\"licd-export\",\"version\":1,\"schema\":1,\"secrets\":false}\n\
                     {\"table\":\"future_v9\",\"key\":\"k\",\"value\":1}\n{\"end\":{\"rows\":1}}\n";
         let e = store
@@ -305,7 +307,7 @@ mod tests {
 
     #[test]
     fn hex_survives_a_round_trip() {
-        use crate::store::export::hex;
+        use crate::store::redb::export::hex;
         assert_eq!(
             unhex(&hex(&[0, 1, 0xab, 0xff])),
             Some(vec![0, 1, 0xab, 0xff])

@@ -7,7 +7,7 @@ use redb::TableDefinition;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// The layout version written in `meta_v1` under [`SCHEMA_KEY`].
 pub const SCHEMA_VERSION: u64 = 1;

@@ -19,23 +19,14 @@ use std::time::{Duration, Instant};
 use redb::{Durability, ReadableTable};
 use tokio::sync::oneshot;
 
-use super::commands::{self, ApplyError, Command, Outcome};
-use super::replays::{self, Memo};
+use super::Shared;
+use super::jobs::{Answer, Job, Ran};
+use super::replays;
 use super::tables::{BATCH_SEQ, COUNTERS};
-use super::{Shared, StoreError, StoreOptions};
-use crate::errors::MethodError;
+use super::tx::RedbTx;
 use crate::license::Activation;
-
-/// A queued command with its deadline and the caller's reply channel.
-pub(crate) struct Job {
-    pub(crate) command: Command,
-    pub(crate) deadline: Instant,
-    pub(crate) reply: oneshot::Sender<Result<Outcome, MethodError>>,
-    /// Set when the change is made for a replay id (`super::replays`): a remembered id is
-    /// answered with its first outcome and the command is not applied; a new one is
-    /// remembered in this batch's transaction with the change.
-    pub(crate) replay: Option<Memo>,
-}
+use crate::store::StoreError;
+use crate::store::StoreOptions;
 
 /// What the writer's queue carries.
 // The queue's slots were Job-sized before pings existed; boxing jobs to shrink the rare
@@ -43,7 +34,7 @@ pub(crate) struct Job {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Task {
     /// A command to apply.
-    Job(Job),
+    Job(Box<dyn Job>),
     /// A liveness probe, answered as soon as the writer takes it from the queue.
     Ping(oneshot::Sender<()>),
 }
@@ -81,7 +72,7 @@ fn run(shared: &Shared, rx: &Receiver<Task>, batch_max: usize, flush: Duration) 
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let mut batch: Vec<Job> = Vec::new();
+        let mut batch: Vec<Box<dyn Job>> = Vec::new();
         let mut take = |task| match task {
             Task::Job(job) => batch.push(job),
             // A caller that gave up waiting needs no answer.
@@ -114,11 +105,6 @@ fn run(shared: &Shared, rx: &Receiver<Task>, batch_max: usize, flush: Duration) 
     }
 }
 
-type Reply = (
-    oneshot::Sender<Result<Outcome, MethodError>>,
-    Result<Outcome, MethodError>,
-);
-
 struct Writer<'a> {
     shared: &'a Shared,
     /// Number of the last committed batch, read from the file when first needed.
@@ -128,8 +114,12 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn commit_batch(&mut self, batch: Vec<Job>, lazy: &HashMap<(String, String), Activation>) {
-        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+    fn commit_batch(
+        &mut self,
+        batch: Vec<Box<dyn Job>>,
+        lazy: &HashMap<(String, String), Activation>,
+    ) {
+        let mut replies: Vec<Box<dyn Answer>> = Vec::with_capacity(batch.len());
         let mut seq = None;
         let began = Instant::now();
         let result = self.try_commit(batch, lazy, &mut replies, &mut seq);
@@ -153,24 +143,21 @@ impl Writer<'_> {
         };
         if applied {
             self.batch_seq = seq;
-            for (reply, outcome) in replies {
-                // A caller that went away (connection closed) needs no answer.
-                let _ = reply.send(outcome);
-            }
-        } else {
-            for (reply, _) in replies {
-                let _ = reply.send(Err(MethodError::internal(
-                    "The server could not store the change; nothing was changed. Retry later.",
-                )));
-            }
+        }
+        for reply in replies {
+            reply.send(if applied {
+                Ok(())
+            } else {
+                Err(StoreError::NotStored)
+            });
         }
     }
 
     fn try_commit(
         &mut self,
-        batch: Vec<Job>,
+        batch: Vec<Box<dyn Job>>,
         lazy: &HashMap<(String, String), Activation>,
-        replies: &mut Vec<Reply>,
+        replies: &mut Vec<Box<dyn Answer>>,
         seq: &mut Option<i64>,
     ) -> Result<(), StoreError> {
         let db = self.shared.db()?;
@@ -188,30 +175,29 @@ impl Writer<'_> {
         };
         *seq = Some(next);
         let now = Instant::now();
-        let prune_replays = batch.iter().any(|job| job.replay.is_some())
+        let prune_replays = batch.iter().any(|job| job.remembers())
             || self
                 .pruned_at
                 .is_none_or(|at| at.elapsed() >= REPLAY_PRUNE_INTERVAL);
-        for job in batch {
-            if now > job.deadline {
-                let e = MethodError::internal(
-                    "The request timed out before the server could apply it; nothing was changed.",
-                );
-                replies.push((job.reply, Err(e)));
-                continue;
-            }
-            match apply_job(&txn, job.command, job.replay.as_ref(), &self.shared.secret) {
-                Ok(outcome) => replies.push((job.reply, Ok(outcome))),
-                Err(ApplyError::Refused(e)) => replies.push((job.reply, Err(e))),
-                Err(ApplyError::Storage(e)) => {
-                    replies.push((job.reply, Err(MethodError::internal(""))));
-                    // Dropping the transaction aborts it: nothing of the batch is applied.
-                    *seq = None;
-                    return Err(e);
+        {
+            let mut tx = RedbTx::open(&txn)?;
+            for job in batch {
+                if now > job.deadline() {
+                    replies.push(job.too_late());
+                    continue;
+                }
+                match job.run(&mut tx) {
+                    Ran::Done(answer) => replies.push(answer),
+                    Ran::Failed(answer, e) => {
+                        replies.push(answer);
+                        // Dropping the transaction aborts it: nothing of the batch is applied.
+                        *seq = None;
+                        return Err(e);
+                    }
                 }
             }
         }
-        commands::apply_lazy(&txn, lazy)?;
+        super::lazy::apply_lazy(&txn, lazy)?;
         if prune_replays {
             replays::prune(&txn, crate::license::dates::now(), replays::BOUNDS)?;
         }
@@ -221,25 +207,6 @@ impl Writer<'_> {
         }
         Ok(())
     }
-}
-
-/// Applies one command; with a replay memo, answers a remembered id from the memory instead,
-/// or remembers the outcome of a new one in the same transaction.
-fn apply_job(
-    txn: &redb::WriteTransaction,
-    command: Command,
-    memo: Option<&Memo>,
-    secret: &[u8; 32],
-) -> Result<Outcome, ApplyError> {
-    let Some(memo) = memo else {
-        return commands::apply(txn, command, secret);
-    };
-    if let Some(first) = replays::recall(txn, memo)? {
-        return Ok(first);
-    }
-    let outcome = commands::apply(txn, command, secret)?;
-    replays::remember(txn, memo, &outcome)?;
-    Ok(outcome)
 }
 
 /// Replaces the database handle after a failed commit, so that redb re-reads its state from

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use redb::StorageBackend;
 use redb::backends::FileBackend;
 
-use super::commands::{Command, CreateKeys};
-use super::{Outcome, Store, StoreError, StoreOptions, tables};
-use crate::errors::ErrorCode;
+use super::{RedbReader, RedbStore, tables};
+use crate::errors::{ErrorCode, MethodError};
 use crate::license::License;
+use crate::store::commands::{CreateKeys, Created, Replayable};
+use crate::store::{StoreError, StoreOptions};
 
 /// How many of the next writes and syncs fail.
 #[derive(Debug, Default)]
@@ -70,7 +71,7 @@ impl StorageBackend for FlakyBackend {
     }
 }
 
-fn flaky_store(path: &Path, faults: Arc<Faults>) -> Store {
+fn flaky_store(path: &Path, faults: Arc<Faults>) -> RedbStore {
     let path = path.to_path_buf();
     let opener = Box::new(move || {
         faults.opens.fetch_add(1, Ordering::SeqCst);
@@ -83,7 +84,7 @@ fn flaky_store(path: &Path, faults: Arc<Faults>) -> Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inner = FileBackend::new(file).map_err(|source| StoreError::Open {
             path: path.clone(),
-            source,
+            reason: source.to_string(),
         })?;
         redb::Database::builder()
             .create_with_backend(FlakyBackend {
@@ -92,29 +93,26 @@ fn flaky_store(path: &Path, faults: Arc<Faults>) -> Store {
             })
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
-                source,
+                reason: source.to_string(),
             })
     });
-    Store::open_with(opener, StoreOptions::default()).unwrap()
+    RedbStore::open_with(opener, StoreOptions::default()).unwrap()
 }
 
-fn create_one() -> Command {
+fn create_one() -> CreateKeys {
     let mut template = License::for_tests("permanent", 1, 1_800_000_000);
     template.key = String::new();
-    Command::CreateKeys(CreateKeys {
+    CreateKeys {
         template,
         count: 1,
         order_id: None,
         max_per_day: -1,
         max_stored: -1,
-    })
+    }
 }
 
-fn created_key(outcome: Outcome) -> String {
-    match outcome {
-        Outcome::Created { licenses, .. } => licenses[0].key.clone(),
-        other => panic!("unexpected outcome {other:?}"),
-    }
+fn created_key(created: Created) -> String {
+    created.licenses[0].key.clone()
 }
 
 fn deadline() -> Instant {
@@ -122,7 +120,7 @@ fn deadline() -> Instant {
 }
 
 /// A reader once the writer has reopened the database (until then: `Unavailable`, a 503).
-fn reader_after_reopen(store: &Store) -> super::Reader {
+fn reader_after_reopen(store: &RedbStore) -> RedbReader {
     let started = Instant::now();
     loop {
         match store.reader() {
@@ -140,10 +138,14 @@ async fn commit_that_fails_before_reaching_the_file_answers_3000_and_applies_not
     let dir = tempfile::tempdir().unwrap();
     let faults = Arc::new(Faults::default());
     let store = flaky_store(&dir.path().join("licd.redb"), faults.clone());
-    let first = created_key(store.execute(create_one(), deadline()).await.unwrap());
+    let first = created_key(store.run(create_one(), deadline()).await.unwrap());
 
     faults.writes.store(1, Ordering::SeqCst);
-    let e = store.execute(create_one(), deadline()).await.unwrap_err();
+    let e = store
+        .run(create_one(), deadline())
+        .await
+        .map_err(MethodError::from)
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::UnknownError);
     assert!(e.message.contains("nothing was changed"), "{}", e.message);
 
@@ -166,7 +168,7 @@ async fn commit_that_fails_before_reaching_the_file_answers_3000_and_applies_not
     );
     drop(reader);
 
-    let third = created_key(store.execute(create_one(), deadline()).await.unwrap());
+    let third = created_key(store.run(create_one(), deadline()).await.unwrap());
     let reader = store.reader().unwrap();
     assert!(reader.license(&third).unwrap().is_some());
     assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 2);
@@ -180,10 +182,10 @@ async fn fsync_failure_after_the_batch_reached_the_file_answers_the_real_outcome
     let path = dir.path().join("licd.redb");
     let faults = Arc::new(Faults::default());
     let store = flaky_store(&path, faults.clone());
-    created_key(store.execute(create_one(), deadline()).await.unwrap());
+    created_key(store.run(create_one(), deadline()).await.unwrap());
 
     faults.syncs.store(1, Ordering::SeqCst);
-    let second = created_key(store.execute(create_one(), deadline()).await.unwrap());
+    let second = created_key(store.run(create_one(), deadline()).await.unwrap());
 
     let reader = reader_after_reopen(&store);
     assert_eq!(
@@ -202,14 +204,14 @@ async fn fsync_failure_after_the_batch_reached_the_file_answers_the_real_outcome
     store.close().unwrap();
 
     // And it is on disk: a fresh open of the file (no fault) finds it.
-    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    let store = RedbStore::open(&path, StoreOptions::default()).unwrap();
     assert!(store.reader().unwrap().license(&second).unwrap().is_some());
     store.close().unwrap();
 }
 
 #[tokio::test]
 async fn a_failed_commit_leaves_neither_the_change_nor_its_replay_row_and_the_retry_runs() {
-    use super::replays::ReplayKey;
+    use crate::store::replays::ReplayKey;
     let dir = tempfile::tempdir().unwrap();
     let faults = Arc::new(Faults::default());
     let store = flaky_store(&dir.path().join("licd.redb"), faults.clone());
@@ -219,8 +221,9 @@ async fn a_failed_commit_leaves_neither_the_change_nor_its_replay_row_and_the_re
 
     faults.writes.store(1, Ordering::SeqCst);
     let e = store
-        .execute_remembered(create_one(), deadline(), key(), at)
+        .run_remembered(create_one(), deadline(), key(), at)
         .await
+        .map_err(MethodError::from)
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::UnknownError);
     let reader = reader_after_reopen(&store);
@@ -230,20 +233,25 @@ async fn a_failed_commit_leaves_neither_the_change_nor_its_replay_row_and_the_re
     drop((rows, reader));
 
     // The store's retry is then a first request: applied and remembered.
-    let first = created_key(
-        store
-            .execute_remembered(create_one(), deadline(), key(), at)
-            .await
-            .unwrap(),
-    );
+    let Replayable::Fresh(first) = store
+        .run_remembered(create_one(), deadline(), key(), at)
+        .await
+        .unwrap()
+    else {
+        panic!("a new replay id was answered from the memory");
+    };
+    let first = created_key(first);
     match store
-        .execute_remembered(create_one(), deadline(), key(), at)
+        .run_remembered(create_one(), deadline(), key(), at)
         .await
         .unwrap()
     {
-        Outcome::Replayed { method, first: o } => {
+        Replayable::Repeat {
+            method,
+            first: Some(o),
+        } => {
             assert_eq!(method, "GetActivationKey");
-            assert_eq!(created_key(*o), first);
+            assert_eq!(created_key(o), first);
         }
         other => panic!("not answered from the memory: {other:?}"),
     }

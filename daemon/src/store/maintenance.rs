@@ -1,0 +1,70 @@
+//! Maintenance: backup, check, export, import, and the stopped-database mode.
+//!
+//! Kept apart from the request road: a backend offers what it can and refuses the rest with
+//! [`StoreError::Unsupported`], naming what to use instead (a server database is backed up
+//! with its own tools, for example). The embedded backend offers everything.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use super::{Store, StoreError};
+use crate::license::License;
+
+pub use super::redb::backup::Copied;
+pub use super::redb::check::{CheckReport, Compacted};
+pub use super::redb::import::Imported;
+
+/// What a running store offers for maintenance.
+pub trait Maintenance {
+    /// Writes a consistent copy of the database to `out` (a new file) while serving.
+    fn backup_to(&self, out: &Path) -> Result<Copied, StoreError>;
+
+    /// The consistency checks, on one consistent read (the daemon may be serving).
+    fn check(&self) -> Result<CheckReport, StoreError>;
+
+    /// Writes every table as JSON lines; `secrets` false leaves secret values out. Returns
+    /// the rows written.
+    fn export_to(&self, out: &mut dyn Write, secrets: bool) -> Result<u64, StoreError>;
+
+    /// Imports an export into this database, which must hold no licence data; `running`:
+    /// the store serves requests (see the embedded backend for what that refuses).
+    fn import_from(&self, input: &mut dyn BufRead, running: bool) -> Result<Imported, StoreError>;
+
+    /// Calls `f` with every licence, in key order, stopping at the first error (listings).
+    fn for_each_licence(
+        &self,
+        f: &mut dyn FnMut(License) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+impl Store {
+    /// The maintenance interface of this store's backend.
+    pub fn maintenance(&self) -> Result<&dyn Maintenance, StoreError> {
+        match self {
+            Store::Redb(s) => Ok(s),
+        }
+    }
+}
+
+/// Checks the stopped embedded database at `path`: the engine's integrity check, then
+/// licd's consistency checks. Fails if the file is missing or held by a running daemon.
+pub fn check_file(path: &Path) -> Result<CheckReport, StoreError> {
+    super::redb::check::check_file(path)
+}
+
+/// Compacts the stopped embedded database at `path`.
+pub fn compact_file(path: &Path) -> Result<Compacted, StoreError> {
+    super::redb::check::compact_file(path)
+}
+
+/// Replaces the stopped embedded database `db` by the backup `backup`, which is verified
+/// first; refuses to overwrite licence data unless `force`.
+pub fn restore(backup: &Path, db: &Path, force: bool) -> Result<Copied, StoreError> {
+    super::redb::backup::restore(backup, db, force)
+}
+
+/// Gives a file written by root (a backup, a restored database) to the owner of its
+/// directory, so the service user can read it.
+pub fn give_to_directory_owner(file: &Path) {
+    super::redb::backup::give_to_directory_owner(file)
+}

@@ -1,0 +1,87 @@
+//! Reads of the embedded backend: one redb read transaction, one consistent state.
+
+use redb::ReadTransaction;
+
+use super::tables::*;
+use crate::license::history::HistoryEntry;
+use crate::license::{Activation, License};
+use crate::store::StoreError;
+
+/// One consistent view of the database.
+pub struct RedbReader {
+    pub(super) txn: ReadTransaction,
+}
+
+impl RedbReader {
+    /// The licence with this canonical key.
+    pub fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
+        let table = self.txn.open_table(LICENSES)?;
+        table.get(key)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// The activation of `key` on `computer_id`.
+    pub fn activation(
+        &self,
+        key: &str,
+        computer_id: &str,
+    ) -> Result<Option<Activation>, StoreError> {
+        let table = self.txn.open_table(ACTIVATIONS)?;
+        table
+            .get((key, computer_id))?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    /// Every activation of `key`, ordered by computer id.
+    pub fn activations(&self, key: &str) -> Result<Vec<Activation>, StoreError> {
+        super::tx::activations_of(&self.txn.open_table(ACTIVATIONS)?, key)
+    }
+
+    /// The history of `key`, oldest first.
+    pub fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let table = self.txn.open_table(HISTORY)?;
+        let mut out = Vec::new();
+        for row in table.range((key, 0u64)..)? {
+            let (k, v) = row?;
+            if k.value().0 != key {
+                break;
+            }
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Times of the releases of `key` in the release log, oldest first.
+    pub fn release_times(&self, key: &str) -> Result<Vec<i64>, StoreError> {
+        let table = self.txn.open_table(RELEASES)?;
+        let mut out = Vec::new();
+        for row in table.range((key, 0u64)..)? {
+            let (k, v) = row?;
+            if k.value().0 != key {
+                break;
+            }
+            out.push(v.value());
+        }
+        Ok(out)
+    }
+
+    /// A counter's value (0 when never written).
+    pub fn counter(&self, name: &str) -> Result<i64, StoreError> {
+        let table = self.txn.open_table(COUNTERS)?;
+        Ok(table.get(name)?.map_or(0, |v| v.value()))
+    }
+}
+
+impl RedbReader {
+    /// Licences stored (a table length: redb keeps it in the table header).
+    pub fn licences_stored(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        Ok(self.txn.open_table(LICENSES)?.len()?)
+    }
+
+    /// Activations stored.
+    pub fn activations_stored(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        Ok(self.txn.open_table(ACTIVATIONS)?.len()?)
+    }
+}

@@ -1,0 +1,325 @@
+//! The domain operations of [`Tx`] over one redb write transaction.
+//!
+//! Every table is opened once per batch (redb allows a table open only once per
+//! transaction, and opening costs a look-up), and the commands of the batch share them.
+//! Counters that the operations name by intent (activations today, keys created today,
+//! licences stored) are rows of `counters_v1`; history and the release log take their
+//! sequence numbers from counters too, which is fine with one writer.
+
+use redb::{ReadableTable, Table, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::tables::*;
+use crate::license::history::HistoryEntry;
+use crate::license::{Activation, License};
+use crate::signing::keys::StoredSigningKey;
+use crate::store::StoreError;
+use crate::store::tx::{OrderRef, RememberedChange, Tx};
+
+/// A `replays_v1` value: the change remembered, with its time.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ReplayRow {
+    pub(super) at: i64,
+    pub(super) method: String,
+    pub(super) outcome: serde_json::Value,
+}
+
+/// A `replay_order_v1` value: which row its key stands for.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct OrderEntry {
+    pub(super) at: i64,
+    pub(super) vendor: String,
+    pub(super) id: String,
+}
+
+type Bytes<'t, K> = Table<'t, K, &'static [u8]>;
+
+/// The tables of one write transaction, open for the commands of a batch.
+pub(crate) struct RedbTx<'t> {
+    licenses: Bytes<'t, &'static str>,
+    activations: Bytes<'t, (&'static str, &'static str)>,
+    history: Bytes<'t, (&'static str, u64)>,
+    releases: Table<'t, (&'static str, u64), i64>,
+    counters: Table<'t, &'static str, i64>,
+    orders: Bytes<'t, &'static str>,
+    subscriptions: Table<'t, (&'static str, &'static str), ()>,
+    meta: Bytes<'t, &'static str>,
+    signing_keys: Bytes<'t, &'static str>,
+    replays: Bytes<'t, (&'static str, &'static str)>,
+    replay_order: Bytes<'t, &'static str>,
+}
+
+impl<'t> RedbTx<'t> {
+    /// Opens every table a command may use in `txn`.
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<RedbTx<'t>, StoreError> {
+        Ok(RedbTx {
+            licenses: txn.open_table(LICENSES)?,
+            activations: txn.open_table(ACTIVATIONS)?,
+            history: txn.open_table(HISTORY)?,
+            releases: txn.open_table(RELEASES)?,
+            counters: txn.open_table(COUNTERS)?,
+            orders: txn.open_table(ORDERS)?,
+            subscriptions: txn.open_table(SUBSCRIPTIONS)?,
+            meta: txn.open_table(META)?,
+            signing_keys: txn.open_table(SIGNING_KEYS)?,
+            replays: txn.open_table(REPLAYS)?,
+            replay_order: txn.open_table(REPLAY_ORDER)?,
+        })
+    }
+
+    fn counter(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(self.counters.get(name)?.map_or(0, |v| v.value()))
+    }
+
+    fn add(&mut self, name: &str, n: i64) -> Result<(), StoreError> {
+        let value = self.counter(name)? + n;
+        self.counters.insert(name, value)?;
+        Ok(())
+    }
+
+    /// The next number of a sequence counter.
+    fn next(&mut self, name: &str) -> Result<u64, StoreError> {
+        let seq = self.counter(name)?;
+        self.counters.insert(name, seq + 1)?;
+        u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("sequence {name}")))
+    }
+}
+
+impl Tx for RedbTx<'_> {
+    async fn licence_for_update(&mut self, key: &str) -> Result<Option<License>, StoreError> {
+        // One writer: every licence is locked for the whole batch.
+        self.licenses
+            .get(key)?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn licence_exists(&mut self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.licenses.get(key)?.is_some())
+    }
+
+    async fn put_licence(&mut self, licence: &License) -> Result<(), StoreError> {
+        self.licenses
+            .insert(licence.key.as_str(), encode(licence)?.as_slice())?;
+        Ok(())
+    }
+
+    async fn licences_stored(&mut self) -> Result<i64, StoreError> {
+        self.counter(LICENCE_COUNT)
+    }
+
+    async fn keys_created_on(&mut self, day: i64) -> Result<i64, StoreError> {
+        self.counter(&keys_created_on(day))
+    }
+
+    async fn count_new_licences(&mut self, day: i64, n: i64) -> Result<(), StoreError> {
+        self.add(&keys_created_on(day), n)?;
+        self.add(LICENCE_COUNT, n)
+    }
+
+    async fn count_stored_licence(&mut self) -> Result<(), StoreError> {
+        self.add(LICENCE_COUNT, 1)
+    }
+
+    async fn activation(
+        &mut self,
+        key: &str,
+        computer_id: &str,
+    ) -> Result<Option<Activation>, StoreError> {
+        self.activations
+            .get((key, computer_id))?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn activations(&mut self, key: &str) -> Result<Vec<Activation>, StoreError> {
+        activations_of(&self.activations, key)
+    }
+
+    async fn put_activation(
+        &mut self,
+        key: &str,
+        activation: &Activation,
+    ) -> Result<(), StoreError> {
+        self.activations.insert(
+            (key, activation.computer_id.as_str()),
+            encode(activation)?.as_slice(),
+        )?;
+        Ok(())
+    }
+
+    async fn remove_activation(&mut self, key: &str, computer_id: &str) -> Result<(), StoreError> {
+        self.activations.remove((key, computer_id))?;
+        Ok(())
+    }
+
+    async fn activations_on(&mut self, day: i64) -> Result<i64, StoreError> {
+        self.counter(&activations_on(day))
+    }
+
+    async fn count_activation(&mut self, day: i64) -> Result<(), StoreError> {
+        self.add(&activations_on(day), 1)
+    }
+
+    async fn release_times(&mut self, key: &str) -> Result<Vec<i64>, StoreError> {
+        release_times_of(&self.releases, key)
+    }
+
+    async fn log_release(&mut self, key: &str, time: i64) -> Result<(), StoreError> {
+        let seq = self.next(RELEASE_SEQ)?;
+        self.releases.insert((key, seq), time)?;
+        Ok(())
+    }
+
+    async fn append_history(&mut self, key: &str, entry: &HistoryEntry) -> Result<(), StoreError> {
+        let seq = self.next(HISTORY_SEQ)?;
+        self.history.insert((key, seq), encode(entry)?.as_slice())?;
+        Ok(())
+    }
+
+    async fn by_order(&mut self, order: &OrderRef<'_>) -> Result<Option<Vec<String>>, StoreError> {
+        let key = order_key(order.vendor, order.product_id, order.order_id);
+        self.orders
+            .get(key.as_str())?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn record_order(
+        &mut self,
+        order: &OrderRef<'_>,
+        keys: &[&str],
+    ) -> Result<(), StoreError> {
+        let key = order_key(order.vendor, order.product_id, order.order_id);
+        self.orders
+            .insert(key.as_str(), encode(&keys)?.as_slice())?;
+        Ok(())
+    }
+
+    async fn by_subscription(&mut self, subscription_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        for row in self.subscriptions.range((subscription_id, "")..)? {
+            let (k, _) = row?;
+            let (found, key) = k.value();
+            if found != subscription_id {
+                break;
+            }
+            keys.push(key.to_string());
+        }
+        Ok(keys)
+    }
+
+    async fn join_subscription(
+        &mut self,
+        subscription_id: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        self.subscriptions.insert((subscription_id, key), ())?;
+        Ok(())
+    }
+
+    async fn leave_subscription(
+        &mut self,
+        subscription_id: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        self.subscriptions.remove((subscription_id, key))?;
+        Ok(())
+    }
+
+    async fn current_signing_key(&mut self) -> Result<Option<StoredSigningKey>, StoreError> {
+        let name = self
+            .meta
+            .get(CURRENT_SIGNING_KEY)?
+            .map(|v| String::from_utf8(v.value().to_vec()))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("current signing key name".into()))?;
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        self.signing_keys
+            .get(name.as_str())?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn make_signing_key_current(&mut self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        self.signing_keys
+            .insert(key.name.as_str(), encode(key)?.as_slice())?;
+        self.meta.insert(CURRENT_SIGNING_KEY, key.name.as_bytes())?;
+        Ok(())
+    }
+
+    async fn recall_change(
+        &mut self,
+        vendor: &str,
+        id: &str,
+    ) -> Result<Option<RememberedChange>, StoreError> {
+        let Some(value) = self.replays.get((vendor, id))? else {
+            return Ok(None);
+        };
+        let row: ReplayRow = decode(value.value())?;
+        Ok(Some(RememberedChange {
+            method: row.method,
+            outcome: row.outcome,
+        }))
+    }
+
+    async fn remember_change(
+        &mut self,
+        vendor: &str,
+        id: &str,
+        at: i64,
+        change: &RememberedChange,
+    ) -> Result<(), StoreError> {
+        let row = ReplayRow {
+            at,
+            method: change.method.clone(),
+            outcome: change.outcome.clone(),
+        };
+        let entry = OrderEntry {
+            at,
+            vendor: vendor.to_string(),
+            id: id.to_string(),
+        };
+        self.replays
+            .insert((vendor, id), encode(&row)?.as_slice())?;
+        self.replay_order.insert(
+            replay_order_key(at, vendor, id).as_str(),
+            encode(&entry)?.as_slice(),
+        )?;
+        Ok(())
+    }
+}
+
+/// Every activation of `key` in an open activations table, ordered by computer id.
+pub(crate) fn activations_of(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    key: &str,
+) -> Result<Vec<Activation>, StoreError> {
+    let mut out = Vec::new();
+    for row in table.range((key, "")..)? {
+        let (k, v) = row?;
+        if k.value().0 != key {
+            break;
+        }
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Times of the releases of `key` in an open release log, oldest first.
+pub(crate) fn release_times_of(
+    table: &impl ReadableTable<(&'static str, u64), i64>,
+    key: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let mut out = Vec::new();
+    for row in table.range((key, 0u64)..)? {
+        let (k, v) = row?;
+        if k.value().0 != key {
+            break;
+        }
+        out.push(v.value());
+    }
+    Ok(out)
+}

@@ -1,0 +1,119 @@
+//! Consistent reads: every read through one [`Snapshot`] sees the same state.
+//!
+//! Reads are `async` so that a backend on a server fits; the embedded backend answers each
+//! at once from its read transaction, which never waits for writes.
+
+use super::StoreError;
+use super::redb::RedbReader;
+use crate::license::history::HistoryEntry;
+use crate::license::{Activation, License};
+use crate::signing::keys::StoredSigningKey;
+
+/// One consistent view of the store.
+pub enum Snapshot {
+    /// A read transaction of the embedded file.
+    Redb(RedbReader),
+}
+
+impl Snapshot {
+    /// The licence with this canonical key.
+    pub async fn licence(&self, key: &str) -> Result<Option<License>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.license(key),
+        }
+    }
+
+    /// The activation of `key` on `computer_id`.
+    pub async fn activation(
+        &self,
+        key: &str,
+        computer_id: &str,
+    ) -> Result<Option<Activation>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.activation(key, computer_id),
+        }
+    }
+
+    /// Every activation of `key`, ordered by computer id.
+    pub async fn activations(&self, key: &str) -> Result<Vec<Activation>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.activations(key),
+        }
+    }
+
+    /// The history of `key`, oldest first.
+    pub async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.history(key),
+        }
+    }
+
+    /// Times of the logged releases of `key`, oldest first.
+    pub async fn release_times(&self, key: &str) -> Result<Vec<i64>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.release_times(key),
+        }
+    }
+
+    /// Counted activations made on UTC day `day`.
+    pub async fn activations_on(&self, day: i64) -> Result<i64, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.counter(&super::redb::tables::activations_on(day)),
+        }
+    }
+
+    /// Keys created on UTC day `day`.
+    pub async fn keys_created_on(&self, day: i64) -> Result<i64, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.counter(&super::redb::tables::keys_created_on(day)),
+        }
+    }
+
+    /// Licences stored.
+    pub async fn licences_stored(&self) -> Result<u64, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.licences_stored(),
+        }
+    }
+
+    /// Activations stored.
+    pub async fn activations_stored(&self) -> Result<u64, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.activations_stored(),
+        }
+    }
+
+    /// Licences whose order id equals `order_id` and whose user data equals `user_data`, for
+    /// each of the two that is given (both `None` finds nothing), ordered by key. May scan
+    /// every licence: callers run it off the request threads.
+    pub async fn licences_by_order(
+        &self,
+        order_id: Option<&str>,
+        user_data: Option<&str>,
+    ) -> Result<Vec<License>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.licenses_by_order(order_id, user_data),
+        }
+    }
+
+    /// The current licence-signing key, if one was made.
+    pub async fn current_signing_key_name(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.current_signing_key_name(),
+        }
+    }
+
+    /// The signing key with this name.
+    pub async fn signing_key(&self, name: &str) -> Result<Option<StoredSigningKey>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.signing_key(name),
+        }
+    }
+
+    /// Every signing key, oldest first.
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.signing_keys(),
+        }
+    }
+}

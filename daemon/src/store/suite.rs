@@ -1,0 +1,451 @@
+//! One store test suite for every backend (as garage's `db/test.rs`).
+//!
+//! Each test is an `async fn` over a [`Store`] and says nothing of the backend; the
+//! [`suite!`] macro runs every test against each backend licd is built with. A new backend
+//! adds one line to the macro's list and is born tested: atomicity, seat limits under
+//! concurrency, the release log, history order, idempotent order ids, reclaimed seats and
+//! the replay memory.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::commands::{
+    Activate, Activated, CreateKeys, Created, Edit, RecordSeat, Release, Replayable, Target,
+};
+use super::replays::ReplayKey;
+use super::{CommandError, Store, StoreOptions};
+use crate::license::License;
+use crate::license::decisions::ActivationLimits;
+use crate::license::refusal::{Reason, Refusal};
+use crate::license::rules::ActivationRequest;
+
+const T0: i64 = 1_800_000_000;
+
+/// A fresh store of each backend, removed when the guard drops.
+type Fresh = (Store, tempfile::TempDir);
+
+fn redb() -> Fresh {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store =
+        Store::open(&dir.path().join("licd.redb"), StoreOptions::default()).expect("open redb");
+    (store, dir)
+}
+
+/// Runs `test` on a fresh store of `backend`, then closes it.
+async fn run<F, Fut>(backend: fn() -> Fresh, test: F)
+where
+    F: FnOnce(Arc<Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, _dir) = backend();
+    let store = Arc::new(store);
+    test(store.clone()).await;
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close().expect("close"),
+        Err(_) => panic!("a test kept the store"),
+    }
+}
+
+/// Declares each test once per backend.
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod on_redb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::run(super::redb, super::$test).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    a_refused_command_writes_nothing_and_the_next_one_applies,
+    concurrent_activations_never_take_more_seats_than_allowed,
+    releases_are_logged_for_the_limits_and_counted_against_them,
+    history_lines_come_back_in_the_order_they_were_appended,
+    a_retried_order_gets_the_keys_it_got_first,
+    an_idle_cloud_seat_is_reclaimed_past_the_threshold_and_recorded,
+    a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered,
+    a_subscription_renews_all_its_keys_or_none,
+);
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+fn create(model: &str, seats: u32, count: u32, order: Option<&str>) -> CreateKeys {
+    let mut template = License::for_tests(model, seats, T0);
+    template.key = String::new();
+    CreateKeys {
+        template,
+        count,
+        order_id: order.map(str::to_string),
+        max_per_day: -1,
+        max_stored: -1,
+    }
+}
+
+async fn one_key(store: &Store, model: &str, seats: u32) -> String {
+    let created = store
+        .run(create(model, seats, 1, None), deadline())
+        .await
+        .expect("created");
+    created.licenses[0].key.clone()
+}
+
+fn activate(key: &str, pc: &str, now: i64) -> Activate {
+    Activate {
+        key: key.to_string(),
+        request: ActivationRequest {
+            computer_id: pc.to_string(),
+            ..Default::default()
+        },
+        now,
+        limits: ActivationLimits {
+            max_per_day: -1,
+            fix_duration_at_activation: true,
+            reclaim_after_minutes: 10,
+        },
+        check: Box::new(|_| Ok(())),
+        secret: [9; 32],
+    }
+}
+
+fn release(key: &str, pc: &str, now: i64) -> Release {
+    Release {
+        key: key.to_string(),
+        computer_id: Some(pc.to_string()),
+        code: None,
+        now,
+        code_required: false,
+        communication_key: None,
+        prevent_minutes: 0,
+        max_release_count: 2,
+        max_release_period_days: 30,
+        log_history: true,
+        vendor: Some("v".into()),
+        client: None,
+        check: Box::new(|_| Ok(())),
+    }
+}
+
+fn refusal(e: CommandError) -> Refusal {
+    match e {
+        CommandError::Refused(r) => r,
+        CommandError::Store(e) => panic!("a storage failure instead of a refusal: {e}"),
+    }
+}
+
+async fn a_refused_command_writes_nothing_and_the_next_one_applies(store: Arc<Store>) {
+    let key = one_key(&store, "permanent", 1).await;
+    let mut limited = create("permanent", 1, 2, None);
+    limited.max_stored = 2;
+    let e = store.run(limited, deadline()).await.unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::Rule);
+    let read = store.read().expect("read");
+    assert_eq!(read.licences_stored().await.expect("count"), 1);
+    drop(read);
+    // A refused activation (another product check) leaves no activation behind.
+    let mut refused = activate(&key, "PC", T0);
+    refused.check = Box::new(|_| Err(Refusal::new(Reason::WrongProduct, "other product")));
+    let e = store.run(refused, deadline()).await.unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::WrongProduct);
+    let read = store.read().expect("read");
+    assert!(read.activation(&key, "PC").await.expect("read").is_none());
+    let licence = read.licence(&key).await.expect("read").expect("stored");
+    assert_eq!(licence.activations_used, 0);
+    drop(read);
+    let done = store.run(activate(&key, "PC", T0), deadline()).await;
+    assert!(matches!(done, Ok(Activated::New { .. })), "{done:?}");
+}
+
+async fn concurrent_activations_never_take_more_seats_than_allowed(store: Arc<Store>) {
+    let key = one_key(&store, "permanent", 5).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (store, key) = (store.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .run(activate(&key, &format!("PC-{i}"), T0), deadline())
+                .await
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(Activated::New { .. }) => granted += 1,
+            Ok(other) => panic!("a new computer found itself active: {other:?}"),
+            Err(e) => assert_eq!(refusal(e).reason, Reason::NoSeatsLeft),
+        }
+    }
+    assert_eq!(granted, 5);
+    let read = store.read().expect("read");
+    let licence = read.licence(&key).await.expect("read").expect("stored");
+    assert_eq!(licence.activations_used, 5);
+    assert_eq!(read.activations(&key).await.expect("read").len(), 5);
+    assert_eq!(
+        read.activations_on(crate::license::dates::day_number(T0))
+            .await
+            .expect("count"),
+        5
+    );
+}
+
+async fn releases_are_logged_for_the_limits_and_counted_against_them(store: Arc<Store>) {
+    let key = one_key(&store, "permanent", 1).await;
+    for (i, at) in [T0, T0 + 60].into_iter().enumerate() {
+        store
+            .run(activate(&key, "PC", at), deadline())
+            .await
+            .expect("activated");
+        let released = store
+            .run(release(&key, "PC", at + 1), deadline())
+            .await
+            .unwrap_or_else(|e| panic!("release {i}: {e}"));
+        assert_eq!(released.license.activations_used, 0);
+    }
+    store
+        .run(activate(&key, "PC", T0 + 120), deadline())
+        .await
+        .expect("activated");
+    let e = store
+        .run(release(&key, "PC", T0 + 121), deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::TooManyReleases);
+    let read = store.read().expect("read");
+    assert_eq!(
+        read.release_times(&key).await.expect("read"),
+        vec![T0 + 1, T0 + 61]
+    );
+    assert!(read.activation(&key, "PC").await.expect("read").is_some());
+}
+
+async fn history_lines_come_back_in_the_order_they_were_appended(store: Arc<Store>) {
+    let key = one_key(&store, "permanent", 1).await;
+    let other = one_key(&store, "permanent", 1).await;
+    for (n, event) in ["updated", "revoked", "restored"].into_iter().enumerate() {
+        for k in [&key, &other] {
+            let edit = Edit {
+                target: Target::Key(k.clone()),
+                check: Box::new(|_| Ok(())),
+                edit: Box::new(|l: &License| Ok(l.clone())),
+                event,
+                log_history: true,
+                vendor: None,
+                client: None,
+                now: T0 + n as i64,
+            };
+            store.run(edit, deadline()).await.expect("edited");
+        }
+    }
+    let read = store.read().expect("read");
+    let events: Vec<(String, i64)> = read
+        .history(&key)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|h| (h.event, h.time))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("updated".to_string(), T0),
+            ("revoked".into(), T0 + 1),
+            ("restored".into(), T0 + 2)
+        ]
+    );
+}
+
+async fn a_retried_order_gets_the_keys_it_got_first(store: Arc<Store>) {
+    let first = store
+        .run(create("permanent", 1, 3, Some("order-1")), deadline())
+        .await
+        .expect("created");
+    assert!(!first.reused);
+    let again: Created = store
+        .run(create("permanent", 1, 3, Some("order-1")), deadline())
+        .await
+        .expect("found");
+    assert!(again.reused);
+    assert_eq!(again.licenses, first.licenses);
+    let other = store
+        .run(create("permanent", 1, 1, Some("order-2")), deadline())
+        .await
+        .expect("created");
+    assert!(!other.reused);
+    let read = store.read().expect("read");
+    assert_eq!(read.licences_stored().await.expect("count"), 4);
+    assert_eq!(
+        read.keys_created_on(crate::license::dates::day_number(T0))
+            .await
+            .expect("count"),
+        4
+    );
+}
+
+async fn an_idle_cloud_seat_is_reclaimed_past_the_threshold_and_recorded(store: Arc<Store>) {
+    let key = one_key(&store, "permanent_cloud", 1).await;
+    let Activated::New { activation, .. } = store
+        .run(activate(&key, "PC-A", T0), deadline())
+        .await
+        .expect("PC-A activated")
+    else {
+        panic!("PC-A was already active")
+    };
+    // PC-A validates at T0 + 8 min: a durable record of its seat.
+    let mut seen = activation.clone();
+    seen.last_seen = T0 + 8 * 60;
+    let recorded = store
+        .run(
+            RecordSeat {
+                key: key.clone(),
+                activation: seen,
+            },
+            deadline(),
+        )
+        .await
+        .expect("recorded");
+    assert!(recorded.still_there);
+    // At T0 + 15 min PC-A has been idle 7 minutes: not reclaimable yet.
+    let e = store
+        .run(activate(&key, "PC-B", T0 + 15 * 60), deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::NoSeatsLeft);
+    // At T0 + 19 min it has been idle 11 minutes: PC-B gets the seat.
+    let Activated::New { license, .. } = store
+        .run(activate(&key, "PC-B", T0 + 19 * 60), deadline())
+        .await
+        .expect("PC-B activated")
+    else {
+        panic!("PC-B was already active")
+    };
+    assert_eq!(license.activations_used, 1);
+    let read = store.read().expect("read");
+    assert!(read.activation(&key, "PC-A").await.expect("read").is_none());
+    assert!(read.activation(&key, "PC-B").await.expect("read").is_some());
+    let history = read.history(&key).await.expect("read");
+    let reclaimed: Vec<_> = history.iter().filter(|h| h.event == "reclaimed").collect();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(reclaimed[0].computer_id.as_deref(), Some("PC-A"));
+    // A check-out is not a new activation: the daily count stays 0.
+    assert_eq!(
+        read.activations_on(crate::license::dates::day_number(T0))
+            .await
+            .expect("count"),
+        0
+    );
+}
+
+async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(store: Arc<Store>) {
+    let key = || ReplayKey::new("FastSpring", "hash-1", "GetActivationKey");
+    let at = crate::license::dates::now();
+    let mut refused = create("permanent", 1, 1, None);
+    refused.max_per_day = 0;
+    let e = store
+        .run_remembered(refused, deadline(), key(), at)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::Rule);
+    let Replayable::Fresh(first) = store
+        .run_remembered(create("permanent", 1, 1, None), deadline(), key(), at)
+        .await
+        .expect("created")
+    else {
+        panic!("a refused change was remembered");
+    };
+    let repeat = store
+        .run_remembered(create("permanent", 1, 1, None), deadline(), key(), at)
+        .await
+        .expect("answered");
+    let Replayable::Repeat {
+        method,
+        first: Some(again),
+    } = repeat
+    else {
+        panic!("not answered from the memory: {repeat:?}");
+    };
+    assert_eq!(method, "GetActivationKey");
+    assert_eq!(again.licenses, first.licenses);
+    assert!(
+        again.reused,
+        "a repeat of key creation reports itself as reused"
+    );
+    // The same id for another kind of change is told apart.
+    let other = store
+        .run_remembered(
+            release(&first.licenses[0].key, "PC", at),
+            deadline(),
+            key(),
+            at,
+        )
+        .await
+        .expect("answered");
+    assert!(
+        matches!(other, Replayable::Repeat { first: None, .. }),
+        "{other:?}"
+    );
+    let read = store.read().expect("read");
+    assert_eq!(read.licences_stored().await.expect("count"), 1);
+}
+
+async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
+    let mut template = create("subscription", 1, 3, None);
+    template.template.subscription_id = Some("sub-1".into());
+    let created = store.run(template, deadline()).await.expect("created");
+    let keys: Vec<String> = created.licenses.iter().map(|l| l.key.clone()).collect();
+    let refuse_one = keys[1].clone();
+    let edit = Edit {
+        target: Target::Subscription("sub-1".into()),
+        check: Box::new(move |l: &License| {
+            if l.key == refuse_one {
+                Err(Refusal::new(Reason::Revoked, "revoked"))
+            } else {
+                Ok(())
+            }
+        }),
+        edit: Box::new(|l: &License| {
+            let mut after = l.clone();
+            after.revision += 1;
+            Ok(after)
+        }),
+        event: "renewed",
+        log_history: true,
+        vendor: None,
+        client: None,
+        now: T0,
+    };
+    let e = store.run(edit, deadline()).await.unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::Revoked);
+    let read = store.read().expect("read");
+    for key in &keys {
+        let l = read.licence(key).await.expect("read").expect("stored");
+        assert_eq!(
+            l.revision, 0,
+            "{key} changed although the renewal was refused"
+        );
+        assert!(read.history(key).await.expect("read").is_empty());
+    }
+    drop(read);
+    let edit = Edit {
+        target: Target::Subscription("sub-1".into()),
+        check: Box::new(|_| Ok(())),
+        edit: Box::new(|l: &License| {
+            let mut after = l.clone();
+            after.revision += 1;
+            Ok(after)
+        }),
+        event: "renewed",
+        log_history: true,
+        vendor: None,
+        client: None,
+        now: T0,
+    };
+    let edited = store.run(edit, deadline()).await.expect("renewed");
+    assert_eq!(edited.licenses.len(), 3);
+    assert!(edited.licenses.iter().all(|l| l.revision == 1));
+}

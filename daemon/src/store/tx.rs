@@ -1,0 +1,202 @@
+//! The transaction a command runs in: domain operations every backend provides.
+//!
+//! A command (`super::commands`) loads what it names, asks the rule in `crate::license`, and
+//! applies the decision through these operations, all inside one transaction of the backend.
+//! The operations say what is meant ("count an activation made today", "log a release"),
+//! not which row holds it: redb keeps day counters in one table and a global history
+//! sequence, another backend may count rows or use its own sequences, and none of that
+//! reaches the commands.
+//!
+//! Every operation is `async` so that a backend that talks to a server over the network fits
+//! the same commands; the embedded backend answers each at once.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::license::history::HistoryEntry;
+use crate::license::refusal::Refusal;
+use crate::license::{Activation, License};
+use crate::signing::keys::StoredSigningKey;
+
+/// Why a command ended without its change: a rule refused it, or the backend failed.
+///
+/// As in garage's `TxError`: the command's own refusal is kept apart from a storage
+/// failure, so the backend knows whether to abandon only this command or the whole
+/// transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError<E> {
+    /// The command refused; nothing of it was written.
+    #[error(transparent)]
+    Abort(E),
+    /// The backend failed; the transaction is abandoned.
+    #[error(transparent)]
+    Db(#[from] StoreError),
+}
+
+/// A command's result inside its transaction.
+pub type TxResult<T> = Result<T, TxError<Refusal>>;
+
+/// The keys a store's order was fulfilled with: vendor, product and order id (RetrieveActivationKey
+/// and a store's retried callback find them again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRef<'a> {
+    /// The vendor, in any case (vendor names are compared ignoring case).
+    pub vendor: &'a str,
+    /// The product the keys are for.
+    pub product_id: u32,
+    /// The store's order id.
+    pub order_id: &'a str,
+}
+
+/// A change remembered for a replay id (`super::replays`): the method it was made for and
+/// its result, as the backend stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RememberedChange {
+    /// The method the first change was made for.
+    pub method: String,
+    /// The result, tagged with the kind of command (`{"Created": {...}}`).
+    pub outcome: serde_json::Value,
+}
+
+/// The operations of one transaction. Reads see every write made earlier in the same
+/// transaction.
+#[allow(async_fn_in_trait)] // Commands are generic over the backend; none is boxed.
+pub trait Tx {
+    /// The licence with this canonical key, locked for this transaction's change (two
+    /// transactions never change one licence at once).
+    fn licence_for_update(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<License>, StoreError>>;
+
+    /// Whether a licence with this key exists (a new key must not collide).
+    fn licence_exists(&mut self, key: &str) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Stores a licence under its key, new or replacing the stored one.
+    fn put_licence(&mut self, licence: &License) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// How many licences are stored (`dbMaxRecords`).
+    fn licences_stored(&mut self) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// How many keys were created on UTC day `day` (`maxNewKeysPerDay`).
+    fn keys_created_on(&mut self, day: i64) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// Counts `n` new licences, created on UTC day `day`.
+    fn count_new_licences(
+        &mut self,
+        day: i64,
+        n: i64,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Counts one licence more stored that no day limit counts (an upgrade's new key).
+    fn count_stored_licence(&mut self) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The activation of `key` on `computer_id`.
+    fn activation(
+        &mut self,
+        key: &str,
+        computer_id: &str,
+    ) -> impl Future<Output = Result<Option<Activation>, StoreError>>;
+
+    /// Every activation of `key`, ordered by computer id.
+    fn activations(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<Activation>, StoreError>>;
+
+    /// Stores an activation of `key`, new or replacing the one on the same computer.
+    fn put_activation(
+        &mut self,
+        key: &str,
+        activation: &Activation,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Removes the activation of `key` on `computer_id`.
+    fn remove_activation(
+        &mut self,
+        key: &str,
+        computer_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// How many counted activations were made on UTC day `day` (`maxActivationsPerDay`).
+    fn activations_on(&mut self, day: i64) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// Counts one activation made on UTC day `day`.
+    fn count_activation(&mut self, day: i64) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Times of the logged releases of `key`, oldest first (the release limits count them).
+    fn release_times(&mut self, key: &str) -> impl Future<Output = Result<Vec<i64>, StoreError>>;
+
+    /// Logs a release of `key` at `time`.
+    fn log_release(&mut self, key: &str, time: i64)
+    -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Appends a line to the history of `key`, after every line appended before.
+    fn append_history(
+        &mut self,
+        key: &str,
+        entry: &HistoryEntry,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The keys an order was fulfilled with, in creation order.
+    fn by_order(
+        &mut self,
+        order: &OrderRef<'_>,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, StoreError>>;
+
+    /// Records the keys an order was fulfilled with.
+    fn record_order(
+        &mut self,
+        order: &OrderRef<'_>,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The keys of a subscription, in key order (replaced keys are not among them).
+    fn by_subscription(
+        &mut self,
+        subscription_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>>;
+
+    /// Makes `key` one of the keys of a subscription.
+    fn join_subscription(
+        &mut self,
+        subscription_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Takes `key` out of a subscription (it was replaced by an upgrade).
+    fn leave_subscription(
+        &mut self,
+        subscription_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The current licence-signing key, if one was made.
+    fn current_signing_key(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<StoredSigningKey>, StoreError>>;
+
+    /// Stores a signing key and makes it current; earlier keys stay stored.
+    fn make_signing_key_current(
+        &mut self,
+        key: &StoredSigningKey,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The change remembered for a replay id of `vendor` (lower case), if any.
+    fn recall_change(
+        &mut self,
+        vendor: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<RememberedChange>, StoreError>>;
+
+    /// Remembers a change for a replay id of `vendor` (lower case), made at `at`.
+    fn remember_change(
+        &mut self,
+        vendor: &str,
+        id: &str,
+        at: i64,
+        change: &RememberedChange,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+}
