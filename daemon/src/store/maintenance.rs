@@ -10,9 +10,9 @@ use std::path::Path;
 use super::{Store, StoreError};
 use crate::license::License;
 
-pub use super::redb::backup::Copied;
-pub use super::redb::check::{CheckReport, Compacted};
-pub use super::redb::import::Imported;
+pub use super::embedded::backup::Copied;
+pub use super::embedded::check::{CheckReport, Compacted};
+pub use super::embedded::import::Imported;
 
 /// What a running store offers for maintenance.
 pub trait Maintenance {
@@ -49,22 +49,22 @@ impl Store {
 /// Checks the stopped embedded database at `path`: the engine's integrity check, then
 /// licd's consistency checks. Fails if the file is missing or held by a running daemon.
 pub fn check_file(path: &Path) -> Result<CheckReport, StoreError> {
-    super::redb::check::check_file(path)
+    super::embedded::check::check_file(path)
 }
 
 /// Compacts the stopped embedded database at `path`.
 pub fn compact_file(path: &Path) -> Result<Compacted, StoreError> {
-    super::redb::check::compact_file(path)
+    super::embedded::check::compact_file(path)
 }
 
 /// Replaces the stopped embedded database `db` by the backup `backup`, which is verified
 /// first; refuses to overwrite licence data unless `force`.
 pub fn restore(backup: &Path, db: &Path, force: bool) -> Result<Copied, StoreError> {
-    super::redb::backup::restore(backup, db, force)
+    super::embedded::backup::restore(backup, db, force)
 }
 
 /// Gives a file written by root (a backup, a restored database) to the owner of its
 /// directory, so the service user can read it.
 pub fn give_to_directory_owner(file: &Path) {
-    super::redb::backup::give_to_directory_owner(file)
+    super::embedded::backup::give_to_directory_owner(file)
 }

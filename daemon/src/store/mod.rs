@@ -13,11 +13,13 @@
 pub mod access;
 pub mod commands;
 pub mod data_dir;
+/// The embedded backend, in folder `redb/`.
+#[path = "redb/mod.rs"]
+mod embedded;
 mod error;
 pub mod lock;
 pub mod maintenance;
 pub mod permissions;
-mod redb;
 pub mod replays;
 mod snapshot;
 mod stats;
@@ -73,20 +75,20 @@ impl Default for StoreOptions {
 /// request road.
 pub enum Store {
     /// The embedded redb file.
-    Redb(redb::RedbStore),
+    Redb(embedded::RedbStore),
 }
 
 impl Store {
     /// Opens (or creates) the embedded database at `path`, creating the schema and the
     /// server secret on first start, and starts its writer.
     pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        redb::RedbStore::open(path, options).map(Store::Redb)
+        embedded::RedbStore::open(path, options).map(Store::Redb)
     }
 
     /// Opens an existing embedded database for an admin command; refuses to create one (only
     /// `serve`, `restore` and `import` create databases).
     pub fn open_existing(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        redb::RedbStore::open_existing(path, options).map(Store::Redb)
+        embedded::RedbStore::open_existing(path, options).map(Store::Redb)
     }
 
     /// The 32-byte server secret that computer keys are derived with.

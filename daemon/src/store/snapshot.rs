@@ -4,7 +4,7 @@
 //! at once from its read transaction, which never waits for writes.
 
 use super::StoreError;
-use super::redb::RedbReader;
+use super::embedded::RedbReader;
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::keys::StoredSigningKey;
@@ -58,14 +58,14 @@ impl Snapshot {
     /// Counted activations made on UTC day `day`.
     pub async fn activations_on(&self, day: i64) -> Result<i64, StoreError> {
         match self {
-            Snapshot::Redb(r) => r.counter(&super::redb::tables::activations_on(day)),
+            Snapshot::Redb(r) => r.activations_on(day),
         }
     }
 
     /// Keys created on UTC day `day`.
     pub async fn keys_created_on(&self, day: i64) -> Result<i64, StoreError> {
         match self {
-            Snapshot::Redb(r) => r.counter(&super::redb::tables::keys_created_on(day)),
+            Snapshot::Redb(r) => r.keys_created_on(day),
         }
     }
 

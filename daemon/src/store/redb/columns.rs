@@ -227,7 +227,7 @@ pub(crate) fn unknown_tables(txn: &redb::ReadTransaction) -> Result<Vec<String>,
 mod tests {
     use super::*;
     use crate::store::StoreOptions;
-    use crate::store::redb::RedbStore;
+    use crate::store::embedded::RedbStore;
 
     #[test]
     fn every_table_of_a_fresh_database_is_in_the_list() {

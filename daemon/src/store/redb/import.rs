@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn hex_survives_a_round_trip() {
-        use crate::store::redb::export::hex;
+        use crate::store::embedded::export::hex;
         assert_eq!(
             unhex(&hex(&[0, 1, 0xab, 0xff])),
             Some(vec![0, 1, 0xab, 0xff])

@@ -107,8 +107,8 @@ mod tests {
 
     use super::*;
     use crate::store::StoreOptions;
-    use crate::store::redb::RedbStore;
-    use crate::store::redb::tx::RedbTx;
+    use crate::store::embedded::RedbStore;
+    use crate::store::embedded::tx::RedbTx;
     use crate::store::replays::ReplayKey;
     use crate::store::tx::{RememberedChange, Tx};
 

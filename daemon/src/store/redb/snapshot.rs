@@ -65,6 +65,16 @@ impl RedbReader {
         Ok(out)
     }
 
+    /// Counted activations made on UTC day `day`.
+    pub fn activations_on(&self, day: i64) -> Result<i64, StoreError> {
+        self.counter(&activations_on(day))
+    }
+
+    /// Keys created on UTC day `day`.
+    pub fn keys_created_on(&self, day: i64) -> Result<i64, StoreError> {
+        self.counter(&keys_created_on(day))
+    }
+
     /// A counter's value (0 when never written).
     pub fn counter(&self, name: &str) -> Result<i64, StoreError> {
         let table = self.txn.open_table(COUNTERS)?;
