@@ -1,42 +1,22 @@
 //! GetActivationKey / GetActivationKeyWithExpiryDate: create licence keys (eCommerce
 //! fulfilment). Both names run this code; both accept the expiry arguments.
 
-use crate::config::{ResponseFormat, Vendor};
+use crate::config::{OptionsConfig, ResponseFormat, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::License;
-use crate::license::dates::SECONDS_PER_DAY;
+use crate::license::creation::{self, CreationDefaults, KeyRequest, NewKeys};
 use crate::license::features::Features;
 use crate::license::keys::ActivationKey;
-use crate::license::model::{Deployment, LicenseModel};
-use crate::license::properties::{self, PropertyChange};
+use crate::license::model::LicenseModel;
+use crate::license::properties;
 use crate::methods::{Ctx, masked, product_not_found, u32_arg};
 use crate::response::{Field, Reply, Value};
 use crate::store::commands::{CreateKeys, Created};
 
 /// A parsed key-creation request.
 pub struct GetActivationKey {
-    product_id: u32,
-    major: u32,
-    minor: u32,
-    quantity: u32,
-    multiple: bool,
-    per_key: u32,
-    additional: u32,
-    model: Option<LicenseModel>,
-    floating: bool,
-    features: Vec<(u8, u8)>,
-    expiry: Option<i64>,
-    duration: Option<u32>,
-    maintenance: bool,
-    maintenance_days: Option<u32>,
-    properties: Vec<PropertyChange>,
-    order_id: Option<String>,
-    subscription_id: Option<String>,
-    user_data: Option<String>,
-    affiliate_id: Option<String>,
-    email: Option<String>,
-    qlm_version: Option<String>,
+    request: KeyRequest,
 }
 
 fn bounded(args: &Args, name: &str, min: i64, max: i64) -> Result<Option<u32>, MethodError> {
@@ -62,7 +42,7 @@ impl GetActivationKey {
             })?),
             None => None,
         };
-        Ok(GetActivationKey {
+        let request = KeyRequest {
             product_id: required("is_productid")?,
             major: required("is_majorversion")?,
             minor: required("is_minorversion")?,
@@ -86,142 +66,103 @@ impl GetActivationKey {
             affiliate_id: text(args, "is_affiliateid", 255)?,
             email: text(args, "is_email", 255)?,
             qlm_version: text(args, "is_qlmversion", 255)?,
-        })
+        };
+        Ok(GetActivationKey { request })
     }
 
     /// Creates the keys in one transaction (or returns the keys of a retried order).
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
         let config = &ctx.config;
+        let r = &self.request;
         let product = config
-            .product(self.product_id, self.major, self.minor)
-            .ok_or_else(|| product_not_found(self.product_id, self.major, self.minor))?;
-        let props = properties::apply_changes(&[], &product.properties, &self.properties)?;
+            .product(r.product_id, r.major, r.minor)
+            .ok_or_else(|| product_not_found(r.product_id, r.major, r.minor))?;
         let options = &config.options;
-        let mut model = match self.model {
-            Some(m) => m,
-            None => {
-                let default = if self.duration.is_some() {
-                    Some(options.default_license_model_when_duration_set.as_str())
-                } else if self.expiry.is_some() {
-                    Some(options.default_license_model_when_expiry_date_set.as_str())
-                } else {
-                    None
-                };
-                match default {
-                    // Config validation guarantees these names parse.
-                    Some(name) => LicenseModel::parse(name).ok_or_else(|| {
-                        MethodError::internal(format!(
-                            "The configured default model {name} is not valid."
-                        ))
-                    })?,
-                    None => LicenseModel::parse("permanent").ok_or_else(|| {
-                        MethodError::internal("The permanent model is not known.")
-                    })?,
-                }
-            }
-        };
-        if self.floating {
-            model.deployment = Deployment::Floating;
-        }
-        let now = ctx.now;
-        let mut expiry = self.expiry;
-        if options.use_duration_to_set_expiry_date
-            && expiry.is_none()
-            && let Some(days) = self.duration
-        {
-            expiry = Some(now + i64::from(days) * SECONDS_PER_DAY);
-        }
-        let (count, seats) = if self.multiple {
-            (1, self.quantity * self.per_key + self.additional)
-        } else {
-            (self.quantity, self.per_key + self.additional)
-        };
-        let maintenance_days = self
-            .maintenance_days
-            .map_or(options.maintenance_plan_period_in_days, i64::from);
-        let template = License {
-            key: String::new(),
-            product_id: self.product_id,
-            major_version: self.major,
-            minor_version: self.minor,
-            model,
-            activations_allowed: seats,
-            activations_used: 0,
-            features: Features::default().with_changes(&self.features),
-            expiry,
-            duration_days: self.duration,
-            first_activation: None,
-            maintenance_plan: self.maintenance,
-            maintenance_renewal: self
-                .maintenance
-                .then(|| now + maintenance_days * SECONDS_PER_DAY),
-            properties: props,
-            order_id: self.order_id.clone(),
-            subscription_id: self.subscription_id,
-            user_data: self.user_data,
-            affiliate_id: self.affiliate_id,
-            email: self.email,
-            qlm_version: self
-                .qlm_version
-                .unwrap_or_else(|| options.default_qlm_version.clone()),
-            vendor: vendor.name.clone(),
-            created: now,
-            last_accessed: None,
-            revoked: false,
-            revision: 0,
-            upgraded_to: None,
-            max_release_count: None,
-            max_release_period: None,
-        };
+        let defaults = creation_defaults(options)?;
+        let NewKeys { template, count } = creation::new_keys(
+            self.request,
+            &product.properties,
+            &vendor.name,
+            ctx.now,
+            &defaults,
+        )?;
         let command = CreateKeys {
+            order_id: template.order_id.clone(),
             template,
             count,
-            order_id: self.order_id,
             max_per_day: options.max_new_keys_per_day,
             max_stored: options.db_max_records,
         };
         let Created { licenses, reused } = ctx.execute(command).await?;
-        let keys: Vec<String> = licenses
-            .iter()
-            .map(|l| ActivationKey::from_canonical_unchecked(l.key.clone()).dashed())
-            .collect();
-        for l in &licenses {
-            let key = ActivationKey::from_canonical_unchecked(l.key.clone());
-            tracing::info!(
-                method = "GetActivationKey",
-                key = %masked(&key),
-                vendor = %vendor.name,
-                client = %ctx.client,
-                reused,
-                "licence created"
-            );
-        }
-        let n = licenses.len();
-        let mut reply = Reply::new(if n == 1 {
-            "Created 1 activation key.".to_string()
-        } else {
-            format!("Created {n} activation keys.")
-        });
-        let records = licenses
-            .iter()
-            .zip(&keys)
-            .map(|(l, k)| {
-                vec![
-                    Field::text("activationKey", k.clone()),
-                    Field::int("numActivationsAllowed", i64::from(l.activations_allowed)),
-                ]
-            })
-            .collect();
-        reply.push(Field {
-            name: "licenses",
-            value: Value::List {
-                item: "license",
-                records,
-            },
-        });
-        if vendor.response_format == ResponseFormat::Text {
-            reply.text_lines = Some(keys);
-        }
-        Ok(reply)
+        log_created(ctx, vendor, &licenses, reused);
+        Ok(created_reply(&licenses, vendor))
     }
+}
+
+/// The server's creation defaults, with the default model names read as models.
+fn creation_defaults(options: &OptionsConfig) -> Result<CreationDefaults<'_>, MethodError> {
+    // Config validation guarantees these names parse.
+    let model = |name: &str| {
+        LicenseModel::parse(name).ok_or_else(|| {
+            MethodError::internal(format!("The configured default model {name} is not valid."))
+        })
+    };
+    Ok(CreationDefaults {
+        model_when_duration_set: model(&options.default_license_model_when_duration_set)?,
+        model_when_expiry_date_set: model(&options.default_license_model_when_expiry_date_set)?,
+        use_duration_to_set_expiry_date: options.use_duration_to_set_expiry_date,
+        maintenance_plan_period_in_days: options.maintenance_plan_period_in_days,
+        qlm_version: &options.default_qlm_version,
+    })
+}
+
+/// One log line per licence created (or found again for a retried order); keys are masked.
+fn log_created(ctx: &Ctx, vendor: &Vendor, licenses: &[License], reused: bool) {
+    for l in licenses {
+        let key = ActivationKey::from_canonical_unchecked(l.key.clone());
+        tracing::info!(
+            method = "GetActivationKey",
+            key = %masked(&key),
+            vendor = %vendor.name,
+            client = %ctx.client,
+            reused,
+            "licence created"
+        );
+    }
+}
+
+/// The reply: how many keys, and each key with its seats; a text-format vendor also gets the
+/// keys one per line.
+fn created_reply(licenses: &[License], vendor: &Vendor) -> Reply {
+    let keys: Vec<String> = licenses
+        .iter()
+        .map(|l| ActivationKey::from_canonical_unchecked(l.key.clone()).dashed())
+        .collect();
+    let n = licenses.len();
+    let mut reply = Reply::new(if n == 1 {
+        "Created 1 activation key.".to_string()
+    } else {
+        format!("Created {n} activation keys.")
+    });
+    let records = licenses
+        .iter()
+        .zip(&keys)
+        .map(|(l, k)| {
+            vec![
+                Field::text("activationKey", k.clone()),
+                Field::int("numActivationsAllowed", i64::from(l.activations_allowed)),
+            ]
+        })
+        .collect();
+    reply.push(Field {
+        name: "licenses",
+        value: Value::List {
+            item: "license",
+            records,
+        },
+    });
+    if vendor.response_format == ResponseFormat::Text {
+        reply.text_lines = Some(keys);
+    }
+    reply
 }
