@@ -18,6 +18,7 @@ pub mod release;
 pub mod renewal;
 pub mod rules;
 pub mod update;
+pub mod validation;
 
 #[cfg(test)]
 mod parser_proptests;

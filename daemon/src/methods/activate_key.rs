@@ -1,13 +1,13 @@
-//! ActivateKey: QLM's older activation call. The road of ValidateLicenseHttp with
-//! `is_activate=true` and a short reply, signed when asked (spec offline.md).
+//! ActivateKey: QLM's older activation call. The road of ValidateLicenseHttp
+//! (`super::activation`) with `is_activate=true` and a short reply, signed when asked (spec
+//! offline.md).
 
 use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::methods::Ctx;
-use crate::methods::validate_license::{
-    ActivationCtx, Check, Checked, check_or_activate, display_key, result_sentence,
-};
+use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
+use crate::methods::validate_license::{display_key, result_sentence};
 use crate::response::{Field, Reply};
 
 /// A parsed ActivateKey request.

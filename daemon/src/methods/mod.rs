@@ -6,6 +6,7 @@
 //! the order of checks of methods.md holds for every method.
 
 pub mod activate_key;
+pub mod activation;
 pub mod get_activation_key;
 pub mod get_latest_version;
 pub mod licence_info;

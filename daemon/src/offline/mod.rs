@@ -21,9 +21,8 @@ use crate::config::Config;
 use crate::errors::MethodError;
 use crate::license::dates;
 use crate::license::rules::ProductQuery;
-use crate::methods::validate_license::{
-    ActivationCtx, Check, Checked, check_or_activate, validate_reply,
-};
+use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
+use crate::methods::validate_license::validate_reply;
 use crate::signing::keys::SigningKey;
 use crate::signing::reply::PendingSignature;
 use crate::signing::{Signer, SigningError};
