@@ -81,6 +81,21 @@ impl Refusal {
         Self::new(Reason::Invalid, message)
     }
 
+    /// A required argument is missing; the message names it.
+    pub fn missing(argument: &str) -> Self {
+        Self::new(
+            Reason::Missing,
+            format!("The argument {argument} is required."),
+        )
+    }
+
+    /// The same refusal carrying QLM `status` flags, so the reply still tells the licence's
+    /// state.
+    pub fn with_status_flags(mut self, flags: u32) -> Self {
+        self.status_flags = Some(flags);
+        self
+    }
+
     /// No licence has this activation key.
     pub fn key_not_found() -> Self {
         Self::new(

@@ -226,7 +226,7 @@ pub async fn check_or_activate(
                 .use_duration_to_set_expiry_date_when_activating,
             reclaim_after_minutes: config.activation.cloud_inactivity_threshold_minutes,
         },
-        check: Box::new(move |l: &License| licence_check(l).map_err(Refusal::from)),
+        check: Box::new(licence_check),
         secret: *store.secret(),
     };
     match store.run(command, ctx.deadline).await? {
@@ -267,7 +267,7 @@ fn licence_check(
     config: Arc<Config>,
     asked: ProductQuery,
     now: i64,
-) -> impl Fn(&License) -> Result<(), MethodError> + Send + 'static {
+) -> impl Fn(&License) -> Result<(), Refusal> + Send + 'static {
     move |license: &License| {
         rules::check_product(
             license,

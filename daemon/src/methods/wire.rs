@@ -40,43 +40,6 @@ impl From<Refusal> for MethodError {
     }
 }
 
-// TEMPORARY until every rule in license/ returns a Refusal (branch `errors`): lets the
-// decisions call the rules that still return a MethodError. Removed at that merge.
-impl From<MethodError> for Refusal {
-    fn from(e: MethodError) -> Self {
-        use crate::license::refusal::Reason as R;
-        let reason = [
-            R::Invalid,
-            R::Missing,
-            R::Rule,
-            R::Revoked,
-            R::NotFound,
-            R::Expired,
-            R::NoSeatsLeft,
-            R::WrongVersion,
-            R::TooManyReleases,
-            R::NotActivated,
-            R::ActivatedElsewhere,
-            R::ProductNotFound,
-            R::WrongProduct,
-            R::WrongDeactivationCode,
-            R::ComputerKeyMismatch,
-            R::CheckedOutOffline,
-            R::BadProperty,
-            R::UnknownProperty,
-            R::OtherVendor,
-        ]
-        .into_iter()
-        .find(|r| code_of(*r) == e.code)
-        .unwrap_or(R::Rule);
-        Refusal {
-            reason,
-            message: e.message,
-            status_flags: e.status_flags,
-        }
-    }
-}
-
 impl From<crate::store::StoreError> for MethodError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError as E;
