@@ -1,150 +1,117 @@
 //! The one table of error codes a client can see.
 //!
 //! Every failure a handler reports goes through [`MethodError`], whose [`ErrorCode`] carries
-//! QLM's `EServerErrorCode` number (spec README §5) and the HTTP status it travels with. Keeping
-//! the table in one place is what keeps `<errorCode>` stable and `docs/errors.md` true.
+//! QLM's `EServerErrorCode` number (spec README §5) and the HTTP status it travels with. Each
+//! code is one row of `error_codes!`: number, QLM name, HTTP status and doc line, so the
+//! enum, its lookups and `docs/errors.md` cannot drift apart (as meilisearch-types' table).
 
 use http::StatusCode;
 
-/// The error codes licd answers with, numbered as QLM's `EServerErrorCode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// Caller's address blocked, or not allowed for an admin method.
-    IpRestriction,
-    /// Malformed, duplicate, oversized or out-of-range argument; unknown method.
-    InvalidFormat,
-    /// The method's enable property is off.
-    OperationDisabled,
-    /// Vendor unknown or disabled, wrong credentials, plugin denied.
-    AuthenticationError,
-    /// A licence rule refused the request.
-    LicenseError,
-    /// The licence is revoked.
-    LicenseRevoked,
-    /// No licence with this key.
-    LicenseNotFound,
-    /// A required argument is missing.
-    MissingArgument,
-    /// The licence or subscription has expired.
-    LicenseExpired,
-    /// Every activation of the key is in use.
-    NoMoreActivations,
-    /// Key is for another major/minor version.
-    WrongVersion,
-    /// Release limit reached.
-    ExceededMaxReleases,
-    /// Release of a key or computer that is not activated.
-    ReleaseNotActivated,
-    /// Release for a computer the key is not activated on.
-    ReleaseActivatedOnAnotherSystem,
-    /// Product id / version not defined in the configuration.
-    ProductNotFound,
-    /// Key belongs to another product.
-    WrongProduct,
-    /// Deactivation verification code missing from the expected set.
-    WrongDeactivationCode,
-    /// Client's computer key differs and the server requires a match.
-    ComputerKeyMismatch,
-    /// Licence checked out for offline use until a later date.
-    ReleaseFailedOfflineUsage,
-    /// Product-property value has the wrong type or syntax.
-    ProductPropertiesError,
-    /// Product property not defined for the product.
-    ProductPropertiesNotFound,
-    /// An internal failure (storage, timeout before the change was applied).
-    UnknownError,
+/// Generates [`ErrorCode`] and its lookups from one row per code:
+/// `Variant = number, "QLM name", HTTP status constant, "doc line";`.
+/// The doc line is the variant's doc comment and the "meaning" column of `docs/errors.md`.
+macro_rules! error_codes {
+    ($($variant:ident = $number:literal, $name:literal, $status:ident, $doc:literal;)+) => {
+        /// The error codes licd answers with, numbered as QLM's `EServerErrorCode`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(
+                #[doc = $doc]
+                $variant,
+            )+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order `docs/errors.md` lists them.
+            pub const ALL: [ErrorCode; [$($name),+].len()] = [$(ErrorCode::$variant),+];
+
+            /// The number sent in `<errorCode>`.
+            pub const fn number(self) -> u32 {
+                match self {
+                    $(ErrorCode::$variant => $number,)+
+                }
+            }
+
+            /// QLM's name for the code, used in logs, metrics labels and `docs/errors.md`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                }
+            }
+
+            /// The HTTP status a reply with this code travels with. Business errors are 200
+            /// because QLM clients read the body, not the status; a transport refusal
+            /// overrides it with [`MethodError::with_status`] or [`MethodError::busy`].
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)+
+                }
+            }
+
+            /// One line saying when the code is answered, as `docs/errors.md` gives it.
+            pub const fn doc(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $doc,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// Every code, in the order `docs/errors.md` lists them.
-    pub const ALL: [ErrorCode; 22] = [
-        ErrorCode::IpRestriction,
-        ErrorCode::InvalidFormat,
-        ErrorCode::OperationDisabled,
-        ErrorCode::AuthenticationError,
-        ErrorCode::LicenseError,
-        ErrorCode::LicenseRevoked,
-        ErrorCode::LicenseNotFound,
-        ErrorCode::MissingArgument,
-        ErrorCode::LicenseExpired,
-        ErrorCode::NoMoreActivations,
-        ErrorCode::WrongVersion,
-        ErrorCode::ExceededMaxReleases,
-        ErrorCode::ReleaseNotActivated,
-        ErrorCode::ReleaseActivatedOnAnotherSystem,
-        ErrorCode::ProductNotFound,
-        ErrorCode::WrongProduct,
-        ErrorCode::WrongDeactivationCode,
-        ErrorCode::ComputerKeyMismatch,
-        ErrorCode::ReleaseFailedOfflineUsage,
-        ErrorCode::ProductPropertiesError,
-        ErrorCode::ProductPropertiesNotFound,
-        ErrorCode::UnknownError,
-    ];
-
-    /// The number sent in `<errorCode>`.
-    pub const fn number(self) -> u32 {
-        match self {
-            ErrorCode::IpRestriction => 3,
-            ErrorCode::InvalidFormat => 5,
-            ErrorCode::OperationDisabled => 7,
-            ErrorCode::AuthenticationError => 8,
-            ErrorCode::LicenseError => 200,
-            ErrorCode::LicenseRevoked => 201,
-            ErrorCode::LicenseNotFound => 203,
-            ErrorCode::MissingArgument => 208,
-            ErrorCode::LicenseExpired => 209,
-            ErrorCode::NoMoreActivations => 210,
-            ErrorCode::WrongVersion => 211,
-            ErrorCode::ExceededMaxReleases => 212,
-            ErrorCode::ReleaseNotActivated => 216,
-            ErrorCode::ReleaseActivatedOnAnotherSystem => 217,
-            ErrorCode::ProductNotFound => 218,
-            ErrorCode::WrongProduct => 220,
-            ErrorCode::WrongDeactivationCode => 224,
-            ErrorCode::ComputerKeyMismatch => 225,
-            ErrorCode::ReleaseFailedOfflineUsage => 228,
-            ErrorCode::ProductPropertiesError => 2200,
-            ErrorCode::ProductPropertiesNotFound => 2201,
-            ErrorCode::UnknownError => 3000,
-        }
-    }
-
-    /// QLM's name for the code, used in logs, metrics labels and `docs/errors.md`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ErrorCode::IpRestriction => "RequestBlocked_IpRestriction",
-            ErrorCode::InvalidFormat => "RequestBlocked_InvalidFormat",
-            ErrorCode::OperationDisabled => "RequestBlocked_OperationDisabled",
-            ErrorCode::AuthenticationError => "RequestBlocked_AuthenticationError",
-            ErrorCode::LicenseError => "License_Error",
-            ErrorCode::LicenseRevoked => "License_Revoked",
-            ErrorCode::LicenseNotFound => "License_NotFound",
-            ErrorCode::MissingArgument => "License_MissingArgument",
-            ErrorCode::LicenseExpired => "License_Expired",
-            ErrorCode::NoMoreActivations => "License_NoMoreActivations",
-            ErrorCode::WrongVersion => "License_ActivationKeyForWrongVersion",
-            ErrorCode::ExceededMaxReleases => "License_ExceededMaxReleases",
-            ErrorCode::ReleaseNotActivated => "License_Release_NotActivated",
-            ErrorCode::ReleaseActivatedOnAnotherSystem => {
-                "License_Release_ActivatedOnAnotherSystem"
-            }
-            ErrorCode::ProductNotFound => "License_ProductNotFound",
-            ErrorCode::WrongProduct => "License_ActivationKeyForWrongProduct",
-            ErrorCode::WrongDeactivationCode => "License_WrongDeactivationVerificationCode",
-            ErrorCode::ComputerKeyMismatch => "License_ComputerKeyMismatch",
-            ErrorCode::ReleaseFailedOfflineUsage => "License_Release_Failed_OfflineUsage",
-            ErrorCode::ProductPropertiesError => "ProductProperties_Error",
-            ErrorCode::ProductPropertiesNotFound => "ProductProperties_NotFound",
-            ErrorCode::UnknownError => "UnknownError",
-        }
-    }
+error_codes! {
+    IpRestriction = 3, "RequestBlocked_IpRestriction", OK,
+        "The caller's address is blocked, or not allowed to call an admin method.";
+    InvalidFormat = 5, "RequestBlocked_InvalidFormat", OK,
+        "An argument is malformed, duplicated, oversized or out of range, or the method is \
+         unknown.";
+    OperationDisabled = 7, "RequestBlocked_OperationDisabled", OK,
+        "The method's enable property is off.";
+    AuthenticationError = 8, "RequestBlocked_AuthenticationError", OK,
+        "The vendor is unknown or disabled, the credentials are wrong, or a plugin denied the \
+         request.";
+    LicenseError = 200, "License_Error", OK,
+        "A licence rule refused the request.";
+    LicenseRevoked = 201, "License_Revoked", OK,
+        "The licence is revoked.";
+    LicenseNotFound = 203, "License_NotFound", OK,
+        "No licence has this activation key.";
+    MissingArgument = 208, "License_MissingArgument", OK,
+        "A required argument is missing.";
+    LicenseExpired = 209, "License_Expired", OK,
+        "The licence or its subscription has expired.";
+    NoMoreActivations = 210, "License_NoMoreActivations", OK,
+        "Every activation of the key is in use.";
+    WrongVersion = 211, "License_ActivationKeyForWrongVersion", OK,
+        "The key is for another major or minor version.";
+    ExceededMaxReleases = 212, "License_ExceededMaxReleases", OK,
+        "The licence has reached its release limit.";
+    ReleaseNotActivated = 216, "License_Release_NotActivated", OK,
+        "A release asks for a key that is not activated on any computer.";
+    ReleaseActivatedOnAnotherSystem = 217, "License_Release_ActivatedOnAnotherSystem", OK,
+        "A release names a computer the key is not activated on.";
+    ProductNotFound = 218, "License_ProductNotFound", OK,
+        "The product id and version are not defined in the configuration.";
+    WrongProduct = 220, "License_ActivationKeyForWrongProduct", OK,
+        "The key belongs to another product.";
+    WrongDeactivationCode = 224, "License_WrongDeactivationVerificationCode", OK,
+        "The deactivation verification code is not one of those expected.";
+    ComputerKeyMismatch = 225, "License_ComputerKeyMismatch", OK,
+        "The client's computer key differs and the server requires a match.";
+    ReleaseFailedOfflineUsage = 228, "License_Release_Failed_OfflineUsage", OK,
+        "The licence is checked out for offline use until a later date.";
+    ProductPropertiesError = 2200, "ProductProperties_Error", OK,
+        "A product property value has the wrong type or syntax.";
+    ProductPropertiesNotFound = 2201, "ProductProperties_NotFound", OK,
+        "A product property is not defined for the product.";
+    UnknownError = 3000, "UnknownError", OK,
+        "An internal failure (storage, or a timeout before the change was applied).";
 }
 
 /// A refusal with the code and the sentence the client reads in `<error>`.
 ///
-/// `status` is 200 for business errors (QLM clients read the body); transport-level refusals
-/// (unknown method 404, full queue 503) carry their own HTTP status with the same envelope.
+/// `status` starts as the code's status in the table (200 for business errors: QLM clients
+/// read the body); transport-level refusals (unknown method 404, full queue 503) carry their
+/// own HTTP status with the same envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (code {})", code.number())]
 pub struct MethodError {
@@ -161,12 +128,12 @@ pub struct MethodError {
 }
 
 impl MethodError {
-    /// A business error: HTTP 200 with the error envelope.
+    /// An error with the code's HTTP status from the table.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         MethodError {
             code,
             message: message.into(),
-            status: StatusCode::OK,
+            status: code.status(),
             retry_after: None,
             status_flags: None,
         }
@@ -204,11 +171,8 @@ impl MethodError {
     /// HTTP 503 with `Retry-After`: the server is busy; nothing was changed.
     pub fn busy(message: impl Into<String>) -> Self {
         MethodError {
-            code: ErrorCode::UnknownError,
-            message: message.into(),
-            status: StatusCode::SERVICE_UNAVAILABLE,
             retry_after: Some(1),
-            status_flags: None,
+            ..Self::internal(message).with_status(StatusCode::SERVICE_UNAVAILABLE)
         }
     }
 }
@@ -230,11 +194,39 @@ mod tests {
     }
 
     #[test]
-    fn docs_errors_md_lists_every_code_with_its_name() {
+    fn docs_errors_md_lists_every_code_with_its_name_status_and_doc_line() {
         let doc = include_str!("../../docs/errors.md");
         for code in ErrorCode::ALL {
             let row = format!("| {} | {} |", code.number(), code.name());
             assert!(doc.contains(&row), "docs/errors.md lacks the row for {row}");
+            let line = doc
+                .lines()
+                .find(|l| l.starts_with(&row))
+                .unwrap_or_default();
+            let cells: Vec<&str> = line.split(" | ").collect();
+            // The HTTP cell may go on to list transport overrides: "200 (404 unknown method, …)".
+            let http = cells.get(2).copied().unwrap_or_default();
+            assert!(
+                http.starts_with(code.status().as_str()),
+                "docs/errors.md gives HTTP '{http}' for {row}; the table says {}",
+                code.status().as_str()
+            );
+            assert_eq!(
+                cells.get(3).copied(),
+                Some(code.doc()),
+                "docs/errors.md's meaning for {row} is not the table's doc line"
+            );
         }
+    }
+
+    #[test]
+    fn an_error_travels_with_its_codes_status_and_busy_is_503_with_retry_after() {
+        for code in ErrorCode::ALL {
+            assert_eq!(MethodError::new(code, "m").status, code.status());
+        }
+        let busy = MethodError::busy("m");
+        assert_eq!(busy.code, ErrorCode::UnknownError);
+        assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.retry_after, Some(1));
     }
 }

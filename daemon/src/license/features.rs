@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::errors::MethodError;
+use crate::license::refusal::Refusal;
 
 /// The argument every message names, so a client knows which field to fix.
 const ARGUMENT: &str = "is_features";
@@ -26,7 +26,7 @@ impl Features {
     /// whitespace around tokens ignored): `0:3;1:1`. Empty or blank input is no change.
     /// A set named twice, a set outside 0–3, a value outside 0–255 or anything else is code 5
     /// naming the entry and `is_features`.
-    pub fn parse_changes(input: &str) -> Result<Vec<(u8, u8)>, MethodError> {
+    pub fn parse_changes(input: &str) -> Result<Vec<(u8, u8)>, Refusal> {
         let mut changes: Vec<(u8, u8)> = Vec::new();
         if input.trim().is_empty() {
             return Ok(changes);
@@ -81,7 +81,7 @@ impl Features {
 }
 
 /// One `set:value` entry, already trimmed and not empty.
-fn parse_entry(entry: &str) -> Result<(u8, u8), MethodError> {
+fn parse_entry(entry: &str) -> Result<(u8, u8), Refusal> {
     let syntax = || {
         invalid(format!(
             "{ARGUMENT} entry '{}' is not set:value; write e.g. 0:3;1:1 (sets 0 to 3, values \
@@ -121,9 +121,9 @@ fn number(text: &str) -> Option<u32> {
     }))
 }
 
-/// Code 5 with the given sentence.
-fn invalid(message: String) -> MethodError {
-    MethodError::invalid(message)
+/// An invalid-value refusal (code 5 on the wire) with the given sentence.
+fn invalid(message: String) -> Refusal {
+    Refusal::invalid(message)
 }
 
 /// At most [`MAX_QUOTED_CHARS`] characters of client input for a message.
@@ -140,11 +140,11 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errors::ErrorCode;
+    use crate::license::refusal::Reason;
 
-    fn refused(input: &str) -> MethodError {
+    fn refused(input: &str) -> Refusal {
         let err = Features::parse_changes(input).unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidFormat, "{input:?}");
+        assert_eq!(err.reason, Reason::Invalid, "{input:?}");
         assert!(err.message.contains("is_features"), "{}", err.message);
         err
     }

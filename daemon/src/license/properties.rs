@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dates;
-use crate::errors::{ErrorCode, MethodError};
+use crate::license::refusal::{Reason, Refusal};
 
 /// The argument every message names.
 const ARGUMENT: &str = "is_pp";
@@ -107,7 +107,7 @@ pub struct PropertyChange {
 /// `||`. Checks syntax only (code 2200): the shape, the expiry, a value that starts with a
 /// space and digits (a `+` the URL decoding turned into a space), and a property named twice.
 /// Empty input is no change.
-pub fn parse_changes(input: &str) -> Result<Vec<PropertyChange>, MethodError> {
+pub fn parse_changes(input: &str) -> Result<Vec<PropertyChange>, Refusal> {
     let mut changes: Vec<PropertyChange> = Vec::new();
     if input.trim().is_empty() {
         return Ok(changes);
@@ -128,7 +128,7 @@ pub fn apply_changes(
     current: &[PropertyValue],
     defs: &[PropertyDef],
     changes: &[PropertyChange],
-) -> Result<Vec<PropertyValue>, MethodError> {
+) -> Result<Vec<PropertyValue>, Refusal> {
     let mut result = current.to_vec();
     for (index, change) in changes.iter().enumerate() {
         refuse_if_named_before(&changes[..index], change)?;
@@ -136,8 +136,8 @@ pub fn apply_changes(
             .iter()
             .find(|def| def.category == change.category && def.name == change.name)
             .ok_or_else(|| {
-                MethodError::new(
-                    ErrorCode::ProductPropertiesNotFound,
+                Refusal::new(
+                    Reason::UnknownProperty,
                     format!(
                         "{ARGUMENT} entry '{}': the product has no property {}.{}; check the \
                          product's [[product.property]] list.",
@@ -204,11 +204,11 @@ pub fn check_value(ty: PropertyType, value: &str) -> bool {
 }
 
 /// One entry: splits name, value and optional expiry, and the name at its first `.`.
-fn parse_entry(entry: &str) -> Result<PropertyChange, MethodError> {
+fn parse_entry(entry: &str) -> Result<PropertyChange, Refusal> {
     let shown = quote(entry);
     let malformed = || {
-        MethodError::new(
-            ErrorCode::ProductPropertiesError,
+        Refusal::new(
+            Reason::BadProperty,
             format!(
                 "{ARGUMENT} entry '{shown}' is not category.name::value or \
                  category.name::value::expiry; separate entries with ||."
@@ -229,8 +229,8 @@ fn parse_entry(entry: &str) -> Result<PropertyChange, MethodError> {
     let expiry = match expiry_text {
         None => None,
         Some(text) => Some(dates::parse_expiry(text).ok_or_else(|| {
-            MethodError::new(
-                ErrorCode::ProductPropertiesError,
+            Refusal::new(
+                Reason::BadProperty,
                 format!(
                     "{ARGUMENT} entry '{shown}' has expiry '{}'; write yyyy-MM-dd or \
                      yyyy-MM-dd HH:mm:ss (UTC).",
@@ -240,8 +240,8 @@ fn parse_entry(entry: &str) -> Result<PropertyChange, MethodError> {
         })?),
     };
     if value.starts_with(' ') && value.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(MethodError::new(
-            ErrorCode::ProductPropertiesError,
+        return Err(Refusal::new(
+            Reason::BadProperty,
             format!(
                 "{ARGUMENT} entry '{shown}' has a value starting with a space; a '+' in a URL \
                  or form decodes to a space, so send +5 as %2B5."
@@ -257,17 +257,18 @@ fn parse_entry(entry: &str) -> Result<PropertyChange, MethodError> {
     })
 }
 
-/// Code 2200 when `change` names a property already named in `earlier`.
+/// A bad-property refusal (code 2200) when `change` names a property already named in
+/// `earlier`.
 fn refuse_if_named_before(
     earlier: &[PropertyChange],
     change: &PropertyChange,
-) -> Result<(), MethodError> {
+) -> Result<(), Refusal> {
     if earlier
         .iter()
         .any(|c| c.category == change.category && c.name == change.name)
     {
-        return Err(MethodError::new(
-            ErrorCode::ProductPropertiesError,
+        return Err(Refusal::new(
+            Reason::BadProperty,
             format!(
                 "{ARGUMENT} names property {}.{} twice; name each property once.",
                 quote(&change.category),
@@ -284,7 +285,7 @@ fn int_value(
     change: &PropertyChange,
     def: &PropertyDef,
     current: Option<&PropertyValue>,
-) -> Result<i64, MethodError> {
+) -> Result<i64, Refusal> {
     let text = change.value.as_str();
     let not_an_int = || {
         property_error(
@@ -355,10 +356,11 @@ fn bool_value(text: &str) -> Option<&'static str> {
     }
 }
 
-/// Code 2200 naming the entry and the property, followed by what is wrong.
-fn property_error(change: &PropertyChange, problem: String) -> MethodError {
-    MethodError::new(
-        ErrorCode::ProductPropertiesError,
+/// A bad-property refusal (code 2200) naming the entry and the property, followed by what is
+/// wrong.
+fn property_error(change: &PropertyChange, problem: String) -> Refusal {
+    Refusal::new(
+        Reason::BadProperty,
         format!(
             "{ARGUMENT} entry '{}': property {}.{} {problem}",
             change.entry,
@@ -413,7 +415,7 @@ mod tests {
         }
     }
 
-    fn apply(current: &[PropertyValue], input: &str) -> Result<Vec<PropertyValue>, MethodError> {
+    fn apply(current: &[PropertyValue], input: &str) -> Result<Vec<PropertyValue>, Refusal> {
         apply_changes(current, &defs(), &parse_changes(input)?)
     }
 
@@ -425,9 +427,9 @@ mod tests {
             .unwrap()
     }
 
-    fn refused_with(result: Result<Vec<PropertyValue>, MethodError>, code: ErrorCode) -> String {
+    fn refused_with(result: Result<Vec<PropertyValue>, Refusal>, reason: Reason) -> String {
         let err = result.unwrap_err();
-        assert_eq!(err.code, code, "{}", err.message);
+        assert_eq!(err.reason, reason, "{}", err.message);
         assert!(err.message.contains("is_pp"), "{}", err.message);
         err.message
     }
@@ -479,10 +481,7 @@ mod tests {
             "||quality.module_validation::5",
             "quality.module_validation::5|modules.reports::true",
         ] {
-            refused_with(
-                parse_changes(bad).map(|_| Vec::new()),
-                ErrorCode::ProductPropertiesError,
-            );
+            refused_with(parse_changes(bad).map(|_| Vec::new()), Reason::BadProperty);
         }
     }
 
@@ -494,10 +493,7 @@ mod tests {
             "quality.credits::5::",
             "quality.credits::5::2027-12-31T00:00:00",
         ] {
-            let message = refused_with(
-                parse_changes(bad).map(|_| Vec::new()),
-                ErrorCode::ProductPropertiesError,
-            );
+            let message = refused_with(parse_changes(bad).map(|_| Vec::new()), Reason::BadProperty);
             assert!(message.contains("yyyy-MM-dd"), "{message}");
         }
     }
@@ -515,7 +511,7 @@ mod tests {
     fn value_starting_with_space_and_digits_is_2200_with_the_percent_2b_hint() {
         let message = refused_with(
             parse_changes("quality.credits:: 5").map(|_| Vec::new()),
-            ErrorCode::ProductPropertiesError,
+            Reason::BadProperty,
         );
         assert!(message.contains("%2B"), "{message}");
     }
@@ -525,22 +521,16 @@ mod tests {
         let message = refused_with(
             parse_changes("quality.credits::5||modules.reports::true||quality.credits::+1")
                 .map(|_| Vec::new()),
-            ErrorCode::ProductPropertiesError,
+            Reason::BadProperty,
         );
         assert!(message.contains("quality.credits twice"), "{message}");
     }
 
     #[test]
     fn undeclared_property_is_2201_naming_it() {
-        let message = refused_with(
-            apply(&[], "quality.nope::5"),
-            ErrorCode::ProductPropertiesNotFound,
-        );
+        let message = refused_with(apply(&[], "quality.nope::5"), Reason::UnknownProperty);
         assert!(message.contains("quality.nope"), "{message}");
-        refused_with(
-            apply(&[], "Quality.credits::5"),
-            ErrorCode::ProductPropertiesNotFound,
-        );
+        refused_with(apply(&[], "Quality.credits::5"), Reason::UnknownProperty);
     }
 
     #[test]
@@ -564,7 +554,7 @@ mod tests {
             "quality.credits::1.5",
             "quality.credits::abc",
         ] {
-            refused_with(apply(&[], bad), ErrorCode::ProductPropertiesError);
+            refused_with(apply(&[], bad), Reason::BadProperty);
         }
     }
 
@@ -572,7 +562,7 @@ mod tests {
     fn int_beyond_64_bits_is_2200() {
         refused_with(
             apply(&[], "quality.credits::9223372036854775808"),
-            ErrorCode::ProductPropertiesError,
+            Reason::BadProperty,
         );
     }
 
@@ -608,10 +598,7 @@ mod tests {
             PropertyType::Int,
             &i64::MAX.to_string(),
         )];
-        let message = refused_with(
-            apply(&current, "quality.credits::+1"),
-            ErrorCode::ProductPropertiesError,
-        );
+        let message = refused_with(apply(&current, "quality.credits::+1"), Reason::BadProperty);
         assert!(message.contains("overflows"), "{message}");
         let minimum = [stored("quality", "credits", PropertyType::Int, "0")];
         let at_min = apply(&minimum, "quality.credits::-9223372036854775808").unwrap();
@@ -622,17 +609,14 @@ mod tests {
         let below = [stored("quality", "credits", PropertyType::Int, "-1")];
         refused_with(
             apply(&below, "quality.credits::-9223372036854775808"),
-            ErrorCode::ProductPropertiesError,
+            Reason::BadProperty,
         );
     }
 
     #[test]
     fn relative_change_of_a_stored_non_int_is_2200() {
         let current = [stored("quality", "credits", PropertyType::String, "lots")];
-        refused_with(
-            apply(&current, "quality.credits::+1"),
-            ErrorCode::ProductPropertiesError,
-        );
+        refused_with(apply(&current, "quality.credits::+1"), Reason::BadProperty);
         let replaced = apply(&current, "quality.credits::3").unwrap();
         assert_eq!(value_of(&replaced, "quality", "credits"), "3");
     }
@@ -647,7 +631,7 @@ mod tests {
             "modules.reports::yes",
             "modules.reports::",
         ] {
-            refused_with(apply(&[], bad), ErrorCode::ProductPropertiesError);
+            refused_with(apply(&[], bad), Reason::BadProperty);
         }
     }
 
@@ -657,7 +641,7 @@ mod tests {
         let values = apply(&[], &ok).unwrap();
         assert_eq!(value_of(&values, "branding", "title").chars().count(), 1024);
         let too_long = format!("branding.title::{}", "x".repeat(MAX_STRING_CHARS + 1));
-        let message = refused_with(apply(&[], &too_long), ErrorCode::ProductPropertiesError);
+        let message = refused_with(apply(&[], &too_long), Reason::BadProperty);
         assert!(message.contains("1025"), "{message}");
     }
 
@@ -705,7 +689,7 @@ mod tests {
         let current = [stored("quality", "credits", PropertyType::Int, "1")];
         refused_with(
             apply(&current, "quality.credits::5||modules.reports::maybe"),
-            ErrorCode::ProductPropertiesError,
+            Reason::BadProperty,
         );
     }
 

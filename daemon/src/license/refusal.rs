@@ -4,9 +4,24 @@
 //! nothing of error numbers or HTTP. `crate::methods::wire` turns a refusal into the wire
 //! error (`<errorCode>`, HTTP status) in one place, from one table of codes.
 
-/// The kind of a refusal: what the client did or what the licence forbids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
+/// Declares [`Reason`] and [`Reason::ALL`] from one list, so a reason added later is walked by
+/// every test that checks all of them (`methods::wire` proves each has its own code).
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $variant:ident,)+) => {
+        /// The kind of a refusal: what the client did or what the licence forbids.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Reason {
+            /// Every reason, in the order declared.
+            pub const ALL: [Reason; [$(Reason::$variant),+].len()] = [$(Reason::$variant),+];
+        }
+    };
+}
+
+reasons! {
     /// A value that is not well formed (a feature list, a date, a property).
     Invalid,
     /// Something the rule needs was not given.
@@ -79,6 +94,21 @@ impl Refusal {
     /// A value that is not well formed.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(Reason::Invalid, message)
+    }
+
+    /// A required argument is missing; the message names it.
+    pub fn missing(argument: &str) -> Self {
+        Self::new(
+            Reason::Missing,
+            format!("The argument {argument} is required."),
+        )
+    }
+
+    /// The same refusal carrying QLM `status` flags, so the reply still tells the licence's
+    /// state.
+    pub fn with_status_flags(mut self, flags: u32) -> Self {
+        self.status_flags = Some(flags);
+        self
     }
 
     /// No licence has this activation key.

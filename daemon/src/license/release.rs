@@ -4,8 +4,8 @@
 //! inside the write transaction, and applies [`released`] when it passes, so a release racing
 //! an activation of the same key is decided on one consistent state.
 
-use crate::errors::{ErrorCode, MethodError};
 use crate::license::dates::SECONDS_PER_DAY;
+use crate::license::refusal::{Reason, Refusal};
 use crate::license::{Activation, License, deactivation_code};
 
 /// The configuration values a release depends on.
@@ -37,10 +37,10 @@ pub struct ReleaseRequest<'a> {
 pub fn choose_activation<'a>(
     activations: &'a [Activation],
     computer_id: Option<&str>,
-) -> Result<&'a Activation, MethodError> {
+) -> Result<&'a Activation, Refusal> {
     let not_activated = || {
-        MethodError::new(
-            ErrorCode::ReleaseNotActivated,
+        Refusal::new(
+            Reason::NotActivated,
             "This activation key is not activated on any computer.",
         )
     };
@@ -52,8 +52,8 @@ pub fn choose_activation<'a>(
                 if activations.is_empty() {
                     not_activated()
                 } else {
-                    MethodError::new(
-                        ErrorCode::ReleaseActivatedOnAnotherSystem,
+                    Refusal::new(
+                        Reason::ActivatedElsewhere,
                         format!("This activation key is not activated on computer {pc}."),
                     )
                 }
@@ -61,8 +61,8 @@ pub fn choose_activation<'a>(
         None => match activations {
             [] => Err(not_activated()),
             [only] => Ok(only),
-            _ => Err(MethodError::new(
-                ErrorCode::MissingArgument,
+            _ => Err(Refusal::new(
+                Reason::Missing,
                 format!(
                     "The argument is_pcid is required: this key is activated on {} computers; name the one to release.",
                     activations.len()
@@ -83,9 +83,9 @@ pub fn check_release(
     policy: &ReleasePolicy<'_>,
     release_times: &[i64],
     now: i64,
-) -> Result<(), MethodError> {
+) -> Result<(), Refusal> {
     match (request.code, policy.code_required) {
-        (None, true) => return Err(MethodError::missing("is_deactivation_code")),
+        (None, true) => return Err(Refusal::missing("is_deactivation_code")),
         (None, false) => {}
         (Some(code), _) => {
             let valid = policy.communication_key.is_some_and(|secret| {
@@ -98,16 +98,16 @@ pub fn check_release(
                 )
             });
             if !valid {
-                return Err(MethodError::new(
-                    ErrorCode::WrongDeactivationCode,
+                return Err(Refusal::new(
+                    Reason::WrongDeactivationCode,
                     "The deactivation verification code is not valid for this key and computer; it may be older than a day. Compute it again on the client.",
                 ));
             }
         }
     }
     if activation.offline_until.is_some_and(|until| until > now) {
-        return Err(MethodError::new(
-            ErrorCode::ReleaseFailedOfflineUsage,
+        return Err(Refusal::new(
+            Reason::CheckedOutOffline,
             "This activation is checked out for offline use until a later date.",
         ));
     }
@@ -117,7 +117,7 @@ pub fn check_release(
                 .activated_at
                 .saturating_add(policy.prevent_minutes.saturating_mul(60))
     {
-        return Err(MethodError::rule(format!(
+        return Err(Refusal::rule(format!(
             "This activation is younger than {} minutes and cannot be released yet (options.preventDeactivationPeriod).",
             policy.prevent_minutes
         )));
@@ -148,8 +148,8 @@ pub fn check_release(
         } else {
             format!("in {period_days} days")
         };
-        return Err(MethodError::new(
-            ErrorCode::ExceededMaxReleases,
+        return Err(Refusal::new(
+            Reason::TooManyReleases,
             format!("This licence has reached its limit of {limit} releases {period}."),
         ));
     }
@@ -233,20 +233,20 @@ mod tests {
         let one = vec![seat("PC-1", 0, 0)];
         let two = vec![seat("PC-1", 0, 0), seat("PC-2", 0, 0)];
         assert_eq!(
-            choose_activation(&none, Some("PC-1")).unwrap_err().code,
-            ErrorCode::ReleaseNotActivated
+            choose_activation(&none, Some("PC-1")).unwrap_err().reason,
+            Reason::NotActivated
         );
         assert_eq!(
-            choose_activation(&one, Some("PC-9")).unwrap_err().code,
-            ErrorCode::ReleaseActivatedOnAnotherSystem
+            choose_activation(&one, Some("PC-9")).unwrap_err().reason,
+            Reason::ActivatedElsewhere
         );
         assert_eq!(
-            choose_activation(&none, None).unwrap_err().code,
-            ErrorCode::ReleaseNotActivated
+            choose_activation(&none, None).unwrap_err().reason,
+            Reason::NotActivated
         );
         assert_eq!(choose_activation(&one, None).unwrap().computer_id, "PC-1");
         let e = choose_activation(&two, None).unwrap_err();
-        assert_eq!(e.code, ErrorCode::MissingArgument);
+        assert_eq!(e.reason, Reason::Missing);
         assert!(e.message.contains("is_pcid"));
         assert_eq!(
             choose_activation(&two, Some("PC-2")).unwrap().computer_id,
@@ -264,10 +264,10 @@ mod tests {
             ..POLICY
         };
         let e = check_release(&l, &a, &req(None, None), &required, &[], NOW).unwrap_err();
-        assert_eq!(e.code, ErrorCode::MissingArgument);
+        assert_eq!(e.reason, Reason::Missing);
         assert!(e.message.contains("is_deactivation_code"));
         let e = check_release(&l, &a, &req(None, Some("00")), &POLICY, &[], NOW).unwrap_err();
-        assert_eq!(e.code, ErrorCode::WrongDeactivationCode);
+        assert_eq!(e.reason, Reason::WrongDeactivationCode);
         let today = crate::license::dates::utc_date(NOW).unwrap();
         let code = deactivation_code::code_for(&l.key, "PC-1", "s3cret", today);
         assert!(check_release(&l, &a, &req(None, Some(&code)), &required, &[], NOW).is_ok());
@@ -278,8 +278,8 @@ mod tests {
         assert_eq!(
             check_release(&l, &a, &req(None, Some(&code)), &no_key, &[], NOW)
                 .unwrap_err()
-                .code,
-            ErrorCode::WrongDeactivationCode
+                .reason,
+            Reason::WrongDeactivationCode
         );
     }
 
@@ -291,8 +291,8 @@ mod tests {
         assert_eq!(
             check_release(&l, &a, &req(None, None), &POLICY, &[], NOW)
                 .unwrap_err()
-                .code,
-            ErrorCode::ReleaseFailedOfflineUsage
+                .reason,
+            Reason::CheckedOutOffline
         );
         a.offline_until = Some(NOW - 10);
         let prevent = ReleasePolicy {
@@ -302,8 +302,8 @@ mod tests {
         assert_eq!(
             check_release(&l, &a, &req(None, None), &prevent, &[], NOW)
                 .unwrap_err()
-                .code,
-            ErrorCode::LicenseError
+                .reason,
+            Reason::Rule
         );
         a.activated_at = NOW - 5 * 60;
         assert!(check_release(&l, &a, &req(None, None), &prevent, &[], NOW).is_ok());
@@ -322,13 +322,13 @@ mod tests {
         let recent = NOW - SECONDS_PER_DAY;
         assert!(check_release(&l, &a, &req(None, None), &two, &[old, old, recent], NOW).is_ok());
         let e = check_release(&l, &a, &req(None, None), &two, &[recent, recent], NOW).unwrap_err();
-        assert_eq!(e.code, ErrorCode::ExceededMaxReleases);
+        assert_eq!(e.reason, Reason::TooManyReleases);
         l.max_release_period = Some(-1);
         assert_eq!(
             check_release(&l, &a, &req(None, None), &two, &[old, recent], NOW)
                 .unwrap_err()
-                .code,
-            ErrorCode::ExceededMaxReleases
+                .reason,
+            Reason::TooManyReleases
         );
         l.max_release_count = Some(-1);
         assert!(check_release(&l, &a, &req(None, None), &two, &[old, recent, recent], NOW).is_ok());

@@ -8,10 +8,10 @@
 //!   first activation plus the duration), for absolute and incremental renewals alike.
 //! - RenewMaintenancePlan counts from the current renewal date only while the plan is on.
 
-use crate::errors::{ErrorCode, MethodError};
 use crate::license::License;
 use crate::license::dates::{SECONDS_PER_DAY, format_datetime};
 use crate::license::properties::{self, PropertyChange, PropertyDef};
+use crate::license::refusal::{Reason, Refusal};
 use crate::license::update::check_editable;
 
 /// How a subscription is renewed: exactly one of `is_expdate` and `is_expduration`.
@@ -41,14 +41,14 @@ pub fn renew<'a>(
     request: &RenewalRequest,
     product_properties: impl Fn(u32, u32, u32) -> Option<&'a [PropertyDef]>,
     now: i64,
-) -> Result<License, MethodError> {
+) -> Result<License, Refusal> {
     check_editable(license)?;
     let expiry = license.effective_expiry();
     if let Some(e) = expiry
         && e < now.saturating_sub(request.grace_days.saturating_mul(SECONDS_PER_DAY))
     {
-        return Err(MethodError::new(
-            ErrorCode::LicenseExpired,
+        return Err(Refusal::new(
+            Reason::Expired,
             format!(
                 "This subscription expired on {} and the server's grace period is {} days (subscriptionGracePeriod); it can no longer be renewed, create a new licence.",
                 format_datetime(e),
@@ -113,7 +113,7 @@ pub fn set_maintenance(
     term: MaintenanceTerm,
     grace_days: i64,
     now: i64,
-) -> Result<License, MethodError> {
+) -> Result<License, Refusal> {
     check_editable(license)?;
     let date = match term {
         MaintenanceTerm::Until(t) => t,

@@ -50,7 +50,7 @@ fn defs() -> Vec<PropertyDef> {
     }]
 }
 
-fn renew_with(l: &License, term: RenewalTerm, grace_days: i64) -> Result<License, MethodError> {
+fn renew_with(l: &License, term: RenewalTerm, grace_days: i64) -> Result<License, Refusal> {
     let d = defs();
     let request = RenewalRequest {
         term,
@@ -81,13 +81,15 @@ fn an_expiry_further_in_the_past_than_the_grace_period_is_209() {
     let mut l = subscription();
     l.expiry = Some(NOW - 6 * DAY);
     let e = renew_with(&l, RenewalTerm::Extend(30), 5).unwrap_err();
-    assert_eq!(e.code, ErrorCode::LicenseExpired);
+    assert_eq!(e.reason, Reason::Expired);
     let e = renew_with(&l, RenewalTerm::Until(NOW + DAY), 5).unwrap_err();
-    assert_eq!(e.code, ErrorCode::LicenseExpired);
+    assert_eq!(e.reason, Reason::Expired);
     l.expiry = Some(NOW - 1);
     assert_eq!(
-        renew_with(&l, RenewalTerm::Extend(1), 0).unwrap_err().code,
-        ErrorCode::LicenseExpired
+        renew_with(&l, RenewalTerm::Extend(1), 0)
+            .unwrap_err()
+            .reason,
+        Reason::Expired
     );
 }
 
@@ -145,7 +147,7 @@ fn renewal_applies_product_properties_and_refuses_undeclared_ones() {
     assert_eq!(after.properties[0].value, "5");
     request.properties = parse_changes("quality.nope::1").unwrap();
     let e = renew(&l, &request, |_, _, _| Some(d.as_slice()), NOW).unwrap_err();
-    assert_eq!(e.code, ErrorCode::ProductPropertiesNotFound);
+    assert_eq!(e.reason, Reason::UnknownProperty);
 }
 
 #[test]
@@ -153,7 +155,7 @@ fn an_upgraded_licence_is_not_renewed() {
     let mut l = subscription();
     l.upgraded_to = Some("X".into());
     let e = renew_with(&l, RenewalTerm::Extend(1), 0).unwrap_err();
-    assert_eq!(e.code, ErrorCode::LicenseError);
+    assert_eq!(e.reason, Reason::Rule);
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! write transaction, so the same rule decides whether a request is handled alone or in a
 //! batch with a hundred others.
 
-use crate::errors::{ErrorCode, MethodError};
 use crate::license::keys::{ActivationKey, ComputerKey};
+use crate::license::refusal::{Reason, Refusal};
 use crate::license::{Activation, License, STATUS_REVOKED};
 
 /// The product and version a client says it runs (`is_productid`, `is_majorversion`,
@@ -31,10 +31,10 @@ pub fn check_product(
     asked: &ProductQuery,
     allow_older: bool,
     release_date_of: impl Fn(u32, u32, u32) -> Option<Option<i64>>,
-) -> Result<(), MethodError> {
+) -> Result<(), Refusal> {
     if asked.product_id.is_some_and(|p| p != license.product_id) {
-        return Err(MethodError::new(
-            ErrorCode::WrongProduct,
+        return Err(Refusal::new(
+            Reason::WrongProduct,
             "This activation key is for another product.",
         ));
     }
@@ -63,8 +63,8 @@ pub fn check_product(
             return Ok(());
         }
     }
-    Err(MethodError::new(
-        ErrorCode::WrongVersion,
+    Err(Refusal::new(
+        Reason::WrongVersion,
         format!(
             "This activation key is for version {}.{}, not {}.{}.",
             licensed.0, licensed.1, wanted.0, wanted.1
@@ -74,30 +74,28 @@ pub fn check_product(
 
 /// Refuses a licence that can no longer be used: upgraded (200), revoked (201, with the
 /// revoked status flag), expired (209).
-pub fn check_usable(license: &License, now: i64) -> Result<(), MethodError> {
+pub fn check_usable(license: &License, now: i64) -> Result<(), Refusal> {
     if license.upgraded_to.is_some() {
-        return Err(MethodError::rule(
+        return Err(Refusal::rule(
             "This activation key was replaced by a new key when the licence was upgraded; use the new key.",
         ));
     }
     if license.revoked {
-        let mut e = MethodError::new(ErrorCode::LicenseRevoked, "This licence has been revoked.");
-        e.status_flags = Some(license.status(now, false) | STATUS_REVOKED);
-        return Err(e);
+        return Err(
+            Refusal::new(Reason::Revoked, "This licence has been revoked.")
+                .with_status_flags(license.status(now, false) | STATUS_REVOKED),
+        );
     }
     if license.is_expired(now) {
-        return Err(MethodError::new(
-            ErrorCode::LicenseExpired,
-            "This licence has expired.",
-        ));
+        return Err(Refusal::new(Reason::Expired, "This licence has expired."));
     }
     Ok(())
 }
 
 /// Refuses a computer ID listed in `options.blockComputerIDs` (200).
-pub fn check_computer_allowed(computer_id: &str, blocked: &[String]) -> Result<(), MethodError> {
+pub fn check_computer_allowed(computer_id: &str, blocked: &[String]) -> Result<(), Refusal> {
     if blocked.iter().any(|b| b == computer_id) {
-        return Err(MethodError::rule(
+        return Err(Refusal::rule(
             "This computer is not allowed to activate or validate licences on this server.",
         ));
     }
@@ -145,10 +143,10 @@ pub fn activate(
     now: i64,
     policy: ActivationPolicy,
     secret: &[u8; 32],
-) -> Result<(License, Activation), MethodError> {
+) -> Result<(License, Activation), Refusal> {
     if license.available() == 0 {
-        return Err(MethodError::new(
-            ErrorCode::NoMoreActivations,
+        return Err(Refusal::new(
+            Reason::NoSeatsLeft,
             "All the available licenses have already been activated.",
         ));
     }
@@ -156,7 +154,7 @@ pub fn activate(
         && policy.max_per_day >= 0
         && policy.made_today >= policy.max_per_day
     {
-        return Err(MethodError::rule(format!(
+        return Err(Refusal::rule(format!(
             "The server's limit of {} new activations per day has been reached; try again tomorrow.",
             policy.max_per_day
         )));
@@ -228,14 +226,14 @@ pub fn revalidate(
     require_match: bool,
     now: i64,
     secret: &[u8; 32],
-) -> Result<Revalidation, MethodError> {
+) -> Result<Revalidation, Refusal> {
     let current = current_computer_key(license, &activation.computer_id, secret);
     if let Some(presented) = presented_key {
         let presented = ComputerKey::normalise(presented);
         let known = presented == current.as_str() || presented == activation.computer_key;
         if !known && require_match {
-            return Err(MethodError::new(
-                ErrorCode::ComputerKeyMismatch,
+            return Err(Refusal::new(
+                Reason::ComputerKeyMismatch,
                 "The computer key does not match the one issued for this computer; activate again.",
             ));
         }
@@ -268,15 +266,15 @@ pub fn check_creation_limits(
     max_per_day: i64,
     stored: i64,
     max_stored: i64,
-) -> Result<(), MethodError> {
+) -> Result<(), Refusal> {
     let count = i64::try_from(count).unwrap_or(i64::MAX);
     if max_per_day >= 0 && made_today.saturating_add(count) > max_per_day {
-        return Err(MethodError::rule(format!(
+        return Err(Refusal::rule(format!(
             "The server's limit of {max_per_day} new keys per day would be exceeded ({made_today} made today, {count} asked); try again tomorrow."
         )));
     }
     if max_stored >= 0 && stored.saturating_add(count) > max_stored {
-        return Err(MethodError::rule(format!(
+        return Err(Refusal::rule(format!(
             "The server's limit of {max_stored} stored licences would be exceeded ({stored} stored, {count} asked)."
         )));
     }
@@ -330,7 +328,7 @@ mod tests {
         let mut l = licence(1);
         l.activations_used = 1;
         let e = activate(&l, &request("PC1"), 0, OPEN, &SECRET).unwrap_err();
-        assert_eq!(e.code, ErrorCode::NoMoreActivations);
+        assert_eq!(e.reason, Reason::NoSeatsLeft);
         assert_eq!(
             e.message,
             "All the available licenses have already been activated."
@@ -345,7 +343,7 @@ mod tests {
             fix_duration_at_activation: true,
         };
         let e = activate(&licence(5), &request("PC1"), 0, policy, &SECRET).unwrap_err();
-        assert_eq!(e.code, ErrorCode::LicenseError);
+        assert_eq!(e.reason, Reason::Rule);
         let mut cloud = licence(5);
         cloud.model = LicenseModel::parse("permanent_cloud").unwrap();
         assert!(activate(&cloud, &request("PC1"), 0, policy, &SECRET).is_ok());
@@ -366,23 +364,17 @@ mod tests {
     fn expired_revoked_and_upgraded_licences_are_refused_in_that_order() {
         let mut l = licence(1);
         l.expiry = Some(10);
-        assert_eq!(
-            check_usable(&l, 11).unwrap_err().code,
-            ErrorCode::LicenseExpired
-        );
+        assert_eq!(check_usable(&l, 11).unwrap_err().reason, Reason::Expired);
         assert!(check_usable(&l, 10).is_ok());
         l.revoked = true;
         let e = check_usable(&l, 11).unwrap_err();
-        assert_eq!(e.code, ErrorCode::LicenseRevoked);
+        assert_eq!(e.reason, Reason::Revoked);
         assert_eq!(
             e.status_flags.map(|s| s & STATUS_REVOKED),
             Some(STATUS_REVOKED)
         );
         l.upgraded_to = Some("X".into());
-        assert_eq!(
-            check_usable(&l, 0).unwrap_err().code,
-            ErrorCode::LicenseError
-        );
+        assert_eq!(check_usable(&l, 0).unwrap_err().reason, Reason::Rule);
     }
 
     #[test]
@@ -397,15 +389,15 @@ mod tests {
         assert_eq!(
             check_product(&l, &ask(Some(2), None, None), false, none)
                 .unwrap_err()
-                .code,
-            ErrorCode::WrongProduct
+                .reason,
+            Reason::WrongProduct
         );
         assert!(check_product(&l, &ask(Some(1), Some(2), Some(1)), false, none).is_ok());
         assert_eq!(
             check_product(&l, &ask(None, Some(1), Some(0)), false, none)
                 .unwrap_err()
-                .code,
-            ErrorCode::WrongVersion
+                .reason,
+            Reason::WrongVersion
         );
         assert!(check_product(&l, &ask(None, Some(1), Some(0)), true, none).is_ok());
         let released = |_: u32, _: u32, _: u32| Some(Some(500));
@@ -435,7 +427,7 @@ mod tests {
             &SECRET,
         )
         .unwrap_err();
-        assert_eq!(e.code, ErrorCode::ComputerKeyMismatch);
+        assert_eq!(e.reason, Reason::ComputerKeyMismatch);
         assert!(revalidate(&l, &a, Some("garbage"), None, false, 5, &SECRET).is_ok());
     }
 

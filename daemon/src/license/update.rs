@@ -12,12 +12,12 @@
 //! - An upgrade keeps the first-activation time, so a duration-based term is not restarted by
 //!   handing out a new key.
 
-use crate::errors::{ErrorCode, MethodError};
 use crate::license::License;
 use crate::license::dates::SECONDS_PER_DAY;
 use crate::license::features::Features;
 use crate::license::model::BaseModel;
 use crate::license::properties::{self, PropertyChange, PropertyDef};
+use crate::license::refusal::{Reason, Refusal};
 
 /// What a request does to the fixed expiry date.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,9 +90,9 @@ impl UpdateRequest {
 
 /// Refuses any change to a licence that UpgradeLicense replaced (200); the message does not
 /// name the new key (methods.md, UpgradeLicense).
-pub fn check_editable(license: &License) -> Result<(), MethodError> {
+pub fn check_editable(license: &License) -> Result<(), Refusal> {
     if license.upgraded_to.is_some() {
-        return Err(MethodError::rule(
+        return Err(Refusal::rule(
             "This activation key was replaced by a new key when the licence was upgraded; change the new key instead.",
         ));
     }
@@ -109,7 +109,7 @@ pub fn apply_update<'a>(
     request: &UpdateRequest,
     product_properties: impl Fn(u32, u32, u32) -> Option<&'a [PropertyDef]>,
     now: i64,
-) -> Result<License, MethodError> {
+) -> Result<License, Refusal> {
     check_editable(license)?;
     let defs = check_product_and_version(license, request, &product_properties)?;
     let mut updated = license.clone();
@@ -123,7 +123,7 @@ pub fn apply_update<'a>(
     if let Some(quantity) = request.quantity
         && quantity < license.activations_used
     {
-        return Err(MethodError::rule(format!(
+        return Err(Refusal::rule(format!(
             "The licence has {} activations in use; the number of activations allowed cannot be lowered to {quantity}. Release activations first.",
             license.activations_used
         )));
@@ -166,11 +166,11 @@ pub fn apply_upgrade<'a>(
     product_properties: impl Fn(u32, u32, u32) -> Option<&'a [PropertyDef]>,
     now: i64,
     new_key: &str,
-) -> Result<(License, License), MethodError> {
+) -> Result<(License, License), Refusal> {
     check_editable(old)?;
     if old.revoked {
-        return Err(MethodError::new(
-            ErrorCode::LicenseRevoked,
+        return Err(Refusal::new(
+            Reason::Revoked,
             "This licence has been revoked; restore it before upgrading it.",
         ));
     }
@@ -192,7 +192,7 @@ pub fn apply_upgrade<'a>(
 
 /// RevokeLicenseHttp: the licence revoked (`true`) or restored (`false`); refuses an upgraded
 /// licence (200). Activations stay recorded so they can still be released.
-pub fn set_revoked(license: &License, revoked: bool, now: i64) -> Result<License, MethodError> {
+pub fn set_revoked(license: &License, revoked: bool, now: i64) -> Result<License, Refusal> {
     check_editable(license)?;
     let mut changed = license.clone();
     changed.revoked = revoked;
@@ -208,10 +208,10 @@ fn check_product_and_version<'a>(
     license: &License,
     request: &UpdateRequest,
     product_properties: &impl Fn(u32, u32, u32) -> Option<&'a [PropertyDef]>,
-) -> Result<Option<&'a [PropertyDef]>, MethodError> {
+) -> Result<Option<&'a [PropertyDef]>, Refusal> {
     if request.product_id.is_some_and(|p| p != license.product_id) {
-        return Err(MethodError::new(
-            ErrorCode::WrongProduct,
+        return Err(Refusal::new(
+            Reason::WrongProduct,
             format!(
                 "This activation key is for product {}; a licence's product never changes (issue a new key for another product).",
                 license.product_id
@@ -224,8 +224,8 @@ fn check_product_and_version<'a>(
     if (request.major.is_some() || request.minor.is_some()) && defs.is_none() {
         // The same sentence as methods::product_not_found; the rules do not reach up into
         // the HTTP layer for it.
-        return Err(MethodError::new(
-            ErrorCode::ProductNotFound,
+        return Err(Refusal::new(
+            Reason::ProductNotFound,
             format!(
                 "Product {} version {major}.{minor} is not defined on this server.",
                 license.product_id

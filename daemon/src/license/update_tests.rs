@@ -60,13 +60,13 @@ fn catalogue<'a>(defs: &'a [PropertyDef]) -> impl Fn(u32, u32, u32) -> Option<&'
     }
 }
 
-fn update(l: &License, r: &UpdateRequest) -> Result<License, MethodError> {
+fn update(l: &License, r: &UpdateRequest) -> Result<License, Refusal> {
     let d = defs();
     apply_update(l, r, catalogue(&d), NOW)
 }
 
-fn code(r: Result<License, MethodError>) -> ErrorCode {
-    r.unwrap_err().code
+fn reason(r: Result<License, Refusal>) -> Reason {
+    r.unwrap_err().reason
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn another_product_id_is_220_and_the_same_one_is_accepted() {
         quantity: Some(5),
         ..Default::default()
     };
-    assert_eq!(code(update(&l, &other)), ErrorCode::WrongProduct);
+    assert_eq!(reason(update(&l, &other)), Reason::WrongProduct);
     let same = UpdateRequest {
         product_id: Some(1),
         quantity: Some(5),
@@ -122,7 +122,7 @@ fn new_version_must_be_a_configured_product_218() {
         major: Some(3),
         ..Default::default()
     };
-    assert_eq!(code(update(&l, &unknown)), ErrorCode::ProductNotFound);
+    assert_eq!(reason(update(&l, &unknown)), Reason::ProductNotFound);
     let known = UpdateRequest {
         major: Some(2),
         ..Default::default()
@@ -229,10 +229,7 @@ fn properties_are_checked_against_the_declarations_of_the_new_version() {
         major: Some(2),
         ..r.clone()
     };
-    assert_eq!(
-        code(update(&l, &on_version_2)),
-        ErrorCode::ProductPropertiesNotFound
-    );
+    assert_eq!(reason(update(&l, &on_version_2)), Reason::UnknownProperty);
 }
 
 #[test]
@@ -243,7 +240,7 @@ fn properties_on_an_unconfigured_version_are_2201() {
         properties: parse_changes("quality.module_validation::1").unwrap(),
         ..Default::default()
     };
-    assert_eq!(code(update(&l, &r)), ErrorCode::ProductPropertiesNotFound);
+    assert_eq!(reason(update(&l, &r)), Reason::UnknownProperty);
 }
 
 #[test]
@@ -254,7 +251,7 @@ fn quantity_below_the_activations_in_use_is_200_naming_both_numbers() {
         ..Default::default()
     };
     let e = update(&l, &r).unwrap_err();
-    assert_eq!(e.code, ErrorCode::LicenseError);
+    assert_eq!(e.reason, Reason::Rule);
     assert!(
         e.message.contains(" 2 ") && e.message.contains(" 1."),
         "{}",
@@ -304,7 +301,7 @@ fn an_upgraded_licence_cannot_be_updated_200() {
         ..Default::default()
     };
     let e = update(&l, &r).unwrap_err();
-    assert_eq!(e.code, ErrorCode::LicenseError);
+    assert_eq!(e.reason, Reason::Rule);
     assert!(!e.message.contains("NEWKEY"), "{}", e.message);
 }
 
@@ -343,30 +340,27 @@ fn upgrade_refuses_upgraded_revoked_other_product_and_unknown_version() {
         apply_upgrade(l, r, catalogue(&d), NOW, "NEWKEY")
             .map(|_| ())
             .unwrap_err()
-            .code
+            .reason
     };
     let mut upgraded = licence();
     upgraded.upgraded_to = Some("X".into());
-    assert_eq!(
-        upgrade(&upgraded, &UpdateRequest::default()),
-        ErrorCode::LicenseError
-    );
+    assert_eq!(upgrade(&upgraded, &UpdateRequest::default()), Reason::Rule);
     let mut revoked = licence();
     revoked.revoked = true;
     assert_eq!(
         upgrade(&revoked, &UpdateRequest::default()),
-        ErrorCode::LicenseRevoked
+        Reason::Revoked
     );
     let other = UpdateRequest {
         product_id: Some(2),
         ..Default::default()
     };
-    assert_eq!(upgrade(&licence(), &other), ErrorCode::WrongProduct);
+    assert_eq!(upgrade(&licence(), &other), Reason::WrongProduct);
     let unknown = UpdateRequest {
         major: Some(9),
         ..Default::default()
     };
-    assert_eq!(upgrade(&licence(), &unknown), ErrorCode::ProductNotFound);
+    assert_eq!(upgrade(&licence(), &unknown), Reason::ProductNotFound);
 }
 
 #[test]
@@ -382,7 +376,7 @@ fn revoke_and_restore_move_the_revision_and_refuse_an_upgraded_licence() {
     let mut upgraded = l;
     upgraded.upgraded_to = Some("X".into());
     assert_eq!(
-        set_revoked(&upgraded, true, NOW).unwrap_err().code,
-        ErrorCode::LicenseError
+        set_revoked(&upgraded, true, NOW).unwrap_err().reason,
+        Reason::Rule
     );
 }

@@ -52,10 +52,7 @@ impl MaintenancePlan {
             vendor,
             &key,
             event,
-            Box::new(move |license| {
-                set_maintenance(license, action, term, grace, now)
-                    .map_err(crate::license::refusal::Refusal::from)
-            }),
+            Box::new(move |license| set_maintenance(license, action, term, grace, now)),
         )
         .await?;
         log_change(method, ctx, vendor, &key, "maintenance plan set");

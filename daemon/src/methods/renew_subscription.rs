@@ -85,10 +85,8 @@ impl RenewSubscription {
             properties: self.properties,
             grace_days: ctx.config.options.subscription_grace_period,
         };
-        let rule: LicenceEdit = Box::new(move |license| {
-            renew(license, &request, declared_properties(&config), now)
-                .map_err(crate::license::refusal::Refusal::from)
-        });
+        let rule: LicenceEdit =
+            Box::new(move |license| renew(license, &request, declared_properties(&config), now));
         let licenses = edit(ctx, vendor, target, "renewed", self.log_history, rule).await?;
         for l in &licenses {
             tracing::info!(

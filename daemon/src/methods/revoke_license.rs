@@ -39,9 +39,7 @@ impl RevokeLicense {
             vendor,
             &key,
             event,
-            Box::new(move |license| {
-                set_revoked(license, revoke, now).map_err(crate::license::refusal::Refusal::from)
-            }),
+            Box::new(move |license| set_revoked(license, revoke, now)),
         )
         .await?;
         log_change("RevokeLicenseHttp", ctx, vendor, &key, what);

@@ -66,7 +66,6 @@ impl UpdateLicense {
         let request = self.request;
         let rule: LicenceEdit = Box::new(move |license| {
             apply_update(license, &request, declared_properties(&config), now)
-                .map_err(crate::license::refusal::Refusal::from)
         });
         let license = edit_one(ctx, vendor, &key, "updated", rule).await?;
         log_change("UpdateLicenseHttp", ctx, vendor, &key, "licence updated");

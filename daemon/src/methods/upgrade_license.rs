@@ -42,7 +42,6 @@ impl UpgradeLicense {
             check: scope_check(vendor),
             upgrade: Box::new(move |old, new_key| {
                 apply_upgrade(old, &request, declared_properties(&config), now, new_key)
-                    .map_err(crate::license::refusal::Refusal::from)
             }),
             max_stored: options.db_max_records,
             log_history: options.history_table_log_upgrade,

@@ -7,7 +7,9 @@
 use crate::errors::{ErrorCode, MethodError};
 use crate::license::refusal::{Reason, Refusal};
 
-/// The wire code of each kind of refusal.
+/// The wire code of each kind of refusal: one arm per reason, each its own code (the tests
+/// below prove that none is shared, none is a guard or internal code, and only another
+/// vendor's licence is answered as a failed authentication).
 pub const fn code_of(reason: Reason) -> ErrorCode {
     match reason {
         Reason::Invalid => ErrorCode::InvalidFormat,
@@ -37,43 +39,6 @@ impl From<Refusal> for MethodError {
         let mut e = MethodError::new(code_of(r.reason), r.message);
         e.status_flags = r.status_flags;
         e
-    }
-}
-
-// TEMPORARY until every rule in license/ returns a Refusal (branch `errors`): lets the
-// decisions call the rules that still return a MethodError. Removed at that merge.
-impl From<MethodError> for Refusal {
-    fn from(e: MethodError) -> Self {
-        use crate::license::refusal::Reason as R;
-        let reason = [
-            R::Invalid,
-            R::Missing,
-            R::Rule,
-            R::Revoked,
-            R::NotFound,
-            R::Expired,
-            R::NoSeatsLeft,
-            R::WrongVersion,
-            R::TooManyReleases,
-            R::NotActivated,
-            R::ActivatedElsewhere,
-            R::ProductNotFound,
-            R::WrongProduct,
-            R::WrongDeactivationCode,
-            R::ComputerKeyMismatch,
-            R::CheckedOutOffline,
-            R::BadProperty,
-            R::UnknownProperty,
-            R::OtherVendor,
-        ]
-        .into_iter()
-        .find(|r| code_of(*r) == e.code)
-        .unwrap_or(R::Rule);
-        Refusal {
-            reason,
-            message: e.message,
-            status_flags: e.status_flags,
-        }
     }
 }
 
@@ -107,5 +72,81 @@ impl From<crate::store::CommandError> for MethodError {
             crate::store::CommandError::Refused(r) => r.into(),
             crate::store::CommandError::Store(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use http::StatusCode;
+
+    use super::*;
+    use crate::license::{STATUS_EXPIRED, STATUS_REVOKED};
+    use crate::response::{Format, render_error};
+
+    /// Codes only the guard and the store answer with: a licence rule refusing with one of
+    /// them would blame the client's address, a switched-off method or the server.
+    const NOT_A_RULE_CODE: [ErrorCode; 3] = [
+        ErrorCode::IpRestriction,
+        ErrorCode::OperationDisabled,
+        ErrorCode::UnknownError,
+    ];
+
+    #[test]
+    fn every_reason_has_its_own_business_code_and_none_is_a_guard_or_internal_code() {
+        let mut reason_of_code: HashMap<ErrorCode, Reason> = HashMap::new();
+        for reason in Reason::ALL {
+            let code = code_of(reason);
+            if let Some(other) = reason_of_code.insert(code, reason) {
+                panic!(
+                    "{reason:?} and {other:?} share code {} ({})",
+                    code.number(),
+                    code.name()
+                );
+            }
+            assert!(
+                !NOT_A_RULE_CODE.contains(&code),
+                "{reason:?} maps to {}, which is not a rule's refusal",
+                code.name()
+            );
+            if code == ErrorCode::AuthenticationError {
+                assert_eq!(
+                    reason,
+                    Reason::OtherVendor,
+                    "only another vendor's licence answers as a failed authentication"
+                );
+            }
+            assert_eq!(
+                code.status(),
+                StatusCode::OK,
+                "{reason:?}: a rule's refusal travels with HTTP 200"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_message_and_status_flags_on_the_wire() {
+        let flags = STATUS_REVOKED | STATUS_EXPIRED;
+        let refusal = Refusal::new(Reason::Revoked, "This licence has been revoked.")
+            .with_status_flags(flags);
+        let e = MethodError::from(refusal);
+        assert_eq!(e.code, ErrorCode::LicenseRevoked);
+        assert_eq!(e.message, "This licence has been revoked.");
+        assert_eq!(e.status, StatusCode::OK);
+        assert_eq!(e.status_flags, Some(flags));
+        let body = render_error(&e, Format::Xml, false);
+        let xml = String::from_utf8_lossy(&body.bytes);
+        assert!(xml.contains(&format!("<status>{flags}</status>")), "{xml}");
+        assert!(xml.contains("<errorCode>201</errorCode>"), "{xml}");
+    }
+
+    #[test]
+    fn a_refusal_without_status_flags_sends_none() {
+        let e = MethodError::from(Refusal::key_not_found());
+        assert_eq!(e.code, ErrorCode::LicenseNotFound);
+        assert_eq!(e.status_flags, None);
+        let body = render_error(&e, Format::Xml, false);
+        assert!(!String::from_utf8_lossy(&body.bytes).contains("<status>"));
     }
 }

@@ -59,7 +59,7 @@ impl Command for CreateKeys {
             stored,
             self.max_stored,
         )
-        .map_err(|e| TxError::Abort(e.into()))?;
+        .map_err(TxError::Abort)?;
         let mut created = Vec::with_capacity(self.count as usize);
         for _ in 0..self.count {
             let key = fresh_key(tx, self.template.model).await?;

@@ -153,8 +153,7 @@ impl Command for Upgrade {
         let new_key = fresh_key(tx, old.model).await?;
         let (replaced, new) = (self.upgrade)(&old, new_key.as_str()).or_else(refused)?;
         let stored = tx.licences_stored().await?;
-        rules::check_creation_limits(1, 0, -1, stored, self.max_stored)
-            .map_err(|e| TxError::Abort(e.into()))?;
+        rules::check_creation_limits(1, 0, -1, stored, self.max_stored).map_err(TxError::Abort)?;
         tx.put_licence(&replaced).await?;
         tx.put_licence(&new).await?;
         tx.count_stored_licence().await?;
