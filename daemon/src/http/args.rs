@@ -6,6 +6,10 @@
 use crate::errors::MethodError;
 use crate::license::dates;
 
+/// Messages about an argument quote its value with this; re-exported here, next to [`Args`],
+/// for the handlers that name it by this path.
+pub use crate::text::quote;
+
 /// Limits on the arguments of one request (`server.maxArgs`, `server.maxValueBytes`).
 #[derive(Debug, Clone, Copy)]
 pub struct ArgLimits {
@@ -249,17 +253,6 @@ pub(crate) mod reads {
         let result = f();
         let names = NOTED.with(|n| n.borrow_mut().take()).unwrap_or_default();
         (result, names)
-    }
-}
-
-/// Quotes a client value in a message: at most 64 characters, so replies stay small.
-pub fn quote(v: &str) -> String {
-    if v.chars().count() <= 64 {
-        v.to_string()
-    } else {
-        let mut s: String = v.chars().take(64).collect();
-        s.push('…');
-        s
     }
 }
 
