@@ -113,6 +113,34 @@ mod tests {
     }
 
     #[test]
+    fn decoding_turns_plus_into_a_space_and_escapes_into_bytes_in_either_case() {
+        assert_eq!(decode(b"a+b%2Bc%2bd"), Ok("a b+c+d".to_string()));
+        assert_eq!(decode(b"%C3%A9%c3%a9"), Ok("\u{e9}\u{e9}".to_string()));
+        assert_eq!(decode(b"%2525"), Ok("%25".to_string()));
+        assert_eq!(decode(b""), Ok(String::new()));
+        assert_eq!(decode(b"%00%0A%7F"), Ok("\0\n\u{7f}".to_string()));
+    }
+
+    #[test]
+    fn a_bad_escape_and_text_that_is_not_utf8_are_refused() {
+        for raw in [
+            &b"%"[..],
+            b"%4",
+            b"%zz",
+            b"%4g",
+            b"%g4",
+            b"a%",
+            b"% 41",
+            b"%+41",
+        ] {
+            assert_eq!(decode(raw), Err(FormError::BadEscape), "{raw:?}");
+        }
+        for raw in [&b"%FF"[..], b"%C3%28", b"%C3", b"\xff", b"%ED%A0%80"] {
+            assert_eq!(decode(raw), Err(FormError::NotUtf8), "{raw:?}");
+        }
+    }
+
+    #[test]
     fn plus_is_a_space_and_bad_input_is_refused() {
         assert_eq!(
             parse(b"a=x+y&b&&c=").unwrap(),

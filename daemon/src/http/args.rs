@@ -341,6 +341,67 @@ mod tests {
     }
 
     #[test]
+    fn decoding_turns_plus_into_a_space_and_escapes_into_bytes_in_either_case() {
+        assert_eq!(decode(b"a+b%2Bc%2bd"), Ok("a b+c+d".to_string()));
+        assert_eq!(decode(b"%C3%A9%c3%a9"), Ok("éé".to_string()));
+        assert_eq!(decode(b"%2525"), Ok("%25".to_string()));
+        assert_eq!(decode(b""), Ok(String::new()));
+        assert_eq!(decode("é".as_bytes()), Ok("é".to_string()));
+        assert_eq!(decode(b"a%09b"), Ok("a\tb".to_string()));
+    }
+
+    #[test]
+    fn decoding_refusals_say_why_in_the_message_the_client_sees() {
+        let bad_escape = Err("it holds a bad % escape (send %25 for a literal %)");
+        for raw in [
+            &b"%"[..],
+            b"%4",
+            b"%zz",
+            b"%4g",
+            b"%g4",
+            b"a%",
+            b"% 41",
+            b"%+41",
+        ] {
+            assert_eq!(decode(raw), bad_escape, "{raw:?}");
+        }
+        let not_utf8 = Err("it is not valid UTF-8");
+        for raw in [&b"%FF"[..], b"%C3%28", b"%C3", b"\xff", b"%ED%A0%80"] {
+            assert_eq!(decode(raw), not_utf8, "{raw:?}");
+        }
+        let control = Err("it holds a control character");
+        for raw in [
+            &b"%00"[..],
+            b"a%0Ab",
+            b"%0D",
+            b"%7F",
+            b"%C2%85",
+            b"%EF%BF%BE",
+            b"%EF%BF%BF",
+        ] {
+            assert_eq!(decode(raw), control, "{raw:?}");
+        }
+        let e = q("is_pcid=%zz").unwrap_err();
+        assert_eq!(
+            e.message,
+            "The argument is_pcid is not valid: it holds a bad % escape (send %25 for a literal %)."
+        );
+        let e = q("%FF=1").unwrap_err();
+        assert_eq!(
+            e.message,
+            "An argument name is not valid: it is not valid UTF-8."
+        );
+    }
+
+    #[test]
+    fn empty_pairs_are_skipped_and_a_pair_without_equals_is_an_empty_value() {
+        let a = q("&&is_avkey&is_pcid=a=b&&").unwrap();
+        assert_eq!(a.get("is_avkey"), Some(""));
+        assert_eq!(a.get("is_pcid"), Some("a=b"));
+        assert_eq!(a.len(), 2);
+    }
+
+    #[test]
     fn argument_count_and_value_length_are_limited() {
         let many: Vec<String> = (0..65).map(|i| format!("x{i}=1")).collect();
         let e = q(&many.join("&")).unwrap_err();
