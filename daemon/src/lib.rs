@@ -23,3 +23,4 @@ pub mod serve;
 pub mod signing;
 pub mod state;
 pub mod store;
+pub mod text;

@@ -3,14 +3,11 @@
 //! Exit codes (spec operations.md): 0 ok, 1 failure with a one-line reason on stderr,
 //! 2 usage error (clap).
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
-use licd::config::Config;
 
 mod cli;
 
@@ -208,41 +205,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             data_dir,
         }),
-        Command::CheckConfig { config } => {
-            let origin = config
-                .as_ref()
-                .map_or("the embedded default".into(), |p| p.display().to_string());
-            // Every problem on a line of its own, so that a long list stays readable; the
-            // last line is the one-line reason every failing command ends with.
-            let loaded = Config::load(config.as_deref()).map_err(|e| {
-                for problem in &e.problems {
-                    eprintln!("{problem}");
-                }
-                let n = e.problems.len();
-                let problems = if n == 1 { "problem" } else { "problems" };
-                anyhow::anyhow!("{origin}: {n} {problems}; the configuration is not valid")
-            })?;
-            for warning in loaded.warnings() {
-                eprintln!("warning: {warning}");
-            }
-            println!(
-                "{}: configuration is valid",
-                config.map_or("embedded default".into(), |p| p.display().to_string())
-            );
-            Ok(())
-        }
+        Command::CheckConfig { config } => cli::check_config::check(config),
         Command::DeactivationCode {
             key,
             computer_id,
             date,
             location,
-        } => {
-            let config = location.load()?;
-            let code =
-                licd::admin::deactivation_code(&config, &key, &computer_id, date.as_deref())?;
-            println!("{code}");
-            Ok(())
-        }
+        } => cli::keys::deactivation_code(location, &key, &computer_id, date.as_deref()),
         Command::Release {
             key,
             computer_id,
@@ -265,21 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::signing::license_file(location, key, computer_id, computer_name, &out),
         Command::SigningKey { action } => signing_key(action),
         Command::Man { out_dir } => cli::man::write(Cli::command(), &out_dir),
-        Command::HashPassword => {
-            let mut input = String::new();
-            std::io::stdin()
-                .read_to_string(&mut input)
-                .context("cannot read the password from standard input")?;
-            let password = input
-                .strip_suffix("\r\n")
-                .or_else(|| input.strip_suffix('\n'))
-                .unwrap_or(&input);
-            if password.is_empty() {
-                bail!("the password is empty");
-            }
-            println!("{}", licd::auth::password::hash_password(password)?);
-            Ok(())
-        }
+        Command::HashPassword => cli::hash_password::hash_password(),
     }
 }
 

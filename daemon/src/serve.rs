@@ -5,15 +5,15 @@
 //! socket appears only once the database is held, and `READY=1` is sent last.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 use crate::admin::{self, api::AdminCtx, socket::AdminSocket};
 use crate::auth::password::{AuthError, PasswordChecker};
@@ -126,75 +126,29 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     }
     raise_open_file_limit(config.server.max_connections);
     let data_dir = config.server.data_dir.clone();
-    data_dir::create(&data_dir)?;
-    let database = data_dir.join(DATABASE_FILE);
-    // Before the lock file is made in it: a directory open to others is tightened (or
-    // refused) first. Held until `run` returns, so that a second licd is told this one's pid
-    // even while this one is still repairing the database.
-    permissions::secure(&database).map_err(StoreError::from)?;
-    let _daemon_lock = DaemonLock::acquire(&data_dir, &database).map_err(StoreError::from)?;
-    let options = StoreOptions {
-        cache_bytes: usize::try_from(config.server.cache_size_mib)
-            .unwrap_or(usize::MAX / (1 << 20))
-            .saturating_mul(1 << 20),
-        repair_progress: Some(notify::repair_progress),
-        ..StoreOptions::default()
-    };
-    notify::status("opening the database");
-    let store = Store::open(&database, options)?;
-    let addr = config.server.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|reason| ServeError::Bind { addr, reason })?;
-    let local = listener
-        .local_addr()
-        .map_err(|reason| ServeError::Bind { addr, reason })?;
-    let scheme = match &config.server.tls {
-        Some(tls) => {
-            tracing::info!(
-                certificate = %tls.cert_path.display(),
-                sha256 = %tls.fingerprint,
-                "serving HTTPS (TLS 1.2 and 1.3)"
-            );
-            "https"
-        }
-        None => "http",
-    };
+    // Held until `run` returns, so that a second licd is told this one's pid even while this
+    // one is still repairing the database.
+    let (store, _daemon_lock) = open_database(&config)?;
+    let (listener, local) = bind(config.server.listen).await?;
+    let scheme = scheme(&config);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let state =
         Arc::new(AppState::new(config, store, PasswordChecker::new(cores)?).with_plugins(plugins));
     remove_backup_leftovers(&data_dir);
-    let (admin_listener, admin_path) =
-        admin::socket::bind(&data_dir).map_err(|source| ServeError::AdminSocket {
-            path: admin::socket::socket_path(&data_dir),
-            source,
-        })?;
-    let admin = AdminSocket::serve(
-        admin_listener,
-        admin_path,
-        Arc::new(AdminCtx {
-            state: state.clone(),
-            running: true,
-        }),
-    );
+    let admin = serve_admin(&state, &data_dir)?;
     let admin_stop = admin.stopper();
     let stop_began = Arc::new(OnceLock::new());
     let stop_began_at = stop_began.clone();
-    let mut background = Vec::new();
-    if let Some(reloads) = control.reloads {
-        background.push(tokio::spawn(reload_on_request(
-            reloads,
-            state.clone(),
-            control.source,
-            control.logs,
-            format!("serving on {scheme}://{local}"),
-        )));
-    }
-    if let Some(interval) = notify::watchdog_interval() {
-        background.push(tokio::spawn(notify::watchdog(state.clone(), interval)));
-    }
+    let serving = format!("serving on {scheme}://{local}");
+    let background = spawn_background(
+        &state,
+        control.reloads,
+        control.source,
+        control.logs,
+        &serving,
+    );
     tracing::info!("licd {VERSION} listening on {scheme}://{local}");
-    notify::ready(&format!("serving on {scheme}://{local}"));
+    notify::ready(&serving);
     let shutdown = async move {
         control.shutdown.await;
         notify::stopping();
@@ -207,6 +161,104 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     let grace = Duration::from_secs(state.config().server.shutdown_grace_seconds);
     let spent = stop_began_at.get().map_or(grace, Instant::elapsed);
     admin.finish(grace.saturating_sub(spent)).await;
+    close(state, background).await?;
+    tracing::info!("licd stopped");
+    Ok(())
+}
+
+/// Makes the data directory, takes its lock and opens (repairing if needed) the database.
+fn open_database(config: &Config) -> Result<(Store, DaemonLock), ServeError> {
+    let data_dir = &config.server.data_dir;
+    data_dir::create(data_dir)?;
+    let database = data_dir.join(DATABASE_FILE);
+    // Before the lock file is made in it: a directory open to others is tightened (or
+    // refused) first.
+    permissions::secure(&database).map_err(StoreError::from)?;
+    let lock = DaemonLock::acquire(data_dir, &database).map_err(StoreError::from)?;
+    let options = StoreOptions {
+        cache_bytes: usize::try_from(config.server.cache_size_mib)
+            .unwrap_or(usize::MAX / (1 << 20))
+            .saturating_mul(1 << 20),
+        repair_progress: Some(notify::repair_progress),
+        ..StoreOptions::default()
+    };
+    notify::status("opening the database");
+    let store = Store::open(&database, options)?;
+    Ok((store, lock))
+}
+
+/// Binds the listen address; the listener and the address it got (port 0 picks one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|reason| ServeError::Bind { addr, reason })?;
+    let local = listener
+        .local_addr()
+        .map_err(|reason| ServeError::Bind { addr, reason })?;
+    Ok((listener, local))
+}
+
+/// `https` when TLS is configured (logging the certificate served), else `http`.
+fn scheme(config: &Config) -> &'static str {
+    match &config.server.tls {
+        Some(tls) => {
+            tracing::info!(
+                certificate = %tls.cert_path.display(),
+                sha256 = %tls.fingerprint,
+                "serving HTTPS (TLS 1.2 and 1.3)"
+            );
+            "https"
+        }
+        None => "http",
+    }
+}
+
+/// Binds the admin socket in `data_dir` and serves it on `state`.
+fn serve_admin(state: &Arc<AppState>, data_dir: &Path) -> Result<AdminSocket, ServeError> {
+    let (admin_listener, admin_path) =
+        admin::socket::bind(data_dir).map_err(|source| ServeError::AdminSocket {
+            path: admin::socket::socket_path(data_dir),
+            source,
+        })?;
+    Ok(AdminSocket::serve(
+        admin_listener,
+        admin_path,
+        Arc::new(AdminCtx {
+            state: state.clone(),
+            running: true,
+        }),
+    ))
+}
+
+/// Starts the tasks that live as long as the server: configuration reloads (when `reloads`
+/// is given) and the systemd watchdog (when systemd asks for one). `serving` is the status
+/// line systemd shows again after each reload.
+fn spawn_background(
+    state: &Arc<AppState>,
+    reloads: Option<mpsc::UnboundedReceiver<()>>,
+    source: ConfigSource,
+    logs: Option<Arc<LogControl>>,
+    serving: &str,
+) -> Vec<JoinHandle<()>> {
+    let mut background = Vec::new();
+    if let Some(reloads) = reloads {
+        background.push(tokio::spawn(reload_on_request(
+            reloads,
+            state.clone(),
+            source,
+            logs,
+            serving.to_owned(),
+        )));
+    }
+    if let Some(interval) = notify::watchdog_interval() {
+        background.push(tokio::spawn(notify::watchdog(state.clone(), interval)));
+    }
+    background
+}
+
+/// Once serving has ended: stops the background tasks and the plugins, then closes the
+/// database if no request holds it any more.
+async fn close(state: Arc<AppState>, background: Vec<JoinHandle<()>>) -> Result<(), ServeError> {
     for task in background {
         task.abort();
         // A task that ended by abort or panic holds nothing any more either way.
@@ -221,7 +273,6 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
             "requests still running at exit; the database will be checked on next open"
         ),
     }
-    tracing::info!("licd stopped");
     Ok(())
 }
 

@@ -1,5 +1,10 @@
 //! `application/x-www-form-urlencoded`: reading a store's POST body and writing the output of
 //! `map_args`, without pulling a dependency into every plugin.
+//!
+//! licd reads every request's query string and form body with [`pairs`] and [`decode`] too,
+//! so a plugin and the server always agree on what a body says: `+` is a space, a `%`
+//! escape needs two hex digits (either case), and text that is not UTF-8 once decoded is
+//! refused instead of being replaced lossily.
 
 use std::fmt;
 
@@ -28,18 +33,25 @@ impl std::error::Error for FormError {}
 /// # Errors
 /// [`FormError`] on a bad `%` escape or text that is not UTF-8.
 pub fn parse(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
-    let mut out = Vec::new();
-    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let (name, value) = match pair.iter().position(|b| *b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &pair[..0]),
-        };
-        out.push((decode(name)?, decode(value)?));
-    }
-    Ok(out)
+    pairs(body)
+        .map(|(name, value)| Ok((decode(name)?, decode(value)?)))
+        .collect()
 }
 
-/// Percent-decodes one name or value.
+/// The name and value of each pair of a form body or query string, in order and not yet
+/// decoded: pairs are split at `&` (empty ones skipped), a pair at its first `=` (none: the
+/// value is empty). For a reader that checks each pair before decoding the next.
+pub fn pairs(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &pair[..0]),
+        })
+}
+
+/// Percent-decodes one name or value: `+` is a space, `%XX` (hex digits in either case) the
+/// byte XX; the bytes must then be UTF-8. Any other byte stands for itself.
 ///
 /// # Errors
 /// [`FormError`] on a bad `%` escape or text that is not UTF-8.
@@ -110,6 +122,34 @@ mod tests {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn decoding_turns_plus_into_a_space_and_escapes_into_bytes_in_either_case() {
+        assert_eq!(decode(b"a+b%2Bc%2bd"), Ok("a b+c+d".to_string()));
+        assert_eq!(decode(b"%C3%A9%c3%a9"), Ok("\u{e9}\u{e9}".to_string()));
+        assert_eq!(decode(b"%2525"), Ok("%25".to_string()));
+        assert_eq!(decode(b""), Ok(String::new()));
+        assert_eq!(decode(b"%00%0A%7F"), Ok("\0\n\u{7f}".to_string()));
+    }
+
+    #[test]
+    fn a_bad_escape_and_text_that_is_not_utf8_are_refused() {
+        for raw in [
+            &b"%"[..],
+            b"%4",
+            b"%zz",
+            b"%4g",
+            b"%g4",
+            b"a%",
+            b"% 41",
+            b"%+41",
+        ] {
+            assert_eq!(decode(raw), Err(FormError::BadEscape), "{raw:?}");
+        }
+        for raw in [&b"%FF"[..], b"%C3%28", b"%C3", b"\xff", b"%ED%A0%80"] {
+            assert_eq!(decode(raw), Err(FormError::NotUtf8), "{raw:?}");
+        }
     }
 
     #[test]

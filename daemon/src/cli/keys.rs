@@ -154,6 +154,20 @@ pub fn release(
     })
 }
 
+/// `licd deactivation-code`: prints the deactivation verification code of `key` on
+/// `computer_id` for `date` (default today, UTC), as ReleaseLicenseHttp accepts it.
+pub fn deactivation_code(
+    location: Location,
+    key: &str,
+    computer_id: &str,
+    date: Option<&str>,
+) -> anyhow::Result<()> {
+    let config = location.load()?;
+    let code = licd::admin::deactivation_code(&config, key, computer_id, date)?;
+    println!("{code}");
+    Ok(())
+}
+
 /// Sends a request answered with a method's JSON reply; a refusal becomes the error.
 async fn method_result(
     conn: &mut Connection,

@@ -1,6 +1,8 @@
 //! What each subcommand does; `main.rs` only parses the command line and dispatches here.
 
+pub mod check_config;
 pub mod data;
+pub mod hash_password;
 pub mod keys;
 pub mod man;
 pub mod serve;

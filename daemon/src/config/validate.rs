@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::fmt::Display;
 
 use super::credentials::{self, from_file};
-use super::{Config, KNOWN_METHODS, Product, canonical_method_name, same_name};
+use super::{Config, KNOWN_METHODS, OptionsConfig, Product, canonical_method_name, same_name};
 use crate::license::properties::{self, MAX_STRING_CHARS, PropertyType};
 
 /// Every rule broken by `config`, one sentence each, without the origin prefix.
@@ -145,10 +145,21 @@ fn security(config: &Config, p: &mut Problems) {
     );
 }
 
-/// `[options]`: ranges, licence models and the names that must refer to something.
+/// Where `[options]` problems are.
+const OPTIONS: &str = "[options]";
+
+/// `[options]`: ranges, licence models, the names that must refer to something, the
+/// verification-code key and the blocked computer IDs, in that order.
 fn options(config: &Config, p: &mut Problems) {
-    let o = &config.options;
-    let place = "[options]";
+    option_ranges(&config.options, p);
+    option_names(config, p);
+    verification_key(&config.options, p);
+    blocked_computer_ids(&config.options, p);
+}
+
+/// The numeric `[options]` within their ranges.
+fn option_ranges(o: &OptionsConfig, p: &mut Problems) {
+    let place = OPTIONS;
     p.at_least(place, "maxReleaseCount", o.max_release_count, -1);
     p.at_least(
         place,
@@ -184,7 +195,13 @@ fn options(config: &Config, p: &mut Problems) {
         o.maintenance_plan_grace_period,
         0,
     );
+}
 
+/// Default licence models that are models, a default vendor that is declared, and a default
+/// QLM version that is not empty.
+fn option_names(config: &Config, p: &mut Problems) {
+    let o = &config.options;
+    let place = OPTIONS;
     for (key, model) in [
         (
             "defaultLicenseModelWhenDurationSet",
@@ -215,7 +232,12 @@ fn options(config: &Config, p: &mut Problems) {
             "{place}: `defaultQlmVersion` is empty; the default is \"6.0.00\""
         ));
     }
+}
 
+/// A `communicationEncryptionKey` that is not empty, and present when releases need a
+/// verification code derived from it.
+fn verification_key(o: &OptionsConfig, p: &mut Problems) {
+    let place = OPTIONS;
     match &o.communication_encryption_key {
         Some(key) if key.is_empty() => p.push(format!(
             "{place}: `communicationEncryptionKey` is empty{}",
@@ -233,7 +255,11 @@ fn options(config: &Config, p: &mut Problems) {
         }
         _ => {}
     }
+}
 
+/// `blockComputerIDs` that are computer IDs.
+fn blocked_computer_ids(o: &OptionsConfig, p: &mut Problems) {
+    let place = OPTIONS;
     for id in &o.block_computer_ids {
         if !is_computer_id(id) {
             p.push(format!(

@@ -1,10 +1,17 @@
 //! Request arguments: query string and form body, decoded strictly (spec README §2).
 //!
 //! `form_urlencoded` decodes invalid UTF-8 lossily; licd must refuse it with a message naming
-//! the argument, so the decoding is done here by hand on top of `percent-encoding`.
+//! the argument, so it decodes with [`licd_plugin_api::form`], the strict decoder that
+//! plugins read bodies with too, and adds its own refusal of control characters.
+
+use licd_plugin_api::form::{self, FormError};
 
 use crate::errors::MethodError;
 use crate::license::dates;
+
+/// Messages about an argument quote its value with this; re-exported here, next to [`Args`],
+/// for the handlers that name it by this path.
+pub use crate::text::quote;
 
 /// Limits on the arguments of one request (`server.maxArgs`, `server.maxValueBytes`).
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +54,7 @@ impl Args {
         let mut count = 0usize;
         let sources = [query.map(str::as_bytes), body];
         for source in sources.into_iter().flatten() {
-            for pair in source.split(|b| *b == b'&') {
-                if pair.is_empty() {
-                    continue;
-                }
+            for (raw_name, raw_value) in form::pairs(source) {
                 count += 1;
                 if count > limits.max_args {
                     return Err(MethodError::invalid(format!(
@@ -58,10 +62,6 @@ impl Args {
                         limits.max_args
                     )));
                 }
-                let (raw_name, raw_value) = match pair.iter().position(|b| *b == b'=') {
-                    Some(i) => (&pair[..i], &pair[i + 1..]),
-                    None => (pair, &pair[..0]),
-                };
                 let name = decode(raw_name).map_err(|why| {
                     MethodError::invalid(format!("An argument name is not valid: {why}."))
                 })?;
@@ -252,39 +252,13 @@ pub(crate) mod reads {
     }
 }
 
-/// Quotes a client value in a message: at most 64 characters, so replies stay small.
-pub fn quote(v: &str) -> String {
-    if v.chars().count() <= 64 {
-        v.to_string()
-    } else {
-        let mut s: String = v.chars().take(64).collect();
-        s.push('…');
-        s
-    }
-}
-
 /// Percent-decodes one name or value: `+` is a space, `%XX` a byte; the result must be UTF-8
 /// without control characters (tab allowed) or code points illegal in XML 1.0.
 fn decode(raw: &[u8]) -> Result<String, &'static str> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hi = raw.get(i + 1).and_then(|b| (*b as char).to_digit(16));
-                let lo = raw.get(i + 2).and_then(|b| (*b as char).to_digit(16));
-                match (hi, lo) {
-                    (Some(h), Some(l)) => bytes.push((h * 16 + l) as u8),
-                    _ => return Err("it holds a bad % escape (send %25 for a literal %)"),
-                }
-                i += 2;
-            }
-            b => bytes.push(b),
-        }
-        i += 1;
-    }
-    let s = String::from_utf8(bytes).map_err(|_| "it is not valid UTF-8")?;
+    let s = form::decode(raw).map_err(|e| match e {
+        FormError::BadEscape => "it holds a bad % escape (send %25 for a literal %)",
+        FormError::NotUtf8 => "it is not valid UTF-8",
+    })?;
     if s.chars()
         .any(|c| (c.is_control() && c != '\t') || c == '\u{FFFE}' || c == '\u{FFFF}')
     {
@@ -345,6 +319,48 @@ mod tests {
             assert!(e.message.contains("is_pcid"), "{bad}: {}", e.message);
         }
         assert_eq!(q("is_pcid=a%09b").unwrap().get("is_pcid"), Some("a\tb"));
+    }
+
+    #[test]
+    fn decoding_refusals_say_why_in_the_message_the_client_sees() {
+        // What the shared decoder refuses is pinned in licd_plugin_api::form; here, the words.
+        assert_eq!(decode(b"a+b%2b"), Ok("a b+".to_string()));
+        assert_eq!(decode(b"a%09b"), Ok("a\tb".to_string()));
+        assert_eq!(
+            decode(b"%4g"),
+            Err("it holds a bad % escape (send %25 for a literal %)")
+        );
+        assert_eq!(decode(b"%C3%28"), Err("it is not valid UTF-8"));
+        let control = Err("it holds a control character");
+        for raw in [
+            &b"%00"[..],
+            b"a%0Ab",
+            b"%0D",
+            b"%7F",
+            b"%C2%85",
+            b"%EF%BF%BE",
+            b"%EF%BF%BF",
+        ] {
+            assert_eq!(decode(raw), control, "{raw:?}");
+        }
+        let e = q("is_pcid=%zz").unwrap_err();
+        assert_eq!(
+            e.message,
+            "The argument is_pcid is not valid: it holds a bad % escape (send %25 for a literal %)."
+        );
+        let e = q("%FF=1").unwrap_err();
+        assert_eq!(
+            e.message,
+            "An argument name is not valid: it is not valid UTF-8."
+        );
+    }
+
+    #[test]
+    fn empty_pairs_are_skipped_and_a_pair_without_equals_is_an_empty_value() {
+        let a = q("&&is_avkey&is_pcid=a=b&&").unwrap();
+        assert_eq!(a.get("is_avkey"), Some(""));
+        assert_eq!(a.get("is_pcid"), Some("a=b"));
+        assert_eq!(a.len(), 2);
     }
 
     #[test]

@@ -128,13 +128,7 @@ fn invalid(message: String) -> Refusal {
 
 /// At most [`MAX_QUOTED_CHARS`] characters of client input for a message.
 fn quote(text: &str) -> String {
-    let mut chars = text.chars();
-    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
-    if chars.next().is_some() {
-        format!("{head}…")
-    } else {
-        head
-    }
+    crate::text::quote_at_most(text, MAX_QUOTED_CHARS)
 }
 
 #[cfg(test)]

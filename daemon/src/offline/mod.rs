@@ -229,7 +229,7 @@ fn check_computer_id(id: &str) -> Result<(), OfflineError> {
     if id.is_empty() || id.chars().count() > 255 || id.chars().any(|c| c.is_whitespace()) {
         return Err(OfflineError::Usage(format!(
             "--computer-id {}: expected 1 to 255 characters without spaces or control characters",
-            crate::http::args::quote(id)
+            crate::text::quote(id)
         )));
     }
     check_text("--computer-id", id)

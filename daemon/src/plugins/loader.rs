@@ -10,7 +10,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-use licd_plugin_api::ffi::{ABI_VERSION, ENTRY_SYMBOL, EntryFn, LICD_ALLOW, LicdPluginV1};
+use licd_plugin_api::ffi::{
+    ABI_VERSION, AuthenticateFn, CreateFn, DestroyFn, ENTRY_SYMBOL, EntryFn, LICD_ALLOW,
+    LicdPluginV1, MapArgsFn,
+};
 
 use super::FIRST_BUFFER_BYTES;
 use super::call::{Api, Instance, Plugin};
@@ -194,13 +197,56 @@ pub(super) unsafe fn instantiate(
     table: *const LicdPluginV1,
     library: Option<LoadedLibrary>,
 ) -> Result<Plugin, PluginLoadError> {
-    let bad = |problem: String| PluginLoadError::BadTable {
-        plugin: config.name.clone(),
-        path: config.path.clone(),
-        problem,
+    // SAFETY: the caller's contract.
+    let table = unsafe { check_table(config, table) }?;
+    let json = serde_json::to_string(&toml_to_json(&toml::Value::Table(config.config.clone())))
+        .map_err(|e| {
+            bad_table(
+                config,
+                format!("its configuration cannot be written as JSON: {e}"),
+            )
+        })?;
+    // SAFETY: `create` comes from the table just checked.
+    let instance = unsafe { create_instance(config, table.create, json) }?;
+    let api = Api {
+        instance,
+        authenticate: table.authenticate,
+        map_args: table.map_args,
+        destroy: table.destroy,
     };
+    Ok(Plugin::new(
+        &config.name,
+        &config.path,
+        table.name,
+        Duration::from_millis(config.timeout_ms),
+        table.flags,
+        api,
+        library,
+    ))
+}
+
+/// A version-1 table that passed the ABI checks: its name, flags and the functions licd
+/// calls, the required ones known to be there.
+struct CheckedTable {
+    name: String,
+    flags: u32,
+    create: CreateFn,
+    destroy: DestroyFn,
+    authenticate: AuthenticateFn,
+    map_args: Option<MapArgsFn>,
+}
+
+/// Checks the ABI version, the size, the name and the required functions of `table`.
+///
+/// # Safety
+/// As [`instantiate`].
+unsafe fn check_table(
+    config: &PluginConfig,
+    table: *const LicdPluginV1,
+) -> Result<CheckedTable, PluginLoadError> {
+    let bad = |problem: &str| bad_table(config, problem.to_owned());
     if table.is_null() {
-        return Err(bad("licd_plugin_entry_v1 returned NULL".into()));
+        return Err(bad("licd_plugin_entry_v1 returned NULL"));
     }
     // Only the two fields every version has are read before the version is known.
     // SAFETY: the caller's contract.
@@ -215,31 +261,49 @@ pub(super) unsafe fn instantiate(
     }
     let v1_size = size_of::<LicdPluginV1>();
     if (size as usize) < v1_size {
-        return Err(bad(format!(
-            "its table is {size} bytes, smaller than the {v1_size} bytes of ABI version 1"
-        )));
+        return Err(bad_table(
+            config,
+            format!("its table is {size} bytes, smaller than the {v1_size} bytes of ABI version 1"),
+        ));
     }
     // SAFETY: a version-1 table at least as large as ours.
     let t = unsafe { *table };
-    let table_name = if t.name.is_null() {
-        return Err(bad("its table has no name".into()));
+    let name = if t.name.is_null() {
+        return Err(bad("its table has no name"));
     } else {
         // SAFETY: the ABI says `name` is a NUL-terminated static string.
         unsafe { CStr::from_ptr(t.name) }
             .to_str()
-            .map_err(|_| bad("its table's name is not UTF-8".into()))?
+            .map_err(|_| bad("its table's name is not UTF-8"))?
             .to_string()
     };
     let (Some(create), Some(destroy), Some(authenticate)) = (t.create, t.destroy, t.authenticate)
     else {
         return Err(bad(
-            "its table lacks create, destroy or authenticate (only map_args may be NULL)".into(),
+            "its table lacks create, destroy or authenticate (only map_args may be NULL)",
         ));
     };
-    let json = serde_json::to_string(&toml_to_json(&toml::Value::Table(config.config.clone())))
-        .map_err(|e| bad(format!("its configuration cannot be written as JSON: {e}")))?;
+    Ok(CheckedTable {
+        name,
+        flags: t.flags,
+        create,
+        destroy,
+        authenticate,
+        map_args: t.map_args,
+    })
+}
+
+/// Calls the plugin's `create` with its configuration as JSON, on a thread of its own so
+/// that a `create` that never returns cannot hang start-up forever.
+///
+/// # Safety
+/// `create` must be the `create` of a table [`check_table`] accepted.
+unsafe fn create_instance(
+    config: &PluginConfig,
+    create: CreateFn,
+    json: String,
+) -> Result<Instance, PluginLoadError> {
     let (tx, rx) = mpsc::channel();
-    // A thread, so that a `create` that never returns cannot hang start-up forever.
     let spawned = std::thread::Builder::new()
         .name(format!("plugin-create-{}", config.name))
         .spawn(move || {
@@ -265,7 +329,10 @@ pub(super) unsafe fn instantiate(
             ));
         });
     if let Err(e) = spawned {
-        return Err(bad(format!("cannot start a thread for create: {e}")));
+        return Err(bad_table(
+            config,
+            format!("cannot start a thread for create: {e}"),
+        ));
     }
     let refused = |reason: String| PluginLoadError::Refused {
         plugin: config.name.clone(),
@@ -289,21 +356,16 @@ pub(super) unsafe fn instantiate(
     if instance.0.is_null() {
         return Err(refused("create succeeded but returned no instance".into()));
     }
-    let api = Api {
-        instance,
-        authenticate,
-        map_args: t.map_args,
-        destroy,
-    };
-    Ok(Plugin::new(
-        &config.name,
-        &config.path,
-        table_name,
-        Duration::from_millis(config.timeout_ms),
-        t.flags,
-        api,
-        library,
-    ))
+    Ok(instance)
+}
+
+/// The table of the plugin `config` names is unusable, for `problem`.
+fn bad_table(config: &PluginConfig, problem: String) -> PluginLoadError {
+    PluginLoadError::BadTable {
+        plugin: config.name.clone(),
+        path: config.path.clone(),
+        problem,
+    }
 }
 
 /// The `[plugin.config]` table as JSON; TOML dates become strings.

@@ -1,0 +1,12 @@
+//! Test harness: runs the real `licd` binary on `127.0.0.1:0` with a temp data directory and
+//! talks to it over real HTTP on loopback.
+
+#![allow(dead_code)] // Each test module uses a different part of the harness.
+
+mod config;
+mod daemon;
+mod http;
+
+pub use config::{ServerCert, TestCa, TestConfig, VENDOR};
+pub use daemon::{LICD, TestDaemon, block_on, cli_fails, cli_ok, file_mode, licd_cmd, path_str};
+pub use http::{HttpReply, send_raw, send_tls, tls_get};
