@@ -107,6 +107,12 @@ error_codes! {
         "An internal failure (storage, or a timeout before the change was applied).";
 }
 
+/// The one message of every failed vendor authentication (code 8): it never says which part
+/// was wrong. Here rather than in `auth/` because a replayed change refused after the fact
+/// answers with it too (`Ctx::execute`).
+pub const AUTHENTICATION_FAILED: &str =
+    "Authentication failed: check the vendor name, user and password.";
+
 /// A refusal with the code and the sentence the client reads in `<error>`.
 ///
 /// `status` starts as the code's status in the table (200 for business errors: QLM clients

@@ -15,11 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::VERSION;
 use crate::admin::{self, api::AdminCtx, socket::AdminSocket};
 use crate::auth::password::{AuthError, PasswordChecker};
-use crate::config::Config;
+use crate::config::{Config, DATABASE_FILE};
 use crate::logging::LogControl;
-use crate::methods::ping::VERSION;
 use crate::notify;
 use crate::plugins::{PluginHost, PluginLoadError};
 use crate::reload::{self, ConfigSource};
@@ -88,9 +88,6 @@ fn bind_advice(addr: std::net::SocketAddr, reason: &std::io::Error) -> String {
     }
 }
 
-/// The database file inside the data directory.
-pub const DATABASE_FILE: &str = "licd.redb";
-
 /// How a running server is told to stop and to reload: signals in production, plain
 /// channels and futures in tests (no signals needed).
 pub struct Control {
@@ -132,8 +129,9 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     let (listener, local) = bind(config.server.listen).await?;
     let scheme = scheme(&config);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let state =
-        Arc::new(AppState::new(config, store, PasswordChecker::new(cores)?).with_plugins(plugins));
+    let passwords = PasswordChecker::new(cores)?;
+    let state = AppState::new(config, store, passwords, crate::methods::DECLARATIONS);
+    let state = Arc::new(state.with_plugins(plugins));
     remove_backup_leftovers(&data_dir);
     let admin = serve_admin(&state, &data_dir)?;
     let admin_stop = admin.stopper();

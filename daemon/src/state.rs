@@ -7,6 +7,7 @@ use crate::auth::attempts::AuthAttempts;
 use crate::auth::password::{PasswordChecker, strongest_params};
 use crate::auth::strict::ReplayMemory;
 use crate::config::Config;
+use crate::method_decl::MethodTable;
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
 use crate::signing::Signer;
@@ -29,16 +30,24 @@ pub struct AppState {
     pub plugins: PluginHost,
     /// Strict-authentication signatures seen within their window (replay refusal).
     pub strict_replay: ReplayMemory,
+    /// The declarations of the methods served (`methods::DECLARATIONS`), handed in by the
+    /// caller so that the state, and the guard reading it, need not import `methods/`.
+    pub methods: MethodTable,
 }
 
 impl AppState {
-    /// State for a server running `config` on `store`.
-    pub fn new(config: Config, store: Store, passwords: PasswordChecker) -> Self {
+    /// State for a server running `config` on `store`, serving `methods`.
+    pub fn new(
+        config: Config,
+        store: Store,
+        passwords: PasswordChecker,
+        methods: MethodTable,
+    ) -> Self {
         let plugins = config.plugins.iter().map(|p| p.name.clone()).collect();
         use_strongest_dummy(&passwords, &config);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         AppState {
-            metrics: Metrics::new(plugins),
+            metrics: Metrics::new(plugins, methods.names().collect()),
             config: RwLock::new(Arc::new(config)),
             store,
             passwords,
@@ -46,6 +55,7 @@ impl AppState {
             signer: Signer::new(cores),
             plugins: PluginHost::default(),
             strict_replay: ReplayMemory::new(),
+            methods,
         }
     }
 

@@ -115,7 +115,7 @@ fn status(ctx: &AdminCtx) -> Reply {
     Ok(body::json(
         StatusCode::OK,
         &Status {
-            version: crate::methods::ping::VERSION,
+            version: crate::VERSION,
             pid: std::process::id(),
             data_dir: ctx.state.config().server.data_dir.display().to_string(),
             running: ctx.running,

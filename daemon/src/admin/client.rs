@@ -22,7 +22,7 @@ use super::body::{self, Body};
 use super::socket::socket_path;
 use crate::auth::password::PasswordChecker;
 use crate::config::Config;
-use crate::serve::DATABASE_FILE;
+use crate::config::DATABASE_FILE;
 use crate::state::AppState;
 use crate::store::{Store, StoreOptions};
 
@@ -87,7 +87,12 @@ impl Connection {
             }
         };
         let passwords = PasswordChecker::new(1).map_err(|e| AdminError::Setup(e.to_string()))?;
-        let state = Arc::new(AppState::new(config.clone(), store, passwords));
+        let state = Arc::new(AppState::new(
+            config.clone(),
+            store,
+            passwords,
+            crate::methods::DECLARATIONS,
+        ));
         Ok(Connection::Local(Arc::new(AdminCtx {
             state,
             running: false,

@@ -18,10 +18,10 @@ pub mod socket;
 use std::path::PathBuf;
 
 use crate::config::Config;
+use crate::config::DATABASE_FILE;
 use crate::license::dates;
 use crate::license::deactivation_code;
 use crate::license::keys::ActivationKey;
-use crate::serve::DATABASE_FILE;
 use crate::store::StoreError;
 
 /// Why an admin command failed. The `Display` text is the one line the CLI prints.

@@ -8,14 +8,15 @@ use crate::config::Config;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::http::client_addr::ClientAddr;
-use crate::methods::Method;
+use crate::method_decl::{MethodCall, MethodTable};
 
-/// Code 3 when `client` may not call `method` with `args`. The router checks before anything
-/// else, with the request's own arguments; `Method::call` checks again with the arguments a
-/// vendor plugin mapped, which can add an effect (`is_revoke`) of their own.
+/// Code 3 when `client` may not make `call` with `args`. The guard checks before anything
+/// else, with the request's own arguments, and again with the arguments a vendor plugin
+/// mapped, which can add an effect (`is_revoke`) of their own.
 pub fn check(
     config: &Config,
-    method: Method,
+    table: MethodTable,
+    call: MethodCall,
     args: &Args,
     client: ClientAddr,
 ) -> Result<(), MethodError> {
@@ -26,14 +27,14 @@ pub fn check(
         ));
     }
     let security = &config.security;
-    if effects::names(&security.http_admin_methods, method, args)
+    if effects::names(&security.http_admin_methods, table, call, args)
         && !client.is_in(&security.http_admin_methods_allowed_ip_addresses)
     {
         return Err(MethodError::new(
             ErrorCode::IpRestriction,
             format!(
                 "{} is an administrative method and your address is not allowed to call it.",
-                method.name()
+                call.name
             ),
         ));
     }

@@ -1,9 +1,11 @@
-//! Who may call what: vendor credentials, their cost and throttling, and the guard that
-//! applies them to a request.
+//! Who may call what: the guard that applies each method's declaration to a request
+//! ([`guard`]), and what it applies: address lists, vendor credentials, their cost and
+//! throttling, strict authentication and vendor plugins.
 
 pub mod addresses;
 pub mod attempts;
 pub mod effects;
+pub mod guard;
 pub mod password;
 pub mod strict;
 pub mod throttle;

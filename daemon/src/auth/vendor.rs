@@ -12,48 +12,45 @@ use crate::auth::attempts::{Attempt, Blocked};
 use crate::auth::password::{ExpectedCredential, StoredPassword, Verification};
 use crate::auth::{effects, strict, unsigned_args};
 use crate::config::{Config, Scope, Vendor};
-use crate::errors::{ErrorCode, MethodError};
+use crate::errors::{AUTHENTICATION_FAILED as FAILED, ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
 use crate::http::client_addr::ClientAddr;
 use crate::license::License;
 use crate::logging::untrusted;
-use crate::methods::{Ctx, Method, RawRequest};
+use crate::method_decl::{MethodCall, MethodTable};
 use crate::metrics::PluginOutcome;
 use crate::plugins::replay::split_replay_id;
 use crate::plugins::{PluginRequest, RefusalKind};
+use crate::request::{Ctx, RawRequest};
 use crate::store::replays::ReplayKey;
-
-/// The one message of every authentication failure (code 8): it never says which part was
-/// wrong.
-pub(crate) const FAILED: &str = "Authentication failed: check the vendor name, user and password.";
 
 /// What a vendor name that names no allowed vendor is logged as: the name came from the
 /// request (it may even be a password typed into the wrong field), so it is never logged.
 const UNKNOWN_VENDOR: &str = "(unknown)";
 
-/// Authenticates the vendor of a request for `method`; returns the vendor on success.
+/// Authenticates the vendor of a request for `call`; returns the vendor on success.
 ///
 /// A vendor with a plugin is refused unless its plugin allowed this request ([`run_plugin`],
-/// which `Method::call` runs first). A remembered password is answered from memory and takes no
+/// which the guard runs first). A remembered password is answered from memory and takes no
 /// authentication slot; every other check takes one of the client address's slots and is
 /// counted against `authFailuresPerMinute` before it runs ([`crate::auth::attempts`]).
-pub async fn authenticate(ctx: &Ctx, method: Method, args: &Args) -> Result<Vendor, MethodError> {
+pub async fn authenticate(ctx: &Ctx, call: MethodCall, args: &Args) -> Result<Vendor, MethodError> {
     let state = &ctx.state;
     let config = &ctx.config;
     let client = ctx.client;
     let limit = config.security.auth_failures_per_minute;
     if state.attempts.is_blocked(client, limit) {
-        return Err(too_many(client, method));
+        return Err(too_many(client, call));
     }
-    let vendor = allowed_vendor(config, args, method);
+    let vendor = allowed_vendor(config, state.methods, call, args);
     if let Some(v) = vendor
         && v.plugin.is_some()
     {
         if ctx.plugin_passed.get() != Some(&v.name) {
-            // `Method::call` runs the plugin step first; this is a reload that gave the
+            // The guard runs the plugin step first; this is a reload that gave the
             // vendor a plugin while the request was under way. Counted like any refusal.
             let _counted = state.attempts.count(client, limit);
-            tracing::warn!(vendor = %v.name, %client, method = method.name(), "vendor plugin did not allow this request");
+            tracing::warn!(vendor = %v.name, %client, method = call.name, "vendor plugin did not allow this request");
             return Err(MethodError::new(ErrorCode::AuthenticationError, FAILED));
         }
         // The plugin decides; a password, when the vendor also has one, must match as well.
@@ -80,13 +77,13 @@ pub async fn authenticate(ctx: &Ctx, method: Method, args: &Args) -> Result<Vend
     .await
     .map_err(|_| busy())?;
     match (checked, vendor) {
-        (Err(Blocked) | Ok((_, Verification::Blocked)), _) => Err(too_many(client, method)),
+        (Err(Blocked) | Ok((_, Verification::Blocked)), _) => Err(too_many(client, call)),
         (Ok((attempt, Verification::Accepted)), Some(v)) => {
             attempt.refund();
             Ok(v.clone())
         }
         _ => {
-            tracing::warn!(vendor = logged_vendor(vendor), %client, method = method.name(), "vendor authentication failed");
+            tracing::warn!(vendor = logged_vendor(vendor), %client, method = call.name, "vendor authentication failed");
             Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
         }
     }
@@ -94,7 +91,12 @@ pub async fn authenticate(ctx: &Ctx, method: Method, args: &Args) -> Result<Vend
 
 /// The vendor `is_vendor` (or `options.defaultCommerceProvider`) names, if it exists, is
 /// enabled and its `methods` name this request (effects, not spellings: [`effects::names`]).
-fn allowed_vendor<'c>(config: &'c Config, args: &Args, method: Method) -> Option<&'c Vendor> {
+fn allowed_vendor<'c>(
+    config: &'c Config,
+    table: MethodTable,
+    call: MethodCall,
+    args: &Args,
+) -> Option<&'c Vendor> {
     let name = args
         .text("is_vendor")
         .unwrap_or(config.options.default_commerce_provider.as_str());
@@ -102,7 +104,7 @@ fn allowed_vendor<'c>(config: &'c Config, args: &Args, method: Method) -> Option
         v.enabled
             && v.methods
                 .as_deref()
-                .is_none_or(|list| effects::names(list, method, args))
+                .is_none_or(|list| effects::names(list, table, call, args))
     })
 }
 
@@ -126,8 +128,8 @@ fn logged_vendor(vendor: Option<&Vendor>) -> &str {
 }
 
 /// Code 8 for a blocked address, answered at once: being blocked tells the caller nothing new.
-fn too_many(client: ClientAddr, method: Method) -> MethodError {
-    tracing::warn!(%client, method = method.name(), "authentication refused: too many failures from this address");
+fn too_many(client: ClientAddr, call: MethodCall) -> MethodError {
+    tracing::warn!(%client, method = call.name, "authentication refused: too many failures from this address");
     MethodError::new(
         ErrorCode::AuthenticationError,
         "Too many failed authentications from your address; wait a minute and try again.",
@@ -170,11 +172,11 @@ pub fn check_scope(
 /// pays one dummy argon2 run, so that timing does not tell which vendors use a plugin.
 pub async fn run_plugin(
     ctx: &Ctx,
-    method: Method,
+    call: MethodCall,
     args: &Args,
 ) -> Result<Option<Args>, MethodError> {
     let config = &ctx.config;
-    let Some(vendor) = allowed_vendor(config, args, method) else {
+    let Some(vendor) = allowed_vendor(config, ctx.state.methods, call, args) else {
         return Ok(None);
     };
     let Some(plugin_name) = vendor.plugin.as_deref() else {
@@ -187,9 +189,9 @@ pub async fn run_plugin(
         tokio::time::timeout_at(ctx.deadline.into(), state.attempts.take_slot(client, limit))
             .await
             .map_err(|_| busy())?
-            .map_err(|Blocked| too_many(client, method))?;
+            .map_err(|Blocked| too_many(client, call))?;
     let refuse = |reason: &dyn std::fmt::Display| {
-        tracing::warn!(plugin = %plugin_name, vendor = %vendor.name, %client, method = method.name(), reason = %untrusted(&reason.to_string()), "vendor plugin refused the request");
+        tracing::warn!(plugin = %plugin_name, vendor = %vendor.name, %client, method = call.name, reason = %untrusted(&reason.to_string()), "vendor plugin refused the request");
         MethodError::new(ErrorCode::AuthenticationError, FAILED)
     };
     let Some(plugin) = state.plugins.get(plugin_name) else {
@@ -199,7 +201,7 @@ pub async fn run_plugin(
             &"the plugin is not loaded (the plugin set changes only with a restart)",
         ));
     };
-    let request = plugin_request(ctx, method, &vendor.name);
+    let request = plugin_request(ctx, call, &vendor.name);
     let mapped = match plugin.judge(request, ctx.deadline.into()).await {
         Ok(mapped) => {
             state
@@ -250,8 +252,7 @@ pub async fn run_plugin(
         MergeError::Request(e) => e,
     })?;
     if let Some(id) = replay_id {
-        ctx.replay
-            .set(ReplayKey::new(&vendor.name, &id, method.name()));
+        ctx.replay.set(ReplayKey::new(&vendor.name, &id, call.name));
     }
     // Set once per request; a second plugin step (a path that authenticates twice) finds the
     // same vendor, so losing this race changes nothing.
@@ -321,7 +322,7 @@ fn merge_mapped(
 }
 
 /// What the plugin is shown: the request as received, and nothing of the server's own.
-fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
+fn plugin_request(ctx: &Ctx, call: MethodCall, vendor: &str) -> PluginRequest {
     let raw = &ctx.raw;
     // The router has already parsed (and refused anything malformed in) these same bytes,
     // so the lenient re-reading here cannot lose an argument the method will see.
@@ -336,7 +337,7 @@ fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
         .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     PluginRequest {
-        method: method.name().to_string(),
+        method: call.name.to_string(),
         vendor: vendor.to_string(),
         client: ctx.client.to_string(),
         url: raw.target().to_string(),
@@ -350,13 +351,13 @@ fn plugin_request(ctx: &Ctx, method: Method, vendor: &str) -> PluginRequest {
 /// the reason in the log only. The HMAC check costs no argon2, so it takes no slot, but it is
 /// counted against `authFailuresPerMinute` before it runs (and refunded if it passes), so
 /// concurrent forgeries cannot all be checked before any is counted.
-pub fn check_strict(ctx: &Ctx, method: Method, vendor: &Vendor) -> Result<(), MethodError> {
+pub fn check_strict(ctx: &Ctx, call: MethodCall, vendor: &Vendor) -> Result<(), MethodError> {
     let security = &ctx.config.security;
     let attempt = ctx
         .state
         .attempts
         .count(ctx.client, security.auth_failures_per_minute)
-        .map_err(|Blocked| too_many(ctx.client, method))?;
+        .map_err(|Blocked| too_many(ctx.client, call))?;
     let request = strict::Signed {
         target: ctx.raw.target(),
         headers: &ctx.raw.headers,
@@ -373,7 +374,7 @@ pub fn check_strict(ctx: &Ctx, method: Method, vendor: &Vendor) -> Result<(), Me
             Ok(())
         }
         Err(why) => {
-            tracing::warn!(vendor = %vendor.name, client = %ctx.client, method = method.name(), reason = %untrusted(&why.to_string()), "strict authentication failed");
+            tracing::warn!(vendor = %vendor.name, client = %ctx.client, method = call.name, reason = %untrusted(&why.to_string()), "strict authentication failed");
             Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
         }
     }

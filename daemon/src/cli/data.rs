@@ -13,7 +13,7 @@ use http::Method;
 use licd::admin::body;
 use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENCES_HEADER, ROWS_HEADER};
-use licd::serve::DATABASE_FILE;
+use licd::config::DATABASE_FILE;
 use licd::store::maintenance::CheckReport;
 
 use super::{Location, OutputFile, block_on, read_json};

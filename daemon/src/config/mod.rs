@@ -36,7 +36,7 @@ use serde::Deserialize;
 
 pub use ip_list::IpList;
 pub use products::Product;
-pub use server::{LogFormat, LogLevel, ServerConfig};
+pub use server::{DATABASE_FILE, LogFormat, LogLevel, ServerConfig};
 pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, SignatureAlgorithm};
 pub use tls::{TlsFileError, TlsIdentity};
 pub use vendors::{PluginConfig, ResponseFormat, Scope, Vendor};

@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use super::{IpList, TlsIdentity, document};
 
+/// The database file inside `server.dataDir`.
+pub const DATABASE_FILE: &str = "licd.redb";
+
 /// `[server]`: licd's own settings (not QLM server properties).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]

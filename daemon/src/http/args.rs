@@ -177,6 +177,26 @@ impl Args {
         }
     }
 
+    /// A product id or version: 0 to `i32::MAX`, as QLM's integers.
+    pub fn unsigned(&self, name: &str) -> Result<Option<u32>, MethodError> {
+        Ok(self
+            .integer(name, 0, i64::from(i32::MAX))?
+            .and_then(|n| u32::try_from(n).ok()))
+    }
+
+    /// A computer ID: 1 to 255 characters, no whitespace or control characters (README §4).
+    pub fn computer_id(&self, name: &str) -> Result<Option<String>, MethodError> {
+        let Some(v) = self.text(name) else {
+            return Ok(None);
+        };
+        if v.chars().count() > 255 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(MethodError::invalid(format!(
+                "The argument {name} must be 1 to 255 characters without spaces or control characters."
+            )));
+        }
+        Ok(Some(v.to_string()))
+    }
+
     /// An expiry date: `yyyy-MM-dd` (end of that day) or `yyyy-MM-dd HH:mm:ss`, UTC, as Unix
     /// seconds.
     pub fn expiry(&self, name: &str) -> Result<Option<i64>, MethodError> {
@@ -391,6 +411,22 @@ mod tests {
             a.required("is_missing").unwrap_err().code,
             ErrorCode::MissingArgument
         );
+    }
+
+    #[test]
+    fn ids_and_versions_are_0_to_i32_max_and_computer_ids_have_no_spaces() {
+        let a = q("is_productid=2147483647&is_majorversion=2147483648&is_minorversion=-1").unwrap();
+        assert_eq!(a.unsigned("is_productid").unwrap(), Some(2_147_483_647));
+        assert!(a.unsigned("is_majorversion").is_err());
+        assert!(a.unsigned("is_minorversion").is_err());
+        assert_eq!(a.unsigned("is_missing").unwrap(), None);
+        let a = q("is_pcid=PC-1&is_other=a%20b").unwrap();
+        assert_eq!(a.computer_id("is_pcid").unwrap().as_deref(), Some("PC-1"));
+        let e = a.computer_id("is_other").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidFormat);
+        assert!(e.message.contains("is_other"), "{}", e.message);
+        let long = q(&format!("is_pcid={}", "x".repeat(256))).unwrap();
+        assert!(long.computer_id("is_pcid").is_err());
     }
 
     #[test]

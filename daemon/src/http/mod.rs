@@ -16,6 +16,7 @@ pub mod args;
 pub mod client_addr;
 pub mod clock;
 pub mod ops;
+pub mod plain;
 pub mod router;
 mod tls;
 

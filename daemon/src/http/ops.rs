@@ -8,8 +8,13 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
+use crate::config::DATABASE_FILE;
 use crate::http::client_addr::ClientAddr;
+use crate::http::plain::plain_text;
 use crate::state::AppState;
+
+/// The content type of the Prometheus text format, version 0.0.4.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// How long `/healthz` waits for the writer thread to answer.
 const WRITER_PATIENCE: Duration = Duration::from_secs(2);
@@ -23,27 +28,24 @@ pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
     };
     if let Err(e) = read {
         tracing::warn!(error = %e, "health check: the database does not answer a read");
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database read failed\n".into(),
-        );
+        return plain_text(StatusCode::SERVICE_UNAVAILABLE, "database read failed\n");
     }
     if !state.store.writer_alive(WRITER_PATIENCE).await {
-        return text(
+        return plain_text(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database writer not answering\n".into(),
+            "database writer not answering\n",
         );
     }
-    text(StatusCode::OK, "ok\n".into())
+    plain_text(StatusCode::OK, "ok\n")
 }
 
 /// `/metrics` in the Prometheus text format, only for `server.metricsAllowedIPs`.
 pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Bytes>> {
     if !client.is_in(&state.config().server.metrics_allowed_ips) {
         tracing::debug!(%client, "metrics refused to an address not in server.metricsAllowedIPs");
-        return text(
+        return plain_text(
             StatusCode::FORBIDDEN,
-            "Your address may not read metrics (server.metricsAllowedIPs).\n".into(),
+            "Your address may not read metrics (server.metricsAllowedIPs).\n",
         );
     }
     let counts = match state.store.read() {
@@ -58,20 +60,14 @@ pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Byte
         }
         Err(e) => Err(e),
     };
-    let mut r = Response::new(Full::new(Bytes::from(state.metrics.render(state, counts))));
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    r
-}
-
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    let database = state.config().server.data_dir.join(DATABASE_FILE);
+    let database_size = std::fs::metadata(&database).ok().map(|m| m.len());
+    let text = state
+        .metrics
+        .render(state.store.stats(), counts, database_size);
+    let mut r = plain_text(StatusCode::OK, text);
+    // Plain text still, with the format version Prometheus reads from the content type.
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));
     r
 }

@@ -1,5 +1,6 @@
-//! From an HTTP request to a reply: URL forms, verbs, body limit, arguments, address rules,
-//! gates, then the method (spec README §1–§3, methods.md "Order of checks").
+//! From an HTTP request to a reply: URL forms, verbs, body limit, arguments, the guard's
+//! address rules and gates (`auth::guard::admit`), then the method (spec README §1–§3,
+//! methods.md "Order of checks").
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -11,13 +12,16 @@ use http::{Method as Verb, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::auth::guard;
 use crate::config::Config;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
 use crate::http::client_addr::client_address;
 use crate::http::clock::RequestStart;
+use crate::http::plain::plain_text;
 use crate::license::dates;
-use crate::methods::{Ctx, Method, RawRequest};
+use crate::methods::{DECLARATIONS, Method};
+use crate::request::{Ctx, RawRequest};
 use crate::response::{self, Body, Format};
 use crate::state::AppState;
 
@@ -84,7 +88,7 @@ pub async fn handle(
         _ => {}
     }
     let response = match route(&path, &config.server.base_path) {
-        Route::NotFound => plain(StatusCode::NOT_FOUND, "Not found.\n"),
+        Route::NotFound => plain_text(StatusCode::NOT_FOUND, "Not found.\n"),
         Route::ServicePage => service_page(&config),
         Route::Method(name) => {
             let name = name.to_string();
@@ -92,9 +96,11 @@ pub async fn handle(
             let r = method_request(req, peer, state, config.clone(), &name, started).await;
             // error_response tags every refusal with its code.
             let code = r.extensions().get::<ErrorCode>().copied();
-            metrics
-                .metrics
-                .record_request(Method::from_name(&name), code, started.elapsed());
+            metrics.metrics.record_request(
+                Method::find(&name).map(Method::name),
+                code,
+                started.elapsed(),
+            );
             r
         }
     };
@@ -178,7 +184,7 @@ async fn method_request(
             None => format = Format::Xml,
         }
     }
-    let Some(method) = Method::from_name(name) else {
+    let Some(method) = Method::find(name) else {
         let e = MethodError::invalid(format!(
             "Unknown method {}.",
             crate::http::args::quote(name)
@@ -190,18 +196,7 @@ async fn method_request(
     // Malformed arguments are refused below; until then the address rules see none.
     let no_args = Args::default();
     let seen = parsed.as_ref().unwrap_or(&no_args);
-    if let Err(e) = crate::auth::addresses::check(&config, method, seen, client) {
-        tracing::warn!(%client, method = method.name(), "request blocked by address");
-        return error_response(&e, format, bom);
-    }
-    if let Some((false, property)) = method.gate(&config.security) {
-        let e = MethodError::new(
-            ErrorCode::OperationDisabled,
-            format!(
-                "{} is disabled on this server ({property} = false).",
-                method.name()
-            ),
-        );
+    if let Err(e) = guard::admit(&config, state.methods, method.call, seen, client) {
         return error_response(&e, format, bom);
     }
     let args = match parsed {
@@ -310,35 +305,22 @@ fn body_response(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
     r
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
 /// The page uptime monitors poll: server, version and the enabled methods.
 fn service_page(config: &Config) -> Response<Full<Bytes>> {
     let mut text = format!(
         "licd {} - Quick License Manager compatible licence server\n\nEnabled methods:\n",
-        crate::methods::ping::VERSION
+        crate::VERSION
     );
-    for m in Method::ALL {
-        if m.gate(&config.security).is_none_or(|(on, _)| on) {
-            text.push_str("  ");
-            text.push_str(m.name());
-            text.push('\n');
+    for declaration in DECLARATIONS.0 {
+        if declaration.is_enabled(&config.security) {
+            for name in declaration.names() {
+                text.push_str("  ");
+                text.push_str(name);
+                text.push('\n');
+            }
         }
     }
-    let mut r = Response::new(Full::new(Bytes::from(text)));
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    plain_text(StatusCode::OK, text)
 }
 
 #[cfg(test)]

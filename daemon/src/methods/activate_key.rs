@@ -2,13 +2,25 @@
 //! (`super::activation`) with `is_activate=true` and a short reply, signed when asked (spec
 //! offline.md).
 
+use crate::auth::guard;
 use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
+use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
 use crate::methods::validate_license::{display_key, result_sentence};
 use crate::response::{Field, Reply};
+
+/// What ActivateKey declares to the guard.
+pub const DECLARATION: Declaration = Declaration::new("ActivateKey", AuthNeed::WhenVendorNamed);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = ActivateKey::parse(args)?;
+    let vendor = guard::authenticate(ctx, call, args).await?;
+    m.apply(ctx, vendor.as_ref()).await
+}
 
 /// A parsed ActivateKey request.
 pub struct ActivateKey {

@@ -15,7 +15,7 @@ use crate::license::refusal::Refusal;
 use crate::license::rules::{self, ActivationRequest, ProductQuery};
 use crate::license::validation::{self, RevalidationPolicy};
 use crate::license::{Activation, License, dates};
-use crate::methods::{Ctx, computer_id_arg, lookup_key, masked, not_found, u32_arg};
+use crate::methods::{Ctx, lookup_key, masked, not_found};
 use crate::signing::reply::PendingSignature;
 use crate::store::Store;
 use crate::store::commands::{Activate, Activated, RecordSeat, SeatRecorded};
@@ -66,15 +66,15 @@ impl Check {
         };
         Ok(Check {
             key: args.required("is_avkey")?.to_string(),
-            computer_id: computer_id_arg(args, "is_pcid")?,
+            computer_id: args.computer_id("is_pcid")?,
             // Compared, never rejected for its form (README §4): only maxValueBytes bounds it.
             computer_key: args.text("is_pckey").map(str::to_string),
             activate: args.boolean("is_activate")?.unwrap_or(true),
             computer_name: text("is_computer_name", 255)?,
             product: ProductQuery {
-                product_id: u32_arg(args, "is_productid")?,
-                major: u32_arg(args, "is_majorversion")?,
-                minor: u32_arg(args, "is_minorversion")?,
+                product_id: args.unsigned("is_productid")?,
+                major: args.unsigned("is_majorversion")?,
+                minor: args.unsigned("is_minorversion")?,
             },
             email: text("is_email", 255)?,
             user_data: text("is_userdata1", 1024)?,

@@ -1,6 +1,7 @@
 //! GetActivationKey / GetActivationKeyWithExpiryDate: create licence keys (eCommerce
 //! fulfilment). Both names run this code; both accept the expiry arguments.
 
+use crate::auth::guard;
 use crate::config::{OptionsConfig, ResponseFormat, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::Args;
@@ -10,9 +11,25 @@ use crate::license::features::Features;
 use crate::license::keys::ActivationKey;
 use crate::license::model::LicenseModel;
 use crate::license::properties;
-use crate::methods::{Ctx, masked, product_not_found, u32_arg};
+use crate::method_decl::{AuthNeed, Declaration, Effect, Gate, MethodCall};
+use crate::methods::{Ctx, masked, product_not_found};
 use crate::response::{Field, Reply, Value};
 use crate::store::commands::{CreateKeys, Created};
+
+/// What GetActivationKey declares to the guard (GetActivationKeyWithExpiryDate is the same method).
+pub const DECLARATION: Declaration = Declaration::new("GetActivationKey", AuthNeed::Always)
+    .also_named(&["GetActivationKeyWithExpiryDate"])
+    .gated_by(Gate::new("security.enableGetActivationKey", |s| {
+        s.enable_get_activation_key
+    }))
+    .causing(&[Effect::Create]);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = GetActivationKey::parse(args)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// A parsed key-creation request.
 pub struct GetActivationKey {
@@ -32,7 +49,10 @@ fn text(args: &Args, name: &str, max: usize) -> Result<Option<String>, MethodErr
 impl GetActivationKey {
     /// Checks the syntax of every argument (methods.md table).
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
-        let required = |name| u32_arg(args, name)?.ok_or_else(|| MethodError::missing(name));
+        let required = |name| {
+            args.unsigned(name)?
+                .ok_or_else(|| MethodError::missing(name))
+        };
         let model = match args.text("is_licensemodel") {
             Some(m) => Some(LicenseModel::parse(m).ok_or_else(|| {
                 MethodError::invalid(format!(

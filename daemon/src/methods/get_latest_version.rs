@@ -1,9 +1,25 @@
 //! GetLatestVersionHttp: the latest version of a product, from its `[[product]]` table.
 
+use crate::auth::guard;
 use crate::errors::MethodError;
 use crate::http::args::Args;
-use crate::methods::{Ctx, product_not_found, u32_arg};
+use crate::method_decl::{AuthNeed, Declaration, Gate, MethodCall};
+use crate::methods::{Ctx, product_not_found};
 use crate::response::Reply;
+
+/// What GetLatestVersionHttp declares to the guard.
+pub const DECLARATION: Declaration =
+    Declaration::new("GetLatestVersionHttp", AuthNeed::WhenCredentialsGiven)
+        .gated_by(Gate::new("security.enableGetLatestVersionHttp", |s| {
+            s.enable_get_latest_version_http
+        }));
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = GetLatestVersion::parse(args)?;
+    guard::authenticate(ctx, call, args).await?;
+    m.apply(ctx)
+}
 
 /// The product asked about.
 pub struct GetLatestVersion {
@@ -15,7 +31,10 @@ pub struct GetLatestVersion {
 impl GetLatestVersion {
     /// `is_productid`, `is_majorversion`, `is_minorversion` are required (208).
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
-        let get = |name| u32_arg(args, name)?.ok_or_else(|| MethodError::missing(name));
+        let get = |name| {
+            args.unsigned(name)?
+                .ok_or_else(|| MethodError::missing(name))
+        };
         Ok(GetLatestVersion {
             product_id: get("is_productid")?,
             major: get("is_majorversion")?,

@@ -2,14 +2,47 @@
 //! set its renewal date. One file because the two differ only in where a duration counts
 //! from (`crate::license::renewal::set_maintenance`).
 
+use crate::auth::guard;
 use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::dates::format_datetime;
 use crate::license::renewal::{MaintenanceAction, MaintenanceTerm, set_maintenance};
+use crate::method_decl::{AuthNeed, Declaration, Effect, MethodCall};
 use crate::methods::update_license::{bounded, edit_one, log_change};
 use crate::methods::{Ctx, lookup_key};
 use crate::response::{Field, Reply};
+
+/// What EnableMaintenancePlan declares to the guard (the spec names no gate for the
+/// maintenance-plan methods).
+pub const ENABLE_DECLARATION: Declaration =
+    Declaration::new("EnableMaintenancePlan", AuthNeed::Always).causing(&[Effect::Maintenance]);
+
+/// What RenewMaintenancePlan declares to the guard.
+pub const RENEW_DECLARATION: Declaration =
+    Declaration::new("RenewMaintenancePlan", AuthNeed::Always).causing(&[Effect::Maintenance]);
+
+/// EnableMaintenancePlan: [`run`] counting from now.
+pub async fn enable(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    run(MaintenanceAction::Enable, call, args, ctx).await
+}
+
+/// RenewMaintenancePlan: [`run`] counting from the current renewal date.
+pub async fn renew(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    run(MaintenanceAction::Renew, call, args, ctx).await
+}
+
+/// Parses every argument, authenticates the vendor, then applies `action`.
+async fn run(
+    action: MaintenanceAction,
+    call: MethodCall,
+    args: &Args,
+    ctx: &Ctx,
+) -> Result<Reply, MethodError> {
+    let m = MaintenancePlan::parse(args, action)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// A parsed EnableMaintenancePlan or RenewMaintenancePlan request.
 pub struct MaintenancePlan {

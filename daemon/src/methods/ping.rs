@@ -1,13 +1,23 @@
 //! PingHttp: health and version, no arguments, no gate.
 
+use crate::VERSION;
+use crate::auth::guard;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::dates::format_iso;
+use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::response::{Field, Reply, Value};
 
-/// The licd version reported by PingHttp and the start-up line.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// What PingHttp declares to the guard.
+pub const DECLARATION: Declaration = Declaration::new("PingHttp", AuthNeed::WhenCredentialsGiven);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = PingHttp::parse(args)?;
+    guard::authenticate(ctx, call, args).await?;
+    Ok(m.apply(ctx))
+}
 
 /// PingHttp takes no arguments.
 pub struct PingHttp;

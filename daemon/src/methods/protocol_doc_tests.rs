@@ -1,6 +1,6 @@
 //! `docs/protocol.md` held to the code, so that the wire reference cannot drift.
 //!
-//! The method table ([`Method::ALL`], [`Method::gate`]) and the parsers themselves are the
+//! The method table ([`DECLARATIONS`]: names and gates) and the parsers themselves are the
 //! source: every parser runs on the example of its section, and on each documented argument
 //! at the edges of its documented range, while [`reads`] notes every argument name it reads
 //! (all typed accessors go through `Args::get`). A method without a section, a wrong gate,
@@ -117,33 +117,40 @@ fn section_of(method: Method) -> Section {
         .unwrap_or_else(|| panic!("docs/protocol.md has no section for {}", method.name()))
 }
 
-/// Runs the parser of `method`, the one [`Method::call`] runs. The match is exhaustive, so
-/// a new method cannot be left out of these tests.
+/// Every method served, under each of its names.
+fn all() -> Vec<Method> {
+    DECLARATIONS
+        .names()
+        .map(|name| Method::find(name).expect("the table finds its own names"))
+        .collect()
+}
+
+/// Runs the parser of `method`, the one its `run` runs. A method of the table without an arm
+/// here fails every test, so a new method cannot be left out of them.
 fn parse(method: Method, args: &Args) -> Result<(), MethodError> {
-    match method {
-        Method::PingHttp => ping::PingHttp::parse(args).map(drop),
-        Method::GetActivationKey | Method::GetActivationKeyWithExpiryDate => {
+    match method.name() {
+        "PingHttp" => ping::PingHttp::parse(args).map(drop),
+        "GetActivationKey" | "GetActivationKeyWithExpiryDate" => {
             get_activation_key::GetActivationKey::parse(args).map(drop)
         }
-        Method::ValidateLicenseHttp => validate_license::ValidateLicense::parse(args).map(drop),
-        Method::ActivateKey => activate_key::ActivateKey::parse(args).map(drop),
-        Method::GetLatestVersionHttp => get_latest_version::GetLatestVersion::parse(args).map(drop),
-        Method::ReleaseLicenseHttp => release_license::ReleaseLicense::parse(args).map(drop),
-        Method::UpdateLicenseHttp => update_license::UpdateLicense::parse(args).map(drop),
-        Method::UpgradeLicense => upgrade_license::UpgradeLicense::parse(args).map(drop),
-        Method::RevokeLicenseHttp => revoke_license::RevokeLicense::parse(args).map(drop),
-        Method::RenewSubscriptionHttp => {
-            renew_subscription::RenewSubscription::parse(args).map(drop)
-        }
-        Method::EnableMaintenancePlan => {
+        "ValidateLicenseHttp" => validate_license::ValidateLicense::parse(args).map(drop),
+        "ActivateKey" => activate_key::ActivateKey::parse(args).map(drop),
+        "GetLatestVersionHttp" => get_latest_version::GetLatestVersion::parse(args).map(drop),
+        "ReleaseLicenseHttp" => release_license::ReleaseLicense::parse(args).map(drop),
+        "UpdateLicenseHttp" => update_license::UpdateLicense::parse(args).map(drop),
+        "UpgradeLicense" => upgrade_license::UpgradeLicense::parse(args).map(drop),
+        "RevokeLicenseHttp" => revoke_license::RevokeLicense::parse(args).map(drop),
+        "RenewSubscriptionHttp" => renew_subscription::RenewSubscription::parse(args).map(drop),
+        "EnableMaintenancePlan" => {
             maintenance_plan::MaintenancePlan::parse(args, MaintenanceAction::Enable).map(drop)
         }
-        Method::RenewMaintenancePlan => {
+        "RenewMaintenancePlan" => {
             maintenance_plan::MaintenancePlan::parse(args, MaintenanceAction::Renew).map(drop)
         }
-        Method::RetrieveActivationKeyHttp => {
+        "RetrieveActivationKeyHttp" => {
             retrieve_activation_key::RetrieveActivationKey::parse(args).map(drop)
         }
+        other => panic!("no parser arm for {other} in protocol_doc_tests::parse"),
     }
 }
 
@@ -269,11 +276,10 @@ fn names_read(method: Method, section: &Section) -> BTreeSet<String> {
 
 #[test]
 fn every_method_has_a_section_naming_its_gate() {
-    let security = crate::config::SecurityConfig::default();
-    for method in Method::ALL {
+    for method in all() {
         let section = section_of(method);
-        match method.gate(&security) {
-            Some((_, property)) => assert!(
+        match method.call.declaration.gate.map(|g| g.property) {
+            Some(property) => assert!(
                 section.gate.starts_with(&format!("`{property}`")),
                 "{}: the gate is {property}, the doc says {:?}",
                 method.name(),
@@ -294,7 +300,7 @@ fn every_section_is_a_method_licd_serves() {
     for section in sections() {
         for name in &section.names {
             assert!(
-                Method::from_name(name).is_some_and(|m| m.name() == name),
+                Method::find(name).is_some_and(|m| m.name() == name),
                 "docs/protocol.md documents {name}, which licd does not serve"
             );
         }
@@ -303,7 +309,7 @@ fn every_section_is_a_method_licd_serves() {
 
 #[test]
 fn every_example_parses() {
-    for method in Method::ALL {
+    for method in all() {
         let section = section_of(method);
         let args = with(&example_pairs(&section), "", None);
         if let Err(e) = parse(method, &args) {
@@ -323,7 +329,7 @@ fn every_argument_a_parser_reads_is_documented_for_its_method() {
     for name in ["is_format", "is_writebom", "is_vendor", "is_user", "is_pwd"] {
         assert!(common.contains(name), "§2 or §6 must document {name}");
     }
-    for method in Method::ALL {
+    for method in all() {
         let section = section_of(method);
         for name in names_read(method, &section) {
             assert!(
@@ -337,7 +343,7 @@ fn every_argument_a_parser_reads_is_documented_for_its_method() {
 
 #[test]
 fn every_documented_argument_is_read_by_its_parser() {
-    for method in Method::ALL {
+    for method in all() {
         let section = section_of(method);
         let read = names_read(method, &section);
         for name in section.args.keys() {
@@ -352,7 +358,7 @@ fn every_documented_argument_is_read_by_its_parser() {
 
 #[test]
 fn documented_types_and_ranges_are_the_ones_enforced() {
-    for method in Method::ALL {
+    for method in all() {
         let section = section_of(method);
         let base = example_pairs(&section);
         for (name, ty) in &section.args {
@@ -399,7 +405,7 @@ fn documented_types_and_ranges_are_the_ones_enforced() {
 
 #[test]
 fn documented_required_arguments_are_required() {
-    for method in Method::ALL {
+    for method in all() {
         let section = section_of(method);
         let base = example_pairs(&section);
         for (name, ty) in &section.args {

@@ -2,13 +2,30 @@
 //! elsewhere; the check-in of a cloud or floating seat; and how an offline deactivation
 //! (with its verification code) reaches the server.
 
+use crate::auth::guard;
 use crate::config::{Config, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::keys::ActivationKey;
-use crate::methods::{Ctx, computer_id_arg, lookup_key, masked};
+use crate::method_decl::{AuthNeed, Declaration, Effect, Gate, MethodCall};
+use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::{Field, Reply};
 use crate::store::commands::{LicenceCheck, Release, Released};
+
+/// What ReleaseLicenseHttp declares to the guard.
+pub const DECLARATION: Declaration =
+    Declaration::new("ReleaseLicenseHttp", AuthNeed::WhenReleaseRequiresIt)
+        .gated_by(Gate::new("security.enableReleaseKeyHttp", |s| {
+            s.enable_release_key_http
+        }))
+        .causing(&[Effect::Release]);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = ReleaseLicense::parse(args)?;
+    let vendor = guard::authenticate(ctx, call, args).await?;
+    m.apply(ctx, vendor.as_ref()).await
+}
 
 /// A parsed release request.
 pub struct ReleaseLicense {
@@ -24,7 +41,7 @@ impl ReleaseLicense {
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
         Ok(ReleaseLicense {
             key: args.required("is_avkey")?.to_string(),
-            computer_id: computer_id_arg(args, "is_pcid")?,
+            computer_id: args.computer_id("is_pcid")?,
             code: args
                 .text_max("is_deactivation_code", 128)?
                 .map(str::to_string),

@@ -2,6 +2,7 @@
 //! stored at creation. A subscription id may cover several keys; all are renewed in one
 //! transaction.
 
+use crate::auth::guard;
 use crate::config::Vendor;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
@@ -10,10 +11,31 @@ use crate::license::dates::format_datetime;
 use crate::license::keys::ActivationKey;
 use crate::license::properties::{self, PropertyChange};
 use crate::license::renewal::{RenewalRequest, RenewalTerm, renew};
+use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
 use crate::methods::update_license::{bounded, declared_properties, edit, text};
 use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::{Field, Reply, Value};
 use crate::store::commands::{LicenceEdit, Target};
+
+/// What RenewSubscriptionHttp declares to the guard (`is_maintenance_plan` renews the
+/// maintenance plan too).
+pub const DECLARATION: Declaration = Declaration::new("RenewSubscriptionHttp", AuthNeed::Always)
+    .gated_by(Gate::new("security.enableRenewSubscriptionHttp", |s| {
+        s.enable_renew_subscription_http
+    }))
+    .causing(&[Effect::Renew])
+    .causing_by_argument(&[ArgumentEffect {
+        argument: "is_maintenance_plan",
+        effect: Effect::Maintenance,
+        gate: None,
+    }]);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = RenewSubscription::parse(args)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// Which licences a renewal names.
 enum Renewed {

@@ -3,13 +3,29 @@
 //! authentication, plus strict authentication while the method is listed in
 //! `strictAuthenticationHttpMethods` (the default).
 
+use crate::auth::guard;
 use crate::config::{Scope, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::license::License;
 use crate::license::keys::ActivationKey;
+use crate::method_decl::{AuthNeed, Declaration, Gate, MethodCall};
 use crate::methods::{Ctx, masked};
 use crate::response::{Field, Reply, Value};
+
+/// What RetrieveActivationKeyHttp declares to the guard.
+pub const DECLARATION: Declaration =
+    Declaration::new("RetrieveActivationKeyHttp", AuthNeed::Always)
+        .gated_by(Gate::new("security.enableRetrieveActivationKeyHttp", |s| {
+            s.enable_retrieve_activation_key_http
+        }));
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = RetrieveActivationKey::parse(args)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// A parsed retrieval: by order id, by user data, or by both (both must match).
 pub struct RetrieveActivationKey {

@@ -2,13 +2,27 @@
 //! licence cannot be activated and fails validation (201); its activations stay recorded and
 //! can still be released.
 
+use crate::auth::guard;
 use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::update::set_revoked;
-use crate::methods::update_license::{edit_one, log_change};
+use crate::method_decl::{AuthNeed, Declaration, Effect, MethodCall};
+use crate::methods::update_license::{REVOKE_GATE, edit_one, log_change};
 use crate::methods::{Ctx, lookup_key};
 use crate::response::{Field, Reply};
+
+/// What RevokeLicenseHttp declares to the guard.
+pub const DECLARATION: Declaration = Declaration::new("RevokeLicenseHttp", AuthNeed::Always)
+    .gated_by(REVOKE_GATE)
+    .causing(&[Effect::Revoke]);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = RevokeLicense::parse(args)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// A parsed RevokeLicenseHttp request.
 pub struct RevokeLicense {

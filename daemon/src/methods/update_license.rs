@@ -2,8 +2,9 @@
 //! and store plumbing the other licence-editing methods share (UpgradeLicense,
 //! RevokeLicenseHttp, RenewSubscriptionHttp, the maintenance-plan methods).
 
+use crate::auth::guard;
 use crate::auth::vendor::check_scope;
-use crate::config::{Config, SecurityConfig, Vendor};
+use crate::config::{Config, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{Args, quote};
 use crate::license::License;
@@ -12,27 +13,45 @@ use crate::license::keys::ActivationKey;
 use crate::license::model::{BaseModel, LicenseModel};
 use crate::license::properties::{self, PropertyDef};
 use crate::license::update::{ExpiryChange, UpdateRequest, apply_update};
+use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
 use crate::methods::licence_info::licence_info;
-use crate::methods::{Ctx, lookup_key, masked, u32_arg};
+use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::Reply;
 use crate::store::commands::{Edit, Edited, LicenceCheck, LicenceEdit, Target};
+
+/// `security.enableUpgradeLicense`: the gate of UpdateLicenseHttp and UpgradeLicense.
+pub const GATE: Gate = Gate::new("security.enableUpgradeLicense", |s| {
+    s.enable_upgrade_license
+});
+
+/// `security.enableRevokeLicense`: the gate of RevokeLicenseHttp and of revoking through
+/// UpdateLicenseHttp (here, beside the plumbing both share, so neither file imports the other
+/// in a circle).
+pub const REVOKE_GATE: Gate =
+    Gate::new("security.enableRevokeLicense", |s| s.enable_revoke_license);
+
+/// What UpdateLicenseHttp declares to the guard (`is_revoke` revokes, and needs
+/// `security.enableRevokeLicense` as well).
+pub const DECLARATION: Declaration = Declaration::new("UpdateLicenseHttp", AuthNeed::Always)
+    .gated_by(GATE)
+    .causing_by_argument(&[ArgumentEffect {
+        argument: "is_revoke",
+        effect: Effect::Revoke,
+        // Checked with the gates, before the syntax of the arguments (methods.md).
+        gate: Some(("Revoking", REVOKE_GATE)),
+    }]);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = UpdateLicense::parse(args)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// A parsed UpdateLicenseHttp request.
 pub struct UpdateLicense {
     key: String,
     request: UpdateRequest,
-}
-
-/// `is_revoke` on UpdateLicenseHttp needs `security.enableRevokeLicense` as well (code 7).
-/// Checked with the gates, before the syntax of the arguments (methods.md, order of checks).
-pub fn check_revoke_gate(args: &Args, security: &SecurityConfig) -> Result<(), MethodError> {
-    if args.text("is_revoke").is_some() && !security.enable_revoke_license {
-        return Err(MethodError::new(
-            ErrorCode::OperationDisabled,
-            "Revoking through UpdateLicenseHttp (is_revoke) is disabled on this server (security.enableRevokeLicense = false).",
-        ));
-    }
-    Ok(())
 }
 
 impl UpdateLicense {
@@ -93,9 +112,9 @@ pub(crate) fn version_features_and_expiry(args: &Args) -> Result<UpdateRequest, 
             .map_or(ExpiryChange::Keep, ExpiryChange::Set),
     };
     Ok(UpdateRequest {
-        product_id: u32_arg(args, "is_productid")?,
-        major: u32_arg(args, "is_majorversion")?,
-        minor: u32_arg(args, "is_minorversion")?,
+        product_id: args.unsigned("is_productid")?,
+        major: args.unsigned("is_majorversion")?,
+        minor: args.unsigned("is_minorversion")?,
         features: Features::parse_changes(args.text("is_features").unwrap_or(""))?,
         expiry,
         duration_days: bounded(args, "is_expduration", 0, 36_500)?,

@@ -1,17 +1,31 @@
 //! UpgradeLicense: issues a new key that replaces the old one (for a new major version, say).
 //! The old licence is kept, marked as replaced, and refused from then on (code 200).
 
+use crate::auth::guard;
 use crate::config::{ResponseFormat, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::keys::ActivationKey;
 use crate::license::update::{UpdateRequest, apply_upgrade};
+use crate::method_decl::{AuthNeed, Declaration, MethodCall};
+use crate::methods::update_license;
 use crate::methods::update_license::{
     declared_properties, log_change, scope_check, version_features_and_expiry,
 };
 use crate::methods::{Ctx, lookup_key};
 use crate::response::{Field, Reply};
 use crate::store::commands::{Upgrade, Upgraded};
+
+/// What UpgradeLicense declares to the guard.
+pub const DECLARATION: Declaration =
+    Declaration::new("UpgradeLicense", AuthNeed::Always).gated_by(update_license::GATE);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = UpgradeLicense::parse(args)?;
+    let vendor = guard::vendor(ctx, call, args).await?;
+    m.apply(ctx, &vendor).await
+}
 
 /// A parsed UpgradeLicense request.
 pub struct UpgradeLicense {

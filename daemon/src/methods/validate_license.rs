@@ -2,14 +2,27 @@
 //! road it shares with ActivateKey and `licd license-file` (`super::activation`). A success
 //! reply that carries a computer key is signed when asked (spec offline.md).
 
+use crate::auth::guard;
 use crate::config::Config;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::dates::format_datetime;
+use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
 use crate::methods::licence_info::licence_info;
 use crate::response::{Field, Reply};
+
+/// What ValidateLicenseHttp declares to the guard.
+pub const DECLARATION: Declaration =
+    Declaration::new("ValidateLicenseHttp", AuthNeed::WhenCredentialsGiven);
+
+/// Parses every argument, authenticates as [`DECLARATION`] says, then applies.
+pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    let m = ValidateLicense::parse(args)?;
+    guard::authenticate(ctx, call, args).await?;
+    m.apply(ctx).await
+}
 
 /// A parsed ValidateLicenseHttp request.
 pub struct ValidateLicense {

@@ -2,8 +2,8 @@
 //!
 //! Hand-written rather than `metrics-exporter-prometheus`, whose default features pull in a
 //! TLS stack with a C build (aws-lc-rs) for a dozen counters. Every label value comes from a
-//! fixed set (the methods licd knows, `unknown` for the rest; the error codes; the plugins
-//! configured at start), so no request can grow the number of series.
+//! fixed set (the methods licd serves, named at start, `unknown` for the rest; the error
+//! codes; the plugins configured at start), so no request can grow the number of series.
 
 mod histogram;
 
@@ -15,8 +15,7 @@ use std::time::Duration;
 pub use histogram::Histogram;
 
 use crate::errors::ErrorCode;
-use crate::methods::Method;
-use crate::state::AppState;
+use crate::store::{StoreError, StoreStats};
 
 /// Request-latency bucket bounds in microseconds (0.25 ms to 10 s): reads answer in well
 /// under a millisecond, durable writes wait for an fsync, and requestTimeoutMs caps the rest.
@@ -61,7 +60,9 @@ impl PluginOutcome {
 
 /// The process's counters.
 pub struct Metrics {
-    /// Requests by (method index, code index); see [`Metrics::request_slot`].
+    /// The `method` label values but `unknown`: every name the server serves.
+    methods: Vec<&'static str>,
+    /// Requests by (method index, code index); see [`Metrics::record_request`].
     requests: Box<[AtomicU64]>,
     /// Latency per method index (the last is `unknown`).
     latency: Box<[Histogram]>,
@@ -74,16 +75,17 @@ pub struct Metrics {
 
 /// Number of `code` label values: success (0) and every error code.
 const CODES: usize = ErrorCode::ALL.len() + 1;
-/// Number of `method` label values: every method and `unknown`.
-const METHODS: usize = Method::ALL.len() + 1;
-
 impl Metrics {
-    /// Counters for a server whose configured plugins are `plugins`.
-    pub fn new(plugins: Vec<String>) -> Self {
+    /// Counters for a server serving the methods named `methods` (each alias its own label),
+    /// whose configured plugins are `plugins`.
+    pub fn new(plugins: Vec<String>, methods: Vec<&'static str>) -> Self {
         let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        // Every method and `unknown`.
+        let labels = methods.len() + 1;
         Metrics {
-            requests: zeros(METHODS * CODES),
-            latency: (0..METHODS)
+            methods,
+            requests: zeros(labels * CODES),
+            latency: (0..labels)
                 .map(|_| Histogram::new(LATENCY_BOUNDS, 1e6))
                 .collect(),
             open_connections: Arc::new(AtomicU64::new(0)),
@@ -92,10 +94,18 @@ impl Metrics {
         }
     }
 
-    fn method_index(method: Option<Method>) -> usize {
+    fn method_index(&self, method: Option<&str>) -> usize {
         method
-            .and_then(|m| Method::ALL.iter().position(|&k| k == m))
-            .unwrap_or(Method::ALL.len())
+            .and_then(|m| self.methods.iter().position(|&k| k == m))
+            .unwrap_or(self.methods.len())
+    }
+
+    /// The `method` label values, in index order.
+    fn method_labels(&self) -> impl Iterator<Item = &'static str> {
+        self.methods
+            .iter()
+            .copied()
+            .chain(std::iter::once(UNKNOWN_METHOD))
     }
 
     fn code_index(code: Option<ErrorCode>) -> usize {
@@ -103,15 +113,10 @@ impl Metrics {
             .map_or(0, |i| i + 1)
     }
 
-    /// Counts one answered method request: `method` `None` when the name is unknown, `code`
-    /// `None` on success.
-    pub fn record_request(
-        &self,
-        method: Option<Method>,
-        code: Option<ErrorCode>,
-        elapsed: Duration,
-    ) {
-        let m = Self::method_index(method);
+    /// Counts one answered method request: `method` (its QLM spelling) `None` when the name
+    /// is unknown, `code` `None` on success.
+    pub fn record_request(&self, method: Option<&str>, code: Option<ErrorCode>, elapsed: Duration) {
+        let m = self.method_index(method);
         self.requests[m * CODES + Self::code_index(code)].fetch_add(1, Ordering::Relaxed);
         self.latency[m].observe(elapsed.as_micros() as u64);
     }
@@ -134,12 +139,14 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text of every metric; `counts` are the licences and activations
-    /// stored, read by the caller (a store read is `async`).
+    /// The Prometheus text of every metric. The caller reads the store's figures: its commit
+    /// statistics, the licences and activations stored (a store read is `async`), and the
+    /// size of the database file.
     pub fn render(
         &self,
-        state: &AppState,
-        counts: Result<(u64, u64), crate::store::StoreError>,
+        stats: &StoreStats,
+        counts: Result<(u64, u64), StoreError>,
+        database_size: Option<u64>,
     ) -> String {
         let mut out = String::with_capacity(8192);
         header(
@@ -148,11 +155,7 @@ impl Metrics {
             "gauge",
             "Always 1; the version is a label.",
         );
-        let _ = writeln!(
-            out,
-            "licd_build_info{{version=\"{}\"}} 1",
-            crate::methods::ping::VERSION
-        );
+        let _ = writeln!(out, "licd_build_info{{version=\"{}\"}} 1", crate::VERSION);
 
         header(
             &mut out,
@@ -160,7 +163,7 @@ impl Metrics {
             "counter",
             "Method requests answered, by method and errorCode (0: success).",
         );
-        for (m, name) in method_names().enumerate() {
+        for (m, name) in self.method_labels().enumerate() {
             for c in 0..CODES {
                 let n = self.requests[m * CODES + c].load(Ordering::Relaxed);
                 if n > 0 {
@@ -183,7 +186,7 @@ impl Metrics {
             "histogram",
             "Time from the request's arrival to its reply, by method.",
         );
-        for (m, name) in method_names().enumerate() {
+        for (m, name) in self.method_labels().enumerate() {
             if self.latency[m].count() > 0 {
                 self.latency[m].render(
                     &mut out,
@@ -193,7 +196,6 @@ impl Metrics {
             }
         }
 
-        let stats = state.store.stats();
         header(
             &mut out,
             "licd_commit_batch_size",
@@ -230,17 +232,12 @@ impl Metrics {
             }
             Err(e) => tracing::warn!(error = %e, "cannot count licences for /metrics"),
         }
-        let db = state
-            .config()
-            .server
-            .data_dir
-            .join(crate::serve::DATABASE_FILE);
-        if let Ok(meta) = std::fs::metadata(&db) {
+        if let Some(size) = database_size {
             gauge(
                 &mut out,
                 "licd_database_size_bytes",
                 "Size of the database file.",
-                meta.len(),
+                size,
             );
         }
 
@@ -281,14 +278,6 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// The `method` label values, in index order.
-fn method_names() -> impl Iterator<Item = &'static str> {
-    Method::ALL
-        .iter()
-        .map(|m| m.name())
-        .chain(std::iter::once(UNKNOWN_METHOD))
-}
-
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -309,24 +298,27 @@ fn escape_label(v: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Two served names, as the server's table would give them.
+    const METHODS: [&str; 2] = ["PingHttp", "GetActivationKey"];
+
     #[test]
     fn unknown_method_and_success_have_their_own_slots() {
-        let m = Metrics::new(vec!["fs".into()]);
+        let m = Metrics::new(vec!["fs".into()], METHODS.to_vec());
         m.record_request(None, None, Duration::from_millis(1));
         m.record_request(
-            Some(Method::PingHttp),
+            Some("PingHttp"),
             Some(ErrorCode::UnknownError),
             Duration::from_millis(1),
         );
-        let unknown = Method::ALL.len() * CODES;
+        let unknown = METHODS.len() * CODES;
         assert_eq!(m.requests[unknown].load(Ordering::Relaxed), 1);
-        let ping_3000 = Metrics::method_index(Some(Method::PingHttp)) * CODES + CODES - 1;
+        let ping_3000 = m.method_index(Some("PingHttp")) * CODES + CODES - 1;
         assert_eq!(m.requests[ping_3000].load(Ordering::Relaxed), 1);
     }
 
     #[test]
     fn plugin_calls_of_unconfigured_plugins_are_not_counted() {
-        let m = Metrics::new(vec!["fs".into()]);
+        let m = Metrics::new(vec!["fs".into()], METHODS.to_vec());
         m.record_plugin_call("fs", PluginOutcome::Timeout);
         m.record_plugin_call("other", PluginOutcome::Denied);
         let total: u64 = m
@@ -340,7 +332,7 @@ mod tests {
 
     #[test]
     fn open_connections_gauge_falls_when_the_guard_drops() {
-        let m = Metrics::new(Vec::new());
+        let m = Metrics::new(Vec::new(), METHODS.to_vec());
         let a = m.connection_opened();
         let b = m.connection_opened();
         drop(a);
