@@ -139,7 +139,9 @@ pub struct Body {
 
 const XML_TYPE: &str = "text/xml; charset=utf-8";
 const JSON_TYPE: &str = "application/json";
-const TEXT_TYPE: &str = "text/plain; charset=utf-8";
+/// The content type of every plain-text reply: `responseFormat = "text"` replies here, and
+/// the service page, `/healthz` and `/metrics` (`http::plain`).
+pub const TEXT_TYPE: &str = "text/plain; charset=utf-8";
 const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 const BOM: &str = "\u{feff}";
 
