@@ -218,7 +218,7 @@ async fn method_request(
         plugin_passed: OnceLock::new(),
         replay: Default::default(),
     };
-    match method.call(&args, &ctx).await {
+    match method.serve(&args, &ctx).await {
         Ok(reply) => {
             let format = match format {
                 Format::Json => Format::Json,

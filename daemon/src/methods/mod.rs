@@ -113,7 +113,7 @@ impl Method {
     /// have parsed: the guard's checks before the method parses (`guard::prepare`, which
     /// also runs a vendor plugin and merges the arguments it maps), then the method, which
     /// parses the arguments (merged, when a plugin mapped some), authenticates and applies.
-    pub async fn call(self, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
+    pub async fn serve(self, args: &Args, ctx: &Ctx) -> Result<Reply, MethodError> {
         let merged = guard::prepare(ctx, self.call, args).await?;
         (self.run)(self.call, merged.as_ref().unwrap_or(args), ctx).await
     }

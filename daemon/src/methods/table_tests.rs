@@ -1,6 +1,6 @@
 //! The declarations of the real methods held to the behaviour they replaced: the names, the
-//! gates, the auth rule that `Method::call` and `Method::authenticates` wrote out by hand
-//! before the declarations, and the rows of the method lists. The guard's rules themselves are proved on a
+//! gates, the auth rule that the `Method` enum's `call` and `authenticates` wrote out by hand
+//! before there were declarations, and the rows of the method lists. The guard's rules themselves are proved on a
 //! table of their own in `auth::guard`.
 
 use super::*;
@@ -88,7 +88,7 @@ fn each_method_has_the_gate_it_had() {
     }
 }
 
-/// The auth rule as `Method::authenticates` wrote it before the declarations.
+/// The auth rule as the `Method` enum's `authenticates` wrote it before the declarations.
 fn authenticated_before(name: &str, args: &Args, config: &Config) -> bool {
     let credentials = args.get("is_user").is_some() || args.get("is_pwd").is_some();
     strict::is_strict(&config.security, DECLARATIONS, call(name), args)
