@@ -20,7 +20,8 @@ use crate::http::client_addr::client_address;
 use crate::http::clock::RequestStart;
 use crate::http::plain::plain_text;
 use crate::license::dates;
-use crate::methods::{DECLARATIONS, Method};
+use crate::method_decl::MethodTable;
+use crate::methods::Method;
 use crate::request::{Ctx, RawRequest};
 use crate::response::{self, Body, Format};
 use crate::state::AppState;
@@ -89,7 +90,7 @@ pub async fn handle(
     }
     let response = match route(&path, &config.server.base_path) {
         Route::NotFound => plain_text(StatusCode::NOT_FOUND, "Not found.\n"),
-        Route::ServicePage => service_page(&config),
+        Route::ServicePage => service_page(&config, state.methods),
         Route::Method(name) => {
             let name = name.to_string();
             let metrics = state.clone();
@@ -306,12 +307,12 @@ fn body_response(status: StatusCode, body: Body) -> Response<Full<Bytes>> {
 }
 
 /// The page uptime monitors poll: server, version and the enabled methods.
-fn service_page(config: &Config) -> Response<Full<Bytes>> {
+fn service_page(config: &Config, methods: MethodTable) -> Response<Full<Bytes>> {
     let mut text = format!(
         "licd {} - Quick License Manager compatible licence server\n\nEnabled methods:\n",
         crate::VERSION
     );
-    for declaration in DECLARATIONS.0 {
+    for declaration in methods.0 {
         if declaration.is_enabled(&config.security) {
             for name in declaration.names() {
                 text.push_str("  ");
