@@ -36,7 +36,7 @@ fn activate_key_reply_is_short() {
     assert_eq!(r.get("computerID").as_deref(), Some("PC-A"));
     assert_eq!(r.get("userEmail").as_deref(), Some("buyer@example.com"));
     assert!(
-        d.licence_snapshot(&key)
+        d.license_snapshot(&key)
             .contains("<availableLicenses>0</availableLicenses>")
     );
 }
@@ -72,12 +72,12 @@ fn activate_key_gives_the_same_computer_key_as_validate_license() {
 fn activate_key_without_computer_id_is_code_208() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = d
         .call("ActivateKey", &format!("is_avkey={key}"))
         .expect_error(208);
     assert!(msg.contains("is_pcid"), "{msg:?}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -86,17 +86,17 @@ fn activate_key_beyond_allowed_seats_is_code_210_and_changes_nothing() {
     let key = d.create_key("");
     d.call("ActivateKey", &format!("is_avkey={key}&is_pcid=PC-A"))
         .expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     d.call("ActivateKey", &format!("is_avkey={key}&is_pcid=PC-B"))
         .expect_error(210);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
 fn activate_key_with_a_vendor_and_wrong_or_missing_password_is_code_8_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     for creds in [
         "is_vendor=QlmAuthenticationProvider&is_user=demo&is_pwd=wrong",
         "is_vendor=QlmAuthenticationProvider",
@@ -108,7 +108,7 @@ fn activate_key_with_a_vendor_and_wrong_or_missing_password_is_code_8_and_change
         )
         .expect_error(8);
     }
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     d.call(
         "ActivateKey",
         &format!("is_avkey={key}&is_pcid=PC-A&{VENDOR}"),
@@ -117,7 +117,7 @@ fn activate_key_with_a_vendor_and_wrong_or_missing_password_is_code_8_and_change
 }
 
 #[test]
-fn activate_key_by_an_own_scope_vendor_is_refused_on_licences_it_did_not_create() {
+fn activate_key_by_an_own_scope_vendor_is_refused_on_licenses_it_did_not_create() {
     let d = TestDaemon::start(&TestConfig::demo().append(OWN_VENDOR));
     let theirs = d.create_key("");
     let mine = d
@@ -130,13 +130,13 @@ fn activate_key_by_an_own_scope_vendor_is_refused_on_licences_it_did_not_create(
         .expect_ok()
         .get("activationKey")
         .unwrap();
-    let before = d.licence_snapshot(&theirs);
+    let before = d.license_snapshot(&theirs);
     d.call(
         "ActivateKey",
         &format!("is_avkey={theirs}&is_pcid=PC-A&{OWN_CREDENTIALS}"),
     )
     .expect_error(8);
-    assert_eq!(d.licence_snapshot(&theirs), before);
+    assert_eq!(d.license_snapshot(&theirs), before);
     d.call(
         "ActivateKey",
         &format!("is_avkey={mine}&is_pcid=PC-A&{OWN_CREDENTIALS}"),
@@ -160,7 +160,7 @@ fn activate_key_activates_even_when_is_activate_is_false() {
     );
     assert!(r.expect_ok().get("pckey").is_some(), "{}", r.body);
     assert!(
-        d.licence_snapshot(&key)
+        d.license_snapshot(&key)
             .contains("<availableLicenses>0</availableLicenses>")
     );
 }

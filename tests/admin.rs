@@ -35,7 +35,7 @@ fn keys_create_list_show_and_revoke_go_through_the_running_daemon() {
     let key = out.trim().to_string();
     assert_eq!(key.len(), 30, "one dashed key: {out}");
     // The daemon itself created it: it is served at once.
-    let seen = d.licence_snapshot(&key);
+    let seen = d.license_snapshot(&key);
     assert!(
         seen.contains("<availableLicenses>3</availableLicenses>"),
         "{seen}"

@@ -172,7 +172,7 @@ fn key_name_is_licd_and_16_hex_digits_of_the_sha256_of_the_public_key_der() {
 }
 
 #[test]
-fn changing_the_text_of_any_licence_element_makes_verification_fail() {
+fn changing_the_text_of_any_license_element_makes_verification_fail() {
     let mut d = TestDaemon::start(&config());
     let key = d.create_key("is_email=a@example.com&is_userdata1=note");
     let reply = signed(&d, "ValidateLicenseHttp", &key, "PC-1");
@@ -299,7 +299,7 @@ fn license_file_refusal_writes_no_file_and_changes_nothing() {
     let mut d = TestDaemon::start(&config());
     let key = d.create_key("");
     d.activate(&key, "PC-1").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     // Refused while the daemon runs too: by the database lock, or by the seat rule when the
     // command goes through the admin socket.
     let file = d.dir().join("licence.xml");
@@ -312,7 +312,7 @@ fn license_file_refusal_writes_no_file_and_changes_nothing() {
     assert!(err.contains("(code 210)"), "{err}");
     assert!(!file.exists());
     let d = d.respawn();
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -329,7 +329,7 @@ fn air_gapped_round_trip_license_file_verify_offline_deactivate_with_md5sum_code
     let d = d.respawn();
     d.activate(&key, "PC-OTHER").expect_error(210);
     // The application deletes its licence and shows a code; a stale one changes nothing.
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let stale = md5sum_code(&key, "PC-AIR", 2);
     let release = |code: &str| {
         d.call(
@@ -338,7 +338,7 @@ fn air_gapped_round_trip_license_file_verify_offline_deactivate_with_md5sum_code
         )
     };
     release(&stale).expect_error(224);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     d.activate(&key, "PC-OTHER").expect_error(210);
     // Today's code releases the seat.
     let r = release(&md5sum_code(&key, "PC-AIR", 0));
@@ -351,7 +351,7 @@ fn air_gapped_round_trip_license_file_verify_offline_deactivate_with_md5sum_code
 fn is_sign_with_json_is_refused_with_code_5_and_changes_nothing() {
     let d = TestDaemon::start(&config());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     for method in ["ValidateLicenseHttp", "ActivateKey"] {
         let r = d.call(
             method,
@@ -366,7 +366,7 @@ fn is_sign_with_json_is_refused_with_code_5_and_changes_nothing() {
                 .starts_with("application/json")
         );
     }
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]

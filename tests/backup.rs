@@ -11,7 +11,7 @@ use crate::util::{
 };
 
 #[test]
-fn backup_under_concurrent_writes_restores_every_licence_acknowledged_before_it_began() {
+fn backup_under_concurrent_writes_restores_every_license_acknowledged_before_it_began() {
     let d = TestDaemon::start(&TestConfig::demo());
     let addr = d.addr;
     let stop = Arc::new(AtomicBool::new(false));
@@ -77,7 +77,7 @@ fn backup_under_concurrent_writes_restores_every_licence_acknowledged_before_it_
 }
 
 #[test]
-fn restore_refuses_a_running_daemon_and_a_database_with_licences_unless_forced() {
+fn restore_refuses_a_running_daemon_and_a_database_with_licenses_unless_forced() {
     let mut d = TestDaemon::start(&TestConfig::demo());
     let kept = d.create_key("");
     let backup = d.dir().join("b.redb");
@@ -123,7 +123,7 @@ fn export_then_import_is_lossless() {
     )
     .expect_ok();
     ok(d.cli(&["keys", "revoke", &sub]));
-    let snapshots = [d.licence_snapshot(&three)];
+    let snapshots = [d.license_snapshot(&three)];
 
     let first = d.dir().join("first.jsonl");
     ok(d.cli(&["export", "--out", path_str(&first)]));
@@ -156,7 +156,7 @@ fn export_then_import_is_lossless() {
     std::fs::remove_dir_all(d.data_dir()).expect("remove");
     std::fs::rename(&data, d.data_dir()).expect("move");
     let d = d.restart_stopped();
-    assert_eq!(d.licence_snapshot(&three), snapshots[0]);
+    assert_eq!(d.license_snapshot(&three), snapshots[0]);
     assert_eq!(d.activate(&three, "pc-1").get("pckey"), Some(pc1));
     d.activate(&sub, "pc-9").expect_error(201);
 }

@@ -81,7 +81,7 @@ fn parallel_activations_of_distinct_computers_never_exceed_the_seats() {
 }
 
 #[test]
-fn parallel_key_requests_with_one_order_id_create_one_licence() {
+fn parallel_key_requests_with_one_order_id_create_one_license() {
     // Two new keys a day: the racing order may use one and ORD-2 the other, so ORD-3 is
     // refused; a second licence created by the race would make ORD-2 fail instead.
     let d = TestDaemon::start(&TestConfig::demo().options("maxNewKeysPerDay = 2"));

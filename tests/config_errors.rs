@@ -180,7 +180,7 @@ fn a_missing_required_key_is_named() {
 }
 
 #[test]
-fn licence_spelled_the_british_way_suggests_qlms_license() {
+fn license_spelled_the_british_way_suggests_qlms_license() {
     let lines = problems("[options]\nreleaseLicenceRequiresAuthentication = false\n");
     assert_line(
         &lines,

@@ -207,7 +207,7 @@ fn export_and_backup_of_the_stopped_database_never_write_through_planted_files_o
 }
 
 #[test]
-fn a_licence_file_is_private_and_a_public_key_is_not() {
+fn a_license_file_is_private_and_a_public_key_is_not() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     let licence = d.dir().join("licence").join("pc-7.xml");

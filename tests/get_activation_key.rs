@@ -92,7 +92,7 @@ fn counts_outside_their_ranges_are_code_5_naming_the_argument() {
 }
 
 #[test]
-fn unknown_licence_model_is_code_5() {
+fn unknown_license_model_is_code_5() {
     let d = TestDaemon::start(&TestConfig::demo());
     for m in ["bogus", "permanent_bogus", "cloud"] {
         refused(&d, &format!("is_licensemodel={m}"), 5, "is_licensemodel");
@@ -271,7 +271,7 @@ fn separate_keys_each_hold_activations_per_key_plus_additional() {
 }
 
 #[test]
-fn licence_model_defaults_follow_the_expiry_arguments_and_set_the_key_letter() {
+fn license_model_defaults_follow_the_expiry_arguments_and_set_the_key_letter() {
     let d = TestDaemon::start(&TestConfig::demo());
     for (extra, letter, model) in [
         ("", 'A', "permanent"),
@@ -315,7 +315,7 @@ fn configured_default_models_apply_when_no_model_is_given() {
 }
 
 #[test]
-fn licence_info_shows_features_expiry_duration_and_properties() {
+fn license_info_shows_features_expiry_duration_and_properties() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_features=0:3%3B1:1%3B2:0&is_expdate=2030-06-15&is_pp=quality.module_validation::76::2027-12-31%7C%7Cedition.tier::gold");
     let r = info(&d, &key);
@@ -393,7 +393,7 @@ fn keys_beyond_max_new_keys_per_day_are_code_200_and_nothing_is_created() {
 }
 
 #[test]
-fn licences_beyond_db_max_records_are_code_200() {
+fn licenses_beyond_db_max_records_are_code_200() {
     let d = TestDaemon::start(&TestConfig::demo().options("dbMaxRecords = 2"));
     create(&d, "is_quantity=3&is_usemultipleactivationskey=false").expect_error(200);
     create(&d, "is_quantity=2&is_usemultipleactivationskey=false").expect_ok();

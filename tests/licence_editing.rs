@@ -21,12 +21,12 @@ fn report(d: &TestDaemon, key: &str) -> HttpReply {
 /// Asserts that each request is refused with `code` and changes nothing.
 #[track_caller]
 fn refused_unchanged(d: &TestDaemon, method: &str, key: &str, code: u32, bad: &[&str]) {
-    let before = d.licence_snapshot(key);
+    let before = d.license_snapshot(key);
     for extra in bad {
         let r = call(d, method, key, extra);
         assert_eq!(r.error_code(), Some(code), "{extra}: {}", r.body);
         assert_eq!(
-            d.licence_snapshot(key),
+            d.license_snapshot(key),
             before,
             "{extra} changed the licence"
         );
@@ -221,7 +221,7 @@ fn revoke_gate_auth_and_key_checks() {
 }
 
 #[test]
-fn revoked_licence_fails_validation_with_201_and_2048_and_restore_works() {
+fn revoked_license_fails_validation_with_201_and_2048_and_restore_works() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
     let pckey = d.activate(&key, "PC-1").expect_ok().get("pckey").unwrap();
@@ -246,7 +246,7 @@ fn revoked_licence_fails_validation_with_201_and_2048_and_restore_works() {
 }
 
 #[test]
-fn a_revoked_licences_activations_can_still_be_released() {
+fn a_revoked_licenses_activations_can_still_be_released() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     d.activate(&key, "PC-1").expect_ok();
@@ -282,7 +282,7 @@ fn renew_arguments_are_checked_and_bad_ones_change_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_expdate=2031-01-01&is_subscriptionid=S");
     renew(&d, "is_expduration=5").expect_error(208);
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     for bad in [
         format!("is_avkey={key}"),
         format!("is_avkey={key}&is_expduration=5&is_expdate=2032-01-01"),
@@ -294,14 +294,14 @@ fn renew_arguments_are_checked_and_bad_ones_change_nothing() {
         format!("is_avkey={key}&is_expduration=5&is_pp=broken"),
     ] {
         renew(&d, &bad).expect_error(if bad.contains("is_pp") { 2200 } else { 5 });
-        assert_eq!(d.licence_snapshot(&key), before, "{bad}");
+        assert_eq!(d.license_snapshot(&key), before, "{bad}");
     }
     renew(
         &d,
         &format!("is_avkey={key}&is_expduration=5&is_pp=quality.nope::1"),
     )
     .expect_error(2201);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -402,9 +402,9 @@ fn renewal_by_subscription_id_is_all_or_nothing() {
         )
         .all("activationKey");
     call(&d, "UpdateLicenseHttp", &keys[1], "is_expdate=2020-01-01").expect_ok();
-    let before = d.licence_snapshot(&keys[0]);
+    let before = d.license_snapshot(&keys[0]);
     renew(&d, "is_subscriptionid=SUB-9&is_expduration=10").expect_error(209);
-    assert_eq!(d.licence_snapshot(&keys[0]), before);
+    assert_eq!(d.license_snapshot(&keys[0]), before);
 }
 
 // EnableMaintenancePlan / RenewMaintenancePlan

@@ -44,7 +44,7 @@ fn keys_and_activations_survive_a_restart() {
     let only = activate(&d, &one, "solo");
     let states: Vec<String> = [&three, &one, &idle]
         .iter()
-        .map(|k| d.licence_snapshot(k))
+        .map(|k| d.license_snapshot(k))
         .collect();
     assert!(
         states[0].contains("<availableLicenses>1</availableLicenses>"),
@@ -55,7 +55,7 @@ fn keys_and_activations_survive_a_restart() {
     let d = d.restart();
     for (k, before) in [&three, &one, &idle].iter().zip(&states) {
         assert_eq!(
-            &d.licence_snapshot(k),
+            &d.license_snapshot(k),
             before,
             "licence {k} changed across restart"
         );

@@ -69,12 +69,12 @@ fn releasing_again_answers_216_or_217_and_changes_nothing() {
     let key = d.create_key("is_numberofactivationsperkey=2");
     d.activate(&key, "PC-A").expect_ok();
     release(&d, &key, "is_pcid=PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     release(&d, &key, "is_pcid=PC-A").expect_error(216);
     d.activate(&key, "PC-B").expect_ok();
-    let before_b = d.licence_snapshot(&key);
+    let before_b = d.license_snapshot(&key);
     release(&d, &key, "is_pcid=PC-A").expect_error(217);
-    assert_eq!(d.licence_snapshot(&key), before_b);
+    assert_eq!(d.license_snapshot(&key), before_b);
     assert_ne!(before, before_b);
 }
 
@@ -85,10 +85,10 @@ fn computer_may_be_left_out_only_when_the_key_has_exactly_one_activation() {
     release(&d, &key, "").expect_error(216);
     d.activate(&key, "PC-A").expect_ok();
     d.activate(&key, "PC-B").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = release(&d, &key, "").expect_error(208);
     assert!(msg.contains("is_pcid"), "{msg}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     release(&d, &key, "is_pcid=PC-B").expect_ok();
     let r = release(&d, &key, "");
     r.expect_ok();
@@ -100,10 +100,10 @@ fn gate_off_is_code_7_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo().security("enableReleaseKeyHttp = false"));
     let key = d.create_key("");
     d.activate(&key, "PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = release(&d, &key, "is_pcid=PC-A").expect_error(7);
     assert!(msg.contains("enableReleaseKeyHttp"), "{msg}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn missing_or_wrong_credentials_leave_the_activation_in_place() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     d.activate(&key, "PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let q = format!("is_avkey={key}&is_pcid=PC-A");
     d.call("ReleaseLicenseHttp", &q).expect_error(8);
     d.call(
@@ -119,7 +119,7 @@ fn missing_or_wrong_credentials_leave_the_activation_in_place() {
         &format!("{q}&is_user=demo&is_pwd=nope"),
     )
     .expect_error(8);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn required_verification_code_missing_is_208_wrong_is_224_and_changes_nothing() 
     );
     let key = d.create_key("");
     d.activate(&key, "PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = release(&d, &key, "is_pcid=PC-A").expect_error(208);
     assert!(msg.contains("is_deactivation_code"), "{msg}");
     release(
@@ -173,7 +173,7 @@ fn required_verification_code_missing_is_208_wrong_is_224_and_changes_nothing() 
         &format!("is_pcid=PC-A&is_deactivation_code={for_other_pc}"),
     )
     .expect_error(224);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -213,10 +213,10 @@ fn prevent_deactivation_period_refuses_a_young_activation_with_200() {
     let d = TestDaemon::start(&TestConfig::demo().options("preventDeactivationPeriod = 5"));
     let key = d.create_key("");
     d.activate(&key, "PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = release(&d, &key, "is_pcid=PC-A").expect_error(200);
     assert!(msg.contains("preventDeactivationPeriod"), "{msg}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -233,10 +233,10 @@ fn release_limit_is_enforced_even_with_history_logging_off() {
             release(&d, &key, &format!("is_pcid={pc}&is_logRelease=false")).expect_ok();
         }
         d.activate(&key, "PC-C").expect_ok();
-        let before = d.licence_snapshot(&key);
+        let before = d.license_snapshot(&key);
         let msg = release(&d, &key, "is_pcid=PC-C").expect_error(212);
         assert!(msg.contains("limit of 2 releases"), "{msg}");
-        assert_eq!(d.licence_snapshot(&key), before, "history={history}");
+        assert_eq!(d.license_snapshot(&key), before, "history={history}");
     }
 }
 

@@ -135,7 +135,7 @@ fn check_counts(mut d: TestDaemon, keys: &[String]) {
     let reader = store.read().unwrap();
     for key in keys {
         let canonical = key.replace('-', "");
-        let licence = crate::util::block_on(reader.licence(&canonical))
+        let licence = crate::util::block_on(reader.license(&canonical))
             .unwrap()
             .unwrap();
         let rows = crate::util::block_on(reader.activations(&canonical))
@@ -600,7 +600,7 @@ fn random_queries_bodies_and_header_sizes_never_crash_and_change_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_numberofactivationsperkey=3");
     d.activate(&key, "PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let statuses: Mutex<HashMap<u16, usize>> = Mutex::default();
     let config = ProptestConfig {
         cases: 300,
@@ -629,7 +629,7 @@ fn random_queries_bodies_and_header_sizes_never_crash_and_change_nothing() {
     });
     eprintln!("statuses: {:?}", statuses.lock().unwrap());
     assert_eq!(
-        d.licence_snapshot(&key),
+        d.license_snapshot(&key),
         before,
         "random requests changed the licence"
     );

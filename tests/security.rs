@@ -192,11 +192,11 @@ fn revoking_through_update_license_is_admin_only_when_revoke_license_is() {
             .security("httpAdminMethodsAllowedIPAddresses = [\"10.9.9.9\"]"),
     );
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let revoke = format!("is_avkey={key}&{VENDOR}&is_revoke=true");
     call_from(&d, "203.0.113.5", "UpdateLicenseHttp", &revoke).expect_error(3);
     call_from(&d, "203.0.113.5", "RevokeLicenseHttp", &revoke).expect_error(3);
-    assert_eq!(d.licence_snapshot(&key), before, "the licence changed");
+    assert_eq!(d.license_snapshot(&key), before, "the licence changed");
     // Other updates stay open to that address, and the allowed address may revoke.
     let features = format!("is_avkey={key}&{VENDOR}&is_features=0:1");
     call_from(&d, "203.0.113.5", "UpdateLicenseHttp", &features).expect_ok();

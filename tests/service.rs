@@ -258,7 +258,7 @@ fn a_repair_after_a_crash_is_shown_on_the_status_line() {
         "{seen:?}"
     );
     assert!(d.logs().contains("do not interrupt"), "{}", d.logs());
-    d.licence_snapshot(&key);
+    d.license_snapshot(&key);
 }
 
 #[test]

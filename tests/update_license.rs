@@ -54,12 +54,12 @@ fn property(r: &HttpReply, name: &str) -> Option<String> {
 /// Asserts that each bad request is refused with `code` and changes nothing.
 #[track_caller]
 fn refused_unchanged(d: &TestDaemon, key: &str, code: u32, bad: &[&str]) {
-    let before = d.licence_snapshot(key);
+    let before = d.license_snapshot(key);
     for extra in bad {
         let r = update(d, key, extra);
         assert_eq!(r.error_code(), Some(code), "{extra}: {}", r.body);
         assert_eq!(
-            d.licence_snapshot(key),
+            d.license_snapshot(key),
             before,
             "{extra} changed the licence"
         );
@@ -70,17 +70,17 @@ fn refused_unchanged(d: &TestDaemon, key: &str, code: u32, bad: &[&str]) {
 fn gate_off_is_code_7_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo().security("enableUpgradeLicense = false"));
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let message = update(&d, &key, "is_quantity=5").expect_error(7);
     assert!(message.contains("enableUpgradeLicense"), "{message}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
 fn wrong_or_missing_credentials_are_code_8_and_change_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let wrong = "is_vendor=QlmAuthenticationProvider&is_user=demo&is_pwd=nope";
     d.call(
         "UpdateLicenseHttp",
@@ -92,22 +92,22 @@ fn wrong_or_missing_credentials_are_code_8_and_change_nothing() {
         &format!("is_avkey={key}&is_quantity=5"),
     )
     .expect_error(8);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
-fn vendor_with_scope_own_cannot_update_another_vendors_licence() {
+fn vendor_with_scope_own_cannot_update_another_vendors_license() {
     let d = TestDaemon::start(&TestConfig::demo().append(
         "[[vendor]]\nname = \"shop\"\nuser = \"shop\"\npassword = \"shop\"\nscope = \"own\"\n",
     ));
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     d.call(
         "UpdateLicenseHttp",
         &format!("is_avkey={key}&is_vendor=shop&is_user=shop&is_pwd=shop&is_quantity=5"),
     )
     .expect_error(8);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn a_request_with_nothing_to_update_is_208() {
 }
 
 #[test]
-fn reply_names_the_key_and_shows_the_licence_after_the_change() {
+fn reply_names_the_key_and_shows_the_license_after_the_change() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_features=0:3");
     let r = update(&d, &key, "is_quantity=4&is_features=1:2");
@@ -259,7 +259,7 @@ fn a_new_duration_moves_an_expiry_that_activation_derived_from_the_old_one() {
 }
 
 #[test]
-fn licence_model_changes_and_the_cloud_part_is_kept() {
+fn license_model_changes_and_the_cloud_part_is_kept() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     let r = update(&d, &key, "is_licensemodel=Trial");
@@ -290,10 +290,10 @@ fn quantity_is_1_to_100000_and_not_below_the_activations_in_use() {
         5,
         &["is_quantity=0", "is_quantity=100001", "is_quantity=two"],
     );
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let message = update(&d, &key, "is_quantity=1").expect_error(200);
     assert!(message.contains('2') && message.contains('1'), "{message}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     let r = update(&d, &key, "is_quantity=2");
     assert_eq!(
         r.expect_ok().get("numActivationsAllowed").as_deref(),
@@ -396,15 +396,15 @@ fn revoke_and_restore_through_update() {
 fn revoke_through_update_also_needs_enable_revoke_license() {
     let d = TestDaemon::start(&TestConfig::demo().security("enableRevokeLicense = false"));
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let message = update(&d, &key, "is_revoke=true&is_quantity=5").expect_error(7);
     assert!(message.contains("enableRevokeLicense"), "{message}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     update(&d, &key, "is_quantity=5").expect_ok();
 }
 
 #[test]
-fn release_limits_take_their_ranges_and_the_licence_limit_applies() {
+fn release_limits_take_their_ranges_and_the_license_limit_applies() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     for ok in [
@@ -492,10 +492,10 @@ fn a_plus_sent_unencoded_is_2200_with_the_percent_2b_hint() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     update(&d, &key, "is_pp=quality.module_validation::3").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let message = update(&d, &key, "is_pp=quality.module_validation::+5").expect_error(2200);
     assert!(message.contains("%2B"), "{message}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
@@ -543,7 +543,7 @@ fn one_bad_argument_among_good_ones_changes_nothing() {
         ("is_maxreleasecount", "3"),
         ("is_quantity", "2"),
     ];
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     for ((name, value), code) in [
         (("is_quantity", "1"), 200),
         (("is_expduration", "99999"), 5),
@@ -564,7 +564,7 @@ fn one_bad_argument_among_good_ones_changes_nothing() {
         let r = update(&d, &key, &bad);
         assert_eq!(r.error_code(), Some(code), "{bad}: {}", r.body);
         assert_eq!(
-            d.licence_snapshot(&key),
+            d.license_snapshot(&key),
             before,
             "{bad} changed the licence"
         );

@@ -107,7 +107,7 @@ fn key_is_accepted_in_lower_case_without_dashes_with_spaces_and_with_i_l_o_for_1
 }
 
 #[test]
-fn licence_past_its_expiry_date_is_code_209() {
+fn license_past_its_expiry_date_is_code_209() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_expdate=2020-01-01");
     d.activate(&key, "PC-A").expect_error(209);
@@ -147,10 +147,10 @@ fn duration_based_expiry_starts_at_first_activation() {
 fn blocked_computer_id_is_code_200_for_activation_and_report_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo().options("blockComputerIDs = [\"PC-BAD\"]"));
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     d.activate(&key, "PC-BAD").expect_error(200);
     report(&d, &key, "is_pcid=PC-BAD").expect_error(200);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     d.activate(&key, "PC-GOOD").expect_ok();
 }
 
@@ -188,7 +188,7 @@ fn existing_activation_validates_with_the_same_computer_key() {
 fn report_only_validation_of_a_new_computer_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let r = report(&d, &key, "is_pcid=PC-A");
     r.expect_ok();
     assert_eq!(r.get("pckey"), None, "{}", r.body);
@@ -198,7 +198,7 @@ fn report_only_validation_of_a_new_computer_changes_nothing() {
         let r = d.activate(&key, &format!("PC-A&is_activate={flag}"));
         assert_eq!(r.error_code(), (flag == "maybe").then_some(5), "{flag}");
     }
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     let r = d.activate(&key, "PC-A");
     assert!(result(&r).contains("activated"), "{}", r.body);
     assert_eq!(r.get("availableLicenses").as_deref(), Some("1"));
@@ -209,17 +209,17 @@ fn report_only_validation_of_a_new_computer_changes_nothing() {
 fn activation_without_computer_id_is_code_208() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = validate(&d, &format!("is_avkey={key}")).expect_error(208);
     assert!(msg.contains("is_pcid"), "{msg:?}");
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
 fn computer_id_with_whitespace_or_over_255_chars_is_code_5() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=2");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     for pc in ["PC%20A".to_string(), "PC%09A".to_string(), "P".repeat(256)] {
         d.activate(&key, &pc).expect_error(5);
     }
@@ -231,7 +231,7 @@ fn computer_id_with_whitespace_or_over_255_chars_is_code_5() {
     );
     let name = "n".repeat(256);
     report(&d, &key, &format!("is_pcid=x&is_computer_name={name}")).expect_error(5);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     d.activate(&key, &"P".repeat(255)).expect_ok();
     // 255 characters, not bytes.
     d.activate(&key, &"%C3%A9".repeat(255)).expect_ok();
@@ -243,11 +243,11 @@ fn activation_beyond_allowed_seats_is_code_210_and_changes_nothing() {
     let key = d.create_key("is_quantity=2");
     d.activate(&key, "PC-A").expect_ok();
     d.activate(&key, "PC-B").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let msg = d.activate(&key, "PC-C").expect_error(210);
     let expected = "All the available licenses have already been activated.";
     assert_eq!(msg, expected);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     // Report only is step 4, before the seat count of step 5.
     let r = report(&d, &key, "is_pcid=PC-C");
     assert_eq!(status(r.expect_ok()) & 512, 512, "{}", r.body);
@@ -260,10 +260,10 @@ fn new_activations_beyond_max_activations_per_day_are_code_200() {
     let key = d.create_key("is_quantity=3");
     let other_key = d.create_key("");
     d.activate(&key, "PC-A").expect_ok();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     d.activate(&key, "PC-B").expect_error(200);
     d.activate(&other_key, "PC-C").expect_error(200);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     d.activate(&key, "PC-A").expect_ok();
 }
 
@@ -271,12 +271,12 @@ fn new_activations_beyond_max_activations_per_day_are_code_200() {
 fn key_for_another_product_is_code_220_and_for_another_version_211() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let q = |p: &str| format!("is_avkey={key}&is_pcid=PC-A&{p}");
     validate(&d, &q("is_productid=2&is_majorversion=1&is_minorversion=0")).expect_error(220);
     validate(&d, &q("is_productid=1&is_majorversion=2&is_minorversion=0")).expect_error(211);
     validate(&d, &q("is_productid=1&is_majorversion=1&is_minorversion=1")).expect_error(211);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     validate(&d, &q("is_productid=1&is_majorversion=1&is_minorversion=0")).expect_ok();
 }
 
@@ -317,12 +317,12 @@ fn wrong_computer_key_is_code_225_when_a_match_is_required() {
     let mut wrong: Vec<char> = pckey.chars().collect();
     wrong[8] = other(wrong[8]);
     let wrong: String = wrong.into_iter().collect();
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let q = |k: &str| format!("is_avkey={key}&is_pcid=PC-A&is_pckey={k}");
     for bad in [wrong.as_str(), "xyz"] {
         validate(&d, &q(bad)).expect_error(225);
     }
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
     let normalised = pckey.replace('-', "").to_lowercase();
     for good in [pckey.as_str(), normalised.as_str()] {
         let r = validate(&d, &q(good));
@@ -388,7 +388,7 @@ fn computer_name_is_stored_and_updated_on_revalidation() {
 }
 
 #[test]
-fn email_and_user_data_are_stored_only_where_the_licence_has_none() {
+fn email_and_user_data_are_stored_only_where_the_license_has_none() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_quantity=3&is_email=first%40x.com");
     let r = report(&d, &key, "is_userdata1=not-stored");
@@ -401,7 +401,7 @@ fn email_and_user_data_are_stored_only_where_the_licence_has_none() {
     assert_eq!(r.get("userData").as_deref(), Some("ud-A"));
     assert_eq!(r.get("affiliateID").as_deref(), Some("aff-A"));
     d.activate(&key, "PC-B&is_userdata1=ud-B").expect_ok();
-    let s = d.licence_snapshot(&key);
+    let s = d.license_snapshot(&key);
     assert!(s.contains("<userData>ud-A</userData>"), "{s}");
     assert!(s.contains("<userEmail>first@x.com</userEmail>"), "{s}");
 }

@@ -181,7 +181,7 @@ fn post_form_body_gives_the_same_reply_as_get_query() {
 fn same_argument_twice_is_refused_naming_it_and_changes_nothing() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_numberofactivationsperkey=2");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let r = d.post_form(
         &format!("/qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid=pc-1"),
         "is_pcid=pc-2",
@@ -198,14 +198,14 @@ fn same_argument_twice_is_refused_naming_it_and_changes_nothing() {
         "alias: {}",
         r.body
     );
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
 fn bad_escape_invalid_utf8_and_control_characters_are_refused_naming_the_argument() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let bad_values = [
         "%zz", "pc%", "pc%4", "%ff%fe", "%c3%28", "pc%01", "pc%0A", "%7F",
     ];
@@ -218,33 +218,33 @@ fn bad_escape_invalid_utf8_and_control_characters_are_refused_naming_the_argumen
         &format!("is_avkey={key}&is_pcid=pc&is_computer_name=a%00b"),
     );
     assert!(r.expect_error(5).contains("is_computer_name"), "{}", r.body);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
 fn value_longer_than_max_value_bytes_is_refused_naming_the_limit() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let ok = format!("x={}", "a".repeat(4096));
     d.call("PingHttp", &ok).expect_ok();
     let r = validate(&d, &format!("is_avkey={key}&is_pcid=pc-1&{ok}a"));
     assert_eq!(r.status, 200);
     assert!(names_number(&r.expect_error(5), 4096), "{}", r.body);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]
 fn more_than_max_args_is_refused_naming_the_limit() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let before = d.licence_snapshot(&key);
+    let before = d.license_snapshot(&key);
     let pad = |n: usize| (0..n).map(|i| format!("&x{i}=1")).collect::<String>();
     d.call("PingHttp", &pad(64)[1..]).expect_ok();
     let r = validate(&d, &format!("is_avkey={key}&is_pcid=pc-1{}", pad(63)));
     assert_eq!(r.status, 200);
     assert!(names_number(&r.expect_error(5), 64), "{}", r.body);
-    assert_eq!(d.licence_snapshot(&key), before);
+    assert_eq!(d.license_snapshot(&key), before);
 }
 
 #[test]

@@ -274,7 +274,7 @@ fn a_callback_whose_reference_was_renamed_is_refused_and_creates_nothing() {
 fn fastspring_may_not_call_other_methods_nor_replay_a_callback_through_another() {
     let d = fastspring_daemon();
     let other_vendors = d.create_key("");
-    let before = d.licence_snapshot(&other_vendors);
+    let before = d.license_snapshot(&other_vendors);
     let revoke = [
         ("UpdateLicenseHttp", "is_revoke=true"),
         ("RevokeLicenseHttp", ""),
@@ -290,7 +290,7 @@ fn fastspring_may_not_call_other_methods_nor_replay_a_callback_through_another()
             d.logs()
         );
     }
-    assert_eq!(d.licence_snapshot(&other_vendors), before);
+    assert_eq!(d.license_snapshot(&other_vendors), before);
 
     // The sound rebill: a subscription created by one callback, renewed by the next.
     let created = order("FS-S1", &[("subscription", "SUB-1")]);

@@ -51,7 +51,7 @@ impl TestDaemon {
 
     /// The licence as stored, seen through a report-only validation, without the server
     /// date: equal before and after a request that must change nothing.
-    pub fn licence_snapshot(&self, key: &str) -> String {
+    pub fn license_snapshot(&self, key: &str) -> String {
         let r = self.call(
             "ValidateLicenseHttp",
             &format!("is_avkey={key}&is_activate=false"),

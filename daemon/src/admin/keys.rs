@@ -53,7 +53,7 @@ pub fn list(ctx: &AdminCtx, query: &str) -> Reply {
     let order = query_value(query, "order");
     let state = ctx.state.clone();
     Ok(body::stream("application/x-ndjson", move |out| {
-        state.store.maintenance()?.for_each_licence(&mut |licence| {
+        state.store.maintenance()?.for_each_license(&mut |licence| {
             let wanted = product.is_none_or(|p| licence.product_id == p)
                 && order
                     .as_deref()
@@ -90,7 +90,7 @@ struct Shown {
 pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
     let key = parse_key(key)?;
     let reader = ctx.state.store.read()?;
-    let licence = reader.licence(key.as_str()).await?.ok_or_else(|| {
+    let licence = reader.license(key.as_str()).await?.ok_or_else(|| {
         Refusal::new(
             StatusCode::NOT_FOUND,
             format!("no licence {}", key.dashed()),

@@ -404,7 +404,7 @@ minorVersion = 0
 }
 
 #[test]
-fn product_property_defaults_accept_what_licences_accept() {
+fn product_property_defaults_accept_what_licenses_accept() {
     let text = r#"
 [[product]]
 id = 1

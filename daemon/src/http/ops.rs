@@ -23,7 +23,7 @@ const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 /// round trip; 503 with the reason otherwise.
 pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
     let read = match state.store.read() {
-        Ok(snapshot) => snapshot.licences_stored().await,
+        Ok(snapshot) => snapshot.licenses_stored().await,
         Err(e) => Err(e),
     };
     if let Err(e) = read {
@@ -52,7 +52,7 @@ pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Byte
         Ok(snapshot) => {
             async {
                 Ok((
-                    snapshot.licences_stored().await?,
+                    snapshot.licenses_stored().await?,
                     snapshot.activations_stored().await?,
                 ))
             }

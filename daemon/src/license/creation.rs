@@ -96,7 +96,7 @@ pub fn new_keys(
     defaults: &CreationDefaults<'_>,
 ) -> Result<NewKeys, Refusal> {
     let properties = properties::apply_changes(&[], property_defs, &request.properties)?;
-    let model = licence_model(
+    let model = license_model(
         request.model,
         request.floating,
         request.duration,
@@ -152,7 +152,7 @@ pub fn new_keys(
 /// The model of a new licence: the one asked, else the server's default for a licence with a
 /// duration, else for one with an expiry date, else permanent; `is_floating` makes it
 /// floating whatever it is.
-pub fn licence_model(
+pub fn license_model(
     asked: Option<LicenseModel>,
     floating: bool,
     duration: Option<u32>,
@@ -289,16 +289,16 @@ mod tests {
     #[test]
     fn without_a_model_a_duration_takes_the_duration_default_before_an_expiry_date() {
         let d = defaults();
-        let both = licence_model(None, false, Some(30), Some(NOW), &d);
+        let both = license_model(None, false, Some(30), Some(NOW), &d);
         assert_eq!(both, model("trial"));
-        let expiry_only = licence_model(None, false, None, Some(NOW), &d);
+        let expiry_only = license_model(None, false, None, Some(NOW), &d);
         assert_eq!(expiry_only, model("subscription"));
     }
 
     #[test]
-    fn without_a_model_duration_or_expiry_the_licence_is_permanent() {
+    fn without_a_model_duration_or_expiry_the_license_is_permanent() {
         assert_eq!(
-            licence_model(None, false, None, None, &defaults()),
+            license_model(None, false, None, None, &defaults()),
             LicenseModel::PERMANENT
         );
     }
@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn the_model_asked_wins_over_the_defaults_and_floating_keeps_its_base() {
         let asked = model("subscription_cloud");
-        let m = licence_model(Some(asked), true, Some(30), None, &defaults());
+        let m = license_model(Some(asked), true, Some(30), None, &defaults());
         assert_eq!(m.base, BaseModel::Subscription);
         assert_eq!(m.deployment, Deployment::Floating);
     }
@@ -343,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn seats_beyond_what_a_licence_holds_are_refused_as_invalid() {
+    fn seats_beyond_what_a_license_holds_are_refused_as_invalid() {
         let e = keys_and_seats(u32::MAX, true, 2, 0).unwrap_err();
         assert_eq!(e.reason, Reason::Invalid);
         let e = keys_and_seats(1, false, u32::MAX, 1).unwrap_err();

@@ -211,7 +211,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_cloud_licence_gives_its_longest_idle_seat_to_a_new_computer() {
+    fn a_full_cloud_license_gives_its_longest_idle_seat_to_a_new_computer() {
         let stored = licence("permanent_cloud", 2, 2);
         let seats = [seat("old", NOW - 7200), seat("older", NOW - 9000)];
         assert!(activation_needs_seats(&stored, &limits(60)));
@@ -234,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_cloud_licence_with_no_seat_idle_long_enough_refuses() {
+    fn a_full_cloud_license_with_no_seat_idle_long_enough_refuses() {
         let stored = licence("permanent_cloud", 1, 1);
         let seats = [seat("busy", NOW - 60)];
         let e = decide_activation(
@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_standard_licence_never_reads_its_seats_and_an_activation_counts_today() {
+    fn a_full_standard_license_never_reads_its_seats_and_an_activation_counts_today() {
         let full = licence("permanent", 1, 1);
         assert!(!activation_needs_seats(&full, &limits(60)));
         let open = licence("permanent", 2, 1);

@@ -310,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn release_limit_counts_the_period_with_licence_overrides() {
+    fn release_limit_counts_the_period_with_license_overrides() {
         let mut l = licence("permanent");
         let a = seat("PC-1", 0, 0);
         let two = ReleasePolicy {

@@ -127,7 +127,7 @@ fn a_duration_not_started_yet_is_lengthened() {
 }
 
 #[test]
-fn a_licence_without_any_expiry_gets_one_from_now() {
+fn a_license_without_any_expiry_gets_one_from_now() {
     let mut l = subscription();
     l.expiry = None;
     let after = renew_with(&l, RenewalTerm::Extend(10), 0).unwrap();
@@ -151,7 +151,7 @@ fn renewal_applies_product_properties_and_refuses_undeclared_ones() {
 }
 
 #[test]
-fn an_upgraded_licence_is_not_renewed() {
+fn an_upgraded_license_is_not_renewed() {
     let mut l = subscription();
     l.upgraded_to = Some("X".into());
     let e = renew_with(&l, RenewalTerm::Extend(1), 0).unwrap_err();
@@ -218,7 +218,7 @@ fn renew_counts_from_a_past_renewal_date_within_the_grace_and_from_now_beyond_it
 }
 
 #[test]
-fn renew_of_a_licence_without_a_plan_counts_from_now() {
+fn renew_of_a_license_without_a_plan_counts_from_now() {
     let mut l = subscription();
     l.maintenance_renewal = Some(NOW + 100 * DAY);
     let after = set_maintenance(

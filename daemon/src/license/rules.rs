@@ -312,7 +312,7 @@ mod tests {
     };
 
     #[test]
-    fn activation_takes_a_slot_and_keeps_existing_licence_data() {
+    fn activation_takes_a_slot_and_keeps_existing_license_data() {
         let (l, a) = activate(&licence(2), &request("PC1"), 100, OPEN, &SECRET).unwrap();
         assert_eq!(l.activations_used, 1);
         assert_eq!(l.email.as_deref(), Some("first@example.com"));
@@ -361,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn expired_revoked_and_upgraded_licences_are_refused_in_that_order() {
+    fn expired_revoked_and_upgraded_licenses_are_refused_in_that_order() {
         let mut l = licence(1);
         l.expiry = Some(10);
         assert_eq!(check_usable(&l, 11).unwrap_err().reason, Reason::Expired);

@@ -204,7 +204,7 @@ fn an_expiry_set_by_the_vendor_does_not_follow_a_new_duration() {
 }
 
 #[test]
-fn licence_model_changes_the_base_and_keeps_the_deployment() {
+fn license_model_changes_the_base_and_keeps_the_deployment() {
     let mut l = licence();
     l.model = LicenseModel::parse("permanent_cloud").unwrap();
     let r = UpdateRequest {
@@ -293,7 +293,7 @@ fn text_fields_revoke_and_release_limits_are_stored() {
 }
 
 #[test]
-fn an_upgraded_licence_cannot_be_updated_200() {
+fn an_upgraded_license_cannot_be_updated_200() {
     let mut l = licence();
     l.upgraded_to = Some("NEWKEY".into());
     let r = UpdateRequest {
@@ -306,7 +306,7 @@ fn an_upgraded_licence_cannot_be_updated_200() {
 }
 
 #[test]
-fn upgrade_copies_the_licence_with_the_changes_and_no_activations() {
+fn upgrade_copies_the_license_with_the_changes_and_no_activations() {
     let mut old = licence();
     old.first_activation = Some(NOW - DAY);
     let d = defs();
@@ -364,7 +364,7 @@ fn upgrade_refuses_upgraded_revoked_other_product_and_unknown_version() {
 }
 
 #[test]
-fn revoke_and_restore_move_the_revision_and_refuse_an_upgraded_licence() {
+fn revoke_and_restore_move_the_revision_and_refuse_an_upgraded_license() {
     let l = licence();
     let revoked = set_revoked(&l, true, NOW).unwrap();
     assert!(revoked.revoked);

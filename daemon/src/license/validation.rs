@@ -106,7 +106,7 @@ mod tests {
     };
 
     #[test]
-    fn a_usable_licence_of_the_product_asked_is_in_use() {
+    fn a_usable_license_of_the_product_asked_is_in_use() {
         let asked = ProductQuery {
             product_id: Some(1),
             major: Some(1),
@@ -119,7 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn a_licence_of_another_product_is_refused_before_its_state_is_looked_at() {
+    fn a_license_of_another_product_is_refused_before_its_state_is_looked_at() {
         let mut l = licence("permanent");
         l.revoked = true;
         let asked = ProductQuery {
@@ -141,7 +141,7 @@ mod tests {
     }
 
     #[test]
-    fn a_revoked_licence_is_refused_with_its_revoked_status() {
+    fn a_revoked_license_is_refused_with_its_revoked_status() {
         let mut l = licence("permanent");
         l.revoked = true;
         let e = check_in_use(&l, &ProductQuery::default(), false, any_version, NOW).unwrap_err();
@@ -150,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_licence_is_refused() {
+    fn an_expired_license_is_refused() {
         let mut l = licence("subscription");
         l.expiry = Some(NOW - 1);
         let e = check_in_use(&l, &ProductQuery::default(), false, any_version, NOW).unwrap_err();

@@ -169,8 +169,8 @@ pub async fn check_or_activate(
     scope: Option<&Vendor>,
 ) -> Result<Checked, MethodError> {
     let key = lookup_key(&check.key)?;
-    let licence_check = licence_check(ctx.config.clone(), check.product, ctx.now);
-    let (license, stored) = look_up(check, ctx, &key, scope, &licence_check).await?;
+    let license_check = license_check(ctx.config.clone(), check.product, ctx.now);
+    let (license, stored) = look_up(check, ctx, &key, scope, &license_check).await?;
     // A cloud or floating seat may have been reclaimed or released meanwhile: then a new
     // one is checked out below.
     if let Some(activation) = stored
@@ -185,7 +185,7 @@ pub async fn check_or_activate(
         .computer_id
         .clone()
         .ok_or_else(|| MethodError::missing("is_pcid"))?;
-    let command = activate_command(check, ctx, &key, computer_id, licence_check);
+    let command = activate_command(check, ctx, &key, computer_id, license_check);
     activate(check, ctx, &key, command).await
 }
 
@@ -197,14 +197,14 @@ async fn look_up(
     ctx: &ActivationCtx<'_>,
     key: &ActivationKey,
     scope: Option<&Vendor>,
-    licence_check: &impl Fn(&License) -> Result<(), Refusal>,
+    license_check: &impl Fn(&License) -> Result<(), Refusal>,
 ) -> Result<(License, Option<Activation>), MethodError> {
     let reader = ctx.store.read()?;
-    let license = reader.licence(key.as_str()).await?.ok_or_else(not_found)?;
+    let license = reader.license(key.as_str()).await?.ok_or_else(not_found)?;
     if let Some(vendor) = scope {
         crate::auth::vendor::check_scope(vendor, &license)?;
     }
-    licence_check(&license)?;
+    license_check(&license)?;
     let Some(pc) = &check.computer_id else {
         return Ok((license, None));
     };
@@ -224,7 +224,7 @@ fn activate_command(
     ctx: &ActivationCtx<'_>,
     key: &ActivationKey,
     computer_id: String,
-    licence_check: impl Fn(&License) -> Result<(), Refusal> + Send + 'static,
+    license_check: impl Fn(&License) -> Result<(), Refusal> + Send + 'static,
 ) -> Activate {
     let config = &ctx.config;
     let request = ActivationRequest {
@@ -250,7 +250,7 @@ fn activate_command(
                 .use_duration_to_set_expiry_date_when_activating,
             reclaim_after_minutes: config.activation.cloud_inactivity_threshold_minutes,
         },
-        check: Box::new(licence_check),
+        check: Box::new(license_check),
         secret: *ctx.store.secret(),
     }
 }
@@ -297,7 +297,7 @@ async fn activate(
 
 /// The product and usability rule (`validation::check_in_use`) over the configuration in
 /// force, as a closure the writer re-runs inside its transaction.
-fn licence_check(
+fn license_check(
     config: Arc<Config>,
     asked: ProductQuery,
     now: i64,

@@ -9,7 +9,7 @@ pub mod activate_key;
 pub mod activation;
 pub mod get_activation_key;
 pub mod get_latest_version;
-pub mod licence_info;
+pub mod license_info;
 pub mod maintenance_plan;
 pub mod ping;
 pub mod release_license;

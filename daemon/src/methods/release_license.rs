@@ -10,7 +10,7 @@ use crate::license::keys::ActivationKey;
 use crate::method_decl::{AuthNeed, Declaration, Effect, Gate, MethodCall};
 use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::{Field, Reply};
-use crate::store::commands::{LicenceCheck, Release, Released};
+use crate::store::commands::{LicenseCheck, Release, Released};
 
 /// What ReleaseLicenseHttp declares to the guard.
 pub const DECLARATION: Declaration =
@@ -106,7 +106,7 @@ pub fn release_command(
     config: &Config,
     key: &ActivationKey,
     input: ReleaseInput,
-    check: LicenceCheck,
+    check: LicenseCheck,
 ) -> Release {
     let options = &config.options;
     Release {

@@ -15,7 +15,7 @@ use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, Me
 use crate::methods::update_license::{bounded, declared_properties, edit, text};
 use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::{Field, Reply, Value};
-use crate::store::commands::{LicenceEdit, Target};
+use crate::store::commands::{LicenseEdit, Target};
 
 /// What RenewSubscriptionHttp declares to the guard (`is_maintenance_plan` renews the
 /// maintenance plan too).
@@ -107,7 +107,7 @@ impl RenewSubscription {
             properties: self.properties,
             grace_days: ctx.config.options.subscription_grace_period,
         };
-        let rule: LicenceEdit =
+        let rule: LicenseEdit =
             Box::new(move |license| renew(license, &request, declared_properties(&config), now));
         let licenses = edit(ctx, vendor, target, "renewed", self.log_history, rule).await?;
         for l in &licenses {

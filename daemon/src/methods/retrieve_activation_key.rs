@@ -60,7 +60,7 @@ impl RetrieveActivationKey {
         let runtime = tokio::runtime::Handle::current();
         let found = tokio::task::spawn_blocking(move || {
             let snapshot = state.store.read()?;
-            runtime.block_on(snapshot.licences_by_order(order_id.as_deref(), user_data.as_deref()))
+            runtime.block_on(snapshot.licenses_by_order(order_id.as_deref(), user_data.as_deref()))
         })
         .await
         .map_err(|e| MethodError::internal(format!("The licence search failed: {e}")))??;

@@ -14,10 +14,10 @@ use crate::license::model::{BaseModel, LicenseModel};
 use crate::license::properties::{self, PropertyDef};
 use crate::license::update::{ExpiryChange, UpdateRequest, apply_update};
 use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
-use crate::methods::licence_info::licence_info;
+use crate::methods::license_info::license_info;
 use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::Reply;
-use crate::store::commands::{Edit, Edited, LicenceCheck, LicenceEdit, Target};
+use crate::store::commands::{Edit, Edited, LicenseCheck, LicenseEdit, Target};
 
 /// `security.enableUpgradeLicense`: the gate of UpdateLicenseHttp and UpgradeLicense.
 pub const GATE: Gate = Gate::new("security.enableUpgradeLicense", |s| {
@@ -83,7 +83,7 @@ impl UpdateLicense {
         let config = ctx.config.clone();
         let now = ctx.now;
         let request = self.request;
-        let rule: LicenceEdit = Box::new(move |license| {
+        let rule: LicenseEdit = Box::new(move |license| {
             apply_update(license, &request, declared_properties(&config), now)
         });
         let license = edit_one(ctx, vendor, &key, "updated", rule).await?;
@@ -94,7 +94,7 @@ impl UpdateLicense {
         ));
         reply
             .fields
-            .extend(licence_info(&license, &ctx.config, ctx.now, false));
+            .extend(license_info(&license, &ctx.config, ctx.now, false));
         Ok(reply)
     }
 }
@@ -178,7 +178,7 @@ pub(crate) fn declared_properties<'a>(
 }
 
 /// The vendor-scope check run on each licence inside the transaction.
-pub(crate) fn scope_check(vendor: &Vendor) -> LicenceCheck {
+pub(crate) fn scope_check(vendor: &Vendor) -> LicenseCheck {
     let vendor = vendor.clone();
     Box::new(move |license: &License| check_scope(&vendor, license))
 }
@@ -189,7 +189,7 @@ pub(crate) async fn edit_one(
     vendor: &Vendor,
     key: &ActivationKey,
     event: &'static str,
-    rule: LicenceEdit,
+    rule: LicenseEdit,
 ) -> Result<License, MethodError> {
     let licenses = edit(
         ctx,
@@ -213,7 +213,7 @@ pub(crate) async fn edit(
     target: Target,
     event: &'static str,
     log_history: bool,
-    rule: LicenceEdit,
+    rule: LicenseEdit,
 ) -> Result<Vec<License>, MethodError> {
     let command = Edit {
         target,

@@ -10,7 +10,7 @@ use crate::license::dates::format_datetime;
 use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
-use crate::methods::licence_info::licence_info;
+use crate::methods::license_info::license_info;
 use crate::response::{Field, Reply};
 
 /// What ValidateLicenseHttp declares to the guard.
@@ -72,12 +72,12 @@ pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
                 "activationDate",
                 format_datetime(activation.activated_at),
             ));
-            r.fields.extend(licence_info(&license, config, now, false));
+            r.fields.extend(license_info(&license, config, now, false));
             r
         }
         Checked::NotActivated { license } => {
             let mut r = Reply::new("The license is valid but not activated on this computer.");
-            r.fields.extend(licence_info(&license, config, now, true));
+            r.fields.extend(license_info(&license, config, now, true));
             r
         }
     }

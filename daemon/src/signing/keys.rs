@@ -8,34 +8,13 @@ use std::fmt;
 
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
-use serde::{Deserialize, Serialize};
 
 use super::{SigningError, hex};
 
 /// The size of every key licd makes: 3072 bits, the size NIST rates as good past 2030.
 pub const KEY_BITS: u32 = 3072;
 
-/// A signing key as stored in `signing_keys_v1` (JSON). The private key is PKCS#8 PEM, the
-/// form `openssl pkey` reads, so that an export of the database carries it losslessly.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredSigningKey {
-    /// `licd-` and 16 hex digits (module doc).
-    pub name: String,
-    /// When it was made, UTC Unix seconds.
-    pub created_at: i64,
-    /// The private key, PKCS#8 PEM.
-    pub private_key_pem: String,
-}
-
-impl fmt::Debug for StoredSigningKey {
-    // Never print the private key, whatever logs an outcome.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoredSigningKey")
-            .field("name", &self.name)
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
-}
+pub use super::stored::StoredSigningKey;
 
 /// A signing key parsed and ready to sign.
 pub struct SigningKey {

@@ -10,6 +10,7 @@
 
 pub mod keys;
 pub mod reply;
+pub mod stored;
 pub mod xmldsig;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_licence_byte_no_longer_verifies() {
+    fn a_changed_license_byte_no_longer_verifies() {
         let signed = sign_document(&reply(), test_key(), SignatureAlgorithm::RsaSha256).unwrap();
         let tampered = signed.replace("<numActivationsAllowed>1<", "<numActivationsAllowed>9<");
         assert_ne!(tampered, signed);

@@ -31,7 +31,7 @@ pub trait Maintenance {
     fn import_from(&self, input: &mut dyn BufRead, running: bool) -> Result<Imported, StoreError>;
 
     /// Calls `f` with every licence, in key order, stopping at the first error (listings).
-    fn for_each_licence(
+    fn for_each_license(
         &self,
         f: &mut dyn FnMut(License) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;

@@ -7,7 +7,7 @@ use super::StoreError;
 use super::embedded::RedbReader;
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
-use crate::signing::keys::StoredSigningKey;
+use crate::signing::stored::StoredSigningKey;
 
 /// One consistent view of the store.
 pub enum Snapshot {
@@ -17,7 +17,7 @@ pub enum Snapshot {
 
 impl Snapshot {
     /// The licence with this canonical key.
-    pub async fn licence(&self, key: &str) -> Result<Option<License>, StoreError> {
+    pub async fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.license(key),
         }
@@ -70,9 +70,9 @@ impl Snapshot {
     }
 
     /// Licences stored.
-    pub async fn licences_stored(&self) -> Result<u64, StoreError> {
+    pub async fn licenses_stored(&self) -> Result<u64, StoreError> {
         match self {
-            Snapshot::Redb(r) => r.licences_stored(),
+            Snapshot::Redb(r) => r.licenses_stored(),
         }
     }
 
@@ -86,7 +86,7 @@ impl Snapshot {
     /// Licences whose order id equals `order_id` and whose user data equals `user_data`, for
     /// each of the two that is given (both `None` finds nothing), ordered by key. May scan
     /// every licence: callers run it off the request threads.
-    pub async fn licences_by_order(
+    pub async fn licenses_by_order(
         &self,
         order_id: Option<&str>,
         user_data: Option<&str>,

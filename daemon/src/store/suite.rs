@@ -146,7 +146,7 @@ async fn a_refused_command_writes_nothing_and_the_next_one_applies(store: Arc<St
     let e = store.run(limited, deadline()).await.unwrap_err();
     assert_eq!(refusal(e).reason, Reason::Rule);
     let read = store.read().expect("read");
-    assert_eq!(read.licences_stored().await.expect("count"), 1);
+    assert_eq!(read.licenses_stored().await.expect("count"), 1);
     drop(read);
     // A refused activation (another product check) leaves no activation behind.
     let mut refused = activate(&key, "PC", T0);
@@ -155,7 +155,7 @@ async fn a_refused_command_writes_nothing_and_the_next_one_applies(store: Arc<St
     assert_eq!(refusal(e).reason, Reason::WrongProduct);
     let read = store.read().expect("read");
     assert!(read.activation(&key, "PC").await.expect("read").is_none());
-    let licence = read.licence(&key).await.expect("read").expect("stored");
+    let licence = read.license(&key).await.expect("read").expect("stored");
     assert_eq!(licence.activations_used, 0);
     drop(read);
     let done = store.run(activate(&key, "PC", T0), deadline()).await;
@@ -183,7 +183,7 @@ async fn concurrent_activations_never_take_more_seats_than_allowed(store: Arc<St
     }
     assert_eq!(granted, 5);
     let read = store.read().expect("read");
-    let licence = read.licence(&key).await.expect("read").expect("stored");
+    let licence = read.license(&key).await.expect("read").expect("stored");
     assert_eq!(licence.activations_used, 5);
     assert_eq!(read.activations(&key).await.expect("read").len(), 5);
     assert_eq!(
@@ -278,7 +278,7 @@ async fn a_retried_order_gets_the_keys_it_got_first(store: Arc<Store>) {
         .expect("created");
     assert!(!other.reused);
     let read = store.read().expect("read");
-    assert_eq!(read.licences_stored().await.expect("count"), 4);
+    assert_eq!(read.licenses_stored().await.expect("count"), 4);
     assert_eq!(
         read.keys_created_on(crate::license::dates::day_number(T0))
             .await
@@ -390,7 +390,7 @@ async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(st
         "{other:?}"
     );
     let read = store.read().expect("read");
-    assert_eq!(read.licences_stored().await.expect("count"), 1);
+    assert_eq!(read.licenses_stored().await.expect("count"), 1);
 }
 
 async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
@@ -423,7 +423,7 @@ async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
     assert_eq!(refusal(e).reason, Reason::Revoked);
     let read = store.read().expect("read");
     for key in &keys {
-        let l = read.licence(key).await.expect("read").expect("stored");
+        let l = read.license(key).await.expect("read").expect("stored");
         assert_eq!(
             l.revision, 0,
             "{key} changed although the renewal was refused"

@@ -18,7 +18,7 @@ use super::StoreError;
 use crate::license::history::HistoryEntry;
 use crate::license::refusal::Refusal;
 use crate::license::{Activation, License};
-use crate::signing::keys::StoredSigningKey;
+use crate::signing::stored::StoredSigningKey;
 
 /// Why a command ended without its change: a rule refused it, or the backend failed.
 ///
@@ -66,32 +66,32 @@ pub struct RememberedChange {
 pub trait Tx {
     /// The licence with this canonical key, locked for this transaction's change (two
     /// transactions never change one licence at once).
-    fn licence_for_update(
+    fn license_for_update(
         &mut self,
         key: &str,
     ) -> impl Future<Output = Result<Option<License>, StoreError>>;
 
     /// Whether a licence with this key exists (a new key must not collide).
-    fn licence_exists(&mut self, key: &str) -> impl Future<Output = Result<bool, StoreError>>;
+    fn license_exists(&mut self, key: &str) -> impl Future<Output = Result<bool, StoreError>>;
 
     /// Stores a licence under its key, new or replacing the stored one.
-    fn put_licence(&mut self, licence: &License) -> impl Future<Output = Result<(), StoreError>>;
+    fn put_license(&mut self, licence: &License) -> impl Future<Output = Result<(), StoreError>>;
 
     /// How many licences are stored (`dbMaxRecords`).
-    fn licences_stored(&mut self) -> impl Future<Output = Result<i64, StoreError>>;
+    fn licenses_stored(&mut self) -> impl Future<Output = Result<i64, StoreError>>;
 
     /// How many keys were created on UTC day `day` (`maxNewKeysPerDay`).
     fn keys_created_on(&mut self, day: i64) -> impl Future<Output = Result<i64, StoreError>>;
 
     /// Counts `n` new licences, created on UTC day `day`.
-    fn count_new_licences(
+    fn count_new_licenses(
         &mut self,
         day: i64,
         n: i64,
     ) -> impl Future<Output = Result<(), StoreError>>;
 
     /// Counts one licence more stored that no day limit counts (an upgrade's new key).
-    fn count_stored_licence(&mut self) -> impl Future<Output = Result<(), StoreError>>;
+    fn count_stored_license(&mut self) -> impl Future<Output = Result<(), StoreError>>;
 
     /// The activation of `key` on `computer_id`.
     fn activation(

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, LicenceCheck, refused};
+use super::{Command, LicenseCheck, refused};
 use crate::license::decisions::{self, ActivationLimits};
 use crate::license::refusal::{Reason, Refusal};
 use crate::license::rules::ActivationRequest;
@@ -21,7 +21,7 @@ pub struct Activate {
     /// The configuration the activation is decided with.
     pub limits: ActivationLimits,
     /// Product, usability and computer checks, re-run inside the transaction.
-    pub check: LicenceCheck,
+    pub check: LicenseCheck,
     /// The server secret computer keys are derived with.
     pub secret: [u8; 32],
 }
@@ -50,7 +50,7 @@ impl Command for Activate {
     type Done = Activated;
 
     async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Activated> {
-        let Some(license) = tx.licence_for_update(&self.key).await? else {
+        let Some(license) = tx.license_for_update(&self.key).await? else {
             return refused(Refusal::new(
                 Reason::NotFound,
                 "No licence has this activation key.",
@@ -85,7 +85,7 @@ impl Command for Activate {
             tx.remove_activation(&self.key, &idle.computer_id).await?;
             tx.append_history(&self.key, entry).await?;
         }
-        tx.put_licence(&decision.licence).await?;
+        tx.put_license(&decision.licence).await?;
         tx.put_activation(&self.key, &decision.activation).await?;
         if decision.counts_today {
             tx.count_activation(day).await?;

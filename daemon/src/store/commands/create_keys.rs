@@ -45,13 +45,13 @@ impl Command for CreateKeys {
             && let Some(keys) = tx.by_order(order).await?
         {
             return Ok(Created {
-                licenses: order_licences(tx, keys).await?,
+                licenses: order_licenses(tx, keys).await?,
                 reused: true,
             });
         }
         let day = dates::day_number(self.template.created);
         let made_today = tx.keys_created_on(day).await?;
-        let stored = tx.licences_stored().await?;
+        let stored = tx.licenses_stored().await?;
         rules::check_creation_limits(
             u64::from(self.count),
             made_today,
@@ -65,13 +65,13 @@ impl Command for CreateKeys {
             let key = fresh_key(tx, self.template.model).await?;
             let mut licence = self.template.clone();
             licence.key = key.as_str().to_string();
-            tx.put_licence(&licence).await?;
+            tx.put_license(&licence).await?;
             if let Some(id) = &licence.subscription_id {
                 tx.join_subscription(id, &licence.key).await?;
             }
             created.push(licence);
         }
-        tx.count_new_licences(day, i64::from(self.count)).await?;
+        tx.count_new_licenses(day, i64::from(self.count)).await?;
         if let Some(order) = &order {
             let keys: Vec<&str> = created.iter().map(|l| l.key.as_str()).collect();
             tx.record_order(order, &keys).await?;
@@ -97,10 +97,10 @@ impl Remembered for CreateKeys {
 }
 
 /// The licences an order was fulfilled with.
-async fn order_licences<T: Tx>(tx: &mut T, keys: Vec<String>) -> TxResult<Vec<License>> {
+async fn order_licenses<T: Tx>(tx: &mut T, keys: Vec<String>) -> TxResult<Vec<License>> {
     let mut found = Vec::with_capacity(keys.len());
     for key in keys {
-        let Some(licence) = tx.licence_for_update(&key).await? else {
+        let Some(licence) = tx.license_for_update(&key).await? else {
             return Err(StoreError::Corrupt(format!("order names a missing licence {key}")).into());
         };
         found.push(licence);

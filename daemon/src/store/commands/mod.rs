@@ -16,7 +16,7 @@ pub use activate::{Activate, Activated};
 pub use create_keys::{CreateKeys, Created};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
-pub use update::{Edit, Edited, LicenceEdit, Target, Upgrade, UpgradeRule, Upgraded};
+pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,7 +32,7 @@ use crate::license::refusal::Refusal;
 /// A check run on the licence inside the transaction, just before the change, so a licence
 /// revoked or expired a moment earlier is refused. Built by the method handler from the
 /// configuration; the store only calls it.
-pub type LicenceCheck = Box<dyn Fn(&License) -> Result<(), Refusal> + Send>;
+pub type LicenseCheck = Box<dyn Fn(&License) -> Result<(), Refusal> + Send>;
 
 /// One kind of change, with its typed result.
 pub trait Command: Send + 'static {
@@ -114,8 +114,8 @@ pub(crate) fn refused<T>(r: impl Into<Refusal>) -> TxResult<T> {
 }
 
 /// The licence with `key`, locked for the change, or code 203.
-pub(crate) async fn stored_licence<T: Tx>(tx: &mut T, key: &str) -> TxResult<License> {
-    match tx.licence_for_update(key).await? {
+pub(crate) async fn stored_license<T: Tx>(tx: &mut T, key: &str) -> TxResult<License> {
+    match tx.license_for_update(key).await? {
         Some(licence) => Ok(licence),
         None => refused(Refusal::key_not_found()),
     }
@@ -127,7 +127,7 @@ pub(crate) async fn fresh_key<T: Tx>(tx: &mut T, model: LicenseModel) -> TxResul
     loop {
         let key = ActivationKey::generate(model).map_err(|e| StoreError::Random(e.to_string()))?;
         // 120 random bits make a collision unheard of; checking costs one look-up.
-        if !tx.licence_exists(key.as_str()).await? {
+        if !tx.license_exists(key.as_str()).await? {
             return Ok(key);
         }
     }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, LicenceCheck, Remembered, refused, stored_licence};
+use super::{Command, LicenseCheck, Remembered, refused, stored_license};
 use crate::license::decisions::{self, Actor};
 use crate::license::release::{ReleasePolicy, ReleaseRequest};
 use crate::license::{Activation, License};
@@ -36,7 +36,7 @@ pub struct Release {
     /// The client address, for the history.
     pub client: Option<String>,
     /// Checks on the licence (vendor scope), run inside the transaction.
-    pub check: LicenceCheck,
+    pub check: LicenseCheck,
 }
 
 /// An activation released.
@@ -52,7 +52,7 @@ impl Command for Release {
     type Done = Released;
 
     async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Released> {
-        let license = stored_licence(tx, &self.key).await?;
+        let license = stored_license(tx, &self.key).await?;
         (self.check)(&license).or_else(refused)?;
         let seats = tx.activations(&self.key).await?;
         let times = tx.release_times(&self.key).await?;
@@ -82,7 +82,7 @@ impl Command for Release {
             actor,
         )
         .or_else(refused)?;
-        tx.put_licence(&decision.licence).await?;
+        tx.put_license(&decision.licence).await?;
         tx.remove_activation(&self.key, &decision.activation.computer_id)
             .await?;
         if decision.logged {

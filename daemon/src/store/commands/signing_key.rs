@@ -2,7 +2,7 @@
 //! in the database before the reply leaves.
 
 use super::Command;
-use crate::signing::keys::StoredSigningKey;
+use crate::signing::stored::StoredSigningKey;
 use crate::store::tx::{Tx, TxResult};
 
 /// A change to the signing keys. The key itself is made by the caller, off the writer

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, LicenceCheck, Remembered, fresh_key, refused, stored_licence};
+use super::{Command, LicenseCheck, Remembered, fresh_key, refused, stored_license};
 use crate::license::decisions::{self, Actor};
 use crate::license::refusal::{Reason, Refusal};
 use crate::license::{License, rules};
@@ -18,7 +18,7 @@ use crate::store::tx::{Tx, TxError, TxResult};
 
 /// A change of one licence: the licence as stored in, the licence to store (or the refusal)
 /// out. It must not change the key.
-pub type LicenceEdit = Box<dyn Fn(&License) -> Result<License, Refusal> + Send>;
+pub type LicenseEdit = Box<dyn Fn(&License) -> Result<License, Refusal> + Send>;
 
 /// UpgradeLicense's rule: the old licence and the new key in; the old licence marked as
 /// replaced and the new licence out.
@@ -39,9 +39,9 @@ pub struct Edit {
     /// The licences to change.
     pub target: Target,
     /// Checks on each licence (vendor scope), run inside the transaction.
-    pub check: LicenceCheck,
+    pub check: LicenseCheck,
     /// The rule: each licence after the change.
-    pub edit: LicenceEdit,
+    pub edit: LicenseEdit,
     /// The history event: `updated`, `revoked`, `restored`, `renewed`, `maintenance`.
     pub event: &'static str,
     /// False when the method was asked not to log (`is_logRelease=false` on a renewal).
@@ -73,7 +73,7 @@ impl Command for Edit {
         let mut changes = Vec::with_capacity(keys.len());
         for key in keys {
             let before = if by_subscription {
-                let Some(before) = tx.licence_for_update(&key).await? else {
+                let Some(before) = tx.license_for_update(&key).await? else {
                     return Err(StoreError::Corrupt(format!(
                         "the subscription index names a missing licence {key}"
                     ))
@@ -85,7 +85,7 @@ impl Command for Edit {
                 }
                 before
             } else {
-                stored_licence(tx, &key).await?
+                stored_license(tx, &key).await?
             };
             (self.check)(&before).or_else(refused)?;
             let after = (self.edit)(&before).or_else(refused)?;
@@ -99,7 +99,7 @@ impl Command for Edit {
             client: self.client,
         };
         for (before, after) in &changes {
-            tx.put_licence(after).await?;
+            tx.put_license(after).await?;
             if self.log_history {
                 let entry = decisions::change_entry(self.event, self.now, &actor, before);
                 tx.append_history(&before.key, &entry).await?;
@@ -120,7 +120,7 @@ pub struct Upgrade {
     /// Canonical activation key of the licence replaced.
     pub key: String,
     /// Checks on the licence (vendor scope), run inside the transaction.
-    pub check: LicenceCheck,
+    pub check: LicenseCheck,
     /// The rule.
     pub upgrade: UpgradeRule,
     /// `options.dbMaxRecords`: the new licence counts as one more stored.
@@ -148,15 +148,15 @@ impl Command for Upgrade {
     type Done = Upgraded;
 
     async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Upgraded> {
-        let old = stored_licence(tx, &self.key).await?;
+        let old = stored_license(tx, &self.key).await?;
         (self.check)(&old).or_else(refused)?;
         let new_key = fresh_key(tx, old.model).await?;
         let (replaced, new) = (self.upgrade)(&old, new_key.as_str()).or_else(refused)?;
-        let stored = tx.licences_stored().await?;
+        let stored = tx.licenses_stored().await?;
         rules::check_creation_limits(1, 0, -1, stored, self.max_stored).map_err(TxError::Abort)?;
-        tx.put_licence(&replaced).await?;
-        tx.put_licence(&new).await?;
-        tx.count_stored_licence().await?;
+        tx.put_license(&replaced).await?;
+        tx.put_license(&new).await?;
+        tx.count_stored_license().await?;
         if let Some(id) = &old.subscription_id {
             tx.leave_subscription(id, &self.key).await?;
         }

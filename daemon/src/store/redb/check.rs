@@ -212,7 +212,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
         }
     }
     let counters = txn.open_table(COUNTERS)?;
-    let counted = counters.get(LICENCE_COUNT)?.map_or(0, |v| v.value());
+    let counted = counters.get(LICENSE_COUNT)?.map_or(0, |v| v.value());
     if u64::try_from(counted).ok() != Some(report.licences) {
         report.problem(format!(
             "the licence counter says {counted} but {} licences are stored",
@@ -257,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn an_activation_without_its_licence_and_a_wrong_counter_are_reported() {
+    fn an_activation_without_its_license_and_a_wrong_counter_are_reported() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("db");
         let store = RedbStore::open(&path, StoreOptions::default()).expect("open");
@@ -271,7 +271,7 @@ mod tests {
             a.insert(("NOKEY", "pc"), act.to_string().as_bytes())
                 .expect("insert");
             let mut c = txn.open_table(COUNTERS).expect("table");
-            c.insert(LICENCE_COUNT, 5).expect("insert");
+            c.insert(LICENSE_COUNT, 5).expect("insert");
         }
         txn.commit().expect("commit");
         drop(db);

@@ -154,7 +154,7 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 
 impl super::RedbReader {
     /// Calls `f` with every licence, in key order, stopping at the first error.
-    pub fn for_each_licence(
+    pub fn for_each_license(
         &self,
         f: &mut dyn FnMut(crate::license::License) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {

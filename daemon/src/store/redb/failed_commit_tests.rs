@@ -162,7 +162,7 @@ async fn commit_that_fails_before_reaching_the_file_answers_3000_and_applies_not
     );
     assert!(reader.license(&first).unwrap().is_some());
     assert_eq!(
-        reader.counter(tables::LICENCE_COUNT).unwrap(),
+        reader.counter(tables::LICENSE_COUNT).unwrap(),
         1,
         "the failed batch left nothing"
     );
@@ -171,7 +171,7 @@ async fn commit_that_fails_before_reaching_the_file_answers_3000_and_applies_not
     let third = created_key(store.run(create_one(), deadline()).await.unwrap());
     let reader = store.reader().unwrap();
     assert!(reader.license(&third).unwrap().is_some());
-    assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 2);
+    assert_eq!(reader.counter(tables::LICENSE_COUNT).unwrap(), 2);
     drop(reader);
     store.close().unwrap();
 }
@@ -199,7 +199,7 @@ async fn fsync_failure_after_the_batch_reached_the_file_answers_the_real_outcome
         "the store reopened the file"
     );
     assert!(reader.license(&second).unwrap().is_some());
-    assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 2);
+    assert_eq!(reader.counter(tables::LICENSE_COUNT).unwrap(), 2);
     drop(reader);
     store.close().unwrap();
 
@@ -227,7 +227,7 @@ async fn a_failed_commit_leaves_neither_the_change_nor_its_replay_row_and_the_re
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::UnknownError);
     let reader = reader_after_reopen(&store);
-    assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 0);
+    assert_eq!(reader.counter(tables::LICENSE_COUNT).unwrap(), 0);
     let rows = reader.txn.open_table(tables::REPLAYS).unwrap();
     assert_eq!(redb::ReadableTableMetadata::len(&rows).unwrap(), 0);
     drop((rows, reader));
@@ -256,7 +256,7 @@ async fn a_failed_commit_leaves_neither_the_change_nor_its_replay_row_and_the_re
         other => panic!("not answered from the memory: {other:?}"),
     }
     let reader = store.reader().unwrap();
-    assert_eq!(reader.counter(tables::LICENCE_COUNT).unwrap(), 1);
+    assert_eq!(reader.counter(tables::LICENSE_COUNT).unwrap(), 1);
     drop(reader);
     store.close().unwrap();
 }

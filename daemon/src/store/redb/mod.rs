@@ -13,7 +13,7 @@ pub mod export;
 pub mod import;
 mod jobs;
 mod lazy;
-mod licence_search;
+mod license_search;
 pub(crate) mod replays;
 mod signing_keys;
 mod snapshot;
@@ -394,10 +394,10 @@ impl crate::store::maintenance::Maintenance for RedbStore {
         RedbStore::import_from(self, input, running)
     }
 
-    fn for_each_licence(
+    fn for_each_license(
         &self,
         f: &mut dyn FnMut(crate::license::License) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.reader()?.for_each_licence(f)
+        self.reader()?.for_each_license(f)
     }
 }

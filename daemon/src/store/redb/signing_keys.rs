@@ -5,7 +5,7 @@ use redb::ReadableTable;
 
 use super::RedbReader;
 use super::tables::*;
-use crate::signing::keys::StoredSigningKey;
+use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
 
 impl RedbReader {

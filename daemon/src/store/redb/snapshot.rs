@@ -84,7 +84,7 @@ impl RedbReader {
 
 impl RedbReader {
     /// Licences stored (a table length: redb keeps it in the table header).
-    pub fn licences_stored(&self) -> Result<u64, StoreError> {
+    pub fn licenses_stored(&self) -> Result<u64, StoreError> {
         use redb::ReadableTableMetadata;
         Ok(self.txn.open_table(LICENSES)?.len()?)
     }

@@ -74,7 +74,7 @@ mod tests {
     }
 
     #[test]
-    fn licences_written_before_the_index_existed_are_indexed_once_except_upgraded_ones() {
+    fn licenses_written_before_the_index_existed_are_indexed_once_except_upgraded_ones() {
         let db = Database::builder()
             .create_with_backend(InMemoryBackend::new())
             .unwrap();

@@ -50,12 +50,12 @@ pub const REPLAYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("
 /// The replay memory in age order, so the writer drops the oldest rows without a scan:
 /// `replay_order_key(time, vendor, id)` → the same (time, vendor, id), JSON.
 pub const REPLAY_ORDER: TableDefinition<&str, &[u8]> = TableDefinition::new("replay_order_v1");
-/// Licence-signing keys by name (`licd-…`), JSON (`crate::signing::keys::StoredSigningKey`,
+/// Licence-signing keys by name (`licd-…`), JSON (`crate::signing::stored::StoredSigningKey`,
 /// private key included). Old keys stay after a rotation, so files they signed still verify.
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
 
 /// Counter: licences stored (`dbMaxRecords`).
-pub const LICENCE_COUNT: &str = "licences";
+pub const LICENSE_COUNT: &str = "licences";
 /// Counter: number of the last committed write batch. Read back after a failed commit to
 /// learn whether the batch reached the file after all.
 pub const BATCH_SEQ: &str = "batch_seq";

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::tables::*;
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
-use crate::signing::keys::StoredSigningKey;
+use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
 use crate::store::tx::{OrderRef, RememberedChange, Tx};
 
@@ -86,7 +86,7 @@ impl<'t> RedbTx<'t> {
 }
 
 impl Tx for RedbTx<'_> {
-    async fn licence_for_update(&mut self, key: &str) -> Result<Option<License>, StoreError> {
+    async fn license_for_update(&mut self, key: &str) -> Result<Option<License>, StoreError> {
         // One writer: every licence is locked for the whole batch.
         self.licenses
             .get(key)?
@@ -94,31 +94,31 @@ impl Tx for RedbTx<'_> {
             .transpose()
     }
 
-    async fn licence_exists(&mut self, key: &str) -> Result<bool, StoreError> {
+    async fn license_exists(&mut self, key: &str) -> Result<bool, StoreError> {
         Ok(self.licenses.get(key)?.is_some())
     }
 
-    async fn put_licence(&mut self, licence: &License) -> Result<(), StoreError> {
+    async fn put_license(&mut self, licence: &License) -> Result<(), StoreError> {
         self.licenses
             .insert(licence.key.as_str(), encode(licence)?.as_slice())?;
         Ok(())
     }
 
-    async fn licences_stored(&mut self) -> Result<i64, StoreError> {
-        self.counter(LICENCE_COUNT)
+    async fn licenses_stored(&mut self) -> Result<i64, StoreError> {
+        self.counter(LICENSE_COUNT)
     }
 
     async fn keys_created_on(&mut self, day: i64) -> Result<i64, StoreError> {
         self.counter(&keys_created_on(day))
     }
 
-    async fn count_new_licences(&mut self, day: i64, n: i64) -> Result<(), StoreError> {
+    async fn count_new_licenses(&mut self, day: i64, n: i64) -> Result<(), StoreError> {
         self.add(&keys_created_on(day), n)?;
-        self.add(LICENCE_COUNT, n)
+        self.add(LICENSE_COUNT, n)
     }
 
-    async fn count_stored_licence(&mut self) -> Result<(), StoreError> {
-        self.add(LICENCE_COUNT, 1)
+    async fn count_stored_license(&mut self) -> Result<(), StoreError> {
+        self.add(LICENSE_COUNT, 1)
     }
 
     async fn activation(

@@ -8,7 +8,7 @@ use crate::response::{Field, Value};
 
 /// The licence info elements for `license`, as seen by a computer that is (`false`) or is not
 /// yet (`true`) activated. Elements without a value are left out.
-pub fn licence_info(
+pub fn license_info(
     license: &License,
     config: &Config,
     now: i64,
