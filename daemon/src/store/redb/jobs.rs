@@ -39,7 +39,7 @@ pub(crate) enum Ran {
 
 /// A command's result, sent to its caller once the commit's fate is known.
 pub(crate) trait Answer: Send {
-    /// Sends the result if the batch committed, or `failed`'s error if it did not.
+    /// Sends the result if the batch committed, or the commit's error if it did not.
     fn send(self: Box<Self>, committed: Result<(), StoreError>);
 }
 
