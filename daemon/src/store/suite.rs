@@ -399,27 +399,14 @@ async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
     let created = store.run(template, deadline()).await.expect("created");
     let keys: Vec<String> = created.licenses.iter().map(|l| l.key.clone()).collect();
     let refuse_one = keys[1].clone();
-    let edit = Edit {
-        target: Target::Subscription("sub-1".into()),
-        check: Box::new(move |l: &License| {
-            if l.key == refuse_one {
-                Err(Refusal::new(Reason::Revoked, "revoked"))
-            } else {
-                Ok(())
-            }
-        }),
-        edit: Box::new(|l: &License| {
-            let mut after = l.clone();
-            after.revision += 1;
-            Ok(after)
-        }),
-        event: "renewed",
-        log_history: true,
-        vendor: None,
-        client: None,
-        now: T0,
-    };
-    let e = store.run(edit, deadline()).await.unwrap_err();
+    let refusing = renew_subscription(Box::new(move |l: &License| {
+        if l.key == refuse_one {
+            Err(Refusal::new(Reason::Revoked, "revoked"))
+        } else {
+            Ok(())
+        }
+    }));
+    let e = store.run(refusing, deadline()).await.unwrap_err();
     assert_eq!(refusal(e).reason, Reason::Revoked);
     let read = store.read().expect("read");
     for key in &keys {
@@ -431,9 +418,17 @@ async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
         assert!(read.history(key).await.expect("read").is_empty());
     }
     drop(read);
-    let edit = Edit {
+    let renewal = renew_subscription(Box::new(|_| Ok(())));
+    let edited = store.run(renewal, deadline()).await.expect("renewed");
+    assert_eq!(edited.licenses.len(), 3);
+    assert!(edited.licenses.iter().all(|l| l.revision == 1));
+}
+
+/// A renewal of every key of `sub-1` that moves each revision, with `check` on each key.
+fn renew_subscription(check: super::commands::LicenseCheck) -> Edit {
+    Edit {
         target: Target::Subscription("sub-1".into()),
-        check: Box::new(|_| Ok(())),
+        check,
         edit: Box::new(|l: &License| {
             let mut after = l.clone();
             after.revision += 1;
@@ -444,8 +439,5 @@ async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
         vendor: None,
         client: None,
         now: T0,
-    };
-    let edited = store.run(edit, deadline()).await.expect("renewed");
-    assert_eq!(edited.licenses.len(), 3);
-    assert!(edited.licenses.iter().all(|l| l.revision == 1));
+    }
 }

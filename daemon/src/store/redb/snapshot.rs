@@ -53,16 +53,7 @@ impl RedbReader {
 
     /// Times of the releases of `key` in the release log, oldest first.
     pub fn release_times(&self, key: &str) -> Result<Vec<i64>, StoreError> {
-        let table = self.txn.open_table(RELEASES)?;
-        let mut out = Vec::new();
-        for row in table.range((key, 0u64)..)? {
-            let (k, v) = row?;
-            if k.value().0 != key {
-                break;
-            }
-            out.push(v.value());
-        }
-        Ok(out)
+        super::tx::release_times_of(&self.txn.open_table(RELEASES)?, key)
     }
 
     /// Counted activations made on UTC day `day`.
