@@ -210,8 +210,8 @@ fn export_and_backup_of_the_stopped_database_never_write_through_planted_files_o
 fn a_license_file_is_private_and_a_public_key_is_not() {
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
-    let licence = d.dir().join("licence").join("pc-7.xml");
-    let victim = plant(&licence, &Plant::LinkedPartial);
+    let license = d.dir().join("licence").join("pc-7.xml");
+    let victim = plant(&license, &Plant::LinkedPartial);
     ok(d.cli(&[
         "license-file",
         "--key",
@@ -219,11 +219,11 @@ fn a_license_file_is_private_and_a_public_key_is_not() {
         "--computer-id",
         "pc-7",
         "--out",
-        path_str(&licence),
+        path_str(&license),
     ]));
-    assert_untouched_and_private(&licence, &victim, &Plant::LinkedPartial);
+    assert_untouched_and_private(&license, &victim, &Plant::LinkedPartial);
     assert!(
-        std::fs::read_to_string(&licence)
+        std::fs::read_to_string(&license)
             .expect("licence")
             .contains("<Signature")
     );

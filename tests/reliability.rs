@@ -135,17 +135,17 @@ fn check_counts(mut d: TestDaemon, keys: &[String]) {
     let reader = store.read().unwrap();
     for key in keys {
         let canonical = key.replace('-', "");
-        let licence = crate::util::block_on(reader.license(&canonical))
+        let license = crate::util::block_on(reader.license(&canonical))
             .unwrap()
             .unwrap();
         let rows = crate::util::block_on(reader.activations(&canonical))
             .unwrap()
             .len() as u32;
         assert_eq!(
-            licence.activations_used, rows,
+            license.activations_used, rows,
             "{key}: counter and rows disagree"
         );
-        assert!(rows <= licence.activations_allowed, "{key}: over-issued");
+        assert!(rows <= license.activations_allowed, "{key}: over-issued");
     }
     drop(reader);
     store.close().unwrap();

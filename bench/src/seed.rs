@@ -11,8 +11,8 @@ use crate::client::{Connection, address, is_error};
 #[derive(Debug, clap::Args)]
 pub struct SeedArgs {
     /// How many licences to create.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub licences: u64,
+    #[arg(long = "licences", default_value_t = 1_000_000)]
+    pub licenses: u64,
     /// The server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
@@ -40,7 +40,7 @@ const PER_REQUEST: u64 = 10_000;
 pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let addr = address(&args.url)?;
     let started = Instant::now();
-    let batches = args.licences.div_ceil(PER_REQUEST);
+    let batches = args.licenses.div_ceil(PER_REQUEST);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let args = std::sync::Arc::new(args);
     let tasks: Vec<_> = (0..args.clients.max(1))
@@ -53,7 +53,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
                     if b >= batches {
                         return anyhow::Ok(());
                     }
-                    let n = PER_REQUEST.min(args.licences - b * PER_REQUEST);
+                    let n = PER_REQUEST.min(args.licenses - b * PER_REQUEST);
                     let path = format!(
                         "/qlmservice.asmx/GetActivationKey?is_productid=1&is_majorversion=1&is_minorversion=0&is_quantity={n}&is_usemultipleactivationskey=false&is_vendor={}&is_user={}&is_pwd={}",
                         args.vendor, args.user, args.password
@@ -74,7 +74,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     }
     println!(
         "created {} licences in {:.1} s",
-        args.licences,
+        args.licenses,
         started.elapsed().as_secs_f64()
     );
     Ok(())

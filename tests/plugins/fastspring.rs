@@ -89,7 +89,7 @@ fn post(d: &TestDaemon, method: &str, query: &str, body: &str) -> HttpReply {
 }
 
 /// Every licence stored, through `licd keys list` on the running daemon.
-fn licences(d: &TestDaemon) -> Vec<serde_json::Value> {
+fn licenses(d: &TestDaemon) -> Vec<serde_json::Value> {
     cli_ok(d.cli(&["keys", "list", "--json"]))
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
@@ -134,7 +134,7 @@ fn fastspring_tampered_unsigned_or_wrongly_keyed_order_is_code_8_and_logged() {
     post(&d, "GetActivationKey", FULFILMENT, &wrong_key).expect_error(8);
     // A GET has no signed body at all.
     d.call("GetActivationKey", FULFILMENT).expect_error(8);
-    assert!(licences(&d).is_empty());
+    assert!(licenses(&d).is_empty());
     d.call("GetActivationKey", &format!("{PRODUCT}&{VENDOR}"))
         .expect_ok();
 }
@@ -164,12 +164,12 @@ fn a_replayed_callback_is_answered_with_its_first_reply_and_creates_nothing_even
         Some(key.clone())
     );
     assert!(d.wait_for_log("replayed request answered with its first outcome"));
-    assert_eq!(licences(&d).len(), 1, "{:?}", licences(&d));
+    assert_eq!(licenses(&d).len(), 1, "{:?}", licenses(&d));
 
     let d = d.restart();
     let after = post(&d, "GetActivationKey", FULFILMENT, &body);
     assert_eq!(after.body, first.body);
-    assert_eq!(licences(&d).len(), 1);
+    assert_eq!(licenses(&d).len(), 1);
     // A new order is a new callback and creates its key.
     let next = post(
         &d,
@@ -178,7 +178,7 @@ fn a_replayed_callback_is_answered_with_its_first_reply_and_creates_nothing_even
         &order("FS-ORDER-8", &[]),
     );
     assert_ne!(next.get("activationKey"), Some(key));
-    assert_eq!(licences(&d).len(), 2);
+    assert_eq!(licenses(&d).len(), 2);
     let (code, report, err) = d.cli(&["check"]);
     assert_eq!(code, 0, "{report}{err}");
 }
@@ -223,7 +223,7 @@ fn unsigned_arguments_added_to_a_genuine_callback_are_code_8_and_create_nothing(
     // In the body, even under the signature, an is_* field is not something map_args wrote.
     let signed = order("FS-B", &[("is_numberofactivationsperkey", "10000")]);
     post(&d, "GetActivationKey", FULFILMENT, &signed).expect_error(8);
-    assert!(licences(&d).is_empty(), "{:?}", licences(&d));
+    assert!(licenses(&d).is_empty(), "{:?}", licenses(&d));
 
     // What a store's URLs carry is still accepted, an alias of an allowed name included.
     let allowed = format!(
@@ -231,7 +231,7 @@ fn unsigned_arguments_added_to_a_genuine_callback_are_code_8_and_create_nothing(
     );
     let r = post(&d, "GetActivationKey", &allowed, &order("FS-C", &[]));
     assert_eq!(r.json()["licenses"][0]["numActivationsAllowed"], 3);
-    assert_eq!(licences(&d).len(), 1);
+    assert_eq!(licenses(&d).len(), 1);
 }
 
 #[test]
@@ -248,7 +248,7 @@ fn unsigned_arguments_count_as_failed_authentications_from_the_sender() {
     // The sender is now blocked, even for a genuine callback.
     let e = post(&d, "GetActivationKey", FULFILMENT, &order("FS-T9", &[])).expect_error(8);
     assert!(e.contains("Too many failed authentications"), "{e}");
-    assert!(licences(&d).is_empty());
+    assert!(licenses(&d).is_empty());
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn a_callback_whose_reference_was_renamed_is_refused_and_creates_nothing() {
         );
     }
     assert!(d.wait_for_log("no reference"), "{}", d.logs());
-    assert_eq!(licences(&d).len(), 1);
+    assert_eq!(licenses(&d).len(), 1);
 }
 
 #[test]
@@ -348,7 +348,7 @@ fn a_client_sent_replay_id_neither_hits_nor_poisons_the_replay_memory() {
         post(&d, "GetActivationKey", FULFILMENT, &genuine).get("activationKey"),
         Some(key)
     );
-    assert_eq!(licences(&d).len(), 3);
+    assert_eq!(licenses(&d).len(), 3);
 }
 
 #[test]
@@ -442,5 +442,5 @@ fn the_replay_memory_survives_export_and_import_and_passes_check() {
         post(&d, "GetActivationKey", FULFILMENT, &body).body,
         first.body
     );
-    assert_eq!(licences(&d).len(), 1);
+    assert_eq!(licenses(&d).len(), 1);
 }

@@ -13,7 +13,7 @@ use super::keys::query_value;
 /// Header of a backup reply: rows copied.
 pub const ROWS_HEADER: &str = "x-licd-rows";
 /// Header of a backup reply: licences copied.
-pub const LICENCES_HEADER: &str = "x-licd-licences";
+pub const LICENSES_HEADER: &str = "x-licd-licences";
 
 /// Distinguishes the staging files of backups running at once.
 static BACKUP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -55,7 +55,7 @@ pub async fn backup(ctx: &AdminCtx) -> Reply {
     .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let (copied, mut file) = made?;
     tracing::info!(
-        licences = copied.licences,
+        licenses = copied.licenses,
         rows = copied.rows,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "backup written"
@@ -65,7 +65,7 @@ pub async fn backup(ctx: &AdminCtx) -> Reply {
     });
     let headers = reply.headers_mut();
     headers.insert(ROWS_HEADER, HeaderValue::from(copied.rows));
-    headers.insert(LICENCES_HEADER, HeaderValue::from(copied.licences));
+    headers.insert(LICENSES_HEADER, HeaderValue::from(copied.licenses));
     Ok(reply)
 }
 

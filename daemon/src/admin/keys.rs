@@ -53,13 +53,13 @@ pub fn list(ctx: &AdminCtx, query: &str) -> Reply {
     let order = query_value(query, "order");
     let state = ctx.state.clone();
     Ok(body::stream("application/x-ndjson", move |out| {
-        state.store.maintenance()?.for_each_license(&mut |licence| {
-            let wanted = product.is_none_or(|p| licence.product_id == p)
+        state.store.maintenance()?.for_each_license(&mut |license| {
+            let wanted = product.is_none_or(|p| license.product_id == p)
                 && order
                     .as_deref()
-                    .is_none_or(|o| licence.order_id.as_deref() == Some(o));
+                    .is_none_or(|o| license.order_id.as_deref() == Some(o));
             if wanted {
-                serde_json::to_writer(&mut *out, &licence)
+                serde_json::to_writer(&mut *out, &license)
                     .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
                 writeln!(out).map_err(|source| crate::store::StoreError::File {
                     what: "cannot send the list",
@@ -80,7 +80,8 @@ fn parse_key(key: &str) -> Result<ActivationKey, Refusal> {
 /// `GET /v1/keys/{key}`.
 #[derive(Serialize)]
 struct Shown {
-    licence: crate::license::License,
+    #[serde(rename = "licence")]
+    license: crate::license::License,
     activations: Vec<crate::license::Activation>,
     history: Vec<HistoryEntry>,
     releases: Vec<i64>,
@@ -90,7 +91,7 @@ struct Shown {
 pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
     let key = parse_key(key)?;
     let reader = ctx.state.store.read()?;
-    let licence = reader.license(key.as_str()).await?.ok_or_else(|| {
+    let license = reader.license(key.as_str()).await?.ok_or_else(|| {
         Refusal::new(
             StatusCode::NOT_FOUND,
             format!("no licence {}", key.dashed()),
@@ -100,7 +101,7 @@ pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
         activations: reader.activations(key.as_str()).await?,
         history: reader.history(key.as_str()).await?,
         releases: reader.release_times(key.as_str()).await?,
-        licence,
+        license,
     };
     Ok(body::json(StatusCode::OK, &shown))
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use http::Method;
 use licd::admin::body;
 use licd::admin::client::{Connection, Open, daemon, request};
-use licd::admin::data::{LICENCES_HEADER, ROWS_HEADER};
+use licd::admin::data::{LICENSES_HEADER, ROWS_HEADER};
 use licd::config::DATABASE_FILE;
 use licd::store::maintenance::CheckReport;
 
@@ -89,13 +89,13 @@ pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
                 .unwrap_or("?")
                 .to_string()
         };
-        let (rows, licences) = (header(ROWS_HEADER), header(LICENCES_HEADER));
+        let (rows, licenses) = (header(ROWS_HEADER), header(LICENSES_HEADER));
         let bytes = out.write_body(reply.into_body()).await;
         conn.close().await?;
         let bytes = bytes?;
         out.finish()?;
         println!(
-            "Backed up {licences} licences ({rows} rows, {bytes} bytes) {through} to {} in {} ms.",
+            "Backed up {licenses} licences ({rows} rows, {bytes} bytes) {through} to {} in {} ms.",
             a.out.display(),
             started.elapsed().as_millis()
         );
@@ -128,7 +128,7 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
         .await??;
         println!(
             "Restored {} licences ({} rows) from {} into {}.",
-            copied.licences,
+            copied.licenses,
             copied.rows,
             a.from.display(),
             db.display()
@@ -249,7 +249,7 @@ pub fn check(location: Location) -> anyhow::Result<()> {
         if report.problems.is_empty() {
             println!(
                 "ok: {} licences, {} activations; {pages}.",
-                report.licences, report.activations
+                report.licenses, report.activations
             );
             Ok(())
         } else {

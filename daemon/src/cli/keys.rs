@@ -236,9 +236,9 @@ async fn print_list(mut body: body::Body, json: bool) -> anyhow::Result<()> {
             if json {
                 out.write_all(&line)?;
             } else {
-                let licence: License =
+                let license: License =
                     serde_json::from_slice(&line).context("a listed licence does not decode")?;
-                writeln!(out, "{}", table_row(&licence))?;
+                writeln!(out, "{}", table_row(&license))?;
             }
         }
     }

@@ -28,7 +28,7 @@ pub struct ActivationLimits {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivationDecision {
     /// The licence after the change.
-    pub licence: License,
+    pub license: License,
     /// The activation to store.
     pub activation: Activation,
     /// An idle seat to remove first, given to the new computer (cloud and floating only),
@@ -46,8 +46,8 @@ pub fn activation_needs_seats(stored: &License, limits: &ActivationLimits) -> bo
 
 /// Whether activations of `licence` count toward the daily limit: cloud and floating seats
 /// are checked out and in all day, and neither is a new activation.
-pub fn counts_toward_daily_limit(licence: &License) -> bool {
-    !licence.model.is_seat()
+pub fn counts_toward_daily_limit(license: &License) -> bool {
+    !license.model.is_seat()
 }
 
 /// Decides a new activation of `stored` on the computer of `request`.
@@ -65,13 +65,13 @@ pub fn decide_activation(
     made_today: i64,
     secret: &[u8; 32],
 ) -> Result<ActivationDecision, Refusal> {
-    let mut licence = stored.clone();
+    let mut license = stored.clone();
     let mut reclaimed = None;
     if activation_needs_seats(stored, limits)
         && let Some(idle) =
             release::reclaimable_seat(stored, seats, limits.reclaim_after_minutes, now)
     {
-        licence = release::released(&licence, now);
+        license = release::released(&license, now);
         let mut entry = HistoryEntry::for_activation("reclaimed", now, &idle);
         entry.client = request.client_ip.clone();
         reclaimed = Some((idle, entry));
@@ -81,10 +81,10 @@ pub fn decide_activation(
         made_today,
         fix_duration_at_activation: limits.fix_duration_at_activation,
     };
-    let (licence, activation) = rules::activate(&licence, request, now, policy, secret)?;
-    let counts_today = counts_toward_daily_limit(&licence);
+    let (license, activation) = rules::activate(&license, request, now, policy, secret)?;
+    let counts_today = counts_toward_daily_limit(&license);
     Ok(ActivationDecision {
-        licence,
+        license,
         activation,
         reclaimed,
         counts_today,
@@ -104,7 +104,7 @@ pub struct Actor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseDecision {
     /// The licence after the release.
-    pub licence: License,
+    pub license: License,
     /// The activation to remove.
     pub activation: Activation,
     /// Whether the release goes into the release log that the release limits count (cloud
@@ -130,7 +130,7 @@ pub fn decide_release(
 ) -> Result<ReleaseDecision, Refusal> {
     let activation = release::choose_activation(seats, request.computer_id)?.clone();
     release::check_release(stored, &activation, request, policy, release_times, now)?;
-    let licence = release::released(stored, now);
+    let license = release::released(stored, now);
     let history = log_history.then(|| {
         let mut entry = HistoryEntry::for_activation("released", now, &activation);
         entry.vendor = actor.vendor;
@@ -138,8 +138,8 @@ pub fn decide_release(
         entry
     });
     Ok(ReleaseDecision {
-        logged: counts_toward_daily_limit(&licence),
-        licence,
+        logged: counts_toward_daily_limit(&license),
+        license,
         activation,
         history,
     })
@@ -147,8 +147,8 @@ pub fn decide_release(
 
 /// Whether a renewal of a subscription changes this licence of it: a key replaced by an
 /// upgrade is renewed through its successor, never itself.
-pub fn renewed_with_subscription(licence: &License) -> bool {
-    licence.upgraded_to.is_none()
+pub fn renewed_with_subscription(license: &License) -> bool {
+    license.upgraded_to.is_none()
 }
 
 /// The history line of a change in place or an upgrade: the licence as it was before.
@@ -174,7 +174,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
     const SECRET: [u8; 32] = [7; 32];
 
-    fn licence(model: &str, seats: u32, used: u32) -> License {
+    fn license(model: &str, seats: u32, used: u32) -> License {
         let mut l = License::for_tests(model, seats, NOW - 1000);
         l.key = "A7K2MQ9XWD3T8RBHN4CZE6V1PG".into();
         l.activations_used = used;
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_full_cloud_license_gives_its_longest_idle_seat_to_a_new_computer() {
-        let stored = licence("permanent_cloud", 2, 2);
+        let stored = license("permanent_cloud", 2, 2);
         let seats = [seat("old", NOW - 7200), seat("older", NOW - 9000)];
         assert!(activation_needs_seats(&stored, &limits(60)));
         let d = decide_activation(
@@ -229,13 +229,13 @@ mod tests {
         assert_eq!(gone.computer_id, "older");
         assert_eq!(entry.event, "reclaimed");
         assert_eq!(entry.client.as_deref(), Some("192.0.2.1"));
-        assert_eq!(d.licence.activations_used, 2);
+        assert_eq!(d.license.activations_used, 2);
         assert!(!d.counts_today, "a seat check-out is not a new activation");
     }
 
     #[test]
     fn a_full_cloud_license_with_no_seat_idle_long_enough_refuses() {
-        let stored = licence("permanent_cloud", 1, 1);
+        let stored = license("permanent_cloud", 1, 1);
         let seats = [seat("busy", NOW - 60)];
         let e = decide_activation(
             &stored,
@@ -252,14 +252,14 @@ mod tests {
 
     #[test]
     fn a_full_standard_license_never_reads_its_seats_and_an_activation_counts_today() {
-        let full = licence("permanent", 1, 1);
+        let full = license("permanent", 1, 1);
         assert!(!activation_needs_seats(&full, &limits(60)));
-        let open = licence("permanent", 2, 1);
+        let open = license("permanent", 2, 1);
         let d =
             decide_activation(&open, &[], &request("pc"), NOW, &limits(60), 0, &SECRET).unwrap();
         assert!(d.counts_today);
         assert!(d.reclaimed.is_none());
-        assert_eq!(d.licence.activations_used, 2);
+        assert_eq!(d.license.activations_used, 2);
     }
 
     #[test]
@@ -280,7 +280,7 @@ mod tests {
             client: None,
         };
         let seats = [seat("pc", NOW - 100)];
-        let cloud = licence("permanent_cloud", 2, 1);
+        let cloud = license("permanent_cloud", 2, 1);
         let d = decide_release(
             &cloud,
             &seats,
@@ -294,10 +294,10 @@ mod tests {
         .unwrap();
         assert!(!d.logged);
         assert!(d.history.is_none());
-        let standard = licence("permanent", 2, 1);
+        let standard = license("permanent", 2, 1);
         let d = decide_release(&standard, &seats, &req, &policy, &[], NOW, true, actor).unwrap();
         assert!(d.logged);
-        assert_eq!(d.licence.activations_used, 0);
+        assert_eq!(d.license.activations_used, 0);
         let entry = d.history.expect("history on");
         assert_eq!(entry.event, "released");
         assert_eq!(entry.vendor.as_deref(), Some("v"));
@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn an_upgraded_key_is_not_renewed_with_its_subscription() {
-        let mut l = licence("subscription", 1, 0);
+        let mut l = license("subscription", 1, 0);
         assert!(renewed_with_subscription(&l));
         l.upgraded_to = Some("NEW".into());
         assert!(!renewed_with_subscription(&l));

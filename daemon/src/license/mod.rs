@@ -238,14 +238,14 @@ mod storage_tests {
 
     #[test]
     fn stored_json_leaves_out_empty_fields_and_reads_back_equal() {
-        let mut licence = License::for_tests("permanent", 3, 1_800_000_000);
-        let json = serde_json::to_string(&licence).unwrap();
+        let mut license = License::for_tests("permanent", 3, 1_800_000_000);
+        let json = serde_json::to_string(&license).unwrap();
         assert!(!json.contains("null"), "{json}");
         assert!(!json.contains("revoked"), "{json}");
-        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), licence);
-        licence.revoked = true;
-        licence.expiry = Some(5);
-        let json = serde_json::to_string(&licence).unwrap();
-        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), licence);
+        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), license);
+        license.revoked = true;
+        license.expiry = Some(5);
+        let json = serde_json::to_string(&license).unwrap();
+        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), license);
     }
 }

@@ -191,7 +191,7 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
-    fn licence(model: &str) -> License {
+    fn license(model: &str) -> License {
         let mut l = License::for_tests(model, 3, NOW - 400 * SECONDS_PER_DAY);
         l.key = "A7K2MQ9XWD3T8RBHN4CZE6V1PG".into();
         l.activations_used = 2;
@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn verification_code_required_missing_is_208_wrong_is_224_and_given_code_is_checked_when_not_required()
      {
-        let l = licence("permanent");
+        let l = license("permanent");
         let a = seat("PC-1", 0, 0);
         let required = ReleasePolicy {
             code_required: true,
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn offline_checkout_is_228_then_prevent_period_is_200() {
-        let l = licence("permanent");
+        let l = license("permanent");
         let mut a = seat("PC-1", NOW - 60, NOW);
         a.offline_until = Some(NOW + 10);
         assert_eq!(
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn release_limit_counts_the_period_with_license_overrides() {
-        let mut l = licence("permanent");
+        let mut l = license("permanent");
         let a = seat("PC-1", 0, 0);
         let two = ReleasePolicy {
             max_release_count: 2,
@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn seat_check_ins_are_not_limited() {
-        let l = licence("permanent_cloud");
+        let l = license("permanent_cloud");
         let a = seat("PC-1", 0, 0);
         let zero = ReleasePolicy {
             max_release_count: 0,
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn idle_seat_is_reclaimed_only_past_the_threshold() {
-        let l = licence("permanent_floating");
+        let l = license("permanent_floating");
         let seats = vec![
             seat("A", 0, NOW - 30 * 60),
             seat("B", 0, NOW - 11 * 60),
@@ -364,12 +364,12 @@ mod tests {
         );
         assert!(reclaimable_seat(&l, &seats, 60, NOW).is_none());
         assert!(reclaimable_seat(&l, &seats, 0, NOW).is_none());
-        assert!(reclaimable_seat(&licence("permanent"), &seats, 10, NOW).is_none());
+        assert!(reclaimable_seat(&license("permanent"), &seats, 10, NOW).is_none());
     }
 
     #[test]
     fn release_frees_a_slot() {
-        let l = released(&licence("permanent"), NOW);
+        let l = released(&license("permanent"), NOW);
         assert_eq!(l.activations_used, 1);
         assert_eq!(l.last_accessed, Some(NOW));
     }

@@ -288,7 +288,7 @@ mod tests {
 
     const SECRET: [u8; 32] = [7; 32];
 
-    fn licence(seats: u32) -> License {
+    fn license(seats: u32) -> License {
         let mut l = License::for_tests("permanent", seats, 0);
         l.major_version = 2;
         l.minor_version = 1;
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn activation_takes_a_slot_and_keeps_existing_license_data() {
-        let (l, a) = activate(&licence(2), &request("PC1"), 100, OPEN, &SECRET).unwrap();
+        let (l, a) = activate(&license(2), &request("PC1"), 100, OPEN, &SECRET).unwrap();
         assert_eq!(l.activations_used, 1);
         assert_eq!(l.email.as_deref(), Some("first@example.com"));
         assert_eq!(l.user_data.as_deref(), Some("ud"));
@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn activation_with_no_free_slot_is_code_210() {
-        let mut l = licence(1);
+        let mut l = license(1);
         l.activations_used = 1;
         let e = activate(&l, &request("PC1"), 0, OPEN, &SECRET).unwrap_err();
         assert_eq!(e.reason, Reason::NoSeatsLeft);
@@ -342,16 +342,16 @@ mod tests {
             made_today: 3,
             fix_duration_at_activation: true,
         };
-        let e = activate(&licence(5), &request("PC1"), 0, policy, &SECRET).unwrap_err();
+        let e = activate(&license(5), &request("PC1"), 0, policy, &SECRET).unwrap_err();
         assert_eq!(e.reason, Reason::Rule);
-        let mut cloud = licence(5);
+        let mut cloud = license(5);
         cloud.model = LicenseModel::parse("permanent_cloud").unwrap();
         assert!(activate(&cloud, &request("PC1"), 0, policy, &SECRET).is_ok());
     }
 
     #[test]
     fn duration_starts_at_first_activation() {
-        let mut l = licence(2);
+        let mut l = license(2);
         l.duration_days = Some(30);
         let (l, _) = activate(&l, &request("PC1"), 1000, OPEN, &SECRET).unwrap();
         assert_eq!(l.expiry, Some(1000 + 30 * 86_400));
@@ -362,7 +362,7 @@ mod tests {
 
     #[test]
     fn expired_revoked_and_upgraded_licenses_are_refused_in_that_order() {
-        let mut l = licence(1);
+        let mut l = license(1);
         l.expiry = Some(10);
         assert_eq!(check_usable(&l, 11).unwrap_err().reason, Reason::Expired);
         assert!(check_usable(&l, 10).is_ok());
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn product_and_version_checks_follow_the_spec() {
-        let mut l = licence(1);
+        let mut l = license(1);
         let none = |_: u32, _: u32, _: u32| None;
         let ask = |p, ma, mi| ProductQuery {
             product_id: p,
@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn key_last_given_stays_in_good_standing_after_a_revision_change() {
-        let (mut l, a) = activate(&licence(1), &request("PC1"), 0, OPEN, &SECRET).unwrap();
+        let (mut l, a) = activate(&license(1), &request("PC1"), 0, OPEN, &SECRET).unwrap();
         let old_key = a.computer_key.clone();
         l.revision += 1;
         let r = revalidate(&l, &a, Some(&old_key), None, true, 5, &SECRET).unwrap();

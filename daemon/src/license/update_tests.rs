@@ -8,7 +8,7 @@ use crate::license::properties::{PropertyType, parse_changes};
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = SECONDS_PER_DAY;
 
-fn licence() -> License {
+fn license() -> License {
     let model = LicenseModel::PERMANENT;
     License {
         key: ActivationKey::generate(model).unwrap().as_str().to_string(),
@@ -86,7 +86,7 @@ fn product_id_alone_is_not_a_change_but_any_field_is() {
 
 #[test]
 fn update_moves_the_revision_and_the_last_accessed_time() {
-    let l = licence();
+    let l = license();
     let r = UpdateRequest {
         qlm_version: Some("7.0".into()),
         ..Default::default()
@@ -100,7 +100,7 @@ fn update_moves_the_revision_and_the_last_accessed_time() {
 
 #[test]
 fn another_product_id_is_220_and_the_same_one_is_accepted() {
-    let l = licence();
+    let l = license();
     let other = UpdateRequest {
         product_id: Some(2),
         quantity: Some(5),
@@ -117,7 +117,7 @@ fn another_product_id_is_220_and_the_same_one_is_accepted() {
 
 #[test]
 fn new_version_must_be_a_configured_product_218() {
-    let l = licence();
+    let l = license();
     let unknown = UpdateRequest {
         major: Some(3),
         ..Default::default()
@@ -138,14 +138,14 @@ fn features_named_change_and_the_others_keep_their_value() {
         ..Default::default()
     };
     assert_eq!(
-        update(&licence(), &r).unwrap().features,
+        update(&license(), &r).unwrap().features,
         Features([1, 0, 0, 255])
     );
 }
 
 #[test]
 fn empty_expdate_removes_the_fixed_expiry_and_a_date_sets_it() {
-    let mut l = licence();
+    let mut l = license();
     l.expiry = Some(NOW + DAY);
     let removed = UpdateRequest {
         expiry: ExpiryChange::Remove,
@@ -161,7 +161,7 @@ fn empty_expdate_removes_the_fixed_expiry_and_a_date_sets_it() {
 
 #[test]
 fn duration_zero_removes_the_duration() {
-    let mut l = licence();
+    let mut l = license();
     l.duration_days = Some(30);
     let r = UpdateRequest {
         duration_days: Some(0),
@@ -172,7 +172,7 @@ fn duration_zero_removes_the_duration() {
 
 #[test]
 fn an_expiry_derived_from_the_duration_follows_a_new_duration() {
-    let mut l = licence();
+    let mut l = license();
     l.first_activation = Some(NOW - DAY);
     l.duration_days = Some(30);
     l.expiry = Some(NOW - DAY + 30 * DAY);
@@ -192,7 +192,7 @@ fn an_expiry_derived_from_the_duration_follows_a_new_duration() {
 
 #[test]
 fn an_expiry_set_by_the_vendor_does_not_follow_a_new_duration() {
-    let mut l = licence();
+    let mut l = license();
     l.first_activation = Some(NOW - DAY);
     l.duration_days = Some(30);
     l.expiry = Some(NOW + 400 * DAY);
@@ -205,7 +205,7 @@ fn an_expiry_set_by_the_vendor_does_not_follow_a_new_duration() {
 
 #[test]
 fn license_model_changes_the_base_and_keeps_the_deployment() {
-    let mut l = licence();
+    let mut l = license();
     l.model = LicenseModel::parse("permanent_cloud").unwrap();
     let r = UpdateRequest {
         base_model: Some(BaseModel::Subscription),
@@ -218,7 +218,7 @@ fn license_model_changes_the_base_and_keeps_the_deployment() {
 
 #[test]
 fn properties_are_checked_against_the_declarations_of_the_new_version() {
-    let l = licence();
+    let l = license();
     let r = UpdateRequest {
         properties: parse_changes("quality.module_validation::+5").unwrap(),
         ..Default::default()
@@ -234,7 +234,7 @@ fn properties_are_checked_against_the_declarations_of_the_new_version() {
 
 #[test]
 fn properties_on_an_unconfigured_version_are_2201() {
-    let mut l = licence();
+    let mut l = license();
     l.minor_version = 7;
     let r = UpdateRequest {
         properties: parse_changes("quality.module_validation::1").unwrap(),
@@ -245,7 +245,7 @@ fn properties_on_an_unconfigured_version_are_2201() {
 
 #[test]
 fn quantity_below_the_activations_in_use_is_200_naming_both_numbers() {
-    let l = licence();
+    let l = license();
     let r = UpdateRequest {
         quantity: Some(1),
         ..Default::default()
@@ -274,7 +274,7 @@ fn text_fields_revoke_and_release_limits_are_stored() {
         max_release_period: Some(30),
         ..Default::default()
     };
-    let after = update(&licence(), &r).unwrap();
+    let after = update(&license(), &r).unwrap();
     assert_eq!(after.user_data.as_deref(), Some("new"));
     assert_eq!(after.affiliate_id.as_deref(), Some("aff"));
     assert!(after.revoked);
@@ -294,7 +294,7 @@ fn text_fields_revoke_and_release_limits_are_stored() {
 
 #[test]
 fn an_upgraded_license_cannot_be_updated_200() {
-    let mut l = licence();
+    let mut l = license();
     l.upgraded_to = Some("NEWKEY".into());
     let r = UpdateRequest {
         quantity: Some(9),
@@ -307,7 +307,7 @@ fn an_upgraded_license_cannot_be_updated_200() {
 
 #[test]
 fn upgrade_copies_the_license_with_the_changes_and_no_activations() {
-    let mut old = licence();
+    let mut old = license();
     old.first_activation = Some(NOW - DAY);
     let d = defs();
     let r = UpdateRequest {
@@ -342,10 +342,10 @@ fn upgrade_refuses_upgraded_revoked_other_product_and_unknown_version() {
             .unwrap_err()
             .reason
     };
-    let mut upgraded = licence();
+    let mut upgraded = license();
     upgraded.upgraded_to = Some("X".into());
     assert_eq!(upgrade(&upgraded, &UpdateRequest::default()), Reason::Rule);
-    let mut revoked = licence();
+    let mut revoked = license();
     revoked.revoked = true;
     assert_eq!(
         upgrade(&revoked, &UpdateRequest::default()),
@@ -355,17 +355,17 @@ fn upgrade_refuses_upgraded_revoked_other_product_and_unknown_version() {
         product_id: Some(2),
         ..Default::default()
     };
-    assert_eq!(upgrade(&licence(), &other), Reason::WrongProduct);
+    assert_eq!(upgrade(&license(), &other), Reason::WrongProduct);
     let unknown = UpdateRequest {
         major: Some(9),
         ..Default::default()
     };
-    assert_eq!(upgrade(&licence(), &unknown), Reason::ProductNotFound);
+    assert_eq!(upgrade(&license(), &unknown), Reason::ProductNotFound);
 }
 
 #[test]
 fn revoke_and_restore_move_the_revision_and_refuse_an_upgraded_license() {
-    let l = licence();
+    let l = license();
     let revoked = set_revoked(&l, true, NOW).unwrap();
     assert!(revoked.revoked);
     assert_eq!(revoked.revision, l.revision + 1);

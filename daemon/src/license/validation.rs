@@ -77,7 +77,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
     const SECRET: [u8; 32] = [3; 32];
 
-    fn licence(model: &str) -> License {
+    fn license(model: &str) -> License {
         let mut l = License::for_tests(model, 2, NOW - 1000);
         l.key = "A7K2MQ9XWD3T8RBHN4CZE6V1PG".into();
         l
@@ -113,14 +113,14 @@ mod tests {
             minor: Some(0),
         };
         assert_eq!(
-            check_in_use(&licence("permanent"), &asked, false, any_version, NOW),
+            check_in_use(&license("permanent"), &asked, false, any_version, NOW),
             Ok(())
         );
     }
 
     #[test]
     fn a_license_of_another_product_is_refused_before_its_state_is_looked_at() {
-        let mut l = licence("permanent");
+        let mut l = license("permanent");
         l.revoked = true;
         let asked = ProductQuery {
             product_id: Some(2),
@@ -136,13 +136,13 @@ mod tests {
             major: Some(2),
             ..ProductQuery::default()
         };
-        let e = check_in_use(&licence("permanent"), &asked, false, any_version, NOW).unwrap_err();
+        let e = check_in_use(&license("permanent"), &asked, false, any_version, NOW).unwrap_err();
         assert_eq!(e.reason, Reason::WrongVersion);
     }
 
     #[test]
     fn a_revoked_license_is_refused_with_its_revoked_status() {
-        let mut l = licence("permanent");
+        let mut l = license("permanent");
         l.revoked = true;
         let e = check_in_use(&l, &ProductQuery::default(), false, any_version, NOW).unwrap_err();
         assert_eq!(e.reason, Reason::Revoked);
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn an_expired_license_is_refused() {
-        let mut l = licence("subscription");
+        let mut l = license("subscription");
         l.expiry = Some(NOW - 1);
         let e = check_in_use(&l, &ProductQuery::default(), false, any_version, NOW).unwrap_err();
         assert_eq!(e.reason, Reason::Expired);
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn the_name_sent_replaces_the_stored_one_only_when_the_server_says_so() {
-        let l = licence("permanent");
+        let l = license("permanent");
         let a = activation("old name");
         let kept = RevalidationPolicy {
             update_name: false,
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn an_unknown_computer_key_is_refused_only_when_the_server_requires_a_match() {
-        let l = licence("permanent");
+        let l = license("permanent");
         let a = activation("pc");
         assert!(revalidation(&l, &a, Some("WRONG"), None, LENIENT, NOW, &SECRET).is_ok());
         let strict = RevalidationPolicy {
@@ -187,8 +187,8 @@ mod tests {
 
     #[test]
     fn only_a_cloud_or_floating_seats_validation_is_written_durably() {
-        assert!(validation_is_durable(&licence("permanent_cloud")));
-        assert!(validation_is_durable(&licence("subscription_floating")));
-        assert!(!validation_is_durable(&licence("permanent")));
+        assert!(validation_is_durable(&license("permanent_cloud")));
+        assert!(validation_is_durable(&license("subscription_floating")));
+        assert!(!validation_is_durable(&license("permanent")));
     }
 }

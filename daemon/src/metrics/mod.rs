@@ -216,12 +216,12 @@ impl Metrics {
             .render(&mut out, "licd_commit_duration_seconds", "");
 
         match counts {
-            Ok((licences, activations)) => {
+            Ok((licenses, activations)) => {
                 gauge(
                     &mut out,
                     "licd_licences_stored",
                     "Licences in the database.",
-                    licences,
+                    licenses,
                 );
                 gauge(
                     &mut out,

@@ -155,8 +155,8 @@ async fn a_refused_command_writes_nothing_and_the_next_one_applies(store: Arc<St
     assert_eq!(refusal(e).reason, Reason::WrongProduct);
     let read = store.read().expect("read");
     assert!(read.activation(&key, "PC").await.expect("read").is_none());
-    let licence = read.license(&key).await.expect("read").expect("stored");
-    assert_eq!(licence.activations_used, 0);
+    let license = read.license(&key).await.expect("read").expect("stored");
+    assert_eq!(license.activations_used, 0);
     drop(read);
     let done = store.run(activate(&key, "PC", T0), deadline()).await;
     assert!(matches!(done, Ok(Activated::New { .. })), "{done:?}");
@@ -183,8 +183,8 @@ async fn concurrent_activations_never_take_more_seats_than_allowed(store: Arc<St
     }
     assert_eq!(granted, 5);
     let read = store.read().expect("read");
-    let licence = read.license(&key).await.expect("read").expect("stored");
-    assert_eq!(licence.activations_used, 5);
+    let license = read.license(&key).await.expect("read").expect("stored");
+    assert_eq!(license.activations_used, 5);
     assert_eq!(read.activations(&key).await.expect("read").len(), 5);
     assert_eq!(
         read.activations_on(crate::license::dates::day_number(T0))

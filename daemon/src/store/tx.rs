@@ -75,7 +75,7 @@ pub trait Tx {
     fn license_exists(&mut self, key: &str) -> impl Future<Output = Result<bool, StoreError>>;
 
     /// Stores a licence under its key, new or replacing the stored one.
-    fn put_license(&mut self, licence: &License) -> impl Future<Output = Result<(), StoreError>>;
+    fn put_license(&mut self, license: &License) -> impl Future<Output = Result<(), StoreError>>;
 
     /// How many licences are stored (`dbMaxRecords`).
     fn licenses_stored(&mut self) -> impl Future<Output = Result<i64, StoreError>>;

@@ -85,7 +85,7 @@ impl Command for Activate {
             tx.remove_activation(&self.key, &idle.computer_id).await?;
             tx.append_history(&self.key, entry).await?;
         }
-        tx.put_license(&decision.licence).await?;
+        tx.put_license(&decision.license).await?;
         tx.put_activation(&self.key, &decision.activation).await?;
         if decision.counts_today {
             tx.count_activation(day).await?;
@@ -94,7 +94,7 @@ impl Command for Activate {
         // and address, and a release or reclaim writes the removed activation to the
         // history. A line here would cost three more writes on the hottest write path.
         Ok(Activated::New {
-            license: decision.licence,
+            license: decision.license,
             activation: decision.activation,
         })
     }

@@ -63,13 +63,13 @@ impl Command for CreateKeys {
         let mut created = Vec::with_capacity(self.count as usize);
         for _ in 0..self.count {
             let key = fresh_key(tx, self.template.model).await?;
-            let mut licence = self.template.clone();
-            licence.key = key.as_str().to_string();
-            tx.put_license(&licence).await?;
-            if let Some(id) = &licence.subscription_id {
-                tx.join_subscription(id, &licence.key).await?;
+            let mut license = self.template.clone();
+            license.key = key.as_str().to_string();
+            tx.put_license(&license).await?;
+            if let Some(id) = &license.subscription_id {
+                tx.join_subscription(id, &license.key).await?;
             }
-            created.push(licence);
+            created.push(license);
         }
         tx.count_new_licenses(day, i64::from(self.count)).await?;
         if let Some(order) = &order {
@@ -100,10 +100,10 @@ impl Remembered for CreateKeys {
 async fn order_licenses<T: Tx>(tx: &mut T, keys: Vec<String>) -> TxResult<Vec<License>> {
     let mut found = Vec::with_capacity(keys.len());
     for key in keys {
-        let Some(licence) = tx.license_for_update(&key).await? else {
+        let Some(license) = tx.license_for_update(&key).await? else {
             return Err(StoreError::Corrupt(format!("order names a missing licence {key}")).into());
         };
-        found.push(licence);
+        found.push(license);
     }
     Ok(found)
 }

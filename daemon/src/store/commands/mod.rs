@@ -116,7 +116,7 @@ pub(crate) fn refused<T>(r: impl Into<Refusal>) -> TxResult<T> {
 /// The licence with `key`, locked for the change, or code 203.
 pub(crate) async fn stored_license<T: Tx>(tx: &mut T, key: &str) -> TxResult<License> {
     match tx.license_for_update(key).await? {
-        Some(licence) => Ok(licence),
+        Some(license) => Ok(license),
         None => refused(Refusal::key_not_found()),
     }
 }

@@ -82,7 +82,7 @@ impl Command for Release {
             actor,
         )
         .or_else(refused)?;
-        tx.put_license(&decision.licence).await?;
+        tx.put_license(&decision.license).await?;
         tx.remove_activation(&self.key, &decision.activation.computer_id)
             .await?;
         if decision.logged {
@@ -92,7 +92,7 @@ impl Command for Release {
             tx.append_history(&self.key, entry).await?;
         }
         Ok(Released {
-            license: decision.licence,
+            license: decision.license,
             activation: decision.activation,
         })
     }

@@ -26,7 +26,7 @@ pub struct Copied {
     /// Rows, every table counted.
     pub rows: u64,
     /// Licences among them.
-    pub licences: u64,
+    pub licenses: u64,
 }
 
 impl RedbStore {
@@ -67,7 +67,7 @@ fn copy_snapshot(txn: &ReadTransaction, out: &Path) -> Result<Copied, StoreError
         to: &write,
         copied: Copied {
             rows: 0,
-            licences: 0,
+            licenses: 0,
         },
     };
     visit_all(&mut copier)?;
@@ -102,7 +102,7 @@ impl TableVisitor for Copier<'_> {
             self.copied.rows += 1;
         }
         if spec.name == LICENSES.name() {
-            self.copied.licences = from.len()?;
+            self.copied.licenses = from.len()?;
         }
         Ok(())
     }
@@ -205,7 +205,7 @@ fn verify(file: &Path, shown: &Path) -> Result<Copied, StoreError> {
     }
     let mut counter = RowCounter(Copied {
         rows: 0,
-        licences: 0,
+        licenses: 0,
     });
     counter.count(&txn)?;
     drop(meta);
@@ -220,7 +220,7 @@ fn refuse_overwrite(db: &Path, force: bool) -> Result<(), StoreError> {
     let txn = existing.begin_read()?;
     let mut counter = RowCounter(Copied {
         rows: 0,
-        licences: 0,
+        licenses: 0,
     });
     counter.count_data(&txn)?;
     drop(txn);
@@ -231,7 +231,7 @@ fn refuse_overwrite(db: &Path, force: bool) -> Result<(), StoreError> {
         return Err(StoreError::NotEmpty(format!(
             "{} holds {} licences and other data; pass --force to replace it with the backup",
             db.display(),
-            counter.0.licences
+            counter.0.licenses
         )));
     }
     Ok(())
@@ -281,7 +281,7 @@ impl TableVisitor for CountVisitor<'_> {
         let n = table.len()?;
         self.counter.0.rows += n;
         if spec.name == LICENSES.name() {
-            self.counter.0.licences = n;
+            self.counter.0.licenses = n;
         }
         Ok(())
     }

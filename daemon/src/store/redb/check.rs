@@ -31,7 +31,8 @@ pub struct CheckReport {
     /// Whether redb had to repair the file to open or check it.
     pub repaired: bool,
     /// Licences stored.
-    pub licences: u64,
+    #[serde(rename = "licences")]
+    pub licenses: u64,
     /// Activations stored.
     pub activations: u64,
     /// One sentence per problem (at most 100); empty when the database is sound.
@@ -127,9 +128,9 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     }
 
     // Licences: key → (seats in use, subscription id).
-    let mut licences: HashMap<String, (u32, Option<String>)> = HashMap::new();
+    let mut licenses: HashMap<String, (u32, Option<String>)> = HashMap::new();
     let table = txn.open_table(LICENSES)?;
-    report.licences = table.len()?;
+    report.licenses = table.len()?;
     for row in table.iter()? {
         let (k, v) = row?;
         let key = k.value().to_string();
@@ -138,7 +139,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
                 if l.key != key {
                     report.problem(format!("licence {key} is stored with key {}", l.key));
                 }
-                licences.insert(key, (l.activations_used, l.subscription_id));
+                licenses.insert(key, (l.activations_used, l.subscription_id));
             }
             Err(e) => report.problem(format!("licence {key} does not decode: {e}")),
         }
@@ -153,12 +154,12 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
         if let Err(e) = decode::<Activation>(v.value()) {
             report.problem(format!("activation of {key} on {pc} does not decode: {e}"));
         }
-        if !licences.contains_key(key) {
+        if !licenses.contains_key(key) {
             report.problem(format!("activation on {pc} names a missing licence {key}"));
         }
         *seats.entry(key.to_string()).or_default() += 1;
     }
-    for (key, (used, _)) in &licences {
+    for (key, (used, _)) in &licenses {
         let rows = seats.get(key).copied().unwrap_or(0);
         if *used != rows {
             report.problem(format!(
@@ -174,7 +175,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
         if let Err(e) = decode::<crate::license::history::HistoryEntry>(v.value()) {
             report.problem(format!("history entry {seq} of {key} does not decode: {e}"));
         }
-        if !licences.contains_key(key) {
+        if !licenses.contains_key(key) {
             report.problem(format!("history entry {seq} names a missing licence {key}"));
         }
     }
@@ -182,7 +183,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for row in releases.iter()? {
         let (k, _) = row?;
         let (key, seq) = k.value();
-        if !licences.contains_key(key) {
+        if !licenses.contains_key(key) {
             report.problem(format!("release {seq} names a missing licence {key}"));
         }
     }
@@ -192,7 +193,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
         let order = k.value().replace('\u{1f}', "/");
         match decode::<Vec<String>>(v.value()) {
             Ok(keys) => {
-                for key in keys.iter().filter(|k| !licences.contains_key(*k)) {
+                for key in keys.iter().filter(|k| !licenses.contains_key(*k)) {
                     report.problem(format!("order {order} names a missing licence {key}"));
                 }
             }
@@ -203,7 +204,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for row in subscriptions.iter()? {
         let (k, _) = row?;
         let (id, key) = k.value();
-        match licences.get(key) {
+        match licenses.get(key) {
             None => report.problem(format!("subscription {id} names a missing licence {key}")),
             Some((_, Some(sub))) if sub == id => {}
             Some(_) => report.problem(format!(
@@ -213,10 +214,10 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     }
     let counters = txn.open_table(COUNTERS)?;
     let counted = counters.get(LICENSE_COUNT)?.map_or(0, |v| v.value());
-    if u64::try_from(counted).ok() != Some(report.licences) {
+    if u64::try_from(counted).ok() != Some(report.licenses) {
         report.problem(format!(
             "the licence counter says {counted} but {} licences are stored",
-            report.licences
+            report.licenses
         ));
     }
     for problem in super::replays::problems(txn)? {

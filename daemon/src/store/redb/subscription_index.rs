@@ -41,7 +41,7 @@ mod tests {
     use super::*;
 
     /// A licence of product 1 with an optional subscription id.
-    fn licence(key: &str, subscription: Option<&str>, upgraded: bool) -> License {
+    fn license(key: &str, subscription: Option<&str>, upgraded: bool) -> License {
         serde_json::from_value(serde_json::json!({
             "key": key,
             "product_id": 1,
@@ -82,10 +82,10 @@ mod tests {
         {
             let mut licenses = txn.open_table(LICENSES).unwrap();
             for l in [
-                licence("K1", Some("S"), false),
-                licence("K2", Some("S"), true),
-                licence("K3", None, false),
-                licence("K4", Some("T"), false),
+                license("K1", Some("S"), false),
+                license("K2", Some("S"), true),
+                license("K3", None, false),
+                license("K4", Some("T"), false),
             ] {
                 licenses
                     .insert(l.key.as_str(), encode(&l).unwrap().as_slice())

@@ -98,9 +98,9 @@ impl Tx for RedbTx<'_> {
         Ok(self.licenses.get(key)?.is_some())
     }
 
-    async fn put_license(&mut self, licence: &License) -> Result<(), StoreError> {
+    async fn put_license(&mut self, license: &License) -> Result<(), StoreError> {
         self.licenses
-            .insert(licence.key.as_str(), encode(licence)?.as_slice())?;
+            .insert(license.key.as_str(), encode(license)?.as_slice())?;
         Ok(())
     }
 
