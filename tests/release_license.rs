@@ -27,7 +27,7 @@ fn history(data_dir: &Path, key: &str) -> Vec<licd::license::history::HistoryEnt
         licd::store::StoreOptions::default(),
     )
     .unwrap();
-    let snapshot = store.read().unwrap();
+    let snapshot = crate::util::block_on(store.read()).unwrap();
     let h = crate::util::block_on(snapshot.history(&key.replace('-', ""))).unwrap();
     drop(snapshot);
     store.close().unwrap();

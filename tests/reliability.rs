@@ -132,7 +132,7 @@ fn check_counts(mut d: TestDaemon, keys: &[String]) {
         licd::store::StoreOptions::default(),
     )
     .unwrap();
-    let reader = store.read().unwrap();
+    let reader = crate::util::block_on(store.read()).unwrap();
     for key in keys {
         let canonical = key.replace('-', "");
         let license = crate::util::block_on(reader.license(&canonical))

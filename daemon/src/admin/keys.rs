@@ -90,7 +90,7 @@ struct Shown {
 /// `GET /v1/keys/{key}`: the licence, its activations, history and release log.
 pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
     let key = parse_key(key)?;
-    let reader = ctx.state.store.read()?;
+    let reader = ctx.state.store.read().await?;
     let license = reader.license(key.as_str()).await?.ok_or_else(|| {
         Refusal::new(
             StatusCode::NOT_FOUND,

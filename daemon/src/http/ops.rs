@@ -22,7 +22,7 @@ const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 /// `/healthz`: 200 `ok` while the database answers a read and the writer thread answers a
 /// round trip; 503 with the reason otherwise.
 pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
-    let read = match state.store.read() {
+    let read = match state.store.read().await {
         Ok(snapshot) => snapshot.licenses_stored().await,
         Err(e) => Err(e),
     };
@@ -48,7 +48,7 @@ pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Byte
             "Your address may not read metrics (server.metricsAllowedIPs).\n",
         );
     }
-    let counts = match state.store.read() {
+    let counts = match state.store.read().await {
         Ok(snapshot) => {
             async {
                 Ok((

@@ -199,7 +199,7 @@ async fn look_up(
     scope: Option<&Vendor>,
     license_check: &impl Fn(&License) -> Result<(), Refusal>,
 ) -> Result<(License, Option<Activation>), MethodError> {
-    let reader = ctx.store.read()?;
+    let reader = ctx.store.read().await?;
     let license = reader.license(key.as_str()).await?.ok_or_else(not_found)?;
     if let Some(vendor) = scope {
         crate::auth::vendor::check_scope(vendor, &license)?;

@@ -59,8 +59,12 @@ impl RetrieveActivationKey {
         // The search may scan every licence: off the async workers.
         let runtime = tokio::runtime::Handle::current();
         let found = tokio::task::spawn_blocking(move || {
-            let snapshot = state.store.read()?;
-            runtime.block_on(snapshot.licenses_by_order(order_id.as_deref(), user_data.as_deref()))
+            runtime.block_on(async {
+                let snapshot = state.store.read().await?;
+                snapshot
+                    .licenses_by_order(order_id.as_deref(), user_data.as_deref())
+                    .await
+            })
         })
         .await
         .map_err(|e| MethodError::internal(format!("The licence search failed: {e}")))??;

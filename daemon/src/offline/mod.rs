@@ -184,7 +184,7 @@ pub async fn signing_keys(
     signer: &Signer,
 ) -> Result<Vec<SigningKeyInfo>, OfflineError> {
     let current = signer.current_key(store).await?;
-    let stored = store.read()?.signing_keys().await?;
+    let stored = store.read().await?.signing_keys().await?;
     stored
         .iter()
         .map(|s| {

@@ -173,7 +173,7 @@ impl Signer {
 
     /// The key the database names current, from the cache when it is the same.
     async fn stored_current(&self, store: &Store) -> Result<Option<Arc<SigningKey>>, SigningError> {
-        let reader = store.read()?;
+        let reader = store.read().await?;
         let Some(name) = reader.current_signing_key_name().await? else {
             return Ok(None);
         };

@@ -99,7 +99,7 @@ impl Store {
     }
 
     /// Begins a consistent read: every read through it sees one state.
-    pub fn read(&self) -> Result<Snapshot, StoreError> {
+    pub async fn read(&self) -> Result<Snapshot, StoreError> {
         match self {
             Store::Redb(s) => s.reader().map(Snapshot::Redb),
         }

@@ -145,7 +145,7 @@ async fn a_refused_command_writes_nothing_and_the_next_one_applies(store: Arc<St
     limited.max_stored = 2;
     let e = store.run(limited, deadline()).await.unwrap_err();
     assert_eq!(refusal(e).reason, Reason::Rule);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     assert_eq!(read.licenses_stored().await.expect("count"), 1);
     drop(read);
     // A refused activation (another product check) leaves no activation behind.
@@ -153,7 +153,7 @@ async fn a_refused_command_writes_nothing_and_the_next_one_applies(store: Arc<St
     refused.check = Box::new(|_| Err(Refusal::new(Reason::WrongProduct, "other product")));
     let e = store.run(refused, deadline()).await.unwrap_err();
     assert_eq!(refusal(e).reason, Reason::WrongProduct);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     assert!(read.activation(&key, "PC").await.expect("read").is_none());
     let license = read.license(&key).await.expect("read").expect("stored");
     assert_eq!(license.activations_used, 0);
@@ -182,7 +182,7 @@ async fn concurrent_activations_never_take_more_seats_than_allowed(store: Arc<St
         }
     }
     assert_eq!(granted, 5);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     let license = read.license(&key).await.expect("read").expect("stored");
     assert_eq!(license.activations_used, 5);
     assert_eq!(read.activations(&key).await.expect("read").len(), 5);
@@ -216,7 +216,7 @@ async fn releases_are_logged_for_the_limits_and_counted_against_them(store: Arc<
         .await
         .unwrap_err();
     assert_eq!(refusal(e).reason, Reason::TooManyReleases);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     assert_eq!(
         read.release_times(&key).await.expect("read"),
         vec![T0 + 1, T0 + 61]
@@ -242,7 +242,7 @@ async fn history_lines_come_back_in_the_order_they_were_appended(store: Arc<Stor
             store.run(edit, deadline()).await.expect("edited");
         }
     }
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     let events: Vec<(String, i64)> = read
         .history(&key)
         .await
@@ -277,7 +277,7 @@ async fn a_retried_order_gets_the_keys_it_got_first(store: Arc<Store>) {
         .await
         .expect("created");
     assert!(!other.reused);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     assert_eq!(read.licenses_stored().await.expect("count"), 4);
     assert_eq!(
         read.keys_created_on(crate::license::dates::day_number(T0))
@@ -325,7 +325,7 @@ async fn an_idle_cloud_seat_is_reclaimed_past_the_threshold_and_recorded(store: 
         panic!("PC-B was already active")
     };
     assert_eq!(license.activations_used, 1);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     assert!(read.activation(&key, "PC-A").await.expect("read").is_none());
     assert!(read.activation(&key, "PC-B").await.expect("read").is_some());
     let history = read.history(&key).await.expect("read");
@@ -389,7 +389,7 @@ async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(st
         matches!(other, Replayable::Repeat { first: None, .. }),
         "{other:?}"
     );
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     assert_eq!(read.licenses_stored().await.expect("count"), 1);
 }
 
@@ -408,7 +408,7 @@ async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
     }));
     let e = store.run(refusing, deadline()).await.unwrap_err();
     assert_eq!(refusal(e).reason, Reason::Revoked);
-    let read = store.read().expect("read");
+    let read = store.read().await.expect("read");
     for key in &keys {
         let l = read.license(key).await.expect("read").expect("stored");
         assert_eq!(
