@@ -8,6 +8,8 @@
 //! does not say which part was wrong; the log says which. Password failures cost the same
 //! whatever was wrong (one argon2 verification, see `password`).
 
+use std::sync::Arc;
+
 use crate::auth::attempts::{Attempt, Blocked};
 use crate::auth::password::{ExpectedCredential, StoredPassword, Verification};
 use crate::auth::{effects, strict, unsigned_args};
@@ -20,7 +22,7 @@ use crate::logging::untrusted;
 use crate::method_decl::{MethodCall, MethodTable};
 use crate::metrics::PluginOutcome;
 use crate::plugins::replay::split_replay_id;
-use crate::plugins::{PluginRequest, RefusalKind};
+use crate::plugins::{Plugin, PluginRequest, RefusalKind};
 use crate::request::{Ctx, RawRequest};
 use crate::store::replays::ReplayKey;
 
@@ -175,47 +177,90 @@ pub async fn run_plugin(
     call: MethodCall,
     args: &Args,
 ) -> Result<Option<Args>, MethodError> {
-    let config = &ctx.config;
-    let Some(vendor) = allowed_vendor(config, ctx.state.methods, call, args) else {
+    let Some(vendor) = allowed_vendor(&ctx.config, ctx.state.methods, call, args) else {
         return Ok(None);
     };
     let Some(plugin_name) = vendor.plugin.as_deref() else {
         return Ok(None);
     };
-    let state = &ctx.state;
-    let client = ctx.client;
-    let limit = config.security.auth_failures_per_minute;
-    let attempt =
-        tokio::time::timeout_at(ctx.deadline.into(), state.attempts.take_slot(client, limit))
-            .await
-            .map_err(|_| busy())?
-            .map_err(|Blocked| too_many(client, call))?;
-    let refuse = |reason: &dyn std::fmt::Display| {
-        tracing::warn!(plugin = %plugin_name, vendor = %vendor.name, %client, method = call.name, reason = %untrusted(&reason.to_string()), "vendor plugin refused the request");
-        MethodError::new(ErrorCode::AuthenticationError, FAILED)
+    let step = PluginStep {
+        plugin_name,
+        vendor,
+        client: ctx.client,
+        call,
     };
-    let Some(plugin) = state.plugins.get(plugin_name) else {
+    let attempt = take_plugin_slot(ctx, call).await?;
+    let Some(plugin) = ctx.state.plugins.get(plugin_name) else {
         // A reload can name a plugin that was not loaded at start: the server's fault.
         attempt.refund();
-        return Err(refuse(
-            &"the plugin is not loaded (the plugin set changes only with a restart)",
-        ));
+        return Err(
+            step.refuse(&"the plugin is not loaded (the plugin set changes only with a restart)")
+        );
     };
-    let request = plugin_request(ctx, call, &vendor.name);
-    let mapped = match plugin.judge(request, ctx.deadline.into()).await {
+    let mapped = call_plugin(ctx, &step, plugin, args, attempt).await?;
+    let merged = merge_plugin_output(ctx, &step, plugin.signs_body_only(), args, &mapped)?;
+    Ok(Some(merged))
+}
+
+/// The vendor plugin a request is being judged by, as its refusals name it.
+struct PluginStep<'c> {
+    /// The plugin's configured name.
+    plugin_name: &'c str,
+    /// The vendor whose plugin it is.
+    vendor: &'c Vendor,
+    /// Who sent the request.
+    client: ClientAddr,
+    /// The method asked for.
+    call: MethodCall,
+}
+
+impl PluginStep<'_> {
+    /// Code 8 for any refusal of the plugin step, with a log line that says why (the client
+    /// is told nothing more than for a wrong password).
+    fn refuse(&self, reason: &dyn std::fmt::Display) -> MethodError {
+        tracing::warn!(plugin = %self.plugin_name, vendor = %self.vendor.name, client = %self.client, method = self.call.name, reason = %untrusted(&reason.to_string()), "vendor plugin refused the request");
+        MethodError::new(ErrorCode::AuthenticationError, FAILED)
+    }
+}
+
+/// One of the client address's authentication slots for a plugin call, waited for until the
+/// request's deadline (code 3000 past it; code 8 if the address is blocked).
+async fn take_plugin_slot<'s>(ctx: &'s Ctx, call: MethodCall) -> Result<Attempt<'s>, MethodError> {
+    let client = ctx.client;
+    let limit = ctx.config.security.auth_failures_per_minute;
+    tokio::time::timeout_at(
+        ctx.deadline.into(),
+        ctx.state.attempts.take_slot(client, limit),
+    )
+    .await
+    .map_err(|_| busy())?
+    .map_err(|Blocked| too_many(client, call))
+}
+
+/// Asks the plugin about the request and returns the arguments it maps. Every outcome is
+/// counted in `/metrics`; the attempt is refunded unless the client is at fault (a deny, or
+/// an unsigned argument beside a body-signing plugin's), which keeps it counted.
+async fn call_plugin(
+    ctx: &Ctx,
+    step: &PluginStep<'_>,
+    plugin: &Arc<Plugin>,
+    args: &Args,
+    attempt: Attempt<'_>,
+) -> Result<String, MethodError> {
+    let metrics = &ctx.state.metrics;
+    let request = plugin_request(ctx, step.call, &step.vendor.name);
+    match plugin.judge(request, ctx.deadline.into()).await {
         Ok(mapped) => {
-            state
-                .metrics
-                .record_plugin_call(plugin_name, PluginOutcome::Allowed);
+            metrics.record_plugin_call(step.plugin_name, PluginOutcome::Allowed);
             // A body-signing plugin vouches for its mapped arguments only: an unsigned
             // argument the client added is refused, and the attempt stays counted.
             let body_only = plugin.signs_body_only();
-            if let Err(why) = unsigned_args::check(vendor, body_only, args) {
+            if let Err(why) = unsigned_args::check(step.vendor, body_only, args) {
                 drop(attempt);
-                return Err(refuse(&why));
+                return Err(step.refuse(&why));
             }
             attempt.refund();
-            mapped
+            Ok(mapped)
         }
         Err(refusal) => {
             let outcome = match refusal.kind {
@@ -235,29 +280,42 @@ pub async fn run_plugin(
                     PluginOutcome::Error
                 }
             };
-            state.metrics.record_plugin_call(plugin_name, outcome);
-            return Err(refuse(&refusal));
+            metrics.record_plugin_call(step.plugin_name, outcome);
+            Err(step.refuse(&refusal))
         }
-    };
-    let server = &config.server;
+    }
+}
+
+/// The request's arguments with those the plugin mapped merged in, the replay id a
+/// body-signing plugin names taken out first and remembered; marks the request as passed by
+/// the vendor's plugin.
+fn merge_plugin_output(
+    ctx: &Ctx,
+    step: &PluginStep<'_>,
+    signs_body_only: bool,
+    args: &Args,
+    mapped: &str,
+) -> Result<Args, MethodError> {
+    let server = &ctx.config.server;
     let limits = ArgLimits {
         max_args: server.max_args,
         max_value_bytes: server.max_value_bytes,
     };
     // The replay id a body-signing plugin names leaves the mapped arguments.
     let (mapped, replay_id) =
-        split_replay_id(&mapped, plugin.signs_body_only()).map_err(|why| refuse(&why))?;
+        split_replay_id(mapped, signs_body_only).map_err(|why| step.refuse(&why))?;
     let merged = merge_mapped(&ctx.raw, limits, args, &mapped).map_err(|m| match m {
-        MergeError::Plugin(why) => refuse(&why),
+        MergeError::Plugin(why) => step.refuse(&why),
         MergeError::Request(e) => e,
     })?;
+    let vendor = &step.vendor.name;
     if let Some(id) = replay_id {
-        ctx.replay.set(ReplayKey::new(&vendor.name, &id, call.name));
+        ctx.replay.set(ReplayKey::new(vendor, &id, step.call.name));
     }
     // Set once per request; a second plugin step (a path that authenticates twice) finds the
     // same vendor, so losing this race changes nothing.
-    let _ = ctx.plugin_passed.set(vendor.name.clone());
-    Ok(Some(merged))
+    let _ = ctx.plugin_passed.set(vendor.clone());
+    Ok(merged)
 }
 
 /// One dummy argon2 run for a plugin's denial, within the request's deadline.

@@ -13,17 +13,17 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use crate::auth::guard;
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
-use crate::http::client_addr::client_address;
+use crate::http::client_addr::{ClientAddr, client_address};
 use crate::http::clock::RequestStart;
 use crate::http::plain::plain_text;
 use crate::license::dates;
 use crate::method_decl::MethodTable;
 use crate::methods::Method;
 use crate::request::{Ctx, RawRequest};
-use crate::response::{self, Body, Format};
+use crate::response::{self, Body, Format, Reply};
 use crate::state::AppState;
 
 /// What a path names.
@@ -109,6 +109,9 @@ pub async fn handle(
     Ok(response)
 }
 
+/// One method call, from its verb to its reply, in the order methods.md "Order of checks"
+/// gives: verb, body, arguments and reply format, method name, the guard's address rules,
+/// malformed arguments, then the method itself.
 async fn method_request(
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -120,79 +123,32 @@ async fn method_request(
     let server = &config.server;
     // Until the arguments are parsed, errors use the format the client asked for if it can
     // be read at all.
-    let mut format = sniff_format(req.uri().query());
-    if req.method() != Verb::GET && req.method() != Verb::POST {
-        let e = MethodError::invalid("Methods accept GET and POST only.")
-            .with_status(StatusCode::METHOD_NOT_ALLOWED);
-        let mut r = error_response(&e, format, false);
-        r.headers_mut()
-            .insert(ALLOW, http::HeaderValue::from_static("GET, POST"));
-        return r;
+    let sniffed = sniff_format(req.uri().query());
+    if let Some(refusal) = refuse_verb(req.method(), sniffed) {
+        return refusal;
     }
     // The URI and headers move into the context (strict authentication and vendor plugins
     // read them as sent); nothing is copied on the request road.
     let (parts, incoming) = req.into_parts();
-    let headers = parts.headers;
-    let is_form = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|t| {
-                t.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
-    // The whole request must have arrived headerReadTimeoutMs after its first byte.
-    let began = parts
-        .extensions
-        .get::<RequestStart>()
-        .map_or(started, |s| s.0);
-    let deadline = began + Duration::from_millis(server.header_read_timeout_ms);
-    let body = match read_body(&headers, incoming, server.max_body_bytes, deadline).await {
+    let body = match receive_body(&parts, incoming, server, started, peer, sniffed).await {
         Ok(b) => b,
-        Err(e) => {
-            let mut r = error_response(&e, format, false);
-            if e.status == StatusCode::REQUEST_TIMEOUT {
-                tracing::warn!(%peer, "request body not received within server.headerReadTimeoutMs; closing the connection");
-                // The rest of the body will never be read: the connection cannot carry
-                // another request.
-                r.headers_mut()
-                    .insert(CONNECTION, http::HeaderValue::from_static("close"));
-            }
-            return r;
-        }
+        Err(refusal) => return refusal,
     };
-    let form = if is_form && !body.is_empty() {
-        Some(&body[..])
-    } else {
-        None
-    };
+    let form_body = is_form(&parts.headers) && !body.is_empty();
     let limits = ArgLimits {
         max_args: server.max_args,
         max_value_bytes: server.max_value_bytes,
     };
-    let parsed = Args::parse(parts.uri.query(), form, limits);
-    let mut bom = false;
-    if let Ok(args) = &parsed {
-        bom = args.boolean("is_writebom").ok().flatten().unwrap_or(false);
-        match args.text("is_format") {
-            Some(f) if f.eq_ignore_ascii_case("json") => format = Format::Json,
-            Some(f) if f.eq_ignore_ascii_case("xml") => format = Format::Xml,
-            Some(_) => {
-                let e = MethodError::invalid("The argument is_format must be xml or json.");
-                return error_response(&e, Format::Xml, bom);
-            }
-            None => format = Format::Xml,
-        }
-    }
-    let Some(method) = Method::find(name) else {
-        let e = MethodError::invalid(format!(
-            "Unknown method {}.",
-            crate::http::args::quote(name)
-        ))
-        .with_status(StatusCode::NOT_FOUND);
-        return error_response(&e, format, bom);
+    let parsed = Args::parse(parts.uri.query(), form_body.then_some(&body[..]), limits);
+    let bom = wants_bom(&parsed);
+    let format = match reply_format(&parsed, sniffed) {
+        Ok(f) => f,
+        Err(e) => return error_response(&e, Format::Xml, bom),
     };
+    let Some(method) = Method::find(name) else {
+        return error_response(&unknown_method(name), format, bom);
+    };
+    let headers = parts.headers;
     let client = client_address(peer.ip(), &headers, &server.trusted_proxies);
     // Malformed arguments are refused below; until then the address rules see none.
     let no_args = Args::default();
@@ -204,22 +160,143 @@ async fn method_request(
         Ok(a) => a,
         Err(e) => return error_response(&e, format, bom),
     };
-    let ctx = Ctx {
+    let raw = RawRequest {
+        uri: parts.uri,
+        headers,
+        form_body,
+        body,
+    };
+    let ctx = context(state, config.clone(), client, started, raw);
+    let served = method.serve(&args, &ctx).await;
+    reply(served, method, client, format, bom)
+}
+
+/// 405 (with `Allow`) for a verb other than GET and POST.
+fn refuse_verb(verb: &Verb, format: Format) -> Option<Response<Full<Bytes>>> {
+    if verb == Verb::GET || verb == Verb::POST {
+        return None;
+    }
+    let e = MethodError::invalid("Methods accept GET and POST only.")
+        .with_status(StatusCode::METHOD_NOT_ALLOWED);
+    let mut r = error_response(&e, format, false);
+    r.headers_mut()
+        .insert(ALLOW, http::HeaderValue::from_static("GET, POST"));
+    Some(r)
+}
+
+/// Whether the body is a form (`application/x-www-form-urlencoded`, parameters ignored), so
+/// its arguments join the query's.
+fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        })
+}
+
+/// The body, read by [`read_body`] within `server.headerReadTimeoutMs` of the request's first
+/// byte; a refusal is already the reply. A body that did not arrive in time also closes the
+/// connection, which could not carry another request.
+async fn receive_body(
+    parts: &http::request::Parts,
+    incoming: Incoming,
+    server: &ServerConfig,
+    started: Instant,
+    peer: SocketAddr,
+    format: Format,
+) -> Result<Bytes, Response<Full<Bytes>>> {
+    // The whole request must have arrived headerReadTimeoutMs after its first byte.
+    let began = parts
+        .extensions
+        .get::<RequestStart>()
+        .map_or(started, |s| s.0);
+    let deadline = began + Duration::from_millis(server.header_read_timeout_ms);
+    read_body(&parts.headers, incoming, server.max_body_bytes, deadline)
+        .await
+        .map_err(|e| {
+            let mut r = error_response(&e, format, false);
+            if e.status == StatusCode::REQUEST_TIMEOUT {
+                tracing::warn!(%peer, "request body not received within server.headerReadTimeoutMs; closing the connection");
+                // The rest of the body will never be read: the connection cannot carry
+                // another request.
+                r.headers_mut()
+                    .insert(CONNECTION, http::HeaderValue::from_static("close"));
+            }
+            r
+        })
+}
+
+/// Whether the reply starts with a BOM (`is_writebom`); never for malformed arguments.
+fn wants_bom(parsed: &Result<Args, MethodError>) -> bool {
+    parsed
+        .as_ref()
+        .is_ok_and(|args| args.boolean("is_writebom").ok().flatten().unwrap_or(false))
+}
+
+/// The reply's format once the arguments parsed (`is_format`, XML unless it says JSON);
+/// malformed arguments keep the `sniffed` format. A bad `is_format` is refused (in XML).
+fn reply_format(
+    parsed: &Result<Args, MethodError>,
+    sniffed: Format,
+) -> Result<Format, MethodError> {
+    let Ok(args) = parsed else {
+        return Ok(sniffed);
+    };
+    match args.text("is_format") {
+        Some(f) if f.eq_ignore_ascii_case("json") => Ok(Format::Json),
+        Some(f) if f.eq_ignore_ascii_case("xml") => Ok(Format::Xml),
+        Some(_) => Err(MethodError::invalid(
+            "The argument is_format must be xml or json.",
+        )),
+        None => Ok(Format::Xml),
+    }
+}
+
+/// 404 for a method name no method (or alias) answers to.
+fn unknown_method(name: &str) -> MethodError {
+    MethodError::invalid(format!(
+        "Unknown method {}.",
+        crate::http::args::quote(name)
+    ))
+    .with_status(StatusCode::NOT_FOUND)
+}
+
+/// What a method runs with: the server's state and configuration, the client, the clock, the
+/// deadline (`server.requestTimeoutMs` from the request's start) and the request as sent.
+fn context(
+    state: Arc<AppState>,
+    config: Arc<Config>,
+    client: ClientAddr,
+    started: Instant,
+    raw: RawRequest,
+) -> Ctx {
+    let deadline = started + Duration::from_millis(config.server.request_timeout_ms);
+    Ctx {
         state,
-        config: config.clone(),
+        config,
         client,
         now: dates::now(),
-        deadline: started + Duration::from_millis(server.request_timeout_ms),
-        raw: RawRequest {
-            uri: parts.uri,
-            headers,
-            form_body: is_form && !body.is_empty(),
-            body,
-        },
+        deadline,
+        raw,
         plugin_passed: OnceLock::new(),
         replay: Default::default(),
-    };
-    match method.serve(&args, &ctx).await {
+    }
+}
+
+/// The reply to a served method: a success in the chosen format (plain text when the method
+/// answers in lines and JSON was not asked for), or its refusal, logged at debug level.
+fn reply(
+    served: Result<Reply, MethodError>,
+    method: Method,
+    client: ClientAddr,
+    format: Format,
+    bom: bool,
+) -> Response<Full<Bytes>> {
+    match served {
         Ok(reply) => {
             let format = match format {
                 Format::Json => Format::Json,
