@@ -14,8 +14,37 @@ pub fn license_info(
     now: i64,
     needs_activation: bool,
 ) -> Vec<Field> {
-    let key = ActivationKey::from_canonical_unchecked(license.key.clone());
     let mut f = Vec::with_capacity(21);
+    push_product(&mut f, license, config);
+    f.push(Field::int(
+        "status",
+        i64::from(license.status(now, needs_activation)),
+    ));
+    let features = license.features.render();
+    if !features.is_empty() {
+        f.push(Field::text("features", features));
+    }
+    push_seats_and_term(&mut f, license);
+    push_opt(&mut f, "userData", &license.user_data);
+    push_opt(&mut f, "affiliateID", &license.affiliate_id);
+    push_opt(&mut f, "userEmail", &license.email);
+    push_opt(&mut f, "orderID", &license.order_id);
+    if let Some(properties) = product_properties(license) {
+        f.push(properties);
+    }
+    f.push(Field::bool("revoked", license.revoked));
+    f.push(Field::text(
+        "creationDateUtc",
+        format_datetime(license.created),
+    ));
+    f.push(Field::text("serverDate", format_datetime(now)));
+    f
+}
+
+/// What the licence is for: its key, the product (with its configured name, if any), the
+/// version and the licence model.
+fn push_product(f: &mut Vec<Field>, license: &License, config: &Config) {
+    let key = ActivationKey::from_canonical_unchecked(license.key.clone());
     f.push(Field::text("activationKey", key.dashed()));
     f.push(Field::int("productID", i64::from(license.product_id)));
     if let Some(p) = config.product(
@@ -28,14 +57,11 @@ pub fn license_info(
     f.push(Field::int("majorVersion", i64::from(license.major_version)));
     f.push(Field::int("minorVersion", i64::from(license.minor_version)));
     f.push(Field::text("licenseModel", license.model.as_str()));
-    f.push(Field::int(
-        "status",
-        i64::from(license.status(now, needs_activation)),
-    ));
-    let features = license.features.render();
-    if !features.is_empty() {
-        f.push(Field::text("features", features));
-    }
+}
+
+/// How many seats the licence has and how long it runs: seats allowed and free, expiry,
+/// duration (-1 when it has none) and, under a maintenance plan, its renewal date.
+fn push_seats_and_term(f: &mut Vec<Field>, license: &License) {
     f.push(Field::int(
         "numActivationsAllowed",
         i64::from(license.activations_allowed),
@@ -56,42 +82,37 @@ pub fn license_info(
     {
         f.push(Field::text("maintenanceRenewalDate", format_datetime(m)));
     }
-    push_opt(&mut f, "userData", &license.user_data);
-    push_opt(&mut f, "affiliateID", &license.affiliate_id);
-    push_opt(&mut f, "userEmail", &license.email);
-    push_opt(&mut f, "orderID", &license.order_id);
-    if !license.properties.is_empty() {
-        let entries = license
-            .properties
-            .iter()
-            .map(|p| {
-                let mut attrs = vec![
-                    ("category", p.category.clone()),
-                    ("name", p.name.clone()),
-                    ("type", p.ty.as_str().to_string()),
-                    ("value", p.value.clone()),
-                ];
-                if let Some(e) = p.expiry {
-                    attrs.push(("expiryDate", format_datetime(e)));
-                }
-                attrs
-            })
-            .collect();
-        f.push(Field {
-            name: "productProperties",
-            value: Value::AttrList {
-                item: "property",
-                entries,
-            },
-        });
+}
+
+/// The `productProperties` list, one `property` per product property; `None` when the
+/// licence has none.
+fn product_properties(license: &License) -> Option<Field> {
+    if license.properties.is_empty() {
+        return None;
     }
-    f.push(Field::bool("revoked", license.revoked));
-    f.push(Field::text(
-        "creationDateUtc",
-        format_datetime(license.created),
-    ));
-    f.push(Field::text("serverDate", format_datetime(now)));
-    f
+    let entries = license
+        .properties
+        .iter()
+        .map(|p| {
+            let mut attrs = vec![
+                ("category", p.category.clone()),
+                ("name", p.name.clone()),
+                ("type", p.ty.as_str().to_string()),
+                ("value", p.value.clone()),
+            ];
+            if let Some(e) = p.expiry {
+                attrs.push(("expiryDate", format_datetime(e)));
+            }
+            attrs
+        })
+        .collect();
+    Some(Field {
+        name: "productProperties",
+        value: Value::AttrList {
+            item: "property",
+            entries,
+        },
+    })
 }
 
 fn push_opt(f: &mut Vec<Field>, name: &'static str, value: &Option<String>) {

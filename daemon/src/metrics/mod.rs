@@ -149,16 +149,25 @@ impl Metrics {
         database_size: Option<u64>,
     ) -> String {
         let mut out = String::with_capacity(8192);
-        header(
+        render_build_info(&mut out);
+        self.render_requests(&mut out);
+        self.render_latency(&mut out);
+        render_commit_stats(&mut out, stats);
+        render_database(&mut out, counts, database_size);
+        self.render_plugin_calls(&mut out);
+        gauge(
             &mut out,
-            "licd_build_info",
-            "gauge",
-            "Always 1; the version is a label.",
+            "licd_open_connections",
+            "HTTP connections open now.",
+            self.open_connections.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "licd_build_info{{version=\"{}\"}} 1", crate::VERSION);
+        out
+    }
 
+    /// `licd_requests_total`: only the (method, code) pairs seen at least once.
+    fn render_requests(&self, out: &mut String) {
         header(
-            &mut out,
+            out,
             "licd_requests_total",
             "counter",
             "Method requests answered, by method and errorCode (0: success).",
@@ -179,9 +188,12 @@ impl Metrics {
                 }
             }
         }
+    }
 
+    /// `licd_request_duration_seconds`: one histogram per method that has answered.
+    fn render_latency(&self, out: &mut String) {
         header(
-            &mut out,
+            out,
             "licd_request_duration_seconds",
             "histogram",
             "Time from the request's arrival to its reply, by method.",
@@ -189,60 +201,19 @@ impl Metrics {
         for (m, name) in self.method_labels().enumerate() {
             if self.latency[m].count() > 0 {
                 self.latency[m].render(
-                    &mut out,
+                    out,
                     "licd_request_duration_seconds",
                     &format!("method=\"{name}\""),
                 );
             }
         }
+    }
 
+    /// `licd_plugin_calls_total`: every (plugin, outcome) pair, zeros included, since the
+    /// plugin set is fixed at start.
+    fn render_plugin_calls(&self, out: &mut String) {
         header(
-            &mut out,
-            "licd_commit_batch_size",
-            "histogram",
-            "Commands applied per durable commit (group commit).",
-        );
-        stats
-            .batch_size
-            .render(&mut out, "licd_commit_batch_size", "");
-        header(
-            &mut out,
-            "licd_commit_duration_seconds",
-            "histogram",
-            "Time of one write transaction, from begin to the end of its durable commit.",
-        );
-        stats
-            .commit_latency
-            .render(&mut out, "licd_commit_duration_seconds", "");
-
-        match counts {
-            Ok((licenses, activations)) => {
-                gauge(
-                    &mut out,
-                    "licd_licences_stored",
-                    "Licences in the database.",
-                    licenses,
-                );
-                gauge(
-                    &mut out,
-                    "licd_activations_stored",
-                    "Activations in the database.",
-                    activations,
-                );
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot count licences for /metrics"),
-        }
-        if let Some(size) = database_size {
-            gauge(
-                &mut out,
-                "licd_database_size_bytes",
-                "Size of the database file.",
-                size,
-            );
-        }
-
-        header(
-            &mut out,
+            out,
             "licd_plugin_calls_total",
             "counter",
             "Vendor-plugin calls, by plugin and outcome (allowed, denied, timeout, error).",
@@ -258,14 +229,71 @@ impl Metrics {
                 );
             }
         }
+    }
+}
 
+/// `licd_build_info`: the version as a label.
+fn render_build_info(out: &mut String) {
+    header(
+        out,
+        "licd_build_info",
+        "gauge",
+        "Always 1; the version is a label.",
+    );
+    let _ = writeln!(out, "licd_build_info{{version=\"{}\"}} 1", crate::VERSION);
+}
+
+/// The store's group-commit histograms: batch size and commit duration.
+fn render_commit_stats(out: &mut String, stats: &StoreStats) {
+    header(
+        out,
+        "licd_commit_batch_size",
+        "histogram",
+        "Commands applied per durable commit (group commit).",
+    );
+    stats.batch_size.render(out, "licd_commit_batch_size", "");
+    header(
+        out,
+        "licd_commit_duration_seconds",
+        "histogram",
+        "Time of one write transaction, from begin to the end of its durable commit.",
+    );
+    stats
+        .commit_latency
+        .render(out, "licd_commit_duration_seconds", "");
+}
+
+/// The database gauges: licences and activations stored, and the file's size. A figure the
+/// caller could not read is left out rather than failing the whole scrape.
+fn render_database(
+    out: &mut String,
+    counts: Result<(u64, u64), StoreError>,
+    database_size: Option<u64>,
+) {
+    match counts {
+        Ok((licenses, activations)) => {
+            gauge(
+                out,
+                "licd_licences_stored",
+                "Licences in the database.",
+                licenses,
+            );
+            gauge(
+                out,
+                "licd_activations_stored",
+                "Activations in the database.",
+                activations,
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count licences for /metrics"),
+    }
+    if let Some(size) = database_size {
         gauge(
-            &mut out,
-            "licd_open_connections",
-            "HTTP connections open now.",
-            self.open_connections.load(Ordering::Relaxed),
+            out,
+            "licd_database_size_bytes",
+            "Size of the database file.",
+            size,
         );
-        out
     }
 }
 

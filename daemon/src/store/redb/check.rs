@@ -113,8 +113,32 @@ fn open_existing(path: &Path) -> Result<Database, StoreError> {
     super::open_database(path, super::StoreOptions::default().cache_bytes, None)
 }
 
-/// licd's own consistency rules over one snapshot.
+/// Each licence stored, by key: (seats in use, subscription id), what the other rules check
+/// against.
+type LicenseIndex = HashMap<String, (u32, Option<String>)>;
+
+/// licd's own consistency rules over one snapshot, in the order their problems are listed.
 fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
+    check_tables_and_meta(txn, report)?;
+    let licenses = check_licenses(txn, report)?;
+    let seats = check_activations(txn, report, &licenses)?;
+    check_seat_counts(report, &licenses, &seats);
+    check_history(txn, report, &licenses)?;
+    check_releases(txn, report, &licenses)?;
+    check_orders(txn, report, &licenses)?;
+    check_subscriptions(txn, report, &licenses)?;
+    check_license_counter(txn, report)?;
+    for problem in super::replays::problems(txn)? {
+        report.problem(problem);
+    }
+    check_signing_keys(txn, report)
+}
+
+/// Every table is one this licd knows, and meta holds a schema version and a server secret.
+fn check_tables_and_meta(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+) -> Result<(), StoreError> {
     for table in unknown_tables(txn)? {
         report.problem(format!("table {table} is not one this licd knows"));
     }
@@ -126,9 +150,15 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     if meta.get(SECRET_KEY)?.map(|v| v.value().len()) != Some(32) {
         report.problem("meta_v1 has no valid 32-byte server secret".into());
     }
+    Ok(())
+}
 
-    // Licences: key → (seats in use, subscription id).
-    let mut licenses: HashMap<String, (u32, Option<String>)> = HashMap::new();
+/// Every licence decodes and is stored under its own key; returns the licences that decode.
+fn check_licenses(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+) -> Result<LicenseIndex, StoreError> {
+    let mut licenses = LicenseIndex::new();
     let table = txn.open_table(LICENSES)?;
     report.licenses = table.len()?;
     for row in table.iter()? {
@@ -144,7 +174,16 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             Err(e) => report.problem(format!("licence {key} does not decode: {e}")),
         }
     }
+    Ok(licenses)
+}
 
+/// Every activation decodes and names a licence that exists; returns the activation rows
+/// per licence key.
+fn check_activations(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+    licenses: &LicenseIndex,
+) -> Result<HashMap<String, u32>, StoreError> {
     let mut seats: HashMap<String, u32> = HashMap::new();
     let table = txn.open_table(ACTIVATIONS)?;
     report.activations = table.len()?;
@@ -159,7 +198,16 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
         }
         *seats.entry(key.to_string()).or_default() += 1;
     }
-    for (key, (used, _)) in &licenses {
+    Ok(seats)
+}
+
+/// Each licence's seat count matches its activation rows.
+fn check_seat_counts(
+    report: &mut CheckReport,
+    licenses: &LicenseIndex,
+    seats: &HashMap<String, u32>,
+) {
+    for (key, (used, _)) in licenses {
         let rows = seats.get(key).copied().unwrap_or(0);
         if *used != rows {
             report.problem(format!(
@@ -167,7 +215,14 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             ));
         }
     }
+}
 
+/// Every history entry decodes and names a licence that exists.
+fn check_history(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+    licenses: &LicenseIndex,
+) -> Result<(), StoreError> {
     let history = txn.open_table(HISTORY)?;
     for row in history.iter()? {
         let (k, v) = row?;
@@ -179,6 +234,15 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             report.problem(format!("history entry {seq} names a missing licence {key}"));
         }
     }
+    Ok(())
+}
+
+/// Every release names a licence that exists.
+fn check_releases(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+    licenses: &LicenseIndex,
+) -> Result<(), StoreError> {
     let releases = txn.open_table(RELEASES)?;
     for row in releases.iter()? {
         let (k, _) = row?;
@@ -187,6 +251,15 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             report.problem(format!("release {seq} names a missing licence {key}"));
         }
     }
+    Ok(())
+}
+
+/// Every order decodes and names only licences that exist.
+fn check_orders(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+    licenses: &LicenseIndex,
+) -> Result<(), StoreError> {
     let orders = txn.open_table(ORDERS)?;
     for row in orders.iter()? {
         let (k, v) = row?;
@@ -200,6 +273,15 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             Err(e) => report.problem(format!("order {order} does not decode: {e}")),
         }
     }
+    Ok(())
+}
+
+/// Every subscription index row names a licence that exists and carries that subscription.
+fn check_subscriptions(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+    licenses: &LicenseIndex,
+) -> Result<(), StoreError> {
     let subscriptions = txn.open_table(SUBSCRIPTIONS)?;
     for row in subscriptions.iter()? {
         let (k, _) = row?;
@@ -212,6 +294,14 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             )),
         }
     }
+    Ok(())
+}
+
+/// The licence counter matches the licences stored (`report.licenses`, already read).
+fn check_license_counter(
+    txn: &ReadTransaction,
+    report: &mut CheckReport,
+) -> Result<(), StoreError> {
     let counters = txn.open_table(COUNTERS)?;
     let counted = counters.get(LICENSE_COUNT)?.map_or(0, |v| v.value());
     if u64::try_from(counted).ok() != Some(report.licenses) {
@@ -220,9 +310,12 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
             report.licenses
         ));
     }
-    for problem in super::replays::problems(txn)? {
-        report.problem(problem);
-    }
+    Ok(())
+}
+
+/// Every signing key stored decodes as JSON; a database without the signing-key table is
+/// sound.
+fn check_signing_keys(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
     match txn.open_table(SIGNING_KEYS) {
         Ok(keys) => {
             for row in keys.iter()? {
