@@ -12,6 +12,7 @@ use crate::config::DATABASE_FILE;
 use crate::http::client_addr::ClientAddr;
 use crate::http::plain::plain_text;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// The content type of the Prometheus text format, version 0.0.4.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -22,11 +23,7 @@ const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 /// `/healthz`: 200 `ok` while the database answers a read and the writer thread answers a
 /// round trip; 503 with the reason otherwise.
 pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
-    let read = match state.store.read().await {
-        Ok(snapshot) => snapshot.licenses_stored().await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = read {
+    if let Err(e) = stored_counts(state).await {
         tracing::warn!(error = %e, "health check: the database does not answer a read");
         return plain_text(StatusCode::SERVICE_UNAVAILABLE, "database read failed\n");
     }
@@ -48,18 +45,7 @@ pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Byte
             "Your address may not read metrics (server.metricsAllowedIPs).\n",
         );
     }
-    let counts = match state.store.read().await {
-        Ok(snapshot) => {
-            async {
-                Ok((
-                    snapshot.licenses_stored().await?,
-                    snapshot.activations_stored().await?,
-                ))
-            }
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let counts = stored_counts(state).await;
     let database = state.config().server.data_dir.join(DATABASE_FILE);
     let database_size = std::fs::metadata(&database).ok().map(|m| m.len());
     let text = state
@@ -70,4 +56,14 @@ pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Byte
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT));
     r
+}
+
+/// Licences and activations stored, from one snapshot: what `/healthz` proves the database
+/// answers and `/metrics` reports.
+async fn stored_counts(state: &AppState) -> Result<(u64, u64), StoreError> {
+    let snapshot = state.store.read().await?;
+    Ok((
+        snapshot.licenses_stored().await?,
+        snapshot.activations_stored().await?,
+    ))
 }

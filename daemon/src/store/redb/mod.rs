@@ -192,7 +192,10 @@ impl RedbStore {
             Err(TrySendError::Full(_)) => return Err(StoreError::Busy.into()),
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::Stopped.into()),
         }
-        answer.await.map_err(|_| StoreError::Stopped)?
+        // The writer drops a command unanswered only when it abandons its batch before
+        // applying it (the database handle or the transaction could not be had): nothing of
+        // it was written.
+        answer.await.map_err(|_| StoreError::NotStored)?
     }
 
     /// Commit statistics (batch sizes, commit latency) for `/metrics`.

@@ -179,7 +179,8 @@ impl Writer<'_> {
             || self
                 .pruned_at
                 .is_none_or(|at| at.elapsed() >= REPLAY_PRUNE_INTERVAL);
-        {
+        // A flush of lazy bookkeeping alone opens no command tables.
+        if !batch.is_empty() {
             let mut tx = RedbTx::open(&txn)?;
             for job in batch {
                 if now > job.deadline() {
