@@ -241,7 +241,8 @@ fn duration_is_0_to_36500_days_and_0_removes_it() {
         5,
         &[
             "is_expduration=36501",
-            "is_expduration=-1",
+            // -1 is QLM's "no duration", not given (issue 14); below it is refused.
+            "is_expduration=-2",
             "is_expduration=ten",
         ],
     );

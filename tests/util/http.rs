@@ -49,15 +49,22 @@ impl TestDaemon {
         )
     }
 
-    /// The licence as stored, seen through a report-only validation, without the server
-    /// date: equal before and after a request that must change nothing.
-    pub fn license_snapshot(&self, key: &str) -> String {
+    /// The licence info elements of `key`, from a report-only validation (asserted a
+    /// success).
+    pub fn licence_info(&self, key: &str) -> HttpReply {
         let r = self.call(
             "ValidateLicenseHttp",
             &format!("is_avkey={key}&is_activate=false"),
         );
         r.expect_ok();
-        r.body
+        r
+    }
+
+    /// The licence as stored, seen through a report-only validation, without the server
+    /// date: equal before and after a request that must change nothing.
+    pub fn license_snapshot(&self, key: &str) -> String {
+        self.licence_info(key)
+            .body
             .lines()
             .filter(|l| !l.starts_with("<serverDate>"))
             .collect::<Vec<_>>()

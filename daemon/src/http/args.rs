@@ -29,6 +29,9 @@ const ALIASES: [(&str, &str); 3] = [
     ("is_minorverson", "is_minorversion"),
 ];
 
+/// The value of a duration argument that means "no duration" in QLM ([`Args::duration`]).
+pub const NO_DURATION: &str = "-1";
+
 /// The decoded arguments of one request.
 ///
 /// `is_*` names are stored lower-case with aliases folded, so look-ups match
@@ -175,6 +178,21 @@ impl Args {
                 quote(v)
             ))),
         }
+    }
+
+    /// A duration in days (`is_expduration`, `is_maintduration`) in `min..=max`.
+    ///
+    /// [`NO_DURATION`] (`-1`) and an empty value count as not given: QLM reads `-1` as "no
+    /// duration", and its store plugins (WooCommerce's on every non-subscription order and on
+    /// upgrades) send it. Any other value outside the range is refused as
+    /// [`Args::integer`] refuses it.
+    pub fn duration(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, MethodError> {
+        if self.get(name) == Some(NO_DURATION) {
+            return Ok(None);
+        }
+        Ok(self
+            .integer(name, i64::from(min), i64::from(max))?
+            .and_then(|n| u32::try_from(n).ok()))
     }
 
     /// A product id or version: 0 to `i32::MAX`, as QLM's integers.
@@ -411,6 +429,31 @@ mod tests {
             a.required("is_missing").unwrap_err().code,
             ErrorCode::MissingArgument
         );
+    }
+
+    #[test]
+    fn a_duration_of_minus_one_or_empty_is_not_given_and_other_values_keep_their_range() {
+        let a = q("is_expduration=-1&is_maintduration=&is_d=30&is_zero=0&is_neg=-2").unwrap();
+        assert_eq!(a.duration("is_expduration", 1, 36_500).unwrap(), None);
+        assert_eq!(a.duration("is_maintduration", 1, 36_500).unwrap(), None);
+        assert_eq!(a.duration("is_missing", 1, 36_500).unwrap(), None);
+        assert_eq!(a.duration("is_d", 1, 36_500).unwrap(), Some(30));
+        assert_eq!(a.duration("is_zero", 0, 36_500).unwrap(), Some(0));
+        for (name, min) in [("is_zero", 1), ("is_neg", 0), ("is_neg", 1)] {
+            let e = a.duration(name, min, 36_500).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidFormat, "{name}");
+            assert!(
+                e.message
+                    .contains(&format!("expected an integer from {min} to 36500.")),
+                "{}",
+                e.message
+            );
+        }
+        let e = q("is_d=-1x").unwrap().duration("is_d", 1, 10).unwrap_err();
+        assert!(e.message.contains("is_d"), "{}", e.message);
+        // The alias QLM clients send is the same argument.
+        let a = q("is_mainduration=-1").unwrap();
+        assert_eq!(a.duration("is_maintduration", 1, 36_500).unwrap(), None);
     }
 
     #[test]

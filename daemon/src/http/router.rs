@@ -2,6 +2,7 @@
 //! address rules and gates (`auth::guard::admit`), then the method (spec README §1–§3,
 //! methods.md "Order of checks").
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER}
 use http::{Method as Verb, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use licd_plugin_api::form;
 
 use crate::auth::guard;
 use crate::config::{Config, ServerConfig};
@@ -26,13 +28,14 @@ use crate::request::{Ctx, RawRequest};
 use crate::response::{self, Body, Format, Reply};
 use crate::state::AppState;
 
-/// What a path names.
+/// What a path (and its `op` argument) names.
 #[derive(Debug, PartialEq, Eq)]
 enum Route<'a> {
     /// `{basePath}/qlmservice.asmx`: the service page.
     ServicePage,
-    /// One of the three method URL forms, with the method name as sent.
-    Method(&'a str),
+    /// One of the three method URL forms, or one of their prefixes with `?op=`, with the
+    /// method name as sent.
+    Method(Cow<'a, str>),
     /// Anything else.
     NotFound,
 }
@@ -44,7 +47,10 @@ const METHOD_PREFIXES: [&[&str]; 3] = [
     &["api", "webservice"],
 ];
 
-fn route<'a>(path: &'a str, base_path: &str) -> Route<'a> {
+/// The query argument naming the method on ASMX's test-form URL (`qlmservice.asmx?op=M`).
+const OP: &str = "op";
+
+fn route<'a>(path: &'a str, query: Option<&str>, base_path: &str) -> Route<'a> {
     let rest = match path.get(..base_path.len()) {
         Some(prefix) if prefix.eq_ignore_ascii_case(base_path) => &path[base_path.len()..],
         _ => return Route::NotFound,
@@ -53,21 +59,39 @@ fn route<'a>(path: &'a str, base_path: &str) -> Route<'a> {
         return Route::NotFound;
     };
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    if segments.len() == 1 && segments[0].eq_ignore_ascii_case("qlmservice.asmx") {
-        return Route::ServicePage;
-    }
     for prefix in METHOD_PREFIXES {
+        let starts = prefix
+            .iter()
+            .zip(&segments)
+            .all(|(p, s)| p.eq_ignore_ascii_case(s));
+        if !starts {
+            continue;
+        }
+        if segments.len() == prefix.len() {
+            if let Some(name) = op_name(query) {
+                return Route::Method(name.into());
+            }
+            if prefix == METHOD_PREFIXES[0] {
+                return Route::ServicePage;
+            }
+        }
         if segments.len() == prefix.len() + 1
-            && prefix
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| p.eq_ignore_ascii_case(s))
             && let Some(name) = segments.last().filter(|n| !n.is_empty())
         {
-            return Route::Method(name);
+            return Route::Method(Cow::Borrowed(name));
         }
     }
     Route::NotFound
+}
+
+/// The method named by a non-empty `op` query argument (its name in any case, as every
+/// argument name), decoded. A value that does not decode is kept as sent: no method has
+/// such a name, so it is answered as an unknown method.
+fn op_name(query: Option<&str>) -> Option<String> {
+    let (_, raw) = form::pairs(query?.as_bytes())
+        .find(|(name, _)| name.eq_ignore_ascii_case(OP.as_bytes()))?;
+    let name = form::decode(raw).unwrap_or_else(|_| String::from_utf8_lossy(raw).into_owned());
+    (!name.is_empty()).then_some(name)
 }
 
 /// Handles one request. Never fails: every refusal is a reply.
@@ -88,7 +112,7 @@ pub async fn handle(
         }
         _ => {}
     }
-    let response = match route(&path, &config.server.base_path) {
+    let response = match route(&path, req.uri().query(), &config.server.base_path) {
         Route::NotFound => plain_text(StatusCode::NOT_FOUND, "Not found.\n"),
         Route::ServicePage => service_page(&config, state.methods),
         Route::Method(name) => {
@@ -405,40 +429,81 @@ fn service_page(config: &Config, methods: MethodTable) -> Response<Full<Bytes>> 
 mod tests {
     use super::*;
 
+    fn method(name: &str) -> Route<'_> {
+        Route::Method(Cow::Borrowed(name))
+    }
+
+    fn at(path: &str) -> Route<'_> {
+        route(path, None, "")
+    }
+
     #[test]
     fn three_url_forms_route_case_insensitively() {
-        assert_eq!(
-            route("/qlmservice.asmx/PingHttp", ""),
-            Route::Method("PingHttp")
-        );
-        assert_eq!(
-            route("/QlmService.ASMX/pinghttp", ""),
-            Route::Method("pinghttp")
-        );
-        assert_eq!(
-            route("/api/v1/QlmApi/PingHttp", ""),
-            Route::Method("PingHttp")
-        );
-        assert_eq!(
-            route("/API/webservice/PingHttp", ""),
-            Route::Method("PingHttp")
-        );
-        assert_eq!(route("/qlmservice.asmx", ""), Route::ServicePage);
-        assert_eq!(route("/other", ""), Route::NotFound);
-        assert_eq!(route("/qlmservice.asmx/a/b", ""), Route::NotFound);
+        assert_eq!(at("/qlmservice.asmx/PingHttp"), method("PingHttp"));
+        assert_eq!(at("/QlmService.ASMX/pinghttp"), method("pinghttp"));
+        assert_eq!(at("/api/v1/QlmApi/PingHttp"), method("PingHttp"));
+        assert_eq!(at("/API/webservice/PingHttp"), method("PingHttp"));
+        assert_eq!(at("/qlmservice.asmx"), Route::ServicePage);
+        assert_eq!(at("/other"), Route::NotFound);
+        assert_eq!(at("/qlmservice.asmx/a/b"), Route::NotFound);
+        assert_eq!(at("/api/v1/QlmApi"), Route::NotFound);
     }
 
     #[test]
     fn base_path_prefixes_every_form() {
         let base = "/qlmLicenseServer";
         assert_eq!(
-            route("/QLMLICENSESERVER/qlmservice.asmx/PingHttp", base),
-            Route::Method("PingHttp")
+            route("/QLMLICENSESERVER/qlmservice.asmx/PingHttp", None, base),
+            method("PingHttp")
         );
-        assert_eq!(route("/qlmservice.asmx/PingHttp", base), Route::NotFound);
         assert_eq!(
-            route("/qlmLicenseServerX/qlmservice.asmx/PingHttp", base),
+            route("/qlmservice.asmx/PingHttp", None, base),
             Route::NotFound
         );
+        assert_eq!(
+            route("/qlmLicenseServerX/qlmservice.asmx/PingHttp", None, base),
+            Route::NotFound
+        );
+        assert_eq!(
+            route(
+                "/qlmLicenseServer/qlmservice.asmx",
+                Some("op=PingHttp"),
+                base
+            ),
+            method("PingHttp")
+        );
+        assert_eq!(
+            route("/qlmservice.asmx", Some("op=PingHttp"), base),
+            Route::NotFound
+        );
+    }
+
+    #[test]
+    fn op_on_a_url_form_without_a_method_names_the_method() {
+        let op = |path, query| route(path, Some(query), "");
+        assert_eq!(
+            op("/qlmservice.asmx", "op=ValidateLicenseHttp&is_avkey=K"),
+            method("ValidateLicenseHttp")
+        );
+        assert_eq!(op("/QLMSERVICE.ASMX/", "OP=pinghttp"), method("pinghttp"));
+        assert_eq!(
+            op("/api/v1/QlmApi", "is_x=1&op=PingHttp"),
+            method("PingHttp")
+        );
+        assert_eq!(op("/api/WebService", "op=Ping%48ttp"), method("PingHttp"));
+        // An undecodable name is kept as sent, to be answered as an unknown method.
+        assert_eq!(op("/qlmservice.asmx", "op=%zz"), method("%zz"));
+        // The path's method wins; an empty op is no op.
+        assert_eq!(
+            op("/qlmservice.asmx/PingHttp", "op=ValidateLicenseHttp"),
+            method("PingHttp")
+        );
+        assert_eq!(op("/qlmservice.asmx", "op="), Route::ServicePage);
+        assert_eq!(
+            op("/qlmservice.asmx", "operation=PingHttp"),
+            Route::ServicePage
+        );
+        assert_eq!(op("/api/v1/QlmApi", "op="), Route::NotFound);
+        assert_eq!(op("/other", "op=PingHttp"), Route::NotFound);
     }
 }

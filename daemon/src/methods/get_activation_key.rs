@@ -2,7 +2,7 @@
 //! fulfilment). Both names run this code; both accept the expiry arguments.
 
 use crate::auth::guard;
-use crate::config::{OptionsConfig, ResponseFormat, Vendor};
+use crate::config::{OptionsConfig, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::License;
@@ -12,7 +12,7 @@ use crate::license::keys::ActivationKey;
 use crate::license::model::LicenseModel;
 use crate::license::properties;
 use crate::method_decl::{AuthNeed, Declaration, Effect, Gate, MethodCall};
-use crate::methods::{Ctx, masked, product_not_found};
+use crate::methods::{Ctx, key_lines, masked, product_not_found};
 use crate::response::{Field, Reply, Value};
 use crate::store::commands::{CreateKeys, Created};
 
@@ -76,9 +76,9 @@ impl GetActivationKey {
             floating: args.boolean("is_floating")?.unwrap_or(false),
             features: Features::parse_changes(args.text("is_features").unwrap_or(""))?,
             expiry: args.expiry("is_expdate")?,
-            duration: bounded(args, "is_expduration", 1, 36_500)?,
+            duration: args.duration("is_expduration", 1, 36_500)?,
             maintenance: args.boolean("is_maintenance_plan")?.unwrap_or(false),
-            maintenance_days: bounded(args, "is_maintduration", 1, 36_500)?,
+            maintenance_days: args.duration("is_maintduration", 1, 36_500)?,
             properties: properties::parse_changes(args.text("is_pp").unwrap_or(""))?,
             order_id: text(args, "is_orderid", 255)?,
             subscription_id: text(args, "is_subscriptionid", 255)?,
@@ -181,8 +181,6 @@ fn created_reply(licenses: &[License], vendor: &Vendor) -> Reply {
             records,
         },
     });
-    if vendor.response_format == ResponseFormat::Text {
-        reply.text_lines = Some(keys);
-    }
+    reply.text_lines = key_lines(vendor, keys);
     reply
 }

@@ -9,7 +9,7 @@ use crate::http::args::Args;
 use crate::license::dates::format_datetime;
 use crate::license::renewal::{MaintenanceAction, MaintenanceTerm, set_maintenance};
 use crate::method_decl::{AuthNeed, Declaration, Effect, MethodCall};
-use crate::methods::update_license::{bounded, edit_one, log_change};
+use crate::methods::update_license::{edit_one, log_change};
 use crate::methods::{Ctx, lookup_key};
 use crate::response::{Field, Reply};
 
@@ -60,7 +60,7 @@ impl MaintenancePlan {
             action,
             key: args.required("is_avkey")?.to_string(),
             date: args.expiry("is_maintdate")?,
-            days: bounded(args, "is_maintduration", 1, 36_500)?,
+            days: args.duration("is_maintduration", 1, 36_500)?,
         })
     }
 

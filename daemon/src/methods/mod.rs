@@ -30,6 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::auth::guard;
+use crate::config::{ResponseFormat, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::license::keys::ActivationKey;
@@ -142,6 +143,13 @@ pub fn masked(key: &ActivationKey) -> String {
         *g = "*****";
     }
     groups.join("-")
+}
+
+/// The text form of a reply that hands out `keys`: the keys alone, one a line, when `vendor`
+/// has `responseFormat = "text"` (stores whose fulfilment reads a single-line licence), else
+/// none. Refusals stay XML, and `is_format=json` wins (the router).
+pub fn key_lines(vendor: &Vendor, keys: Vec<String>) -> Option<Vec<String>> {
+    (vendor.response_format == ResponseFormat::Text).then_some(keys)
 }
 
 /// Code 218 for a product id and version not in the configuration.

@@ -183,6 +183,8 @@ fn with(base: &[(String, String)], name: &str, value: Option<&str>) -> Args {
 /// A documented type, as far as a probe can check it.
 enum Kind {
     Integer(i64, i64),
+    /// Days from A to B, where `-1` and an empty value are not given (`Args::duration`).
+    Duration(i64, i64),
     Boolean,
     Date,
     Text(usize),
@@ -194,14 +196,19 @@ enum Kind {
 
 fn kind(ty: &str) -> Kind {
     let ty = ty.to_lowercase();
-    if ty.starts_with("integer") {
+    let range = || {
         let words: Vec<&str> = ty.split([' ', ',']).filter(|w| !w.is_empty()).collect();
-        let at = words
-            .iter()
-            .position(|w| *w == "to")
-            .expect("integer A to B");
+        let at = words.iter().position(|w| *w == "to").expect("A to B");
         let number = |w: &str| w.parse::<i64>().expect("a number");
-        return Kind::Integer(number(words[at - 1]), number(words[at + 1]));
+        (number(words[at - 1]), number(words[at + 1]))
+    };
+    if ty.starts_with("integer") {
+        let (min, max) = range();
+        return Kind::Integer(min, max);
+    }
+    if ty.starts_with("duration") {
+        let (min, max) = range();
+        return Kind::Duration(min, max);
     }
     if ty.starts_with("boolean") {
         return Kind::Boolean;
@@ -226,6 +233,14 @@ fn probes(kind: &Kind) -> (Vec<String>, Vec<String>) {
             vec![min.to_string(), max.to_string()],
             vec![(min - 1).to_string(), (max + 1).to_string(), "1.5".into()],
         ),
+        Kind::Duration(min, max) => {
+            // Below the range, -1 is "not given"; the first value refused is the next one.
+            let below = if min - 1 == -1 { -2 } else { min - 1 };
+            (
+                vec![min.to_string(), max.to_string(), "-1".into(), String::new()],
+                vec![below.to_string(), (max + 1).to_string(), "1.5".into()],
+            )
+        }
         Kind::Boolean => (
             vec!["true".into(), "FALSE".into(), "1".into(), "0".into()],
             vec!["yes".into()],
@@ -388,7 +403,7 @@ fn documented_types_and_ranges_are_the_ones_enforced() {
                     method.name(),
                     e.message
                 );
-                if let (Kind::Integer(min, max), Some(range)) =
+                if let (Kind::Integer(min, max) | Kind::Duration(min, max), Some(range)) =
                     (&kind, e.message.split_once("an integer from "))
                 {
                     assert!(

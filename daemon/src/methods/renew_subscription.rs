@@ -12,7 +12,7 @@ use crate::license::keys::ActivationKey;
 use crate::license::properties::{self, PropertyChange};
 use crate::license::renewal::{RenewalRequest, RenewalTerm, renew};
 use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
-use crate::methods::update_license::{bounded, declared_properties, edit, text};
+use crate::methods::update_license::{declared_properties, edit, text};
 use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::{Field, Reply, Value};
 use crate::store::commands::{LicenseEdit, Target};
@@ -76,7 +76,7 @@ impl RenewSubscription {
             }
         };
         let date = args.expiry("is_expdate")?;
-        let days = bounded(args, "is_expduration", 1, 36_500)?;
+        let days = args.duration("is_expduration", 1, 36_500)?;
         let term = match (date, days) {
             (Some(t), None) => RenewalTerm::Until(t),
             (None, Some(d)) => RenewalTerm::Extend(d),

@@ -10,7 +10,7 @@ use crate::http::args::Args;
 use crate::license::License;
 use crate::license::keys::ActivationKey;
 use crate::method_decl::{AuthNeed, Declaration, Gate, MethodCall};
-use crate::methods::{Ctx, masked};
+use crate::methods::{Ctx, key_lines, masked};
 use crate::response::{Field, Reply, Value};
 
 /// What RetrieveActivationKeyHttp declares to the guard.
@@ -50,7 +50,8 @@ impl RetrieveActivationKey {
         })
     }
 
-    /// Finds the keys and lists them as GetActivationKey does. Keys replaced by
+    /// Finds the keys and lists them as GetActivationKey does (a text-format vendor gets
+    /// them one a line). Keys replaced by
     /// UpgradeLicense are left out (their replacement carries the same order), and a vendor
     /// with `scope = "own"` sees only the keys it created.
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
@@ -86,6 +87,7 @@ impl RetrieveActivationKey {
             format!("Found {n} activation keys.")
         });
         let mut records = Vec::with_capacity(n);
+        let mut lines = Vec::with_capacity(n);
         for l in &licenses {
             let key = ActivationKey::from_canonical_unchecked(l.key.clone());
             tracing::info!(
@@ -99,6 +101,7 @@ impl RetrieveActivationKey {
                 Field::text("activationKey", key.dashed()),
                 Field::int("numActivationsAllowed", i64::from(l.activations_allowed)),
             ]);
+            lines.push(key.dashed());
         }
         reply.push(Field {
             name: "licenses",
@@ -107,6 +110,7 @@ impl RetrieveActivationKey {
                 records,
             },
         });
+        reply.text_lines = key_lines(vendor, lines);
         Ok(reply)
     }
 }

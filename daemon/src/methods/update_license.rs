@@ -60,6 +60,11 @@ impl UpdateLicense {
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
         let key = args.required("is_avkey")?.to_string();
         let mut request = version_features_and_expiry(args)?;
+        // Only here does an empty is_expdate say something: it removes the fixed expiry
+        // (methods.md). UpgradeLicense, like every other method, reads it as not given.
+        if args.get("is_expdate") == Some("") {
+            request.expiry = ExpiryChange::Remove;
+        }
         request.base_model = base_model(args)?;
         request.properties = properties::parse_changes(args.text("is_pp").unwrap_or(""))?;
         request.quantity = bounded(args, "is_quantity", 1, 100_000)?;
@@ -100,24 +105,19 @@ impl UpdateLicense {
 }
 
 /// The arguments UpdateLicenseHttp and UpgradeLicense share: `is_productid`,
-/// `is_majorversion`, `is_minorversion`, `is_features`, `is_expdate` (empty removes the
-/// fixed expiry), `is_expduration` (0 to 36500), `is_qlmversion`.
+/// `is_majorversion`, `is_minorversion`, `is_features`, `is_expdate` (empty is not given),
+/// `is_expduration` (0 to 36500; `-1` or empty is not given), `is_qlmversion`.
 pub(crate) fn version_features_and_expiry(args: &Args) -> Result<UpdateRequest, MethodError> {
-    let expiry = match args.get("is_expdate") {
-        None => ExpiryChange::Keep,
-        // `Args::text` reads an empty value as absent; here empty means "remove".
-        Some("") => ExpiryChange::Remove,
-        Some(_) => args
-            .expiry("is_expdate")?
-            .map_or(ExpiryChange::Keep, ExpiryChange::Set),
-    };
+    let expiry = args
+        .expiry("is_expdate")?
+        .map_or(ExpiryChange::Keep, ExpiryChange::Set);
     Ok(UpdateRequest {
         product_id: args.unsigned("is_productid")?,
         major: args.unsigned("is_majorversion")?,
         minor: args.unsigned("is_minorversion")?,
         features: Features::parse_changes(args.text("is_features").unwrap_or(""))?,
         expiry,
-        duration_days: bounded(args, "is_expduration", 0, 36_500)?,
+        duration_days: args.duration("is_expduration", 0, 36_500)?,
         qlm_version: text(args, "is_qlmversion", 255)?,
         ..UpdateRequest::default()
     })

@@ -2,7 +2,7 @@
 //! The old licence is kept, marked as replaced, and refused from then on (code 200).
 
 use crate::auth::guard;
-use crate::config::{ResponseFormat, Vendor};
+use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::keys::ActivationKey;
@@ -12,7 +12,7 @@ use crate::methods::update_license;
 use crate::methods::update_license::{
     declared_properties, log_change, scope_check, version_features_and_expiry,
 };
-use crate::methods::{Ctx, lookup_key};
+use crate::methods::{Ctx, key_lines, lookup_key};
 use crate::response::{Field, Reply};
 use crate::store::commands::{Upgrade, Upgraded};
 
@@ -69,9 +69,7 @@ impl UpgradeLicense {
         let mut reply = Reply::new("The license was upgraded.");
         reply.push(Field::text("activationKey", key.dashed()));
         reply.push(Field::text("newActivationKey", new_key.clone()));
-        if vendor.response_format == ResponseFormat::Text {
-            reply.text_lines = Some(vec![new_key]);
-        }
+        reply.text_lines = key_lines(vendor, vec![new_key]);
         Ok(reply)
     }
 }
