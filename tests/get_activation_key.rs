@@ -322,13 +322,16 @@ fn license_info_shows_features_expiry_duration_and_properties() {
     assert_eq!(r.get("features").as_deref(), Some("0:3;1:1;"));
     assert_eq!(r.get("expiryDate").as_deref(), Some("2030-06-15 23:59:59"));
     assert_eq!(r.get("duration").as_deref(), Some("-1"));
-    assert_has(
-        &r,
-        r#"<property category="quality" expiryDate="2027-12-31 23:59:59" name="module_validation" type="int" value="76"></property>"#,
-    );
-    assert_has(
-        &r,
-        r#"<property category="edition" name="tier" type="string" value="gold"></property>"#,
+    assert_eq!(
+        r.get("productProperties").as_deref(),
+        Some(concat!(
+            r#"<?xml version="1.0" encoding="utf-8"?><ProductProperties>"#,
+            r#"<Property category="edition" name="tier" type="string" value="gold"></Property>"#,
+            r#"<Property category="quality" expiryDate="2027-12-31 23:59:59" name="module_validation" type="int" value="76"></Property>"#,
+            "</ProductProperties>"
+        )),
+        "{}",
+        r.body
     );
 
     let key = d.create_key("is_features=1:4,3:128&is_expdate=2030-06-15%2010:20:30");
@@ -341,9 +344,11 @@ fn license_info_shows_features_expiry_duration_and_properties() {
     assert_eq!(r.get("duration").as_deref(), Some("45"));
     assert_eq!(r.get("expiryDate"), None, "a duration starts at activation");
     assert_eq!(r.get("features"), None, "no feature set is on: {}", r.body);
+    let defaults = r.get("productProperties").expect("declared properties");
     assert!(
-        !r.body.contains("<productProperties>"),
-        "none set: {}",
+        defaults.contains(r#"name="tier" type="string" value="standard""#)
+            && defaults.contains(r#"name="module_validation" type="int" value="0""#),
+        "none set, so the declared defaults: {}",
         r.body
     );
 }

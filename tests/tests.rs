@@ -20,6 +20,7 @@ mod persistence;
 mod ping_and_latest_version;
 mod plugins;
 mod qlm_clients;
+mod qlm_reply_and_keys;
 mod release_license;
 mod reliability;
 mod security;

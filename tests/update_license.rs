@@ -15,13 +15,15 @@ fn update(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
     )
 }
 
-/// The attributes of every `<property>` element, in document order.
+/// The attributes of every `<Property>` of the document that is the text of
+/// `productProperties` (QLM's form), in document order.
 fn properties(r: &HttpReply) -> Vec<BTreeMap<String, String>> {
-    let mut reader = quick_xml::Reader::from_str(&r.body);
+    let text = r.get("productProperties").unwrap_or_default();
+    let mut reader = quick_xml::Reader::from_str(&text);
     let mut out = Vec::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Start(e)) if e.name().0 == "property" => {
+            Ok(Event::Start(e)) if e.name().0 == "Property" => {
                 let attrs = e
                     .attributes()
                     .map(|a| {
@@ -37,7 +39,7 @@ fn properties(r: &HttpReply) -> Vec<BTreeMap<String, String>> {
                 out.push(attrs);
             }
             Ok(Event::Eof) => return out,
-            Err(e) => panic!("not XML ({e}): {}", r.body),
+            Err(e) => panic!("not XML ({e}): {text}"),
             _ => {}
         }
     }
@@ -461,7 +463,7 @@ fn product_properties_are_set_with_expiry_and_shown_in_the_reply() {
     assert_eq!(props[1]["value"], "76");
     assert!(!props[1].contains_key("expiryDate"));
     assert!(
-        r.body.contains(r#"<property category="quality" name="module_validation" type="int" value="76"></property>"#),
+        r.get("productProperties").unwrap_or_default().contains(r#"<Property category="quality" name="module_validation" type="int" value="76"></Property>"#),
         "{}",
         r.body
     );

@@ -338,10 +338,11 @@ fn activation_reply_lists_the_elements_in_spec_order_with_their_values() {
     );
     let r = d.activate(&key, "PC-7&is_computer_name=Seven");
     r.expect_ok();
-    let expected = "result pckey computerID computerName activationDate activationKey productID \
-        productName majorVersion minorVersion licenseModel status features numActivationsAllowed \
-        availableLicenses expiryDate duration maintenanceRenewalDate userData affiliateID \
-        userEmail orderID productProperties revoked creationDateUtc serverDate";
+    let expected = "result pckey computerName computerID activationKey productID \
+        productName majorVersion minorVersion licenseModel status features floatingSeats \
+        numActivationsAllowed availableLicenses expiryDate duration maintenanceRenewalDate \
+        userData affiliateID userEmail orderID productProperties activationDate revoked \
+        creationDateUtc serverDate";
     let expected: Vec<&str> = expected.split_whitespace().collect();
     assert_eq!(r.element_names(), expected, "{}", r.body);
     let pckey = r.get("pckey").unwrap();
@@ -349,7 +350,7 @@ fn activation_reply_lists_the_elements_in_spec_order_with_their_values() {
     let now = secs(&r.get("serverDate").unwrap());
     let values = "computerID=PC-7|computerName=Seven|productID=1|productName=Demo|\
         majorVersion=1|minorVersion=0|licenseModel=subscription|status=4|features=0:3;|\
-        numActivationsAllowed=1|availableLicenses=0|expiryDate=2030-06-15 23:59:59|duration=-1|\
+        floatingSeats=0|numActivationsAllowed=1|availableLicenses=0|expiryDate=2030-06-15 23:59:59|duration=-1|\
         userData=ud|affiliateID=aff|userEmail=e@x.com|orderID=O1|revoked=false";
     for (name, value) in values.split('|').filter_map(|p| p.split_once('=')) {
         assert_eq!(r.get(name).as_deref(), Some(value), "{name}: {}", r.body);

@@ -141,15 +141,31 @@ enum Command {
 /// `licd signing-key` actions.
 #[derive(Subcommand)]
 enum SigningKeyAction {
-    /// Write the current public key (PEM) that applications verify licence files with;
-    /// with --all every key, old ones included, each after a line naming it.
+    /// Write the current public key that applications verify licence files with (PEM, or
+    /// QLM's <RSAKeyValue>); with --all every key as PEM, old ones included, each after a
+    /// line naming it.
     Export {
-        /// The PEM file to write.
+        /// The file to write.
         #[arg(long)]
         out: PathBuf,
-        /// Write every key, not only the current one.
+        /// Write every key, not only the current one (PEM only).
         #[arg(long)]
         all: bool,
+        /// pem (default), or rsakeyvalue: the <RSAKeyValue> form QLM applications embed.
+        #[arg(long, value_enum, default_value_t = cli::signing::ExportFormat::Pem)]
+        format: cli::signing::ExportFormat,
+        #[command(flatten)]
+        location: Location,
+    },
+    /// Make a QLM shop's own private key the current signing key, so that QLM applications
+    /// in the field verify licd's replies; the old keys stay. FILE holds the key as QLM's
+    /// <RSAKeyValue> with its private parts (Modulus, Exponent, P, Q, DP, DQ, InverseQ, D).
+    Import {
+        /// The form of FILE: rsakeyvalue.
+        #[arg(long, value_enum)]
+        format: cli::signing::ImportFormat,
+        /// The key file.
+        file: PathBuf,
         #[command(flatten)]
         location: Location,
     },
@@ -238,12 +254,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `licd signing-key export | rotate | list`.
+/// `licd signing-key export | import | rotate | list`.
 fn signing_key(action: SigningKeyAction) -> anyhow::Result<()> {
     match action {
-        SigningKeyAction::Export { out, all, location } => {
-            cli::signing::export(location, &out, all)
-        }
+        SigningKeyAction::Export {
+            out,
+            all,
+            format,
+            location,
+        } => cli::signing::export(location, &out, all, format),
+        SigningKeyAction::Import {
+            format,
+            file,
+            location,
+        } => cli::signing::import(location, format, &file),
         SigningKeyAction::Rotate { location } => cli::signing::rotate(location),
         SigningKeyAction::List { location } => cli::signing::list(location),
     }

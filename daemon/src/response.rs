@@ -32,12 +32,17 @@ pub enum Value {
         /// The records.
         records: Vec<Vec<Field>>,
     },
-    /// A list of attribute-only elements: `<name><item a="…"></item>…</name>`, a JSON array
-    /// of objects of strings (`productProperties`).
-    AttrList {
-        /// The element name of each entry (`property`).
+    /// A list of attribute-only records sent in XML as the *text* of the element: a whole
+    /// XML document `<?xml version="1.0" encoding="utf-8"?><root><item a="…"></item>…</root>`,
+    /// itself canonical (sorted attributes, no whitespace), escaped as text; QLM clients read
+    /// the text and parse it as a document of its own (`productProperties`, QLM's
+    /// ValidateLicenseHttp sample). JSON: an array of objects of strings.
+    EmbeddedDocument {
+        /// The root element of the inner document (`ProductProperties`).
+        root: &'static str,
+        /// The element name of each record (`Property`).
         item: &'static str,
-        /// Each entry's attributes, any order (they are sorted when written).
+        /// Each record's attributes, any order (they are sorted when written).
         entries: Vec<Vec<(&'static str, String)>>,
     },
     /// An element carrying attributes only, sent in XML alone (QLM's legacy
@@ -255,15 +260,26 @@ fn write_field(out: &mut String, field: &Field) {
             }
             close(out, field.name);
         }
-        Value::AttrList { item, entries } => {
-            open(out, field.name);
-            for attrs in entries {
-                write_attr_element(out, item, attrs);
-            }
-            close(out, field.name);
-        }
+        Value::EmbeddedDocument {
+            root,
+            item,
+            entries,
+        } => write_text_element(out, field.name, &embedded_document(root, item, entries)),
         Value::XmlAttrsOnly(attrs) => write_attr_element(out, field.name, attrs),
     }
+}
+
+/// The inner document of [`Value::EmbeddedDocument`], unescaped: the declaration (without
+/// the line feed of the reply's own), then the root and one attribute-only element a record.
+fn embedded_document(root: &str, item: &str, entries: &[Vec<(&'static str, String)>]) -> String {
+    let mut doc = String::with_capacity(64 + entries.len() * 96);
+    doc.push_str(XML_DECL.trim_end());
+    open(&mut doc, root);
+    for attrs in entries {
+        write_attr_element(&mut doc, item, attrs);
+    }
+    close(&mut doc, root);
+    doc
 }
 
 fn open(out: &mut String, name: &str) {
@@ -368,7 +384,7 @@ fn write_json_object(out: &mut String, fields: &[Field]) {
                 }
                 out.push(']');
             }
-            Value::AttrList { entries, .. } => {
+            Value::EmbeddedDocument { entries, .. } => {
                 out.push('[');
                 for (i, attrs) in entries.iter().enumerate() {
                     if i > 0 {
@@ -420,8 +436,9 @@ mod tests {
         r.push(Field::bool("revoked", false));
         r.push(Field {
             name: "productProperties",
-            value: Value::AttrList {
-                item: "property",
+            value: Value::EmbeddedDocument {
+                root: "ProductProperties",
+                item: "Property",
                 entries: vec![vec![
                     ("value", "x\"y'z&<>\t\n\r".to_string()),
                     ("category", "quality".to_string()),
@@ -440,8 +457,10 @@ mod tests {
         let expected = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<QuickLicenseManager>\n\
 <result>a &amp; b &lt; c &gt; d \" ' \t tab\nline&#xD;cr</result>\n\
 <numActivationsAllowed>3</numActivationsAllowed>\n<revoked>false</revoked>\n\
-<productProperties><property category=\"quality\" name=\"n\" type=\"string\" \
-value=\"x&quot;y'z&amp;&lt;>&#x9;&#xA;&#xD;\"></property></productProperties>\n\
+<productProperties>&lt;?xml version=\"1.0\" encoding=\"utf-8\"?&gt;&lt;ProductProperties&gt;\
+&lt;Property category=\"quality\" name=\"n\" type=\"string\" \
+value=\"x&amp;quot;y'z&amp;amp;&amp;lt;&gt;&amp;#x9;&amp;#xA;&amp;#xD;\"&gt;&lt;/Property&gt;\
+&lt;/ProductProperties&gt;</productProperties>\n\
 </QuickLicenseManager>";
         assert_eq!(text, expected);
         assert_eq!(body.content_type, "text/xml; charset=utf-8");

@@ -50,6 +50,7 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["v1", "signing-keys"]) => signing::list(&ctx).await,
         (&Method::GET, ["v1", "signing-keys", "public"]) => signing::public(&ctx, &query).await,
         (&Method::POST, ["v1", "signing-keys", "rotate"]) => signing::rotate(&ctx).await,
+        (&Method::POST, ["v1", "signing-keys", "import"]) => signing::import(&ctx, body).await,
         (_, ["v1", ..]) => Err(Refusal::new(
             StatusCode::NOT_FOUND,
             format!("no admin endpoint {} {path}", parts.method),

@@ -8,12 +8,15 @@ use serde::{Deserialize, Serialize};
 use super::api::{AdminCtx, Refusal, Reply};
 use super::body::{self, Body};
 use super::keys::query_value;
-use crate::offline::{self, LicenseFileRequest, OfflineError, SigningKeyInfo};
+use crate::offline::{self, LicenseFileRequest, OfflineError, PublicKeyFormat, SigningKeyInfo};
+use crate::signing::SigningError;
 
 impl From<OfflineError> for Refusal {
     fn from(e: OfflineError) -> Self {
         let status = match &e {
-            OfflineError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            OfflineError::Refused(_) | OfflineError::Signing(SigningError::BadImport(_)) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             OfflineError::Usage(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -89,15 +92,52 @@ pub async fn list(ctx: &AdminCtx) -> Reply {
     Ok(body::json(StatusCode::OK, &keys))
 }
 
-/// `GET /v1/signing-keys/public?all=true`: the PEM `licd signing-key export` writes.
+/// `GET /v1/signing-keys/public?all=true&format=pem|rsakeyvalue`: what
+/// `licd signing-key export` writes.
 pub async fn public(ctx: &AdminCtx, query: &str) -> Reply {
     let all = query_value(query, "all").is_some_and(|v| v == "true");
-    let pem = offline::export_public_keys(&ctx.state.store, &ctx.state.signer, all).await?;
+    let format = match query_value(query, "format") {
+        None => PublicKeyFormat::Pem,
+        Some(name) => PublicKeyFormat::from_name(&name).ok_or_else(|| {
+            Refusal::bad(format!(
+                "format={}: expected pem or rsakeyvalue",
+                crate::text::quote(&name)
+            ))
+        })?,
+    };
+    let text =
+        offline::export_public_keys(&ctx.state.store, &ctx.state.signer, all, format).await?;
+    let content_type = match format {
+        PublicKeyFormat::Pem => "application/x-pem-file",
+        PublicKeyFormat::RsaKeyValue => "application/xml",
+    };
     Ok(body::with_type(
         StatusCode::OK,
-        "application/x-pem-file",
-        body::full(pem),
+        content_type,
+        body::full(text),
     ))
+}
+
+/// `POST /v1/signing-keys/import` body: the key file's text and its form.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ImportBody {
+    format: String,
+    key: String,
+}
+
+/// `POST /v1/signing-keys/import`: a shop's own private key becomes the current key; the
+/// old ones stay. A key that is not valid is 422 and nothing is stored.
+pub async fn import(ctx: &AdminCtx, body: Body) -> Reply {
+    let request: ImportBody = body::read_json(body).await.map_err(Refusal::bad)?;
+    if PublicKeyFormat::from_name(&request.format) != Some(PublicKeyFormat::RsaKeyValue) {
+        return Err(Refusal::bad(format!(
+            "format {}: only rsakeyvalue (QLM's <RSAKeyValue> private key) can be imported",
+            crate::text::quote(&request.format)
+        )));
+    }
+    let key = offline::import_signing_key(&ctx.state.store, &ctx.state.signer, request.key).await?;
+    Ok(body::json(StatusCode::OK, &KeyReply::from(key)))
 }
 
 /// `POST /v1/signing-keys/rotate`: a new current key; the old ones stay.

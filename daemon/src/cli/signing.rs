@@ -7,7 +7,7 @@ use anyhow::Context;
 use http::Method;
 use licd::admin::body;
 use licd::admin::client::{Connection, Open, json_request, request};
-use licd::offline::SigningKeyInfo;
+use licd::offline::{PublicKeyFormat, SigningKeyInfo};
 use serde_json::json;
 
 use super::{Location, OutputFile, block_on, read_all, read_json};
@@ -81,17 +81,53 @@ pub fn license_file(
     })
 }
 
-/// `licd signing-key export`: the current public key (or every key) as PEM, to `out`.
-pub fn export(location: Location, out: &Path, all: bool) -> anyhow::Result<()> {
+/// `licd signing-key export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// `-----BEGIN PUBLIC KEY-----`.
+    Pem,
+    /// QLM's `<RSAKeyValue><Modulus>…</Modulus><Exponent>…</Exponent></RSAKeyValue>`.
+    #[value(name = "rsakeyvalue")]
+    RsaKeyValue,
+}
+
+impl ExportFormat {
+    fn library(self) -> PublicKeyFormat {
+        match self {
+            ExportFormat::Pem => PublicKeyFormat::Pem,
+            ExportFormat::RsaKeyValue => PublicKeyFormat::RsaKeyValue,
+        }
+    }
+}
+
+/// `licd signing-key import --format`: the forms a private key is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// QLM's `<RSAKeyValue>` with the private parts.
+    #[value(name = "rsakeyvalue")]
+    RsaKeyValue,
+}
+
+/// `licd signing-key export`: the current public key (or every key, as PEM) to `out`.
+pub fn export(
+    location: Location,
+    out: &Path,
+    all: bool,
+    format: ExportFormat,
+) -> anyhow::Result<()> {
     block_on(async move {
+        if all && format != ExportFormat::Pem {
+            anyhow::bail!(
+                "--all writes PEM only; export the current key alone with --format rsakeyvalue"
+            );
+        }
         let file = OutputFile::create(out, false)?;
         let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
-        let path = if all {
-            "/v1/signing-keys/public?all=true"
-        } else {
-            "/v1/signing-keys/public"
-        };
-        let pem = match conn.call(request(Method::GET, path, body::empty())).await {
+        let path = format!(
+            "/v1/signing-keys/public?all={all}&format={}",
+            format.library().name()
+        );
+        let pem = match conn.call(request(Method::GET, &path, body::empty())).await {
             Ok(r) => read_all(r.into_body()).await,
             Err(e) => Err(e.into()),
         };
@@ -110,18 +146,36 @@ pub fn export(location: Location, out: &Path, all: bool) -> anyhow::Result<()> {
     })
 }
 
+/// `licd signing-key import`: the key in `file` becomes the current signing key. The file is
+/// read here and sent over the admin socket (mode 0600), never written anywhere else.
+pub fn import(location: Location, format: ImportFormat, file: &Path) -> anyhow::Result<()> {
+    let ImportFormat::RsaKeyValue = format;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the key file {}", file.display()))?;
+    let req = json_request(
+        Method::POST,
+        "/v1/signing-keys/import",
+        &json!({ "format": PublicKeyFormat::RsaKeyValue.name(), "key": text }),
+    );
+    make_current(location, req, ", the imported key")
+}
+
 /// `licd signing-key rotate`.
 pub fn rotate(location: Location) -> anyhow::Result<()> {
+    let req = request(Method::POST, "/v1/signing-keys/rotate", body::empty());
+    make_current(location, req, "")
+}
+
+/// Sends `req`, which makes a new current key (a rotation or an import), and prints the key
+/// and what it means; `which` says what the key is after its name.
+fn make_current(
+    location: Location,
+    req: http::Request<body::Body>,
+    which: &'static str,
+) -> anyhow::Result<()> {
     block_on(async move {
         let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
-        let reply = match conn
-            .call(request(
-                Method::POST,
-                "/v1/signing-keys/rotate",
-                body::empty(),
-            ))
-            .await
-        {
+        let reply = match conn.call(req).await {
             Ok(r) => read_json(r.into_body()).await,
             Err(e) => Err(e.into()),
         };
@@ -129,7 +183,7 @@ pub fn rotate(location: Location) -> anyhow::Result<()> {
         let key = key_info(&reply?)?;
         println!("{}", key.list_line());
         println!(
-            "New replies are signed with {}; files signed before still verify with the old keys.",
+            "New replies are signed with {}{which}; files signed before still verify with the old keys.",
             key.name
         );
         Ok(())

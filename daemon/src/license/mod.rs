@@ -189,6 +189,17 @@ impl License {
             .saturating_sub(self.activations_used)
     }
 
+    /// QLM's `FloatingSeats`: the concurrent seats of a `_floating` licence, which are its
+    /// seats; 0 for every other model. QLM keeps the number apart from the seats and leaves it
+    /// 0 unless a key is made floating (its API samples and webhook `LicenseInfo` show 0 on
+    /// other keys); licd has no separate number to carry, so a non-floating licence has none.
+    pub fn floating_seats(&self) -> u32 {
+        match self.model.deployment {
+            model::Deployment::Floating => self.activations_allowed,
+            model::Deployment::Standard | model::Deployment::Cloud => 0,
+        }
+    }
+
     /// QLM's `status` flags for this licence, as seen by a computer that is (or is not yet)
     /// activated.
     pub fn status(&self, now: i64, needs_activation: bool) -> u32 {
@@ -235,6 +246,20 @@ pub struct Activation {
 #[cfg(test)]
 mod storage_tests {
     use super::*;
+
+    #[test]
+    fn floating_seats_are_the_seats_of_a_floating_licence_and_0_otherwise() {
+        for (model, expected) in [
+            ("permanent_floating", 7),
+            ("subscription_floating", 7),
+            ("trial_floating", 7),
+            ("permanent", 0),
+            ("subscription_cloud", 0),
+        ] {
+            let license = License::for_tests(model, 7, 1_800_000_000);
+            assert_eq!(license.floating_seats(), expected, "{model}");
+        }
+    }
 
     #[test]
     fn stored_json_leaves_out_empty_fields_and_reads_back_equal() {

@@ -192,6 +192,43 @@ pub fn apply_changes(
     Ok(result)
 }
 
+/// What a licence holds for each property its product declares, as replies show it: the
+/// licence's own value (and expiry) where it has one, else the declared default in stored
+/// form, with no expiry. An empty default reads as `0` for an int (the value `+N` starts
+/// from), `false` for a bool and the empty string for a string. Values the licence holds for
+/// properties the product no longer declares are left out: a client can only use what the
+/// product defines. The type is the declared one. Sorted by category, then name, the order
+/// values are stored in, so the reply does not depend on the order of the configuration.
+pub fn declared_values(defs: &[PropertyDef], stored: &[PropertyValue]) -> Vec<PropertyValue> {
+    let mut values: Vec<PropertyValue> = defs
+        .iter()
+        .map(|def| {
+            let own = stored
+                .iter()
+                .find(|v| v.category == def.category && v.name == def.name);
+            PropertyValue {
+                category: def.category.clone(),
+                name: def.name.clone(),
+                ty: def.ty,
+                value: own.map_or_else(|| default_value(def), |v| v.value.clone()),
+                expiry: own.and_then(|v| v.expiry),
+            }
+        })
+        .collect();
+    values.sort_by(|a, b| (&a.category, &a.name).cmp(&(&b.category, &b.name)));
+    values
+}
+
+/// A declared default in stored form (`+5` → `5`, `TRUE` → `true`); an empty (or, for a
+/// configuration that predates the check, unreadable) default as [`declared_values`] says.
+fn default_value(def: &PropertyDef) -> String {
+    match def.ty {
+        PropertyType::Int => parse_int(def.default.trim()).unwrap_or(0).to_string(),
+        PropertyType::Bool => bool_value(def.default.trim()).unwrap_or("false").to_owned(),
+        PropertyType::String => def.default.clone(),
+    }
+}
+
 /// Whether `value` is a valid stored value of type `ty`: an int is an optional sign and
 /// decimal digits within 64 bits, a bool `true`/`false` in any case, a string at most
 /// [`MAX_STRING_CHARS`] characters. The configuration checks declared defaults with it.
@@ -695,6 +732,59 @@ mod tests {
         let malformed = "x".repeat(5000);
         let err = parse_changes(&malformed).unwrap_err();
         assert!(err.message.chars().count() < 300, "{}", err.message.len());
+    }
+
+    #[test]
+    fn declared_values_take_the_licence_value_else_the_default_sorted_by_name() {
+        let mut own = stored("quality", "credits", PropertyType::Int, "25");
+        own.expiry = Some(1_900_000_000);
+        let gone = stored("old", "removed", PropertyType::String, "x");
+        let values = declared_values(&defs(), &[own.clone(), gone]);
+        let shown: Vec<(String, String)> = values
+            .iter()
+            .map(|v| (format!("{}.{}", v.category, v.name), v.value.clone()))
+            .collect();
+        let expected = [
+            ("a.b.c", ""),
+            ("branding.title", ""),
+            ("modules.reports", "false"),
+            ("quality.credits", "25"),
+            ("quality.module_validation", "0"),
+            ("quality.unset", "0"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(shown, expected);
+        let credits = values.iter().find(|v| v.name == "credits").unwrap();
+        assert_eq!(credits, &own, "the licence's own value keeps its expiry");
+        assert!(
+            values
+                .iter()
+                .filter(|v| v.name != "credits")
+                .all(|v| v.expiry.is_none())
+        );
+    }
+
+    #[test]
+    fn declared_defaults_are_shown_in_stored_form() {
+        let defs = [
+            def("q", "plus", PropertyType::Int, "+5"),
+            def("q", "flag", PropertyType::Bool, "TRUE"),
+            def("q", "empty_flag", PropertyType::Bool, ""),
+        ];
+        let values = declared_values(&defs, &[]);
+        let value = |name: &str| {
+            values
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.value.as_str())
+        };
+        assert_eq!(value("plus"), Some("5"));
+        assert_eq!(value("flag"), Some("true"));
+        assert_eq!(value("empty_flag"), Some("false"));
+        assert!(declared_values(&[], &[stored("q", "plus", PropertyType::Int, "1")]).is_empty());
     }
 
     #[test]

@@ -1,20 +1,30 @@
-//! The licence info elements several replies share (methods.md, top), in the spec's order.
+//! The licence info elements several replies share (methods.md, top), in the spec's order,
+//! with the elements of QLM's ValidateLicenseHttp sample that licd knows (docs/protocol.md
+//! §7): each placed beside its neighbour in that sample.
 
 use crate::config::Config;
-use crate::license::License;
 use crate::license::dates::format_datetime;
 use crate::license::keys::ActivationKey;
+use crate::license::properties::declared_values;
+use crate::license::{Activation, License};
 use crate::response::{Field, Value};
 
 /// The licence info elements for `license`, as seen by a computer that is (`false`) or is not
-/// yet (`true`) activated. Elements without a value are left out.
+/// yet (`true`) activated; `activation` is the activation the request names, when it has
+/// one. Elements without a value are left out.
 pub fn license_info(
     license: &License,
     config: &Config,
     now: i64,
     needs_activation: bool,
+    activation: Option<&Activation>,
 ) -> Vec<Field> {
-    let mut f = Vec::with_capacity(21);
+    let mut f = Vec::with_capacity(26);
+    // QLM's sample has them right after `pckey`, before the product.
+    if let Some(a) = activation {
+        push_opt(&mut f, "computerName", &a.computer_name);
+        f.push(Field::text("computerID", a.computer_id.clone()));
+    }
     push_product(&mut f, license, config);
     f.push(Field::int(
         "status",
@@ -29,8 +39,15 @@ pub fn license_info(
     push_opt(&mut f, "affiliateID", &license.affiliate_id);
     push_opt(&mut f, "userEmail", &license.email);
     push_opt(&mut f, "orderID", &license.order_id);
-    if let Some(properties) = product_properties(license) {
+    if let Some(properties) = product_properties(license, config) {
         f.push(properties);
+    }
+    // QLM's sample has it right after `productProperties`.
+    if let Some(a) = activation {
+        f.push(Field::text(
+            "activationDate",
+            format_datetime(a.activated_at),
+        ));
     }
     f.push(Field::bool("revoked", license.revoked));
     f.push(Field::text(
@@ -59,9 +76,14 @@ fn push_product(f: &mut Vec<Field>, license: &License, config: &Config) {
     f.push(Field::text("licenseModel", license.model.as_str()));
 }
 
-/// How many seats the licence has and how long it runs: seats allowed and free, expiry,
-/// duration (-1 when it has none) and, under a maintenance plan, its renewal date.
+/// How many seats the licence has and how long it runs: floating seats (QLM's sample puts
+/// them before the seats), seats allowed and free, expiry, duration (-1 when it has none)
+/// and, under a maintenance plan, its renewal date.
 fn push_seats_and_term(f: &mut Vec<Field>, license: &License) {
+    f.push(Field::int(
+        "floatingSeats",
+        i64::from(license.floating_seats()),
+    ));
     f.push(Field::int(
         "numActivationsAllowed",
         i64::from(license.activations_allowed),
@@ -84,21 +106,28 @@ fn push_seats_and_term(f: &mut Vec<Field>, license: &License) {
     }
 }
 
-/// The `productProperties` list, one `property` per product property; `None` when the
-/// licence has none.
-fn product_properties(license: &License) -> Option<Field> {
-    if license.properties.is_empty() {
+/// `productProperties`: one `Property` per property the product declares, with the
+/// licence's value or the default (`license::properties::declared_values`); `None` when the
+/// product declares none (or is no longer configured). XML writes it as QLM's embedded
+/// `<ProductProperties>` document; JSON as an array.
+fn product_properties(license: &License, config: &Config) -> Option<Field> {
+    let product = config.product(
+        license.product_id,
+        license.major_version,
+        license.minor_version,
+    )?;
+    let values = declared_values(&product.properties, &license.properties);
+    if values.is_empty() {
         return None;
     }
-    let entries = license
-        .properties
-        .iter()
+    let entries = values
+        .into_iter()
         .map(|p| {
             let mut attrs = vec![
-                ("category", p.category.clone()),
-                ("name", p.name.clone()),
+                ("category", p.category),
+                ("name", p.name),
                 ("type", p.ty.as_str().to_string()),
-                ("value", p.value.clone()),
+                ("value", p.value),
             ];
             if let Some(e) = p.expiry {
                 attrs.push(("expiryDate", format_datetime(e)));
@@ -108,8 +137,9 @@ fn product_properties(license: &License) -> Option<Field> {
         .collect();
     Some(Field {
         name: "productProperties",
-        value: Value::AttrList {
-            item: "property",
+        value: Value::EmbeddedDocument {
+            root: "ProductProperties",
+            item: "Property",
             entries,
         },
     })

@@ -462,3 +462,53 @@ fn error_codes_are_codes_licd_has_and_all_are_listed() {
         assert!(DOC.contains(&row), "§8 of docs/protocol.md lacks {row}");
     }
 }
+
+/// The element names of the first cells of §7's table, in order.
+fn licence_info_table() -> Vec<String> {
+    let table = DOC
+        .split_once("## 7. Licence info elements")
+        .and_then(|(_, rest)| rest.split_once("## 8."))
+        .expect("§7 of docs/protocol.md")
+        .0;
+    table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split('|').next())
+        .flat_map(|cell| backticked(cell).into_iter().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn licence_info_table_lists_every_element_written_in_the_order_written() {
+    use crate::license::dates::parse_expiry;
+    use crate::license::{Activation, License};
+    let config = crate::config::Config::embedded().expect("the embedded configuration");
+    // A licence with every element that can be left out set, on a named activation.
+    let mut license = License::for_tests("subscription", 3, 1_800_000_000);
+    license.features = crate::license::features::Features([1, 0, 0, 0]);
+    license.expiry = parse_expiry("2030-01-01");
+    license.maintenance_plan = true;
+    license.maintenance_renewal = parse_expiry("2029-01-01");
+    license.user_data = Some("u".into());
+    license.affiliate_id = Some("a".into());
+    license.email = Some("e@x.com".into());
+    license.order_id = Some("o".into());
+    let activation = Activation {
+        computer_id: "PC-7".into(),
+        computer_name: Some("Seven".into()),
+        activated_at: 1_800_000_100,
+        last_seen: 1_800_000_100,
+        computer_key: String::new(),
+        client_ip: None,
+        user_data: None,
+        offline_until: None,
+    };
+    let fields =
+        license_info::license_info(&license, &config, 1_800_000_200, false, Some(&activation));
+    let written: Vec<String> = fields.iter().map(|f| f.name.to_owned()).collect();
+    assert_eq!(
+        written,
+        licence_info_table(),
+        "§7 of docs/protocol.md lists the licence info elements in the order written"
+    );
+}

@@ -99,7 +99,7 @@ impl UpdateLicense {
         ));
         reply
             .fields
-            .extend(license_info(&license, &ctx.config, ctx.now, false));
+            .extend(license_info(&license, &ctx.config, ctx.now, false, None));
         Ok(reply)
     }
 }

@@ -6,7 +6,6 @@ use crate::auth::guard;
 use crate::config::Config;
 use crate::errors::MethodError;
 use crate::http::args::Args;
-use crate::license::dates::format_datetime;
 use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
@@ -54,8 +53,8 @@ impl ValidateLicense {
 }
 
 /// The reply of ValidateLicenseHttp (and of `licd license-file`): `<result>`, then for an
-/// activated computer `pckey`, `computerID`, `computerName`, `activationDate`, then the
-/// licence info elements.
+/// activated computer `pckey`, then the licence info elements (with the activation's
+/// `computerName`, `computerID` and `activationDate` when there is one).
 pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
     match checked {
         Checked::Active {
@@ -66,18 +65,19 @@ pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
         } => {
             let mut r = Reply::new(result_sentence(new, &activation.computer_id));
             r.push(Field::text("pckey", display_key(&computer_key)));
-            r.push(Field::text("computerID", activation.computer_id.clone()));
-            r.push_opt("computerName", activation.computer_name.clone());
-            r.push(Field::text(
-                "activationDate",
-                format_datetime(activation.activated_at),
+            r.fields.extend(license_info(
+                &license,
+                config,
+                now,
+                false,
+                Some(&activation),
             ));
-            r.fields.extend(license_info(&license, config, now, false));
             r
         }
         Checked::NotActivated { license } => {
             let mut r = Reply::new("The license is valid but not activated on this computer.");
-            r.fields.extend(license_info(&license, config, now, true));
+            r.fields
+                .extend(license_info(&license, config, now, true, None));
             r
         }
     }

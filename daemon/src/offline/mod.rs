@@ -194,16 +194,60 @@ pub async fn signing_keys(
         .collect()
 }
 
-/// The public key(s) as PEM, what `licd signing-key export` writes: the current key alone,
-/// or with `all` every key, each block after a line naming it (text outside the PEM
-/// boundaries is allowed, RFC 7468 §2, and ignored by PEM readers).
+/// The forms `licd signing-key export` writes a public key in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicKeyFormat {
+    /// `-----BEGIN PUBLIC KEY-----` (SubjectPublicKeyInfo), what xmlsec1 and most
+    /// verifiers read; the default.
+    Pem,
+    /// QLM's `<RSAKeyValue><Modulus>…</Modulus><Exponent>…</Exponent></RSAKeyValue>`, what QLM
+    /// applications embed.
+    RsaKeyValue,
+}
+
+impl PublicKeyFormat {
+    /// The name on the command line and in the admin API's `format=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PublicKeyFormat::Pem => "pem",
+            PublicKeyFormat::RsaKeyValue => "rsakeyvalue",
+        }
+    }
+
+    /// The format of that name, in any case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [PublicKeyFormat::Pem, PublicKeyFormat::RsaKeyValue]
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The public key(s), what `licd signing-key export` writes: the current key alone, in
+/// `format`, or with `all` every key as PEM, each block after a line naming it (text outside
+/// the PEM boundaries is allowed, RFC 7468 §2, and ignored by PEM readers). `all` is PEM
+/// only: a QLM application embeds one `<RSAKeyValue>`, and a file of several is no XML.
 pub async fn export_public_keys(
     store: &Store,
     signer: &Signer,
     all: bool,
+    format: PublicKeyFormat,
 ) -> Result<String, OfflineError> {
     if !all {
-        return Ok(signer.current_key(store).await?.public_key_pem()?);
+        let key = signer.current_key(store).await?;
+        return Ok(match format {
+            PublicKeyFormat::Pem => key.public_key_pem()?,
+            PublicKeyFormat::RsaKeyValue => {
+                let mut xml = key.public_key_rsa_key_value()?;
+                xml.push('\n');
+                xml
+            }
+        });
+    }
+    if format != PublicKeyFormat::Pem {
+        return Err(OfflineError::Usage(format!(
+            "--all writes PEM only; export the current key alone with --format {}",
+            format.name()
+        )));
     }
     let mut out = String::new();
     for key in signing_keys(store, signer).await? {
@@ -220,6 +264,17 @@ pub async fn rotate_signing_key(
     signer: &Signer,
 ) -> Result<SigningKeyInfo, OfflineError> {
     let key = signer.rotate(store).await?;
+    SigningKeyInfo::of(&key, true)
+}
+
+/// Makes a shop's own private key, in QLM's `<RSAKeyValue>` form, the current signing key;
+/// the old keys stay. A key that is not valid is refused and nothing is stored.
+pub async fn import_signing_key(
+    store: &Store,
+    signer: &Signer,
+    rsa_key_value: String,
+) -> Result<SigningKeyInfo, OfflineError> {
+    let key = signer.import(store, rsa_key_value).await?;
     SigningKeyInfo::of(&key, true)
 }
 

@@ -56,7 +56,7 @@ pub fn export_on_stopped_database(
 ) -> Result<Vec<SigningKeyInfo>, OfflineError> {
     let file = OutputFile::create(out)?;
     let (pem, keys) = block_on(on_stopped_database(config, async |store, signer| {
-        let pem = export_public_keys(store, signer, all).await?;
+        let pem = export_public_keys(store, signer, all, super::PublicKeyFormat::Pem).await?;
         let keys = signing_keys(store, signer).await?;
         Ok((pem, keys))
     }))?;

@@ -9,9 +9,11 @@ use std::fmt;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 
+use super::rsa_key_value::{self, MIN_IMPORT_BITS};
 use super::{SigningError, hex};
 
 /// The size of every key licd makes: 3072 bits, the size NIST rates as good past 2030.
+/// An imported key (a QLM shop's own) may be smaller, down to [`MIN_IMPORT_BITS`].
 pub const KEY_BITS: u32 = 3072;
 
 pub use super::stored::StoredSigningKey;
@@ -44,6 +46,17 @@ impl SigningKey {
         })
     }
 
+    /// A QLM shop's private key in QLM's `<RSAKeyValue>` form, checked strictly
+    /// (`rsa_key_value::parse_private`), to be stored as a new current key made at `now`.
+    pub fn from_rsa_key_value(xml: &str, now: i64) -> Result<SigningKey, SigningError> {
+        let key = PKey::from_rsa(rsa_key_value::parse_private(xml)?)?;
+        Ok(SigningKey {
+            name: key_name(&key)?,
+            created_at: now,
+            key,
+        })
+    }
+
     /// Parses a stored key; its name must be the one its public key gives, so a damaged or
     /// swapped row is found before it signs anything.
     pub fn from_stored(stored: &StoredSigningKey) -> Result<SigningKey, SigningError> {
@@ -54,9 +67,9 @@ impl SigningKey {
         let key = PKey::private_key_from_pem(stored.private_key_pem.as_bytes())
             .map_err(|e| damaged(e.to_string()))?;
         let rsa = key.rsa().map_err(|_| damaged("not an RSA key".into()))?;
-        if rsa.size() * 8 < KEY_BITS {
+        if rsa.size() * 8 < MIN_IMPORT_BITS {
             return Err(damaged(format!(
-                "{} bits, expected {KEY_BITS}",
+                "{} bits, expected at least {MIN_IMPORT_BITS}",
                 rsa.size() * 8
             )));
         }
@@ -96,6 +109,11 @@ impl SigningKey {
     pub fn public_key_pem(&self) -> Result<String, SigningError> {
         let pem = self.key.public_key_to_pem()?;
         Ok(String::from_utf8_lossy(&pem).into_owned())
+    }
+
+    /// The public key in QLM's `<RSAKeyValue>` form, what QLM applications embed.
+    pub fn public_key_rsa_key_value(&self) -> Result<String, SigningError> {
+        Ok(rsa_key_value::public_xml(&*self.key.rsa()?))
     }
 
     pub(super) fn private_key(&self) -> &PKey<Private> {

@@ -10,6 +10,7 @@
 
 pub mod keys;
 pub mod reply;
+pub mod rsa_key_value;
 pub mod stored;
 pub mod xmldsig;
 
@@ -59,6 +60,10 @@ pub enum SigningError {
         /// What is wrong with it.
         why: String,
     },
+    /// A key given to `licd signing-key import` is not a valid private key (nothing was
+    /// stored).
+    #[error("the key was not imported, nothing was changed: {0}")]
+    BadImport(#[from] rsa_key_value::RsaKeyValueError),
     /// The database names a current key that is not in the key table.
     #[error("the database names {0} as the current signing key but does not hold it")]
     MissingKey(String),
@@ -167,6 +172,28 @@ impl Signer {
         self.write(store, SigningKeyChange::Rotate(stored)).await?;
         let key = Arc::new(made);
         tracing::info!(key = key.name(), "licence-signing key rotated");
+        self.remember(key.clone());
+        Ok(key)
+    }
+
+    /// Makes a shop's own private key (QLM's `<RSAKeyValue>` form) the current key, stored
+    /// as a rotation stores a new one: the old keys stay, so files they signed still verify.
+    /// A key that does not pass the checks of `rsa_key_value::parse_private` stores nothing.
+    pub async fn import(
+        &self,
+        store: &Store,
+        xml: String,
+    ) -> Result<Arc<SigningKey>, SigningError> {
+        let now = dates::now();
+        // OpenSSL's key check tests both primes: up to a second for the largest keys.
+        let key = tokio::task::spawn_blocking(move || SigningKey::from_rsa_key_value(&xml, now))
+            .await
+            .map_err(|e| SigningError::Task(e.to_string()))??;
+        let _one_at_a_time = self.creating.lock().await;
+        self.write(store, SigningKeyChange::Rotate(key.to_stored()?))
+            .await?;
+        let key = Arc::new(key);
+        tracing::info!(key = key.name(), "licence-signing key imported");
         self.remember(key.clone());
         Ok(key)
     }
