@@ -293,3 +293,6 @@ async fn flush(
     }
     txn.commit().await.map_err(db_error)
 }
+
+#[cfg(test)]
+mod tests;
