@@ -19,6 +19,7 @@ mod packaging;
 mod persistence;
 mod ping_and_latest_version;
 mod plugins;
+mod postgres;
 mod release_license;
 mod reliability;
 mod security;
