@@ -161,3 +161,31 @@ fn a_node_whose_database_does_not_answer_waits_naming_it_and_does_not_listen() {
     }
     assert!(!dir.path().join("data").join("admin.sock").exists());
 }
+
+#[test]
+fn maintenance_commands_name_postgresqls_own_tools_and_exit_1() {
+    // No database is needed: the refusal comes from the configuration alone.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("licd.toml");
+    let toml = on_postgres("postgres://licd@127.0.0.1:1/licd").to_toml();
+    std::fs::write(&config, toml).expect("write config");
+    let config = config.to_str().expect("a UTF-8 path");
+    let out = dir.path().join("backup.out");
+    let out = out.to_str().expect("a UTF-8 path");
+    for (args, tool) in [
+        (vec!["backup", "--config", config, "--out", out], "pg_dump"),
+        (
+            vec!["restore", "--config", config, "--from", out],
+            "pg_restore",
+        ),
+        (vec!["compact", "--config", config], "VACUUM"),
+    ] {
+        let (code, _, err) = crate::util::licd_cmd(&args, None, dir.path());
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(tool), "{args:?} does not name {tool}: {err}");
+    }
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "no backup file is left"
+    );
+}
