@@ -31,8 +31,8 @@ use crate::store::tx::{Tx, TxError, TxResult};
 use crate::store::{CommandError, StoreError, StoreOptions, StoreStats};
 use tx::{PgTx, SHARDS};
 
-/// How often a command that lost a deadlock or a serialization check is tried again: a
-/// second attempt almost always succeeds, since its rival has committed meanwhile.
+/// How often a command asks the pool for a connection before it gives up (each ask waits up
+/// to the pool's own timeout): a node whose database just restarted reconnects within it.
 const ATTEMPTS: u32 = 3;
 
 /// Writes one lazily kept bookkeeping row, only where the activation is still the one it
