@@ -68,8 +68,11 @@ fn split_verification(url: &str) -> (String, Verify) {
 pub fn url_problem(url: &str) -> Result<(), String> {
     let (url, _) = split_verification(url);
     let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-        // The parser's text names the option or says what is missing; never the value.
-        e.to_string()
+        // The parser's cause names the option or says what is missing, never the value.
+        match std::error::Error::source(&e) {
+            Some(cause) => cause.to_string(),
+            None => e.to_string(),
+        }
     })?;
     if config.get_hosts().is_empty() {
         return Err("it names no host".into());
@@ -171,6 +174,7 @@ mod tests {
         let bad = "postgres://licd:s3cret@db/licd?sslmode=sometimes";
         let why = url_problem(bad).unwrap_err();
         assert!(!why.contains("s3cret"), "{why}");
+        assert!(why.contains("sslmode"), "{why}");
         assert!(url_problem("postgres://licd:s3cret@db.example:6432/licd").is_ok());
         assert!(url_problem("postgres:///licd").is_err());
         assert_eq!(
