@@ -19,6 +19,7 @@ mod packaging;
 mod persistence;
 mod ping_and_latest_version;
 mod plugins;
+mod postgres;
 mod qlm_clients;
 mod qlm_reply_and_keys;
 mod release_license;

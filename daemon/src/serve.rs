@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::VERSION;
 use crate::admin::{self, api::AdminCtx, socket::AdminSocket};
 use crate::auth::password::{AuthError, PasswordChecker};
-use crate::config::{Config, DATABASE_FILE};
+use crate::config::{Backend, Config, DATABASE_FILE};
 use crate::logging::LogControl;
 use crate::notify;
 use crate::plugins::{PluginHost, PluginLoadError};
@@ -26,7 +26,7 @@ use crate::reload::{self, ConfigSource};
 use crate::state::AppState;
 use crate::store::data_dir::{self, DataDirError};
 use crate::store::lock::DaemonLock;
-use crate::store::{Store, StoreError, StoreOptions, permissions};
+use crate::store::{PostgresSettings, Store, StoreError, StoreOptions, permissions};
 
 /// Why the server could not start or stop cleanly. Each message says what to do; none
 /// repeats its cause (an OS reason is part of the text, not also an error source).
@@ -114,7 +114,7 @@ impl Control {
 }
 
 /// Runs the server on `config` until `control.shutdown` completes.
-pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
+pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError> {
     // First: a server that cannot authenticate a configured vendor must not run. Blocking
     // (dlopen, create), but nothing is served yet.
     let plugins = PluginHost::load(&config.plugins)?;
@@ -125,7 +125,21 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     let data_dir = config.server.data_dir.clone();
     // Held until `run` returns, so that a second licd is told this one's pid even while this
     // one is still repairing the database.
-    let (store, _daemon_lock) = open_database(&config)?;
+    let opened = match config.store.backend {
+        Backend::Redb => open_database(&config)?,
+        Backend::Postgres => {
+            data_dir::create(&data_dir)?;
+            // A stop asked for while the database is out of reach ends the wait.
+            tokio::select! {
+                store = open_postgres(&config) => (store?, None),
+                () = &mut control.shutdown => {
+                    tracing::info!("licd stopped before the database answered");
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let (store, _daemon_lock) = opened;
     let (listener, local) = bind(config.server.listen).await?;
     let scheme = scheme(&config);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -164,8 +178,51 @@ pub async fn run(config: Config, control: Control) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// How long one attempt to reach PostgreSQL may take, so that a retry line is logged at
+/// least every [`POSTGRES_RETRY`] plus this.
+const POSTGRES_ATTEMPT: Duration = Duration::from_secs(4);
+/// The pause between attempts to reach PostgreSQL.
+const POSTGRES_RETRY: Duration = Duration::from_secs(1);
+
+/// Connects to PostgreSQL, waiting while it does not answer: a log line and the systemd
+/// status name the server at each retry, and nothing is bound or announced meanwhile, so
+/// licd never starts half-ready. A refusal the server did answer (a wrong password, no such
+/// database, a newer schema) ends the start.
+async fn open_postgres(config: &Config) -> Result<Store, ServeError> {
+    let store = &config.store;
+    let url = store.postgres_url.clone().unwrap_or_default();
+    let server = crate::store::postgres_server_name(&url);
+    let settings = PostgresSettings {
+        url,
+        pool_size: store.pool_size,
+        statement_timeout_ms: store.statement_timeout_ms,
+    };
+    loop {
+        notify::status(&format!("connecting to PostgreSQL at {server}"));
+        let attempt = Store::open_postgres(&settings, StoreOptions::default());
+        let why = match tokio::time::timeout(POSTGRES_ATTEMPT, attempt).await {
+            Ok(Ok(store)) => {
+                tracing::info!(server = %server, "connected to PostgreSQL");
+                return Ok(store);
+            }
+            Ok(Err(StoreError::Unreachable(why))) => why,
+            Ok(Err(other)) => return Err(other.into()),
+            Err(_) => format!("no answer within {} s", POSTGRES_ATTEMPT.as_secs()),
+        };
+        tracing::warn!(
+            server = %server,
+            "PostgreSQL at {server} does not answer ({why}); retrying in {} s, not serving until it does",
+            POSTGRES_RETRY.as_secs()
+        );
+        notify::status(&format!(
+            "waiting for PostgreSQL at {server}: {why}; not serving yet"
+        ));
+        tokio::time::sleep(POSTGRES_RETRY).await;
+    }
+}
+
 /// Makes the data directory, takes its lock and opens (repairing if needed) the database.
-fn open_database(config: &Config) -> Result<(Store, DaemonLock), ServeError> {
+fn open_database(config: &Config) -> Result<(Store, Option<DaemonLock>), ServeError> {
     let data_dir = &config.server.data_dir;
     data_dir::create(data_dir)?;
     let database = data_dir.join(DATABASE_FILE);
@@ -182,7 +239,7 @@ fn open_database(config: &Config) -> Result<(Store, DaemonLock), ServeError> {
     };
     notify::status("opening the database");
     let store = Store::open(&database, options)?;
-    Ok((store, lock))
+    Ok((store, Some(lock)))
 }
 
 /// Binds the listen address; the listener and the address it got (port 0 picks one).

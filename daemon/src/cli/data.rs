@@ -13,8 +13,9 @@ use http::Method;
 use licd::admin::body;
 use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENSES_HEADER, ROWS_HEADER};
-use licd::config::DATABASE_FILE;
+use licd::config::{Backend, Config, DATABASE_FILE};
 use licd::store::maintenance::CheckReport;
+use licd::store::postgres_tools;
 
 use super::{Location, OutputFile, block_on, read_json};
 
@@ -68,8 +69,10 @@ pub struct ImportArgs {
 pub fn backup(a: BackupArgs) -> anyhow::Result<()> {
     block_on(async move {
         let started = Instant::now();
+        let config = a.location.load()?;
+        refuse_on_postgres(&config, postgres_tools::BACKUP)?;
         let mut out = OutputFile::create(&a.out, true)?;
-        let mut conn = Connection::open(&a.location.load()?, Open::Existing).await?;
+        let mut conn = Connection::open(&config, Open::Existing).await?;
         let through = through(&conn);
         let reply = conn
             .call(request(Method::GET, "/v1/backup", body::empty()))
@@ -116,6 +119,7 @@ fn through(conn: &Connection) -> &'static str {
 pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
     block_on(async move {
         let config = a.location.load()?;
+        refuse_on_postgres(&config, postgres_tools::RESTORE)?;
         let data_dir = config.server.data_dir.clone();
         refuse_if_running(&data_dir, "restore").await?;
         licd::store::data_dir::create(&data_dir)?;
@@ -223,6 +227,7 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
 pub fn check(location: Location) -> anyhow::Result<()> {
     block_on(async move {
         let config = location.load()?;
+        refuse_on_postgres(&config, postgres_tools::CHECK)?;
         let report: CheckReport = match daemon(&config.server.data_dir).await? {
             Some(sender) => {
                 let mut conn = Connection::Daemon(sender);
@@ -262,6 +267,7 @@ pub fn check(location: Location) -> anyhow::Result<()> {
 pub fn compact(location: Location) -> anyhow::Result<()> {
     block_on(async move {
         let config = location.load()?;
+        refuse_on_postgres(&config, postgres_tools::COMPACT)?;
         refuse_if_running(&config.server.data_dir, "compact").await?;
         let db = config.server.data_dir.join(DATABASE_FILE);
         let sizes =
@@ -273,6 +279,15 @@ pub fn compact(location: Location) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+/// Fails with `tool`'s advice when the licences live in PostgreSQL, whose own tools do this
+/// (docs/scale-out.md).
+fn refuse_on_postgres(config: &Config, tool: &str) -> anyhow::Result<()> {
+    if config.store.backend == Backend::Postgres {
+        bail!("{tool}");
+    }
+    Ok(())
 }
 
 /// Fails with the daemon's pid when a daemon serves `data_dir`.

@@ -32,6 +32,7 @@ const SECRET_KEYS: &[&str] = &[
     "passwordHash",
     "apiKey",
     "communicationEncryptionKey",
+    "postgresUrl",
 ];
 
 /// Parses `text` into a configuration whose secrets are not yet read nor rules checked, with
@@ -61,6 +62,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         security: Default::default(),
         options: Default::default(),
         activation: Default::default(),
+        store: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -89,6 +91,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "activation" => {
                 if let Some(s) = section(value, &place, &mut report) {
                     config.activation = s;
+                }
+            }
+            "store" => {
+                if let Some(s) = section(value, &place, &mut report) {
+                    config.store = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -234,9 +241,10 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 4] {
+fn sections() -> [(&'static str, &'static [&'static str]); 5] {
     [
         ("[server]", field_names::<ServerConfig>()),
+        ("[store]", field_names::<super::StoreConfig>()),
         ("[security]", field_names::<SecurityConfig>()),
         ("[options]", field_names::<OptionsConfig>()),
         ("[activation]", field_names::<ActivationConfig>()),

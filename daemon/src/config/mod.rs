@@ -22,6 +22,7 @@ mod products;
 mod secrets;
 mod server;
 mod server_properties;
+mod store;
 mod suggest;
 mod tls;
 mod validate;
@@ -38,6 +39,7 @@ pub use ip_list::IpList;
 pub use products::Product;
 pub use server::{DATABASE_FILE, LogFormat, LogLevel, ServerConfig};
 pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, SignatureAlgorithm};
+pub use store::{Backend, StoreConfig};
 pub use tls::{TlsFileError, TlsIdentity};
 pub use vendors::{PluginConfig, ResponseFormat, Scope, Vendor};
 
@@ -110,6 +112,9 @@ pub struct Config {
     /// `[activation]`: QLM's activation server properties.
     #[serde(default)]
     pub activation: ActivationConfig,
+    /// `[store]`: the backend holding the licences (redb, or a shared PostgreSQL).
+    #[serde(default)]
+    pub store: StoreConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,
@@ -173,6 +178,11 @@ impl Config {
             problems.extend(invalid.problems);
         }
         let mut warnings = vendors::vendor_warnings(&config.vendors);
+        warnings.extend(store::warnings(
+            &config.store,
+            config.server.cache_size_mib,
+            ServerConfig::default().cache_size_mib,
+        ));
         warnings.extend(credentials::weaker_hash_warnings(&config));
         config.warnings.extend(warnings.into_iter().map(|w| {
             if origin.is_empty() {
@@ -250,6 +260,9 @@ impl Config {
         }
         if self.server.cache_size_mib != newer.server.cache_size_mib {
             changed.push("server.cacheSizeMiB");
+        }
+        if self.store != newer.store {
+            changed.push("[store]");
         }
         if self.plugins != newer.plugins {
             changed.push("[[plugin]]");

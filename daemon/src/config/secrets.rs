@@ -33,6 +33,15 @@ pub(super) fn resolve(config: &mut Config, base_dir: Option<&Path>) -> Vec<Strin
         base_dir,
     );
 
+    let store = &mut config.store;
+    found.secret(
+        "[store]",
+        "postgresUrl",
+        &mut store.postgres_url,
+        store.postgres_url_file.as_deref(),
+        base_dir,
+    );
+
     for vendor in &mut config.vendors {
         let place = format!("[[vendor]] \"{}\"", vendor.name);
         found.secret(

@@ -87,6 +87,10 @@ fn embedded_default_writes_every_setting_at_its_default() {
         format!("{:?}", embedded.activation),
         format!("{:?}", empty.activation)
     );
+    assert_eq!(
+        format!("{:?}", embedded.store),
+        format!("{:?}", empty.store)
+    );
     let mut options = embedded.options.clone();
     options.default_commerce_provider = String::new();
     assert_eq!(format!("{options:?}"), format!("{:?}", empty.options));
@@ -100,6 +104,7 @@ fn embedded_default_documents_every_key() {
         document::field_names::<SecurityConfig>(),
         document::field_names::<OptionsConfig>(),
         document::field_names::<ActivationConfig>(),
+        document::field_names::<super::StoreConfig>(),
         document::field_names::<Product>(),
         document::field_names::<crate::license::properties::PropertyDef>(),
         document::field_names::<Vendor>(),

@@ -49,6 +49,15 @@ impl From<crate::store::StoreError> for MethodError {
             E::Unavailable => MethodError::busy(
                 "The database is being reopened; nothing was changed. Retry shortly.",
             ),
+            E::Unreachable(why) => {
+                tracing::warn!(error = %why, "the database does not answer");
+                MethodError::busy(
+                    "The database does not answer; nothing was changed. Retry shortly.",
+                )
+            }
+            E::OutcomeUnknown => MethodError::internal(
+                "The connection to the database broke while the change was committed; it may or may not have been applied. Look the licence up before repeating.",
+            ),
             E::Busy => MethodError::busy(
                 "The server is busy (write queue full); nothing was changed. Retry shortly.",
             ),

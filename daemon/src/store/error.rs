@@ -49,6 +49,13 @@ pub enum StoreError {
     /// changed.
     #[error("the database is being reopened after a failed commit")]
     Unavailable,
+    /// The database server does not answer (a networked backend); nothing was changed.
+    #[error("the database server does not answer: {0}")]
+    Unreachable(String),
+    /// The answer to a commit was lost with the connection: the change may or may not be
+    /// stored.
+    #[error("the database's answer to a commit was lost; the change may or may not be stored")]
+    OutcomeUnknown,
     /// Too many changes are waiting; nothing was changed.
     #[error("too many changes are waiting to be written")]
     Busy,

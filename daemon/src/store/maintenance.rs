@@ -42,6 +42,7 @@ impl Store {
     pub fn maintenance(&self) -> Result<&dyn Maintenance, StoreError> {
         match self {
             Store::Redb(s) => Ok(s),
+            Store::Postgres(s) => Ok(s),
         }
     }
 }

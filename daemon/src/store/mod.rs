@@ -20,6 +20,8 @@ mod error;
 pub mod lock;
 pub mod maintenance;
 pub mod permissions;
+/// The PostgreSQL backend, in folder `postgres/`.
+mod postgres;
 pub mod replays;
 mod snapshot;
 mod stats;
@@ -30,8 +32,19 @@ pub mod tx;
 pub use commands::{Command, Remembered, Replayable};
 pub use error::{CommandError, StoreError};
 pub use maintenance::{CheckReport, Compacted, Copied};
+pub use postgres::{PostgresSettings, server_name as postgres_server_name};
 pub use snapshot::Snapshot;
 pub use stats::StoreStats;
+
+/// Why a PostgreSQL connection URL cannot be used, in words that never quote it.
+pub fn postgres_url_problem(url: &str) -> Result<(), String> {
+    postgres::url_problem(url)
+}
+
+/// What the maintenance commands say with the PostgreSQL backend: the tool to use instead.
+pub mod postgres_tools {
+    pub use super::postgres::maintenance::{BACKUP, CHECK, COMPACT, RESTORE};
+}
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -76,6 +89,8 @@ impl Default for StoreOptions {
 pub enum Store {
     /// The embedded redb file.
     Redb(embedded::RedbStore),
+    /// A PostgreSQL database shared by every node.
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -91,10 +106,22 @@ impl Store {
         embedded::RedbStore::open_existing(path, options).map(Store::Redb)
     }
 
+    /// Connects to the PostgreSQL database of `settings`, migrating its schema (once, under
+    /// an advisory lock, however many nodes start) and reading the shared server secret.
+    pub async fn open_postgres(
+        settings: &PostgresSettings,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        postgres::PgStore::open(settings, &options)
+            .await
+            .map(Store::Postgres)
+    }
+
     /// The 32-byte server secret that computer keys are derived with.
     pub fn secret(&self) -> &[u8; 32] {
         match self {
             Store::Redb(s) => s.secret(),
+            Store::Postgres(s) => s.secret(),
         }
     }
 
@@ -102,6 +129,7 @@ impl Store {
     pub async fn read(&self) -> Result<Snapshot, StoreError> {
         match self {
             Store::Redb(s) => s.reader().map(Snapshot::Redb),
+            Store::Postgres(s) => s.reader().await.map(Snapshot::Postgres),
         }
     }
 
@@ -119,6 +147,7 @@ impl Store {
     ) -> Result<C::Done, CommandError> {
         match self {
             Store::Redb(s) => s.run(command, deadline).await,
+            Store::Postgres(s) => s.run(command, deadline).await,
         }
     }
 
@@ -135,6 +164,7 @@ impl Store {
     ) -> Result<Replayable<C::Done>, CommandError> {
         match self {
             Store::Redb(s) => s.run_remembered(command, deadline, key, at).await,
+            Store::Postgres(s) => s.run_remembered(command, deadline, key, at).await,
         }
     }
 
@@ -142,6 +172,7 @@ impl Store {
     pub fn stats(&self) -> &StoreStats {
         match self {
             Store::Redb(s) => s.stats(),
+            Store::Postgres(s) => s.stats(),
         }
     }
 
@@ -150,6 +181,7 @@ impl Store {
     pub async fn writer_alive(&self, timeout: Duration) -> bool {
         match self {
             Store::Redb(s) => s.writer_alive(timeout).await,
+            Store::Postgres(s) => s.writer_alive(timeout).await,
         }
     }
 
@@ -159,6 +191,7 @@ impl Store {
     pub fn record_lazily(&self, key: &str, activation: Activation) {
         match self {
             Store::Redb(s) => s.record_lazily(key, activation),
+            Store::Postgres(s) => s.record_lazily(key, activation),
         }
     }
 
@@ -167,6 +200,7 @@ impl Store {
     pub fn pending(&self, key: &str, stored: &Activation) -> Option<Activation> {
         match self {
             Store::Redb(s) => s.pending(key, stored),
+            Store::Postgres(s) => s.pending(key, stored),
         }
     }
 
@@ -175,6 +209,7 @@ impl Store {
     pub fn close(self) -> Result<(), StoreError> {
         match self {
             Store::Redb(s) => s.close(),
+            Store::Postgres(s) => s.close(),
         }
     }
 }

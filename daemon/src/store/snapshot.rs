@@ -5,6 +5,7 @@
 
 use super::StoreError;
 use super::embedded::RedbReader;
+use super::postgres::PgReader;
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
@@ -13,6 +14,8 @@ use crate::signing::stored::StoredSigningKey;
 pub enum Snapshot {
     /// A read transaction of the embedded file.
     Redb(RedbReader),
+    /// A REPEATABLE READ transaction of the PostgreSQL database.
+    Postgres(PgReader),
 }
 
 impl Snapshot {
@@ -20,6 +23,7 @@ impl Snapshot {
     pub async fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.license(key),
+            Snapshot::Postgres(r) => r.license(key).await,
         }
     }
 
@@ -31,6 +35,7 @@ impl Snapshot {
     ) -> Result<Option<Activation>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activation(key, computer_id),
+            Snapshot::Postgres(r) => r.activation(key, computer_id).await,
         }
     }
 
@@ -38,6 +43,7 @@ impl Snapshot {
     pub async fn activations(&self, key: &str) -> Result<Vec<Activation>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activations(key),
+            Snapshot::Postgres(r) => r.activations(key).await,
         }
     }
 
@@ -45,6 +51,7 @@ impl Snapshot {
     pub async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.history(key),
+            Snapshot::Postgres(r) => r.history(key).await,
         }
     }
 
@@ -52,6 +59,7 @@ impl Snapshot {
     pub async fn release_times(&self, key: &str) -> Result<Vec<i64>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.release_times(key),
+            Snapshot::Postgres(r) => r.release_times(key).await,
         }
     }
 
@@ -59,6 +67,7 @@ impl Snapshot {
     pub async fn activations_on(&self, day: i64) -> Result<i64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activations_on(day),
+            Snapshot::Postgres(r) => r.activations_on(day).await,
         }
     }
 
@@ -66,6 +75,7 @@ impl Snapshot {
     pub async fn keys_created_on(&self, day: i64) -> Result<i64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.keys_created_on(day),
+            Snapshot::Postgres(r) => r.keys_created_on(day).await,
         }
     }
 
@@ -73,6 +83,7 @@ impl Snapshot {
     pub async fn licenses_stored(&self) -> Result<u64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.licenses_stored(),
+            Snapshot::Postgres(r) => r.licenses_stored().await,
         }
     }
 
@@ -80,6 +91,7 @@ impl Snapshot {
     pub async fn activations_stored(&self) -> Result<u64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activations_stored(),
+            Snapshot::Postgres(r) => r.activations_stored().await,
         }
     }
 
@@ -93,6 +105,7 @@ impl Snapshot {
     ) -> Result<Vec<License>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.licenses_by_order(order_id, user_data),
+            Snapshot::Postgres(r) => r.licenses_by_order(order_id, user_data).await,
         }
     }
 
@@ -100,6 +113,7 @@ impl Snapshot {
     pub async fn current_signing_key_name(&self) -> Result<Option<String>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.current_signing_key_name(),
+            Snapshot::Postgres(r) => r.current_signing_key_name().await,
         }
     }
 
@@ -107,6 +121,7 @@ impl Snapshot {
     pub async fn signing_key(&self, name: &str) -> Result<Option<StoredSigningKey>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.signing_key(name),
+            Snapshot::Postgres(r) => r.signing_key(name).await,
         }
     }
 
@@ -114,6 +129,7 @@ impl Snapshot {
     pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.signing_keys(),
+            Snapshot::Postgres(r) => r.signing_keys().await,
         }
     }
 }

@@ -22,23 +22,43 @@ use crate::license::rules::ActivationRequest;
 
 const T0: i64 = 1_800_000_000;
 
-/// A fresh store of each backend, removed when the guard drops.
-type Fresh = (Store, tempfile::TempDir);
+/// A fresh store of one backend, and what holds its data until the test ends (the temporary
+/// directory of a redb file; a PostgreSQL database is dropped with the test cluster).
+type Fresh = (Store, Option<tempfile::TempDir>);
 
-fn redb() -> Fresh {
+async fn redb() -> Option<Fresh> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store =
         Store::open(&dir.path().join("licd.redb"), StoreOptions::default()).expect("open redb");
-    (store, dir)
+    Some((store, Some(dir)))
 }
 
-/// Runs `test` on a fresh store of `backend`, then closes it.
-async fn run<F, Fut>(backend: fn() -> Fresh, test: F)
+/// A store on a fresh database of the test run's PostgreSQL cluster; `None` (the test is
+/// skipped, one line says why) where PostgreSQL is not installed, outside CI.
+async fn postgres() -> Option<Fresh> {
+    let url = tokio::task::spawn_blocking(|| Some(licd_pg_cluster::cluster()?.fresh_database()))
+        .await
+        .expect("the cluster starts")?;
+    let settings = super::PostgresSettings {
+        url,
+        pool_size: 16,
+        statement_timeout_ms: 5_000,
+    };
+    let store = Store::open_postgres(&settings, StoreOptions::default())
+        .await
+        .expect("open postgres");
+    Some((store, None))
+}
+
+/// Runs `test` on `fresh` (nothing when the backend is not available), then closes it.
+async fn run<F, Fut>(fresh: Option<Fresh>, test: F)
 where
     F: FnOnce(Arc<Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let (store, _dir) = backend();
+    let Some((store, _keep)) = fresh else {
+        return;
+    };
     let store = Arc::new(store);
     test(store.clone()).await;
     match Arc::try_unwrap(store) {
@@ -50,11 +70,15 @@ where
 /// Declares each test once per backend.
 macro_rules! suite {
     ($($test:ident),* $(,)?) => {
-        mod on_redb {
+        suite!(@on on_redb, redb; $($test),*);
+        suite!(@on on_postgres, postgres; $($test),*);
+    };
+    (@on $module:ident, $backend:ident; $($test:ident),*) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::run(super::redb, super::$test).await;
+                    super::run(super::$backend().await, super::$test).await;
                 }
             )*
         }

@@ -1,0 +1,298 @@
+//! The PostgreSQL backend: N licd nodes on one database (docs/scale-out.md).
+//!
+//! Each command is one PostgreSQL transaction on a pooled connection, READ COMMITTED, the
+//! licence locked with `SELECT … FOR UPDATE` (`tx`). The reply is sent only after COMMIT
+//! returned; sessions force `synchronous_commit = on`. What every node must share lives in
+//! the database: the server secret (made once, `schema`), signing keys, the replay memory,
+//! order ids, the release log, the counters. Reads are REPEATABLE READ snapshots
+//! (`snapshot`). There is no writer thread: the database's row locks order the changes.
+
+mod connect;
+pub(super) mod maintenance;
+mod schema;
+mod snapshot;
+mod tx;
+
+pub use connect::{PostgresSettings, server_name, url_problem};
+pub use snapshot::PgReader;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Object, Pool, PoolError};
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
+
+use crate::license::Activation;
+use crate::store::commands::{self, Command, Remembered, Replayable};
+use crate::store::replays::ReplayKey;
+use crate::store::tx::{Tx, TxError, TxResult};
+use crate::store::{CommandError, StoreError, StoreOptions, StoreStats};
+use tx::{PgTx, SHARDS};
+
+/// How often a command asks the pool for a connection before it gives up (each ask waits up
+/// to the pool's own timeout): a node whose database just restarted reconnects within it.
+const ATTEMPTS: u32 = 3;
+
+/// Writes one lazily kept bookkeeping row, only where the activation is still the one it
+/// was recorded for (a release or a new activation in between wins).
+const FLUSH_LAZY: &str = "UPDATE activations SET value = $3
+    WHERE key = $1 AND computer_id = $2 AND (value->>'activated_at')::bigint = $4";
+
+/// Lazily kept bookkeeping by (key, computer id).
+type Lazy = Mutex<HashMap<(String, String), Activation>>;
+
+/// The PostgreSQL store of one node.
+pub struct PgStore {
+    pool: Pool,
+    secret: [u8; 32],
+    stats: StoreStats,
+    lazy: Arc<Lazy>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+/// A storage error from the client, in the store's neutral terms.
+pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
+        None if e.is_closed() => StoreError::Unreachable(e.to_string()),
+        // No answer from the server (I/O, a timeout, a refused connection).
+        None => StoreError::Unreachable(e.to_string()),
+    }
+}
+
+/// Whether the server refused a transaction that may simply be run again.
+pub(crate) fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        other => StoreError::Unreachable(other.to_string()),
+    }
+}
+
+/// A command made for a replay id, run as one command.
+struct Memo<C> {
+    command: C,
+    key: ReplayKey,
+    at: i64,
+}
+
+impl<C: Remembered> Command for Memo<C> {
+    type Done = Replayable<C::Done>;
+
+    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Self::Done> {
+        commands::apply_remembered(self.command, tx, &self.key, self.at).await
+    }
+}
+
+impl PgStore {
+    /// Connects, brings the schema up to date (once, whatever the number of nodes starting)
+    /// and reads the shared server secret (making it on the first start of the first node).
+    pub async fn open(
+        settings: &PostgresSettings,
+        options: &StoreOptions,
+    ) -> Result<PgStore, StoreError> {
+        let pool = connect::pool(settings)?;
+        let mut client = pool.get().await.map_err(pool_error)?;
+        schema::migrate(&mut client).await?;
+        let mut candidate = [0u8; 32];
+        getrandom::fill(&mut candidate).map_err(|e| StoreError::Random(e.to_string()))?;
+        let secret = schema::server_secret(&client, candidate).await?;
+        drop(client);
+        let lazy = Arc::new(Lazy::default());
+        let flusher = tokio::spawn(flush_lazily(pool.clone(), lazy.clone(), options.lazy_flush));
+        Ok(PgStore {
+            pool,
+            secret,
+            stats: StoreStats::new(),
+            lazy,
+            flusher: Some(flusher),
+        })
+    }
+
+    /// The 32-byte server secret, the same on every node.
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    /// Commit statistics for `/metrics`.
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Begins a consistent read.
+    pub async fn reader(&self) -> Result<PgReader, StoreError> {
+        PgReader::begin(self.client().await?).await
+    }
+
+    /// Applies `command` in a transaction of its own and commits before answering.
+    ///
+    /// Not applied when `deadline` passed before it began ([`StoreError::TooLate`]). A
+    /// deadlock or serialization failure rolls the transaction back; it is reported as
+    /// [`StoreError::NotStored`] (nothing was changed), since a command is consumed by its
+    /// run and cannot be run again here. A commit whose answer was lost with the
+    /// connection is [`StoreError::OutcomeUnknown`].
+    pub async fn run<C: Command>(
+        &self,
+        command: C,
+        deadline: Instant,
+    ) -> Result<C::Done, CommandError> {
+        let mut client = self.begin_within(deadline).await?;
+        let began = Instant::now();
+        let txn = client.transaction().await.map_err(db_error)?;
+        let mut tx = PgTx::new(txn, shard());
+        match command.apply(&mut tx).await {
+            Ok(done) => {
+                match tx.commit().await {
+                    Ok(()) => {}
+                    Err(e) if e.as_db_error().is_some() => {
+                        // The server answered: the transaction was rolled back.
+                        return Err(StoreError::NotStored.into());
+                    }
+                    Err(_) => return Err(StoreError::OutcomeUnknown.into()),
+                }
+                self.stats.record_commit(1, began);
+                Ok(done)
+            }
+            Err(TxError::Abort(refusal)) => {
+                tx.rollback().await;
+                Err(CommandError::Refused(refusal))
+            }
+            Err(TxError::Db(e)) => {
+                let retryable = tx.retryable;
+                tx.rollback().await;
+                if retryable {
+                    return Err(StoreError::NotStored.into());
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A connection, got before `deadline`: a pool that cannot give one (the server does not
+    /// answer) is tried again until then.
+    async fn begin_within(&self, deadline: Instant) -> Result<Object, StoreError> {
+        let mut attempt = 0;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(StoreError::TooLate);
+            }
+            match self.client().await {
+                Ok(client) => return Ok(client),
+                Err(e) if attempt + 1 >= ATTEMPTS => return Err(e),
+                Err(_) => attempt += 1,
+            }
+        }
+    }
+
+    /// [`PgStore::run`] for a change made for a replay id: a remembered id answers with the
+    /// first result; otherwise the change and its memory commit together.
+    pub async fn run_remembered<C: Remembered>(
+        &self,
+        command: C,
+        deadline: Instant,
+        key: ReplayKey,
+        at: i64,
+    ) -> Result<Replayable<C::Done>, CommandError> {
+        self.run(Memo { command, key, at }, deadline).await
+    }
+
+    /// Whether the database answers a trivial query within `timeout`.
+    pub async fn writer_alive(&self, timeout: Duration) -> bool {
+        let ping = async {
+            let client = self.client().await.ok()?;
+            client.simple_query("SELECT 1").await.ok()
+        };
+        matches!(tokio::time::timeout(timeout, ping).await, Ok(Some(_)))
+    }
+
+    /// Keeps bookkeeping no decision reads, written by the next flush.
+    pub fn record_lazily(&self, key: &str, activation: Activation) {
+        let mut lazy = self.lazy.lock().unwrap_or_else(|p| p.into_inner());
+        lazy.insert(
+            (key.to_string(), activation.computer_id.clone()),
+            activation,
+        );
+    }
+
+    /// The lazily kept state of `stored`, if one waits for the next flush.
+    pub fn pending(&self, key: &str, stored: &Activation) -> Option<Activation> {
+        let lazy = self.lazy.lock().unwrap_or_else(|p| p.into_inner());
+        lazy.get(&(key.to_string(), stored.computer_id.clone()))
+            .filter(|a| a.activated_at == stored.activated_at)
+            .cloned()
+    }
+
+    /// Flushes the lazy bookkeeping (when a multi-threaded runtime can wait for it) and
+    /// closes the pool.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        if let Some(flusher) = self.flusher.take() {
+            flusher.abort();
+        }
+        let waiting = std::mem::take(&mut *self.lazy.lock().unwrap_or_else(|p| p.into_inner()));
+        if !waiting.is_empty()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            let pool = self.pool.clone();
+            tokio::task::block_in_place(|| runtime.block_on(flush(&pool, waiting)))?;
+        }
+        self.pool.close();
+        Ok(())
+    }
+}
+
+/// The counter shard a transaction adds to.
+fn shard() -> i16 {
+    let mut byte = [0u8; 1];
+    // A failed random read only costs spreading: every transaction then adds to shard 0.
+    let _ = getrandom::fill(&mut byte);
+    i16::from(byte[0]) % SHARDS
+}
+
+/// Writes the lazily kept bookkeeping every `interval`.
+async fn flush_lazily(pool: Pool, lazy: Arc<Lazy>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let waiting = std::mem::take(&mut *lazy.lock().unwrap_or_else(|p| p.into_inner()));
+        if waiting.is_empty() {
+            continue;
+        }
+        if let Err(e) = flush(&pool, waiting).await {
+            // Lost bookkeeping is refreshed by the next validation (docs/design.md).
+            tracing::warn!(error = %e, "could not write last-seen times to PostgreSQL");
+        }
+    }
+}
+
+async fn flush(
+    pool: &Pool,
+    waiting: HashMap<(String, String), Activation>,
+) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(pool_error)?;
+    let txn = client.transaction().await.map_err(db_error)?;
+    let statement = txn.prepare_cached(FLUSH_LAZY).await.map_err(db_error)?;
+    for ((key, pc), activation) in &waiting {
+        let value = tokio_postgres::types::Json(activation);
+        txn.execute(&statement, &[key, pc, &value, &activation.activated_at])
+            .await
+            .map_err(db_error)?;
+    }
+    txn.commit().await.map_err(db_error)
+}
+
+#[cfg(test)]
+mod tests;

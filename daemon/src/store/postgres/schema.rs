@@ -1,0 +1,164 @@
+//! The schema: versioned migrations, applied at open under an advisory lock so that N nodes
+//! starting at once migrate once, and the server secret, made once and shared by every node.
+//!
+//! `schema_version` holds one row. A node that finds a version newer than it knows refuses
+//! to start, naming both, rather than write rows an older layout does not describe.
+//!
+//! Tables hold the values as JSON (`jsonb`), as the embedded backend does: the format is
+//! self-describing, so a field added with `#[serde(default)]` needs no migration. Counters
+//! are sharded rows (`counters`), summed on read, so nodes counting at once rarely meet on
+//! one row; history and the release log take their order from identity columns.
+
+use deadpool_postgres::Object;
+
+use crate::store::StoreError;
+
+use super::db_error;
+
+/// An application-wide advisory lock id for migrations ("licd" in ASCII, then 1).
+const MIGRATION_LOCK: i64 = 0x6c69_6364_0000_0001;
+
+/// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The newest schema this licd knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The first layout: every table of the embedded backend, by intent.
+const V1: &str = "
+CREATE TABLE meta (
+    name text PRIMARY KEY,
+    value bytea NOT NULL
+);
+CREATE TABLE licenses (
+    key text PRIMARY KEY,
+    value jsonb NOT NULL
+);
+CREATE TABLE activations (
+    key text NOT NULL REFERENCES licenses (key),
+    computer_id text NOT NULL,
+    value jsonb NOT NULL,
+    PRIMARY KEY (key, computer_id)
+);
+CREATE TABLE history (
+    key text NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    value jsonb NOT NULL,
+    PRIMARY KEY (key, seq)
+);
+CREATE TABLE releases (
+    key text NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    released_at bigint NOT NULL,
+    PRIMARY KEY (key, seq)
+);
+CREATE TABLE counters (
+    counter text NOT NULL,
+    day bigint NOT NULL,
+    shard smallint NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (counter, day, shard)
+);
+CREATE TABLE orders (
+    vendor text NOT NULL,
+    product_id bigint NOT NULL,
+    order_id text NOT NULL,
+    keys jsonb NOT NULL,
+    PRIMARY KEY (vendor, product_id, order_id)
+);
+CREATE TABLE subscriptions (
+    subscription_id text NOT NULL,
+    key text NOT NULL,
+    PRIMARY KEY (subscription_id, key)
+);
+CREATE TABLE signing_keys (
+    name text PRIMARY KEY,
+    created_at bigint NOT NULL,
+    value jsonb NOT NULL
+);
+CREATE TABLE replays (
+    vendor text NOT NULL,
+    id text NOT NULL,
+    at bigint NOT NULL,
+    method text NOT NULL,
+    outcome jsonb NOT NULL,
+    PRIMARY KEY (vendor, id)
+);
+CREATE INDEX replays_by_age ON replays (at);
+";
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    version bigint NOT NULL
+)";
+const READ_VERSION: &str = "SELECT version FROM schema_version";
+const WRITE_VERSION: &str = "INSERT INTO schema_version (version) VALUES ($1)
+    ON CONFLICT (only_row) DO UPDATE SET version = excluded.version";
+
+const KEEP_SECRET: &str = "INSERT INTO meta (name, value) VALUES ('server_secret', $1)
+    ON CONFLICT (name) DO NOTHING";
+const READ_SECRET: &str = "SELECT value FROM meta WHERE name = 'server_secret'";
+
+/// Brings the schema to [`SCHEMA_VERSION`], or refuses a newer one. Holds the advisory lock
+/// throughout, so a second node starting at the same moment waits and then finds the work
+/// done.
+pub async fn migrate(client: &mut Object) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_error)?;
+    let result = migrate_locked(client).await;
+    // Released also when the connection closes; unlocked here so that the pooled
+    // connection goes back clean.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_error);
+    result.and(unlocked.map(|_| ()))
+}
+
+async fn migrate_locked(client: &mut Object) -> Result<(), StoreError> {
+    client
+        .batch_execute(CREATE_VERSION_TABLE)
+        .await
+        .map_err(db_error)?;
+    let found: i64 = match client
+        .query_opt(READ_VERSION, &[])
+        .await
+        .map_err(db_error)?
+    {
+        Some(row) => row.try_get(0).map_err(db_error)?,
+        None => 0,
+    };
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: found as u64,
+            supported: SCHEMA_VERSION as u64,
+        });
+    }
+    for (done, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = done as i64 + 1;
+        let txn = client.transaction().await.map_err(db_error)?;
+        txn.batch_execute(migration).await.map_err(db_error)?;
+        txn.execute(WRITE_VERSION, &[&version])
+            .await
+            .map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        tracing::info!(version, "migrated the PostgreSQL schema");
+    }
+    Ok(())
+}
+
+/// The server secret every node derives computer keys with: the first node to start
+/// stores `candidate`; every node then reads the one stored.
+pub async fn server_secret(client: &Object, candidate: [u8; 32]) -> Result<[u8; 32], StoreError> {
+    client
+        .execute(KEEP_SECRET, &[&candidate.as_slice()])
+        .await
+        .map_err(db_error)?;
+    let row = client.query_one(READ_SECRET, &[]).await.map_err(db_error)?;
+    let value: Vec<u8> = row.try_get(0).map_err(db_error)?;
+    value
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the server secret is not 32 bytes".into()))
+}

@@ -1,0 +1,345 @@
+//! A private PostgreSQL cluster for one test run, and a fresh database for each test.
+//!
+//! The PostgreSQL tests of licd (the store suite in the daemon's unit tests, the black-box
+//! tests of `tests/`) run against a real server, never a mock. This crate starts one
+//! cluster per test binary, lazily, on first use: `initdb` and `pg_ctl` from Debian's
+//! `postgresql` package (in `/usr/lib/postgresql/<version>/bin`, not on `PATH`), on a
+//! temporary directory and a free port, trust authentication, listening on 127.0.0.1 only.
+//! Each test gets a database of its own, owned by a role of its own that is no superuser
+//! (licd needs nothing more). The cluster is stopped (`pg_ctl stop -m immediate`) and its
+//! directory removed when the test binary exits.
+//!
+//! PostgreSQL refuses to run as root, which CI is: as root the binaries run through
+//! `runuser -u licd-pg-test`, a system user that `.ci/run` creates, and the directory is
+//! given to that user.
+//!
+//! Without the binaries, [`cluster`] prints one line saying how to install them and returns
+//! `None` (the test skips), except under `CI=true`, where it panics: CI must run them.
+//!
+//! It is a crate of its own (a dev-dependency of `licd`) rather than a module both test
+//! targets include with `#[path]`: it is compiled once for both, has one place for its
+//! process-wide state, and the daemon's library cannot reach it outside tests.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The system user the server runs as when the tests run as root (`.ci/run` creates it).
+pub const TEST_USER: &str = "licd-pg-test";
+
+/// Where Debian installs the server binaries, one folder per major version.
+const DEBIAN_PG_ROOT: &str = "/usr/lib/postgresql";
+
+/// The superuser `initdb` makes; only the harness connects as it.
+const SUPERUSER: &str = "postgres";
+
+/// The running cluster of this test binary.
+#[derive(Debug)]
+pub struct PgCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    run_as: Option<&'static str>,
+    databases: AtomicU32,
+}
+
+/// The cluster of this test run, started on first call; `None` when the PostgreSQL binaries
+/// are not installed (one line says so), outside CI.
+///
+/// # Panics
+/// Under `CI=true` without the binaries, or when the cluster cannot start.
+pub fn cluster() -> Option<&'static PgCluster> {
+    CLUSTER.get_or_init(start).as_ref()
+}
+
+/// The cluster of this process, once started (or known to be unavailable).
+static CLUSTER: OnceLock<Option<PgCluster>> = OnceLock::new();
+
+/// The folder holding `initdb`, `pg_ctl`, `psql` of the newest installed version.
+fn find_binaries() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(DEBIAN_PG_ROOT)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+fn skip_or_fail(why: &str) -> Option<PgCluster> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("PostgreSQL tests cannot run under CI=true: {why}");
+    }
+    static SAID: OnceLock<()> = OnceLock::new();
+    // Straight to the stream: libtest captures `eprintln!` of a passing test, and this line
+    // is the one sign that tests were skipped.
+    SAID.get_or_init(|| {
+        let line = format!("skipping the PostgreSQL tests: {why}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    });
+    None
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn start() -> Option<PgCluster> {
+    let Some(bin) = find_binaries() else {
+        return skip_or_fail(&format!(
+            "no initdb under {DEBIAN_PG_ROOT}/*/bin; install them with `apt-get install postgresql`"
+        ));
+    };
+    let run_as = if is_root() {
+        if !user_exists(TEST_USER) {
+            return skip_or_fail(&format!(
+                "running as root, and PostgreSQL refuses root: create its user with `useradd --system --no-create-home {TEST_USER}`"
+            ));
+        }
+        Some(TEST_USER)
+    } else {
+        None
+    };
+    let dir = make_dir(run_as);
+    let mut cluster = PgCluster {
+        bin,
+        dir,
+        port: 0,
+        run_as,
+        databases: AtomicU32::new(0),
+    };
+    cluster.init();
+    // A free port can be taken by someone else between our probe and the server's bind:
+    // try a few.
+    let mut last = String::new();
+    for _ in 0..5 {
+        cluster.port = free_port();
+        match cluster.start_server() {
+            Ok(()) => {
+                register_stop();
+                return Some(cluster);
+            }
+            Err(log) => last = log,
+        }
+    }
+    cluster.remove_dir();
+    panic!("the test PostgreSQL cluster did not start:\n{last}");
+}
+
+fn user_exists(name: &str) -> bool {
+    Command::new("id")
+        .args(["-u", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A new temporary directory, owned by the user the server runs as.
+fn make_dir(run_as: Option<&str>) -> PathBuf {
+    let base = std::env::temp_dir();
+    let dir = (0..100)
+        .map(|n| base.join(format!("licd-pg-{}-{n}", std::process::id())))
+        .find(|d| std::fs::create_dir(d).is_ok())
+        .expect("a temporary directory for the test cluster");
+    if let Some(user) = run_as {
+        let out = Command::new("chown")
+            .arg(format!("{user}:"))
+            .arg(&dir)
+            .output()
+            .expect("chown runs");
+        assert!(out.status.success(), "chown {user} {}", dir.display());
+    }
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl PgCluster {
+    /// The server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new empty database owned by a new role (no superuser, password-less under trust
+    /// authentication), as a connection URL for licd.
+    pub fn fresh_database(&self) -> String {
+        let n = self.databases.fetch_add(1, Ordering::Relaxed);
+        let name = format!("licd_test_{n}");
+        // Two calls: psql sends one -c as one transaction, and CREATE DATABASE runs in none.
+        self.psql("postgres", &format!("CREATE ROLE {name} LOGIN"));
+        self.psql("postgres", &format!("CREATE DATABASE {name} OWNER {name}"));
+        self.url(&name, &name)
+    }
+
+    /// The URL of database `db` for role `user`, TLS off (the test server has none).
+    pub fn url(&self, user: &str, db: &str) -> String {
+        format!(
+            "postgres://{user}@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
+    /// Runs `sql` in database `db` as the superuser and returns what psql printed (tuples
+    /// only, unaligned).
+    ///
+    /// # Panics
+    /// When the statement fails.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = self.run(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                db,
+                "-c",
+                sql,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn init(&self) {
+        let data = self.data_dir();
+        let out = self.run(
+            "initdb",
+            &[
+                "-D",
+                path_str(&data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+        );
+        if !out.status.success() {
+            self.remove_dir();
+            panic!(
+                "initdb of the test cluster failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// Starts the server and waits until it accepts connections; `Err` carries its log.
+    fn start_server(&self) -> Result<(), String> {
+        // Loopback only, no Unix socket (Debian's default socket folder is not ours), and
+        // no fsync: the tests stop the server, never the machine, so the page cache holds
+        // every commit and the slow disk of a shared CI box stays out of the timings.
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='' \
+             -c fsync=off -c full_page_writes=off -c max_connections=300",
+            self.port
+        );
+        let log = self.dir.join("server.log");
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "start",
+                "-w",
+                "-t",
+                "60",
+                "-D",
+                path_str(&self.data_dir()),
+                "-l",
+                path_str(&log),
+                "-o",
+                &options,
+            ],
+        );
+        if out.status.success() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        Err(format!("{}{text}", String::from_utf8_lossy(&out.stderr)))
+    }
+
+    fn stop(&self) {
+        // `immediate`: nothing of a test database is worth a clean shutdown.
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "stop",
+                "-m",
+                "immediate",
+                "-w",
+                "-D",
+                path_str(&self.data_dir()),
+            ],
+        );
+        self.remove_dir();
+    }
+
+    fn remove_dir(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Runs one of the server's binaries, as the test user when we are root.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let exe = self.bin.join(program);
+        let mut command = match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        command
+            .args(args)
+            // The test user may not enter the caller's working directory.
+            .current_dir(&self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Stops the cluster when the test binary exits: statics are never dropped, but libtest
+/// leaves through `exit`, which runs the `atexit` handlers.
+fn register_stop() {
+    extern "C" fn stop_at_exit() {
+        if let Some(Some(c)) = CLUSTER.get() {
+            c.stop();
+        }
+    }
+    // SAFETY: `stop_at_exit` is a plain `extern "C" fn` that lives for the whole program.
+    let registered = unsafe { libc::atexit(stop_at_exit) };
+    assert_eq!(registered, 0, "atexit");
+}

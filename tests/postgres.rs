@@ -1,0 +1,191 @@
+//! licd on PostgreSQL (docs/scale-out.md): the real daemon with `[store] backend =
+//! "postgres"` on a fresh database of the test run's private cluster
+//! (test-support/pg-cluster), called over HTTP. Skipped, with one line saying how to install
+//! PostgreSQL, where its binaries are missing (outside CI).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crate::util::{LICD, TestConfig, TestDaemon, send_raw};
+
+/// The demo configuration on the PostgreSQL database at `url`.
+fn on_postgres(url: &str) -> TestConfig {
+    TestConfig::demo().append(&format!(
+        "[store]\nbackend = \"postgres\"\npostgresUrl = \"{url}\"\npoolSize = 8\n"
+    ))
+}
+
+/// A fresh database of the test cluster, or `None` (the test skips) without PostgreSQL.
+fn fresh_database() -> Option<String> {
+    Some(licd_pg_cluster::cluster()?.fresh_database())
+}
+
+#[test]
+fn a_node_on_postgresql_activates_and_validates_and_keeps_only_its_admin_socket_on_disk() {
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let d = TestDaemon::start(&on_postgres(&url));
+    let key = d.create_key("is_numberofactivationsperkey=1");
+    let first = d.activate(&key, "pc-1");
+    first.expect_ok();
+    let pckey = first.get("pckey").expect("a computer key");
+    let again = d.activate(&key, "pc-1");
+    again.expect_ok();
+    assert_eq!(
+        again.get("pckey"),
+        Some(pckey),
+        "the same computer keeps its key"
+    );
+    d.activate(&key, "pc-2").expect_error(210);
+    let mut entries: Vec<String> = std::fs::read_dir(d.data_dir())
+        .expect("the data directory")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["admin.sock"]);
+}
+
+#[test]
+fn two_nodes_on_one_database_give_exactly_the_seats_of_a_key_and_equal_computer_keys() {
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let config = on_postgres(&url);
+    let nodes = [TestDaemon::start(&config), TestDaemon::start(&config)];
+    let key = nodes[0].create_key("is_numberofactivationsperkey=5");
+    let n = 40;
+    let start = Arc::new(Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let addr = nodes[i % 2].addr;
+            let start = start.clone();
+            let request = format!(
+                "GET /qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid=pc-{i} \
+                 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                send_raw(addr, request.as_bytes())
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for (i, t) in threads.into_iter().enumerate() {
+        let r = t.join().expect("request thread");
+        assert_eq!(r.status, 200, "pc-{i}: {}", r.body);
+        match r.error_code() {
+            None => won.push((i, r.get("pckey").expect("pckey"))),
+            Some(210) => {}
+            Some(other) => panic!("pc-{i}: code {other}: {}", r.body),
+        }
+    }
+    assert_eq!(won.len(), 5, "activations that succeeded: {won:?}");
+    for (i, pckey) in &won {
+        // Each winner, asked on the other node than the one that activated it, gets the
+        // same computer key: one server secret for both.
+        let other = &nodes[(i + 1) % 2];
+        let again = other.activate(&key, &format!("pc-{i}"));
+        assert_eq!(again.get("pckey").as_ref(), Some(pckey), "pc-{i}");
+    }
+    let after = nodes[1].call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={key}&is_activate=false"),
+    );
+    assert_eq!(
+        after.get("availableLicenses").as_deref(),
+        Some("0"),
+        "{}",
+        after.body
+    );
+}
+
+#[test]
+fn a_node_whose_database_does_not_answer_waits_naming_it_and_does_not_listen() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("licd.toml");
+    let url = format!("postgres://licd@127.0.0.1:{port}/licd?sslmode=disable");
+    std::fs::write(&config, on_postgres(&url).to_toml()).expect("write config");
+    let mut child = Command::new(LICD)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn licd");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let server = format!("127.0.0.1:{port}/licd");
+    let began = Instant::now();
+    let mut retries = Vec::new();
+    while began.elapsed() < Duration::from_secs(8) {
+        let Ok(line) = seen.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        assert!(
+            !line.contains("listening on"),
+            "listening without a database: {line}"
+        );
+        if line.contains(&server) && line.contains("does not answer") {
+            retries.push(began.elapsed());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        retries.len() >= 2,
+        "retry lines naming {server}: {retries:?}"
+    );
+    for gap in retries.windows(2) {
+        assert!(gap[1] - gap[0] <= Duration::from_secs(5), "{retries:?}");
+    }
+    assert!(!dir.path().join("data").join("admin.sock").exists());
+}
+
+#[test]
+fn maintenance_commands_name_postgresqls_own_tools_and_exit_1() {
+    // No database is needed: the refusal comes from the configuration alone.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("licd.toml");
+    let toml = on_postgres("postgres://licd@127.0.0.1:1/licd").to_toml();
+    std::fs::write(&config, toml).expect("write config");
+    let config = config.to_str().expect("a UTF-8 path");
+    let out = dir.path().join("backup.out");
+    let out = out.to_str().expect("a UTF-8 path");
+    for (args, tool) in [
+        (vec!["backup", "--config", config, "--out", out], "pg_dump"),
+        (
+            vec!["restore", "--config", config, "--from", out],
+            "pg_restore",
+        ),
+        (vec!["compact", "--config", config], "VACUUM"),
+    ] {
+        let (code, _, err) = crate::util::licd_cmd(&args, None, dir.path());
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(tool), "{args:?} does not name {tool}: {err}");
+    }
+    assert!(
+        !std::path::Path::new(out).exists(),
+        "no backup file is left"
+    );
+}
