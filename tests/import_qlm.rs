@@ -221,6 +221,33 @@ fn a_qlm_export_imports_and_its_legacy_keys_validate_release_and_activate_again(
     assert_ne!(fresh, key_a);
     validate(&d, &a.key, &pc_a, &fresh).expect_ok();
 
+    // Update and renew work on legacy keys; the subscription id joined the index.
+    let sub = &samples[2];
+    assert_eq!(sub.model, "subscription");
+    d.call(
+        "UpdateLicenseHttp",
+        &format!("is_avkey={}&{VENDOR}&is_features=2:1", sub.key),
+    )
+    .expect_ok();
+    d.call(
+        "RenewSubscriptionHttp",
+        &format!("is_subscriptionid=SUB-2&is_expdate=2100-01-01&{VENDOR}"),
+    )
+    .expect_ok();
+    let r = d.activate(&sub.key, "NEW-2");
+    r.expect_ok();
+    assert_eq!(r.get("features").as_deref(), Some("0:3;1:128;2:1;"));
+    assert_eq!(r.get("expiryDate").as_deref(), Some("2100-01-01 23:59:59"));
+    let other = &samples[8];
+    assert!(other.model == "subscription" && !other.expired && !other.revoked);
+    d.call(
+        "RenewSubscriptionHttp",
+        &format!("is_avkey={}&is_expdate=2100-01-01&{VENDOR}", other.key),
+    )
+    .expect_ok();
+    let r = d.activate(&other.key, "NEW-8");
+    assert_eq!(r.get("expiryDate").as_deref(), Some("2100-01-01 23:59:59"));
+
     // The order id was recorded: RetrieveActivationKeyHttp finds both keys of an order.
     let ordered: Vec<&Sample> = samples
         .iter()
