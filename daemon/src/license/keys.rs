@@ -114,14 +114,15 @@ impl ActivationKey {
         Ok(ActivationKey(canonical))
     }
 
-    /// Reads a key to look it up: a licd key as [`ActivationKey::parse`] reads it, else a
-    /// legacy (imported QLM) key in its stored form (`super::legacy_key`). The error is the
-    /// licd one when the input is neither, so a mistyped licd key is still reported as such.
+    /// Reads a key to look it up: a licd key as [`ActivationKey::parse`] reads it, else, when
+    /// it has not licd's 26 characters, a legacy (imported QLM) key in its stored form
+    /// (`super::legacy_key`). Input of 26 characters is only ever a licd key, so a mistyped
+    /// one is still answered "not found" without a look-up; the import refuses QLM keys of
+    /// that length.
     pub fn parse_for_lookup(input: &str) -> Result<Self, KeyError> {
         match ActivationKey::parse(input) {
-            Err(KeyError::Random(e)) => Err(KeyError::Random(e)),
-            Err(licd) => ActivationKey::legacy(input).map_err(|_| licd),
-            ok => ok,
+            Err(licd @ KeyError::Length { .. }) => ActivationKey::legacy(input).map_err(|_| licd),
+            other => other,
         }
     }
 

@@ -147,6 +147,28 @@ mod tests {
     }
 
     #[test]
+    fn only_input_not_of_licd_keys_length_is_looked_up_as_a_legacy_key() {
+        use crate::license::keys::{ActivationKey, KeyError};
+        let legacy = ActivationKey::parse_for_lookup(QLM_EXAMPLE).unwrap();
+        assert!(legacy.is_legacy());
+        // A licd key with one character mistyped stays a licd refusal: no look-up.
+        let licd = ActivationKey::generate(crate::license::model::LicenseModel::PERMANENT)
+            .unwrap()
+            .as_str()
+            .to_string();
+        let last = if licd.ends_with('0') { "1" } else { "0" };
+        let typo = format!("{}{last}", &licd[..25]);
+        assert!(matches!(
+            ActivationKey::parse_for_lookup(&typo),
+            Err(KeyError::Check)
+        ));
+        assert!(matches!(
+            ActivationKey::parse_for_lookup("AB"),
+            Err(KeyError::Length { found: 2 })
+        ));
+    }
+
+    #[test]
     fn a_legacy_key_is_shown_in_qlms_groups() {
         let stored = stored_form(&QLM_EXAMPLE.to_lowercase()).unwrap();
         assert_eq!(shown_form(&stored), QLM_EXAMPLE);

@@ -7,7 +7,7 @@ use csv::StringRecord;
 use super::columns::{ActivationColumn as A, Header, LicenseColumn as L};
 use crate::license::dates;
 use crate::license::features::Features;
-use crate::license::keys::ActivationKey;
+use crate::license::keys::{ActivationKey, KeyError};
 use crate::license::model::LicenseModel;
 use crate::license::{Activation, License};
 
@@ -108,13 +108,14 @@ pub fn activation(
     Ok((key, activation))
 }
 
-/// The row's key as a legacy key. A QLM key that is also a well-formed licd key is refused:
-/// look-ups read such input as the licd key, so the legacy licence could never be found.
+/// The row's key as a legacy key. A QLM key of licd's 26 characters is refused: look-ups
+/// read such input as a licd key only (`ActivationKey::parse_for_lookup`), so the legacy
+/// licence could never be found.
 fn legacy_key(value: Option<&str>) -> Result<ActivationKey, String> {
     let text = value.ok_or("ActivationKey is empty")?;
-    if ActivationKey::parse(text).is_ok() {
+    if !matches!(ActivationKey::parse(text), Err(KeyError::Length { .. })) {
         return Err(format!(
-            "ActivationKey {text:?} is also a well-formed licd key and could not be told apart from one"
+            "ActivationKey {text:?} has 26 characters, as licd's keys do, and could not be told apart from one"
         ));
     }
     ActivationKey::legacy(text).map_err(|e| format!("ActivationKey {text:?}: {e}"))
@@ -312,10 +313,12 @@ mod tests {
     }
 
     #[test]
-    fn a_qlm_key_that_is_also_a_licd_key_is_refused() {
+    fn a_qlm_key_of_licd_keys_length_is_refused() {
         let licd = ActivationKey::generate(LicenseModel::PERMANENT).unwrap();
         let e = legacy_key(Some(&licd.dashed())).unwrap_err();
-        assert!(e.contains("licd key"), "{e}");
+        assert!(e.contains("26 characters"), "{e}");
+        let e = legacy_key(Some("ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZZ")).unwrap_err();
+        assert!(e.contains("26 characters"), "{e}");
     }
 
     #[test]
