@@ -384,3 +384,26 @@ fn reimporting_an_existing_key_is_refused_and_changes_nothing() {
     assert_eq!(d.license_snapshot(&qlm_key(1, 7)), before);
     d.activate(&qlm_key(2, 7), "PC-1").expect_error(203);
 }
+
+#[test]
+fn import_qlm_on_a_stopped_database_is_there_when_licd_starts() {
+    let mut d = daemon();
+    let (samples, licences, activations) = sample();
+    let from = write(&d, "LicenseKeys.csv", &licences);
+    let log = write(&d, "ActivationLog.csv", &activations);
+    assert_eq!(d.stop(), Some(0));
+    let out = cli_ok(d.cli(&[
+        "import-qlm",
+        "--from",
+        path_str(&from),
+        "--activations",
+        path_str(&log),
+    ]));
+    assert!(out.contains("into the stopped database"), "{out}");
+    let d = d.restart_stopped();
+    let s = &samples[3];
+    let (pc, computer_key) = s.activation.clone().expect("licence 3 is activated");
+    let r = validate(&d, &s.key, &pc, &computer_key);
+    r.expect_ok();
+    assert_eq!(r.get("pckey"), Some(computer_key));
+}
