@@ -127,6 +127,17 @@ fn daemon() -> TestDaemon {
     )
 }
 
+/// `licd import-qlm --from FROM --activations LOG` on the daemon's data directory.
+fn import(d: &TestDaemon, from: &std::path::Path, log: &std::path::Path) -> (i32, String, String) {
+    d.cli(&[
+        "import-qlm",
+        "--from",
+        path_str(from),
+        "--activations",
+        path_str(log),
+    ])
+}
+
 fn validate(d: &TestDaemon, key: &str, pc: &str, pckey: &str) -> crate::util::HttpReply {
     d.call(
         "ValidateLicenseHttp",
@@ -142,13 +153,7 @@ fn a_qlm_export_imports_and_its_legacy_keys_validate_release_and_activate_again(
     let log = write(&d, "ActivationLog.csv", &activations);
     let activated = samples.iter().filter(|s| s.activation.is_some()).count();
     let started = std::time::Instant::now();
-    let out = cli_ok(d.cli(&[
-        "import-qlm",
-        "--from",
-        path_str(&from),
-        "--activations",
-        path_str(&log),
-    ]));
+    let out = cli_ok(import(&d, &from, &log));
     let elapsed = started.elapsed();
     assert_eq!(
         out.trim(),
@@ -290,13 +295,7 @@ fn a_bad_row_is_refused_with_its_line_and_nothing_is_imported() {
     assert_ne!(bad, licences);
     let from = write(&d, "LicenseKeys.csv", &bad);
     let log = write(&d, "ActivationLog.csv", &activations);
-    let err = cli_fails(d.cli(&[
-        "import-qlm",
-        "--from",
-        path_str(&from),
-        "--activations",
-        path_str(&log),
-    ]));
+    let err = cli_fails(import(&d, &from, &log));
     assert!(
         err.contains("1 row cannot be imported, so nothing was imported"),
         "{err}"
@@ -392,13 +391,7 @@ fn import_qlm_on_a_stopped_database_is_there_when_licd_starts() {
     let from = write(&d, "LicenseKeys.csv", &licences);
     let log = write(&d, "ActivationLog.csv", &activations);
     assert_eq!(d.stop(), Some(0));
-    let out = cli_ok(d.cli(&[
-        "import-qlm",
-        "--from",
-        path_str(&from),
-        "--activations",
-        path_str(&log),
-    ]));
+    let out = cli_ok(import(&d, &from, &log));
     assert!(out.contains("into the stopped database"), "{out}");
     let d = d.restart_stopped();
     let s = &samples[3];
