@@ -14,6 +14,7 @@ mod config_errors;
 mod docs;
 mod file_modes;
 mod get_activation_key;
+mod import_qlm;
 mod licence_editing;
 mod packaging;
 mod persistence;

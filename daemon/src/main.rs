@@ -92,6 +92,9 @@ enum Command {
     Export(cli::data::ExportArgs),
     /// Load an export into an empty database (created if missing).
     Import(cli::data::ImportArgs),
+    /// Import a QLM shop's licences and activations from QLM's CSV exports, keeping their
+    /// keys (docs/moving-from-qlm.md); all or nothing unless --skip-bad.
+    ImportQlm(cli::import_qlm::ImportQlmArgs),
     /// Check the database's consistency (and, stopped, redb's page checksums); exit 1 on a
     /// problem.
     Check {
@@ -239,6 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(args) => cli::data::restore(args),
         Command::Export(args) => cli::data::export(args),
         Command::Import(args) => cli::data::import(args),
+        Command::ImportQlm(args) => cli::import_qlm::import_qlm(args),
         Command::Check { location } => cli::data::check(location),
         Command::Compact { location } => cli::data::compact(location),
         Command::LicenseFile {

@@ -12,7 +12,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use super::body::{self, Body};
-use super::{data, keys, signing};
+use super::{data, keys, qlm_import, signing};
 use crate::state::AppState;
 
 /// What every endpoint works on.
@@ -45,6 +45,7 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["v1", "backup"]) => data::backup(&ctx).await,
         (&Method::GET, ["v1", "export"]) => data::export(&ctx, &query),
         (&Method::POST, ["v1", "import"]) => data::import(&ctx, body).await,
+        (&Method::POST, ["v1", "import-qlm"]) => qlm_import::import(&ctx, body).await,
         (&Method::POST, ["v1", "check"]) => data::check(&ctx).await,
         (&Method::POST, ["v1", "license-file"]) => signing::license_file(&ctx, body).await,
         (&Method::GET, ["v1", "signing-keys"]) => signing::list(&ctx).await,

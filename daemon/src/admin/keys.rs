@@ -30,7 +30,7 @@ use crate::response::{Format, Reply as MethodReply, render_ok};
 use crate::store::commands::Released;
 
 /// How long an admin change may wait for the writer.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+pub(super) const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The value of `name` in a query string, percent-decoded.
 pub(super) fn query_value(query: &str, name: &str) -> Option<String> {
@@ -73,7 +73,7 @@ pub fn list(ctx: &AdminCtx, query: &str) -> Reply {
 }
 
 fn parse_key(key: &str) -> Result<ActivationKey, Refusal> {
-    ActivationKey::parse(key)
+    ActivationKey::parse_for_lookup(key)
         .map_err(|e| Refusal::bad(format!("{key} is not a valid activation key: {e}")))
 }
 
@@ -108,7 +108,7 @@ pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
 
 /// The vendor an admin change acts for: the one named, else `defaultCommerceProvider`, else
 /// the only vendor. Its scope and method list do not apply to the admin.
-fn acting_vendor(config: &Config, name: Option<&str>) -> Result<Vendor, Refusal> {
+pub(super) fn acting_vendor(config: &Config, name: Option<&str>) -> Result<Vendor, Refusal> {
     let default = Some(config.options.default_commerce_provider.as_str()).filter(|n| !n.is_empty());
     let vendor = match name.or(default) {
         Some(n) => config

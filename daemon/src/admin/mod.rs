@@ -12,6 +12,7 @@ pub mod body;
 pub mod client;
 pub mod data;
 pub mod keys;
+pub mod qlm_import;
 pub mod signing;
 pub mod socket;
 
@@ -58,7 +59,7 @@ pub fn database_path(config: &Config) -> PathBuf {
 }
 
 fn parse_key(key: &str) -> Result<ActivationKey, AdminError> {
-    ActivationKey::parse(key)
+    ActivationKey::parse_for_lookup(key)
         .map_err(|e| AdminError::Usage(format!("{key} is not a valid activation key: {e}")))
 }
 

@@ -248,7 +248,7 @@ async fn print_list(mut body: body::Body, json: bool) -> anyhow::Result<()> {
 
 /// One `keys list` line.
 fn table_row(l: &License) -> String {
-    let key = ActivationKey::parse(&l.key).map_or_else(|_| l.key.clone(), |k| k.dashed());
+    let key = ActivationKey::from_canonical_unchecked(l.key.clone()).dashed();
     let expiry = l
         .expiry
         .and_then(dates::utc_date)

@@ -3,6 +3,7 @@
 pub mod check_config;
 pub mod data;
 pub mod hash_password;
+pub mod import_qlm;
 pub mod keys;
 pub mod man;
 pub mod serve;

@@ -31,6 +31,41 @@ pub fn parse_expiry(s: &str) -> Option<i64> {
     parse(s, end_of_day)
 }
 
+/// The date-time forms a QLM export writes besides licd's own: SQL Server's
+/// (`2027-12-31 23:59:59.000`), ISO 8601 (`2027-12-31T23:59:59`, optionally `Z`), and the
+/// QLM console's US form (`12/31/2027 11:59:59 PM`, `12/31/2027 23:59`).
+const EXPORT_DATETIME_FORMATS: [&str; 7] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+];
+
+/// Reads a date of a QLM export (`licd import-qlm`, docs/moving-from-qlm.md) as UTC: licd's
+/// own forms as [`parse_expiry`] reads them (a date alone is the last second of that day),
+/// the forms of `EXPORT_DATETIME_FORMATS`, and a US date alone (`12/31/2027`, month first).
+pub fn parse_export_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some(t) = parse_expiry(s) {
+        return Some(t);
+    }
+    let end_of_day = NaiveTime::from_hms_opt(23, 59, 59)?;
+    let parsed = EXPORT_DATETIME_FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%m/%d/%Y")
+                .ok()
+                .map(|d| NaiveDateTime::new(d, end_of_day))
+        })?;
+    (MIN_YEAR..=MAX_YEAR)
+        .contains(&chrono::Datelike::year(&parsed))
+        .then(|| parsed.and_utc().timestamp())
+}
+
 /// Reads `yyyy-MM-dd` alone (no time part).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     let bytes = s.as_bytes();
@@ -110,6 +145,31 @@ fn to_utc(t: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_qlm_export_date_is_read_in_each_form_qlm_writes() {
+        let end_2027 = parse_datetime("2027-12-31 23:59:59").unwrap();
+        for form in [
+            "2027-12-31",
+            "2027-12-31 23:59:59",
+            "2027-12-31 23:59:59.000",
+            "2027-12-31T23:59:59",
+            "2027-12-31T23:59:59Z",
+            "12/31/2027",
+            "12/31/2027 11:59:59 PM",
+            " 12/31/2027 23:59:59 ",
+        ] {
+            assert_eq!(parse_export_date(form), Some(end_2027), "{form}");
+        }
+        assert_eq!(
+            parse_export_date("1/2/2027 9:30 AM"),
+            parse_datetime("2027-01-02 09:30:00")
+        );
+        // Day first is not QLM's form: a 13th month is refused, not guessed.
+        assert_eq!(parse_export_date("31/12/2027"), None);
+        assert_eq!(parse_export_date("1960-01-01"), None);
+        assert_eq!(parse_export_date("soon"), None);
+    }
 
     #[test]
     fn date_time_parses_as_utc() {

@@ -10,6 +10,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use super::legacy_key::{self, LegacyKeyError};
 use super::model::LicenseModel;
 
 /// Characters in a key, dashes and spaces aside.
@@ -113,6 +114,29 @@ impl ActivationKey {
         Ok(ActivationKey(canonical))
     }
 
+    /// Reads a key to look it up: a licd key as [`ActivationKey::parse`] reads it, else, when
+    /// it has not licd's 26 characters, a legacy (imported QLM) key in its stored form
+    /// (`super::legacy_key`). Input of 26 characters is only ever a licd key, so a mistyped
+    /// one is still answered "not found" without a look-up; the import refuses QLM keys of
+    /// that length.
+    pub fn parse_for_lookup(input: &str) -> Result<Self, KeyError> {
+        match ActivationKey::parse(input) {
+            Err(licd @ KeyError::Length { .. }) => ActivationKey::legacy(input).map_err(|_| licd),
+            other => other,
+        }
+    }
+
+    /// A legacy key (imported from QLM) in its stored form: QLM's normalisation behind the
+    /// legacy marker, so it never equals a licd key.
+    pub fn legacy(input: &str) -> Result<Self, LegacyKeyError> {
+        legacy_key::stored_form(input).map(ActivationKey)
+    }
+
+    /// Whether this is a legacy key imported from QLM.
+    pub fn is_legacy(&self) -> bool {
+        legacy_key::is_legacy(&self.0)
+    }
+
     /// Wraps a canonical key read back from the database without checking it again.
     pub fn from_canonical_unchecked(s: String) -> Self {
         ActivationKey(s)
@@ -123,8 +147,12 @@ impl ActivationKey {
         &self.0
     }
 
-    /// The form shown to people: groups of 5-5-5-5-6 joined by dashes.
+    /// The form shown to people: groups of 5-5-5-5-6 joined by dashes; a legacy key in
+    /// QLM's groups of five.
     pub fn dashed(&self) -> String {
+        if self.is_legacy() {
+            return legacy_key::shown_form(&self.0);
+        }
         dashed(&self.0)
     }
 
@@ -146,8 +174,14 @@ impl ActivationKey {
 /// key, computer and licence revision give the same key, and any licence change (which
 /// increments the revision) gives a new one. Activations still record the key they were last
 /// given, so that a client holding it stays in good standing (spec README §4).
+///
+/// An activation imported from QLM keeps the computer key QLM gave it
+/// ([`ComputerKey::imported`]), written as QLM wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComputerKey(String);
+pub struct ComputerKey {
+    text: String,
+    imported: bool,
+}
 
 impl ComputerKey {
     /// HMAC-SHA256 keyed with the server secret over a domain label, then the canonical
@@ -171,7 +205,19 @@ impl ComputerKey {
         let tag = mac.finalize().into_bytes();
         let mut bytes = [0u8; BODY_BYTES];
         bytes.copy_from_slice(&tag[..BODY_BYTES]);
-        ComputerKey(assemble(model.computer_letter(), &bytes))
+        ComputerKey {
+            text: assemble(model.computer_letter(), &bytes),
+            imported: false,
+        }
+    }
+
+    /// The computer key QLM gave an imported activation, kept as QLM wrote it: licd cannot
+    /// derive QLM's keys, and the application in the field holds this one.
+    pub fn imported(verbatim: &str) -> Self {
+        ComputerKey {
+            text: verbatim.trim().to_string(),
+            imported: true,
+        }
     }
 
     /// Brings a client's computer key to canonical form for comparison: dashes and spaces
@@ -183,17 +229,24 @@ impl ComputerKey {
 
     /// Wraps a canonical key read back from the database.
     pub fn from_canonical_unchecked(s: String) -> Self {
-        ComputerKey(s)
+        ComputerKey {
+            text: s,
+            imported: false,
+        }
     }
 
-    /// The canonical form, as compared and stored.
+    /// The canonical form, as compared and stored (an imported key as QLM wrote it).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
-    /// The form sent to clients in `<pckey>`: groups of 5-5-5-5-6 joined by dashes.
+    /// The form sent to clients in `<pckey>`: groups of 5-5-5-5-6 joined by dashes; an
+    /// imported key as QLM wrote it.
     pub fn dashed(&self) -> String {
-        dashed(&self.0)
+        if self.imported {
+            return self.text.clone();
+        }
+        dashed(&self.text)
     }
 }
 

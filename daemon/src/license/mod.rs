@@ -11,6 +11,7 @@ pub mod decisions;
 pub mod features;
 pub mod history;
 pub mod keys;
+pub mod legacy_key;
 pub mod model;
 pub mod properties;
 pub mod refusal;
@@ -241,6 +242,11 @@ pub struct Activation {
     /// Nothing sets it yet; offline check-out is a later feature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_until: Option<i64>,
+    /// The computer key QLM gave this computer, as QLM wrote it, when the activation was
+    /// imported from QLM (`licd import-qlm`): a client presenting it is in good standing,
+    /// and it stays this activation's key (licd cannot derive QLM's keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_computer_key: Option<Box<str>>,
 }
 
 #[cfg(test)]

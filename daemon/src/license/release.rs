@@ -209,6 +209,7 @@ mod tests {
             client_ip: None,
             user_data: None,
             offline_until: None,
+            imported_computer_key: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! batch with a hundred others.
 
 use crate::license::keys::{ActivationKey, ComputerKey};
+use crate::license::legacy_key;
 use crate::license::refusal::{Reason, Refusal};
 use crate::license::{Activation, License, STATUS_REVOKED};
 
@@ -184,6 +185,7 @@ pub fn activate(
         client_ip: request.client_ip.clone(),
         user_data: request.activation_user_data.clone(),
         offline_until: None,
+        imported_computer_key: None,
     };
     Ok((updated, activation))
 }
@@ -216,8 +218,10 @@ pub struct Revalidation {
 }
 
 /// Validates an existing activation: a client presenting the current computer key or the one
-/// it was last given is in good standing; another key is a mismatch (225) only when the
-/// server requires a match.
+/// it was last given is in good standing, and so is one presenting the key QLM gave an
+/// activation imported from QLM; another key is a mismatch (225) only when the server
+/// requires a match. An imported activation keeps QLM's key as its current one: the
+/// application in the field holds it, and licd cannot derive QLM's keys.
 pub fn revalidate(
     license: &License,
     activation: &Activation,
@@ -227,10 +231,13 @@ pub fn revalidate(
     now: i64,
     secret: &[u8; 32],
 ) -> Result<Revalidation, Refusal> {
-    let current = current_computer_key(license, &activation.computer_id, secret);
+    let derived = current_computer_key(license, &activation.computer_id, secret);
+    let imported = activation.imported_computer_key.as_deref();
     if let Some(presented) = presented_key {
-        let presented = ComputerKey::normalise(presented);
-        let known = presented == current.as_str() || presented == activation.computer_key;
+        let normal = ComputerKey::normalise(presented);
+        let known = normal == derived.as_str()
+            || normal == activation.computer_key
+            || imported.is_some_and(|q| legacy_key::same_computer_key(presented, q));
         if !known && require_match {
             return Err(Refusal::new(
                 Reason::ComputerKeyMismatch,
@@ -238,6 +245,7 @@ pub fn revalidate(
             ));
         }
     }
+    let current = imported.map_or(derived, ComputerKey::imported);
     let mut updated = activation.clone();
     updated.last_seen = now;
     let mut changed = false;

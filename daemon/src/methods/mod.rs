@@ -121,9 +121,10 @@ impl Method {
 }
 
 /// Parses an activation key for look-up; a malformed key or a failed check character is
-/// "not found" (203) without touching the database (README §4).
+/// "not found" (203) without touching the database (README §4). A key that is not licd's
+/// but has the form of a QLM key is looked up as a legacy key (`license::legacy_key`).
 pub fn lookup_key(input: &str) -> Result<ActivationKey, MethodError> {
-    ActivationKey::parse(input).map_err(|_| not_found())
+    ActivationKey::parse_for_lookup(input).map_err(|_| not_found())
 }
 
 /// Code 203.

@@ -502,6 +502,7 @@ fn licence_info_table_lists_every_element_written_in_the_order_written() {
         client_ip: None,
         user_data: None,
         offline_until: None,
+        imported_computer_key: None,
     };
     let fields =
         license_info::license_info(&license, &config, 1_800_000_200, false, Some(&activation));

@@ -92,7 +92,11 @@ pub fn result_sentence(new_activation: bool, computer_id: &str) -> String {
     }
 }
 
-/// A computer key in its dashed form, whatever form it was stored in.
+/// A computer key in its dashed form, whatever form it was stored in. A key that is not a
+/// licd key without dashes is sent as it is: an imported QLM computer key keeps QLM's form.
 pub fn display_key(key: &str) -> String {
-    crate::license::keys::ComputerKey::from_canonical_unchecked(key.replace('-', "")).dashed()
+    if key.contains('-') || key.chars().count() != crate::license::keys::KEY_LENGTH {
+        return key.to_string();
+    }
+    crate::license::keys::ComputerKey::from_canonical_unchecked(key.to_string()).dashed()
 }
