@@ -73,11 +73,22 @@ pub(super) fn leave(table: &mut GroupTable<'_>, license: &License) -> Result<(),
 /// existed (keys replaced by an upgrade are left out, as [`leave`] takes them out). Called
 /// when the store opens.
 pub(crate) fn index_vendor_groups(txn: &WriteTransaction) -> Result<(), StoreError> {
+    {
+        let meta = txn.open_table(META)?;
+        if meta.get(VENDOR_GROUPS_INDEXED)?.is_some() {
+            return Ok(());
+        }
+    }
+    fill_vendor_groups(txn)
+}
+
+/// Files every licence of the database under its groups, whatever the marker says, and sets
+/// the marker. `licd import` runs it after writing an export's rows: an export made by an
+/// earlier licd carries licences but no `vendor_groups_v1` rows, and the fresh database it
+/// goes into was marked indexed when it was made. Filing a licence twice writes the same row.
+pub(crate) fn fill_vendor_groups(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut meta = txn.open_table(META)?;
     let mut table = txn.open_table(VENDOR_GROUPS)?;
-    if meta.get(VENDOR_GROUPS_INDEXED)?.is_some() {
-        return Ok(());
-    }
     let licenses = txn.open_table(LICENSES)?;
     for row in licenses.iter()? {
         let (_, value) = row?;
@@ -184,6 +195,63 @@ mod tests {
         assert!(group_keys(&db, "shop", &Group::Order("S-1".into())).is_empty());
         let txn = db.begin_read().expect("read");
         assert!(problems(&txn).expect("checked").is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_export_written_without_the_table_is_indexed_when_imported() {
+        use std::time::{Duration, Instant};
+
+        use super::super::RedbStore;
+        use crate::store::StoreOptions;
+        use crate::store::commands::CreateKeys;
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let source = RedbStore::open(&dir.path().join("a"), StoreOptions::default()).expect("open");
+        let mut template = license("", "Shop", Some("9"), Some("S-9"));
+        template.key = String::new();
+        let create = CreateKeys {
+            template,
+            count: 2,
+            order_id: None,
+            max_per_day: -1,
+            max_stored: -1,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        source.run(create, deadline).await.expect("created");
+        let mut out = Vec::new();
+        source.export_to(&mut out, true).expect("exported");
+        let text = String::from_utf8(out).expect("UTF-8");
+        // What an earlier licd exported: the same rows, without vendor_groups_v1.
+        let (groups, kept): (Vec<&str>, Vec<&str>) = text
+            .lines()
+            .partition(|l| l.contains("\"vendor_groups_v1\""));
+        assert_eq!(
+            groups.len(),
+            4,
+            "two keys, each in an order and a subscription"
+        );
+        let rows: u64 = kept
+            .iter()
+            .find_map(|l| l.strip_prefix("{\"end\":{\"rows\":"))
+            .and_then(|n| n.trim_end_matches('}').parse().ok())
+            .expect("an end line");
+        let old: String = kept
+            .iter()
+            .map(|l| match l.starts_with("{\"end\"") {
+                true => format!("{{\"end\":{{\"rows\":{}}}}}\n", rows - 4),
+                false => format!("{l}\n"),
+            })
+            .collect();
+        let target = RedbStore::open(&dir.path().join("b"), StoreOptions::default()).expect("open");
+        target
+            .import_from(&mut old.as_bytes(), false)
+            .expect("imported");
+        let db = target.shared.db().expect("db");
+        assert_eq!(group_keys(&db, "shop", &Group::Order("9".into())).len(), 2);
+        assert_eq!(
+            group_keys(&db, "SHOP", &Group::Subscription("S-9".into())).len(),
+            2
+        );
     }
 
     #[test]
