@@ -30,21 +30,25 @@ pub enum Selection {
 }
 
 impl Selection {
-    /// Exactly one of `is_avkey`, `is_orderid` and `is_subscriptionid` (ids of at most 255
-    /// characters): none is 208, more than one is 5.
+    /// `is_avkey`, or an id: `is_subscriptionid`, else `is_orderid` (ids of at most 255
+    /// characters). A key beside an id is 5, none of the three 208. Both ids together name
+    /// the subscription: a store's rebill or refund callback carries the subscription and the
+    /// order id of that payment (FastSpring's plugin maps both), and the payment's own order
+    /// holds no key.
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
-        let key = args.text("is_avkey").map(|k| Selection::Key(k.to_string()));
-        let order =
-            text(args, "is_orderid", MAX_ID_CHARS)?.map(|id| Selection::Group(Group::Order(id)));
-        let subscription = text(args, "is_subscriptionid", MAX_ID_CHARS)?
-            .map(|id| Selection::Group(Group::Subscription(id)));
-        let mut given = [key, order, subscription].into_iter().flatten();
-        match (given.next(), given.next()) {
-            (Some(one), None) => Ok(one),
+        let key = args.text("is_avkey");
+        let order = text(args, "is_orderid", MAX_ID_CHARS)?;
+        let subscription = text(args, "is_subscriptionid", MAX_ID_CHARS)?;
+        let group = subscription
+            .map(Group::Subscription)
+            .or(order.map(Group::Order));
+        match (key, group) {
+            (Some(key), None) => Ok(Selection::Key(key.to_string())),
+            (None, Some(group)) => Ok(Selection::Group(group)),
             (Some(_), Some(_)) => Err(MethodError::invalid(
-                "Give one of is_avkey, is_orderid and is_subscriptionid, not several.",
+                "Give either is_avkey or an order or subscription id (is_orderid, is_subscriptionid), not both.",
             )),
-            (None, _) => Err(MethodError::new(
+            (None, None) => Err(MethodError::new(
                 ErrorCode::MissingArgument,
                 "The argument is_avkey (or is_orderid, or is_subscriptionid) is required.",
             )),
@@ -163,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_of_key_order_and_subscription_names_the_licences() {
+    fn a_key_or_an_id_names_the_licences_and_a_subscription_wins_over_an_order() {
         assert_eq!(parse("is_avkey=K").ok(), Some(Selection::Key("K".into())));
         assert_eq!(
             parse("IS_ORDERID=1234").ok(),
@@ -173,14 +177,14 @@ mod tests {
             parse("is_subscriptionid=S-1&is_avkey=").ok(),
             Some(Selection::Group(Group::Subscription("S-1".into())))
         );
+        assert_eq!(
+            parse("is_orderid=REBILL-2&is_subscriptionid=S-1").ok(),
+            Some(Selection::Group(Group::Subscription("S-1".into())))
+        );
         let e = parse("").unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingArgument);
         assert!(e.message.contains("is_avkey"), "{}", e.message);
-        for both in [
-            "is_avkey=K&is_orderid=1",
-            "is_orderid=1&is_subscriptionid=S",
-            "is_avkey=K&is_subscriptionid=S",
-        ] {
+        for both in ["is_avkey=K&is_orderid=1", "is_avkey=K&is_subscriptionid=S"] {
             assert_eq!(
                 parse(both).unwrap_err().code,
                 ErrorCode::InvalidFormat,
