@@ -64,7 +64,7 @@ pub struct Edited {
 impl Command for Edit {
     type Done = Edited;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Edited> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Edited> {
         let by_subscription = matches!(self.target, Target::Subscription(_));
         let keys = match &self.target {
             Target::Key(key) => vec![key.clone()],
@@ -95,8 +95,8 @@ impl Command for Edit {
             return refused(subscription_not_found());
         }
         let actor = Actor {
-            vendor: self.vendor,
-            client: self.client,
+            vendor: self.vendor.clone(),
+            client: self.client.clone(),
         };
         for (before, after) in &changes {
             tx.put_license(after).await?;
@@ -147,7 +147,7 @@ pub struct Upgraded {
 impl Command for Upgrade {
     type Done = Upgraded;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Upgraded> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Upgraded> {
         let old = stored_license(tx, &self.key).await?;
         (self.check)(&old).or_else(refused)?;
         let new_key = fresh_key(tx, old.model).await?;
@@ -165,8 +165,8 @@ impl Command for Upgrade {
         }
         if self.log_history {
             let actor = Actor {
-                vendor: self.vendor,
-                client: self.client,
+                vendor: self.vendor.clone(),
+                client: self.client.clone(),
             };
             // On both keys, so either one leads to the other's story.
             let on_old = decisions::change_entry("upgraded", self.now, &actor, &old);

@@ -40,6 +40,33 @@ const ATTEMPTS: u32 = 3;
 const FLUSH_LAZY: &str = "UPDATE activations SET value = $3
     WHERE key = $1 AND computer_id = $2 AND (value->>'activated_at')::bigint = $4";
 
+/// How many times a command runs at most when PostgreSQL keeps refusing its transaction
+/// with a deadlock or a serialization failure: such a refusal says nothing about the
+/// command, and a second run usually goes through.
+pub(super) const RUNS: u32 = 4;
+
+/// What one run of a command's transaction gave.
+enum Ran<D> {
+    /// An answer for the caller.
+    Done(Result<D, CommandError>),
+    /// A deadlock or serialization failure: rolled back, nothing was changed, may be run
+    /// again.
+    Conflict,
+}
+
+/// The pause before run `runs + 1`: random within a window that doubles with each run
+/// (10, 20, 40 ms), so that two transactions that deadlocked do not meet again in step.
+fn retry_pause(runs: u32) -> Duration {
+    let window = 10u64 << runs.saturating_sub(1).min(6);
+    let mut bytes = [0u8; 2];
+    // A failed random read only costs the jitter: the pause is then the whole window.
+    let jitter = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from(u16::from_le_bytes(bytes)) % window,
+        Err(_) => 0,
+    };
+    Duration::from_millis(window / 2 + jitter / 2 + 1)
+}
+
 /// Lazily kept bookkeeping by (key, computer id).
 type Lazy = Mutex<HashMap<(String, String), Activation>>;
 
@@ -87,8 +114,8 @@ struct Memo<C> {
 impl<C: Remembered> Command for Memo<C> {
     type Done = Replayable<C::Done>;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Self::Done> {
-        commands::apply_remembered(self.command, tx, &self.key, self.at).await
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Self::Done> {
+        commands::apply_remembered(&mut self.command, tx, &self.key, self.at).await
     }
 }
 
@@ -139,43 +166,67 @@ impl PgStore {
     /// Applies `command` in a transaction of its own and commits before answering.
     ///
     /// Not applied when `deadline` passed before it began ([`StoreError::TooLate`]). A
-    /// deadlock or serialization failure rolls the transaction back; it is reported as
-    /// [`StoreError::NotStored`] (nothing was changed), since a command is consumed by its
-    /// run and cannot be run again here. A commit whose answer was lost with the
-    /// connection is [`StoreError::OutcomeUnknown`].
+    /// deadlock or serialization failure rolls the transaction back and the command runs
+    /// again in a new one, after a short random pause, up to [`RUNS`] times in all and not
+    /// past `deadline`; after that it is [`StoreError::NotStored`] (nothing was changed). A
+    /// commit whose answer was lost with the connection is [`StoreError::OutcomeUnknown`].
     pub async fn run<C: Command>(
         &self,
-        command: C,
+        mut command: C,
         deadline: Instant,
     ) -> Result<C::Done, CommandError> {
-        let mut client = self.begin_within(deadline).await?;
+        let mut runs = 1;
+        loop {
+            match self.run_once(&mut command, deadline).await {
+                Ran::Done(result) => return result,
+                Ran::Conflict if runs < RUNS && Instant::now() < deadline => {
+                    tracing::debug!(runs, "PostgreSQL refused a transaction; running it again");
+                    tokio::time::sleep(retry_pause(runs)).await;
+                    runs += 1;
+                }
+                Ran::Conflict => return Err(StoreError::NotStored.into()),
+            }
+        }
+    }
+
+    /// One transaction of [`PgStore::run`].
+    async fn run_once<C: Command>(&self, command: &mut C, deadline: Instant) -> Ran<C::Done> {
+        let mut client = match self.begin_within(deadline).await {
+            Ok(client) => client,
+            Err(e) => return Ran::Done(Err(e.into())),
+        };
         let began = Instant::now();
-        let txn = client.transaction().await.map_err(db_error)?;
+        let txn = match client.transaction().await {
+            Ok(txn) => txn,
+            Err(e) => return Ran::Done(Err(db_error(e).into())),
+        };
         let mut tx = PgTx::new(txn, shard());
         match command.apply(&mut tx).await {
             Ok(done) => {
                 match tx.commit().await {
                     Ok(()) => {}
+                    // A serialization failure can be reported by COMMIT itself.
+                    Err(e) if is_retryable(&e) => return Ran::Conflict,
                     Err(e) if e.as_db_error().is_some() => {
                         // The server answered: the transaction was rolled back.
-                        return Err(StoreError::NotStored.into());
+                        return Ran::Done(Err(StoreError::NotStored.into()));
                     }
-                    Err(_) => return Err(StoreError::OutcomeUnknown.into()),
+                    Err(_) => return Ran::Done(Err(StoreError::OutcomeUnknown.into())),
                 }
                 self.stats.record_commit(1, began);
-                Ok(done)
+                Ran::Done(Ok(done))
             }
             Err(TxError::Abort(refusal)) => {
                 tx.rollback().await;
-                Err(CommandError::Refused(refusal))
+                Ran::Done(Err(CommandError::Refused(refusal)))
             }
             Err(TxError::Db(e)) => {
                 let retryable = tx.retryable;
                 tx.rollback().await;
                 if retryable {
-                    return Err(StoreError::NotStored.into());
+                    return Ran::Conflict;
                 }
-                Err(e.into())
+                Ran::Done(Err(e.into()))
             }
         }
     }
