@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::util::{LICD, TestConfig, TestDaemon, send_raw};
 
+mod commit_cutter;
+
+use commit_cutter::{CommitCutter, Cut};
+
 /// The demo configuration on the PostgreSQL database at `url`.
 fn on_postgres(url: &str) -> TestConfig {
     TestConfig::demo().append(&format!(
@@ -187,5 +191,62 @@ fn maintenance_commands_name_postgresqls_own_tools_and_exit_1() {
     assert!(
         !std::path::Path::new(out).exists(),
         "no backup file is left"
+    );
+}
+
+/// The database name at the end of a test URL.
+fn database_of(url: &str) -> String {
+    let path = url.rsplit('/').next().unwrap_or("");
+    path.split('?').next().unwrap_or("").to_string()
+}
+
+/// Activations stored for computer `pc`, as PostgreSQL itself counts them.
+fn stored_activations(pg: &licd_pg_cluster::PgCluster, db: &str, pc: &str) -> String {
+    pg.psql(
+        db,
+        &format!("SELECT count(*) FROM activations WHERE computer_id = '{pc}'"),
+    )
+}
+
+#[test]
+fn a_lost_commit_answer_is_answered_with_what_the_database_holds() {
+    let Some(pg) = licd_pg_cluster::cluster() else {
+        return;
+    };
+    let url = pg.fresh_database();
+    let db = database_of(&url);
+    let proxy = CommitCutter::start(pg.port());
+    let via_proxy = url.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
+    let d = TestDaemon::start(&on_postgres(&via_proxy));
+    let key = d.create_key("is_numberofactivationsperkey=5");
+
+    // The server commits; the answer is lost. The node looks the change up and reports it.
+    proxy.arm(Cut::AfterForwarding);
+    let applied = d.activate(&key, "pc-committed");
+    assert_eq!(proxy.cuts(), 1, "the COMMIT was not cut");
+    applied.expect_ok();
+    assert!(applied.get("pckey").is_some(), "{}", applied.body);
+    assert_eq!(stored_activations(pg, &db, "pc-committed"), "1");
+
+    // The server never sees the COMMIT and rolls back: the node says nothing was changed.
+    proxy.arm(Cut::BeforeForwarding);
+    let lost = d.activate(&key, "pc-rolled-back");
+    assert_eq!(proxy.cuts(), 2, "the COMMIT was not cut");
+    let said = lost.expect_error(3000);
+    assert!(said.contains("nothing was changed"), "{said}");
+    assert_eq!(stored_activations(pg, &db, "pc-rolled-back"), "0");
+
+    // Repeating the same request is safe, and the node serves on.
+    d.activate(&key, "pc-committed").expect_ok();
+    d.activate(&key, "pc-rolled-back").expect_ok();
+    let info = d.call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={key}&is_activate=false"),
+    );
+    assert_eq!(
+        info.get("availableLicenses").as_deref(),
+        Some("3"),
+        "{}",
+        info.body
     );
 }

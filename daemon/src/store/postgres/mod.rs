@@ -2,13 +2,16 @@
 //!
 //! Each command is one PostgreSQL transaction on a pooled connection, READ COMMITTED, the
 //! licence locked with `SELECT … FOR UPDATE` (`tx`). The reply is sent only after COMMIT
-//! returned; sessions force `synchronous_commit = on`. What every node must share lives in
+//! returned; sessions force `synchronous_commit = on`. A deadlock or serialization failure
+//! runs the command again (bounded); a COMMIT whose answer is lost is resolved by the
+//! change's command id (`outcome`). What every node must share lives in
 //! the database: the server secret (made once, `schema`), signing keys, the replay memory,
 //! order ids, the release log, the counters. Reads are REPEATABLE READ snapshots
 //! (`snapshot`). There is no writer thread: the database's row locks order the changes.
 
 mod connect;
 pub(super) mod maintenance;
+mod outcome;
 mod schema;
 mod snapshot;
 mod tx;
@@ -52,6 +55,25 @@ enum Ran<D> {
     /// A deadlock or serialization failure: rolled back, nothing was changed, may be run
     /// again.
     Conflict,
+    /// COMMIT was sent and its answer lost: the change is stored if its command id is.
+    Lost {
+        /// The result, true if the change is stored.
+        done: D,
+        /// The change's command id.
+        id: i64,
+    },
+}
+
+/// Rolls back a transaction a statement of which failed: a conflict may be run again,
+/// anything else is the caller's answer.
+async fn abandon<D>(tx: PgTx<'_>, e: StoreError) -> Ran<D> {
+    let retryable = tx.retryable;
+    tx.rollback().await;
+    if retryable {
+        Ran::Conflict
+    } else {
+        Ran::Done(Err(e.into()))
+    }
 }
 
 /// The pause before run `runs + 1`: random within a window that doubles with each run
@@ -169,7 +191,9 @@ impl PgStore {
     /// deadlock or serialization failure rolls the transaction back and the command runs
     /// again in a new one, after a short random pause, up to [`RUNS`] times in all and not
     /// past `deadline`; after that it is [`StoreError::NotStored`] (nothing was changed). A
-    /// commit whose answer was lost with the connection is [`StoreError::OutcomeUnknown`].
+    /// commit whose answer was lost is looked up by its command id (`outcome`): stored, the
+    /// change's result; not stored, [`StoreError::NotStored`]; the database out of reach
+    /// until `deadline` (at least [`outcome::LEAST_WAIT`]), [`StoreError::OutcomeUnknown`].
     pub async fn run<C: Command>(
         &self,
         mut command: C,
@@ -185,6 +209,14 @@ impl PgStore {
                     runs += 1;
                 }
                 Ran::Conflict => return Err(StoreError::NotStored.into()),
+                Ran::Lost { done, id } => {
+                    let within = deadline.max(Instant::now() + outcome::LEAST_WAIT);
+                    return match outcome::committed(&self.pool, id, within).await {
+                        Ok(true) => Ok(done),
+                        Ok(false) => Err(StoreError::NotStored.into()),
+                        Err(e) => Err(e.into()),
+                    };
+                }
             }
         }
     }
@@ -201,32 +233,39 @@ impl PgStore {
             Err(e) => return Ran::Done(Err(db_error(e).into())),
         };
         let mut tx = PgTx::new(txn, shard());
-        match command.apply(&mut tx).await {
-            Ok(done) => {
-                match tx.commit().await {
-                    Ok(()) => {}
-                    // A serialization failure can be reported by COMMIT itself.
-                    Err(e) if is_retryable(&e) => return Ran::Conflict,
-                    Err(e) if e.as_db_error().is_some() => {
-                        // The server answered: the transaction was rolled back.
-                        return Ran::Done(Err(StoreError::NotStored.into()));
-                    }
-                    Err(_) => return Ran::Done(Err(StoreError::OutcomeUnknown.into())),
-                }
+        let done = match command.apply(&mut tx).await {
+            Ok(done) => done,
+            Err(TxError::Abort(refusal)) => {
+                tx.rollback().await;
+                return Ran::Done(Err(CommandError::Refused(refusal)));
+            }
+            Err(TxError::Db(e)) => return abandon(tx, e).await,
+        };
+        let marked = match outcome::command_id() {
+            Ok(id) => {
+                let at = crate::license::dates::now();
+                tx.mark_command(id, at, at - outcome::KEEP_SECONDS)
+                    .await
+                    .map(|()| id)
+            }
+            Err(e) => Err(e),
+        };
+        let id = match marked {
+            Ok(id) => id,
+            Err(e) => return abandon(tx, e).await,
+        };
+        match tx.commit().await {
+            Ok(()) => {
                 self.stats.record_commit(1, began);
                 Ran::Done(Ok(done))
             }
-            Err(TxError::Abort(refusal)) => {
-                tx.rollback().await;
-                Ran::Done(Err(CommandError::Refused(refusal)))
-            }
-            Err(TxError::Db(e)) => {
-                let retryable = tx.retryable;
-                tx.rollback().await;
-                if retryable {
-                    return Ran::Conflict;
-                }
-                Ran::Done(Err(e.into()))
+            // A serialization failure can be reported by COMMIT itself: rolled back.
+            Err(e) if is_retryable(&e) => Ran::Conflict,
+            // Any other failure, even one the server sent (a shutdown can end a session
+            // between its commit and the answer), leaves the outcome to be looked up.
+            Err(e) => {
+                tracing::warn!(error = %e, "COMMIT's answer was lost; looking the change up");
+                Ran::Lost { done, id }
             }
         }
     }
