@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use crate::util::{LICD, TestConfig, TestDaemon, send_raw};
 
 mod commit_cutter;
+mod load;
+mod outage;
 
 use commit_cutter::{CommitCutter, Cut};
 

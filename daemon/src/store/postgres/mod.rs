@@ -102,13 +102,30 @@ pub struct PgStore {
 }
 
 /// A storage error from the client, in the store's neutral terms.
+///
+/// The server's refusals that say "not now" rather than "not this" (it is shutting down,
+/// starting up, ended the session, or has no connection to spare) are
+/// [`StoreError::Unreachable`] like a server that does not answer at all: the caller gets
+/// 503 with `Retry-After`, and nothing was changed (a COMMIT's failure never comes here
+/// without its outcome being looked up first, `outcome`).
 pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
+        Some(db) if is_not_now(db.code()) => {
+            StoreError::Unreachable(format!("{} ({})", db.message(), db.code().code()))
+        }
         Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
         None if e.is_closed() => StoreError::Unreachable(e.to_string()),
         // No answer from the server (I/O, a timeout, a refused connection).
         None => StoreError::Unreachable(e.to_string()),
     }
+}
+
+/// Whether `code` is a refusal of the moment: connection exceptions (class 08), operator
+/// intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now) and
+/// too many connections (53300).
+fn is_not_now(code: &SqlState) -> bool {
+    let code = code.code();
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// Whether the server refused a transaction that may simply be run again.
