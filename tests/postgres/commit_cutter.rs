@@ -1,7 +1,8 @@
 //! A TCP proxy between a licd node and PostgreSQL that, once armed, cuts the connection at
 //! the next `COMMIT` the node sends: after forwarding it (the server commits, the answer is
 //! lost) or before (the server never sees it and rolls back). Everything else passes
-//! untouched, so the node's reconnection goes through the same proxy.
+//! untouched, so the node's reconnection goes through the same proxy, unless the proxy is
+//! told to refuse connections after the cut (the database out of reach).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
@@ -28,6 +29,8 @@ struct State {
     upstream: u16,
     armed: AtomicU8,
     cuts: AtomicU32,
+    refusing: AtomicBool,
+    refuse_after_cut: AtomicBool,
 }
 
 /// The running proxy; stopped on drop.
@@ -53,6 +56,8 @@ impl CommitCutter {
             upstream,
             armed: AtomicU8::new(PASS),
             cuts: AtomicU32::new(0),
+            refusing: AtomicBool::new(false),
+            refuse_after_cut: AtomicBool::new(false),
         });
         runtime.spawn(accept(listener, state.clone()));
         CommitCutter {
@@ -72,6 +77,19 @@ impl CommitCutter {
         self.state.armed.store(cut as u8, Ordering::SeqCst);
     }
 
+    /// From the next cut on, every new connection is closed at once and an open one at the
+    /// first byte the node sends on it: the database out of reach just after it received a
+    /// COMMIT.
+    pub fn refuse_after_the_cut(&self) {
+        self.state.refuse_after_cut.store(true, Ordering::SeqCst);
+    }
+
+    /// New connections pass again.
+    pub fn stop_refusing(&self) {
+        self.state.refuse_after_cut.store(false, Ordering::SeqCst);
+        self.state.refusing.store(false, Ordering::SeqCst);
+    }
+
     /// How many connections were cut so far.
     pub fn cuts(&self) -> u32 {
         self.state.cuts.load(Ordering::SeqCst)
@@ -80,6 +98,10 @@ impl CommitCutter {
 
 async fn accept(listener: TcpListener, state: Arc<State>) {
     while let Ok((client, _)) = listener.accept().await {
+        if state.refusing.load(Ordering::SeqCst) {
+            drop(client);
+            continue;
+        }
         tokio::spawn(pipe(client, state.clone()));
     }
 }
@@ -113,11 +135,18 @@ async fn pipe(client: TcpStream, state: Arc<State>) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        if state.refusing.load(Ordering::SeqCst) {
+            back.abort();
+            return;
+        }
         let chunk = &buf[..n];
         if chunk.windows(COMMIT.len()).any(|w| w == COMMIT) {
             let armed = state.armed.swap(PASS, Ordering::SeqCst);
             if armed != PASS {
                 cutting.store(true, Ordering::SeqCst);
+                if state.refuse_after_cut.load(Ordering::SeqCst) {
+                    state.refusing.store(true, Ordering::SeqCst);
+                }
                 if armed == Cut::AfterForwarding as u8 {
                     let _ = to_server.write_all(chunk).await;
                     let _ = to_server.flush().await;
