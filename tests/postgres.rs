@@ -4,11 +4,19 @@
 //! PostgreSQL, where its binaries are missing (outside CI).
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use crate::util::{LICD, TestConfig, TestDaemon, send_raw};
+
+mod commit_cutter;
+mod load;
+mod nodes;
+mod outage;
+
+use commit_cutter::{CommitCutter, Cut};
 
 /// The demo configuration on the PostgreSQL database at `url`.
 fn on_postgres(url: &str) -> TestConfig {
@@ -53,19 +61,14 @@ fn a_node_on_postgresql_activates_and_validates_and_keeps_only_its_admin_socket_
     assert_eq!(entries, ["admin.sock"]);
 }
 
-#[test]
-fn two_nodes_on_one_database_give_exactly_the_seats_of_a_key_and_equal_computer_keys() {
-    let Some(url) = fresh_database() else {
-        return;
-    };
-    let config = on_postgres(&url);
-    let nodes = [TestDaemon::start(&config), TestDaemon::start(&config)];
-    let key = nodes[0].create_key("is_numberofactivationsperkey=5");
-    let n = 40;
+/// `n` activations of `key` on computers `pc-0`… released at once, spread over `nodes` in
+/// turn; the winners with their computer keys. Any answer but an activation or code 210 is
+/// a failure.
+fn race_for_seats(nodes: &[SocketAddr], key: &str, n: usize) -> Vec<(usize, String)> {
     let start = Arc::new(Barrier::new(n));
     let threads: Vec<_> = (0..n)
         .map(|i| {
-            let addr = nodes[i % 2].addr;
+            let addr = nodes[i % nodes.len()];
             let start = start.clone();
             let request = format!(
                 "GET /qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid=pc-{i} \
@@ -87,6 +90,18 @@ fn two_nodes_on_one_database_give_exactly_the_seats_of_a_key_and_equal_computer_
             Some(other) => panic!("pc-{i}: code {other}: {}", r.body),
         }
     }
+    won
+}
+
+#[test]
+fn two_nodes_on_one_database_give_exactly_the_seats_of_a_key_and_equal_computer_keys() {
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let config = on_postgres(&url);
+    let nodes = [TestDaemon::start(&config), TestDaemon::start(&config)];
+    let key = nodes[0].create_key("is_numberofactivationsperkey=5");
+    let won = race_for_seats(&[nodes[0].addr, nodes[1].addr], &key, 40);
     assert_eq!(won.len(), 5, "activations that succeeded: {won:?}");
     for (i, pckey) in &won {
         // Each winner, asked on the other node than the one that activated it, gets the
@@ -187,5 +202,99 @@ fn maintenance_commands_name_postgresqls_own_tools_and_exit_1() {
     assert!(
         !std::path::Path::new(out).exists(),
         "no backup file is left"
+    );
+}
+
+/// The database name at the end of a test URL.
+fn database_of(url: &str) -> String {
+    let path = url.rsplit('/').next().unwrap_or("");
+    path.split('?').next().unwrap_or("").to_string()
+}
+
+/// Activations stored for computer `pc`, as PostgreSQL itself counts them.
+fn stored_activations(pg: &licd_pg_cluster::PgCluster, db: &str, pc: &str) -> String {
+    pg.psql(
+        db,
+        &format!("SELECT count(*) FROM activations WHERE computer_id = '{pc}'"),
+    )
+}
+
+/// A node on a fresh database, reaching PostgreSQL through a [`CommitCutter`], its
+/// configuration adjusted by `adjust`; and the database's name.
+fn behind_a_proxy(
+    pg: &licd_pg_cluster::PgCluster,
+    adjust: impl FnOnce(TestConfig) -> TestConfig,
+) -> (CommitCutter, TestDaemon, String) {
+    let url = pg.fresh_database();
+    let proxy = CommitCutter::start(pg.port());
+    let via_proxy = url.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
+    let d = TestDaemon::start(&adjust(on_postgres(&via_proxy)));
+    (proxy, d, database_of(&url))
+}
+
+#[test]
+fn a_lost_commit_answer_is_answered_with_what_the_database_holds() {
+    let Some(pg) = licd_pg_cluster::cluster() else {
+        return;
+    };
+    let (proxy, d, db) = behind_a_proxy(pg, |c| c);
+    let key = d.create_key("is_numberofactivationsperkey=5");
+
+    // The server commits; the answer is lost. The node looks the change up and reports it.
+    proxy.arm(Cut::AfterForwarding);
+    let applied = d.activate(&key, "pc-committed");
+    assert_eq!(proxy.cuts(), 1, "the COMMIT was not cut");
+    applied.expect_ok();
+    assert!(applied.get("pckey").is_some(), "{}", applied.body);
+    assert_eq!(stored_activations(pg, &db, "pc-committed"), "1");
+
+    // The server never sees the COMMIT and rolls back: the node says nothing was changed.
+    proxy.arm(Cut::BeforeForwarding);
+    let lost = d.activate(&key, "pc-rolled-back");
+    assert_eq!(proxy.cuts(), 2, "the COMMIT was not cut");
+    let said = lost.expect_error(3000);
+    assert!(said.contains("nothing was changed"), "{said}");
+    assert_eq!(stored_activations(pg, &db, "pc-rolled-back"), "0");
+
+    // Repeating the same request is safe, and the node serves on.
+    d.activate(&key, "pc-committed").expect_ok();
+    d.activate(&key, "pc-rolled-back").expect_ok();
+    let info = d.call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={key}&is_activate=false"),
+    );
+    assert_eq!(
+        info.get("availableLicenses").as_deref(),
+        Some("3"),
+        "{}",
+        info.body
+    );
+}
+
+#[test]
+fn a_lost_commit_answer_with_the_database_out_of_reach_is_code_3000_and_a_repeat_is_safe() {
+    let Some(pg) = licd_pg_cluster::cluster() else {
+        return;
+    };
+    let (proxy, d, db) = behind_a_proxy(pg, |c| c.server("requestTimeoutMs = 3000"));
+    let key = d.create_key("is_numberofactivationsperkey=5");
+    proxy.arm(Cut::AfterForwarding);
+    proxy.refuse_after_the_cut();
+    let began = Instant::now();
+    let unknown = d.activate(&key, "pc-unknown");
+    let took = began.elapsed();
+    proxy.stop_refusing();
+    assert_eq!(proxy.cuts(), 1, "the COMMIT was not cut");
+    unknown.expect_error(3000);
+    // The issue's bound for an answer during an outage: requestTimeoutMs + 5 s.
+    assert!(took <= Duration::from_secs(8), "answered after {took:?}");
+    assert_eq!(stored_activations(pg, &db, "pc-unknown"), "1");
+    // The same request again changes nothing more and reports the activation.
+    let again = d.activate(&key, "pc-unknown");
+    again.expect_ok();
+    assert_eq!(stored_activations(pg, &db, "pc-unknown"), "1");
+    assert_eq!(
+        pg.psql(&db, "SELECT value->>'activations_used' FROM licenses"),
+        "1"
     );
 }

@@ -20,12 +20,24 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How long `/healthz` waits for the writer thread to answer.
 const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 
+/// How long `/healthz` waits for its read: a database server that stops answering (a network
+/// partition, not a refused connection) makes the check fail after this rather than hang,
+/// well within the 15 s in which a load balancer must see the node unhealthy.
+const READ_PATIENCE: Duration = Duration::from_secs(5);
+
 /// `/healthz`: 200 `ok` while the database answers a read and the writer thread answers a
 /// round trip; 503 with the reason otherwise.
 pub async fn healthz(state: &AppState) -> Response<Full<Bytes>> {
-    if let Err(e) = stored_counts(state).await {
-        tracing::warn!(error = %e, "health check: the database does not answer a read");
-        return plain_text(StatusCode::SERVICE_UNAVAILABLE, "database read failed\n");
+    match tokio::time::timeout(READ_PATIENCE, stored_counts(state)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: the database does not answer a read");
+            return plain_text(StatusCode::SERVICE_UNAVAILABLE, "database read failed\n");
+        }
+        Err(_) => {
+            tracing::warn!("health check: the database did not answer a read in time");
+            return plain_text(StatusCode::SERVICE_UNAVAILABLE, "database read timed out\n");
+        }
     }
     if !state.store.writer_alive(WRITER_PATIENCE).await {
         return plain_text(

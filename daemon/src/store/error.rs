@@ -52,9 +52,11 @@ pub enum StoreError {
     /// The database server does not answer (a networked backend); nothing was changed.
     #[error("the database server does not answer: {0}")]
     Unreachable(String),
-    /// The answer to a commit was lost with the connection: the change may or may not be
-    /// stored.
-    #[error("the database's answer to a commit was lost; the change may or may not be stored")]
+    /// The answer to a commit was lost, and the database stayed out of reach until the
+    /// request's deadline: the change may or may not be stored. Repeating the same request
+    /// is safe (the command id, or the method's own idempotency, keeps a repeat from
+    /// changing anything twice).
+    #[error("outcome unknown; repeating the same request is safe")]
     OutcomeUnknown,
     /// Too many changes are waiting; nothing was changed.
     #[error("too many changes are waiting to be written")]

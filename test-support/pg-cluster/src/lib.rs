@@ -13,6 +13,10 @@
 //! `runuser -u licd-pg-test`, a system user that `.ci/run` creates, and the directory is
 //! given to that user.
 //!
+//! A test that stops the server (an outage) takes a cluster of its own instead,
+//! [`private_cluster`], which it may [`PgCluster::stop_fast`] and [`PgCluster::start`] again
+//! on the same port, and which is stopped and removed when dropped.
+//!
 //! Without the binaries, [`cluster`] prints one line saying how to install them and returns
 //! `None` (the test skips), except under `CI=true`, where it panics: CI must run them.
 //!
@@ -54,6 +58,16 @@ pub fn cluster() -> Option<&'static PgCluster> {
     CLUSTER.get_or_init(start).as_ref()
 }
 
+/// A cluster for the caller alone, started now: a test may stop and restart it without
+/// disturbing the tests sharing [`cluster`]. Stopped and removed when dropped; `None` as for
+/// [`cluster`].
+///
+/// # Panics
+/// As [`cluster`].
+pub fn private_cluster() -> Option<PgCluster> {
+    launch()
+}
+
 /// The cluster of this process, once started (or known to be unavailable).
 static CLUSTER: OnceLock<Option<PgCluster>> = OnceLock::new();
 
@@ -92,6 +106,13 @@ fn is_root() -> bool {
 }
 
 fn start() -> Option<PgCluster> {
+    let cluster = launch()?;
+    register_stop();
+    Some(cluster)
+}
+
+/// A new cluster, initialised and running.
+fn launch() -> Option<PgCluster> {
     let Some(bin) = find_binaries() else {
         return skip_or_fail(&format!(
             "no initdb under {DEBIAN_PG_ROOT}/*/bin; install them with `apt-get install postgresql`"
@@ -122,10 +143,7 @@ fn start() -> Option<PgCluster> {
     for _ in 0..5 {
         cluster.port = free_port();
         match cluster.start_server() {
-            Ok(()) => {
-                register_stop();
-                return Some(cluster);
-            }
+            Ok(()) => return Some(cluster),
             Err(log) => last = log,
         }
     }
@@ -283,6 +301,33 @@ impl PgCluster {
         Err(format!("{}{text}", String::from_utf8_lossy(&out.stderr)))
     }
 
+    /// Stops the server as an operator would for a restart (`pg_ctl stop -m fast`: open
+    /// sessions are ended, open transactions rolled back), keeping its data.
+    ///
+    /// # Panics
+    /// When `pg_ctl` fails.
+    pub fn stop_fast(&self) {
+        let out = self.run(
+            "pg_ctl",
+            &["stop", "-m", "fast", "-w", "-D", path_str(&self.data_dir())],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the stopped server again on the same port.
+    ///
+    /// # Panics
+    /// When it does not start (its log is in the message).
+    pub fn start(&self) {
+        if let Err(log) = self.start_server() {
+            panic!("the test PostgreSQL cluster did not start again:\n{log}");
+        }
+    }
+
     fn stop(&self) {
         // `immediate`: nothing of a test database is worth a clean shutdown.
         let _ = self.run(
@@ -324,6 +369,14 @@ impl PgCluster {
             .current_dir(&self.dir)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+    }
+}
+
+impl Drop for PgCluster {
+    /// Only a [`private_cluster`] is ever dropped: the shared one is a static, stopped at
+    /// exit.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -49,7 +49,7 @@ pub enum Activated {
 impl Command for Activate {
     type Done = Activated;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Activated> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Activated> {
         let Some(license) = tx.license_for_update(&self.key).await? else {
             return refused(Refusal::new(
                 Reason::NotFound,

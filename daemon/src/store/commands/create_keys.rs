@@ -35,7 +35,7 @@ pub struct Created {
 impl Command for CreateKeys {
     type Done = Created;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Created> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Created> {
         let order = self.order_id.as_deref().map(|order_id| OrderRef {
             vendor: &self.template.vendor,
             product_id: self.template.product_id,

@@ -49,11 +49,11 @@ pub struct LegacyImported {
 impl Command for ImportLegacy {
     type Done = LegacyImported;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<LegacyImported> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<LegacyImported> {
         // Every refusal before the first write: the writer shares one transaction.
         let mut existing = Vec::new();
         let mut new = Vec::with_capacity(self.licenses.len());
-        for item in self.licenses {
+        for item in &self.licenses {
             if tx.license_exists(&item.license.key).await? {
                 existing.push(item.line);
             } else {

@@ -45,8 +45,15 @@ pub trait Command: Send + 'static {
     type Done: Send + 'static;
 
     /// Decides and applies the change inside `tx`.
+    ///
+    /// Takes `&mut self`, not `self`, so that a backend can run the command again in a new
+    /// transaction when the database refused the first one for a reason that says nothing
+    /// about the command (a deadlock, a serialization failure). An implementation reads its
+    /// fields and never changes them: a second run decides afresh on what is stored then.
+    /// (`&mut` rather than `&`: the rule closures are `Send` but not `Sync`, and a future
+    /// holding `&mut C` across an await stays `Send` where one holding `&C` would not.)
     #[allow(async_fn_in_trait)] // Generic over the backend's transaction; never boxed.
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Self::Done>;
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Self::Done>;
 }
 
 /// A command whose result the replay memory keeps (`super::replays`), so a repeat of the
@@ -80,7 +87,7 @@ pub enum Replayable<D> {
 /// Applies `command` for the replay id `key` at `at`: a remembered id answers with the first
 /// result and changes nothing; a new one is applied and remembered in the same transaction.
 pub async fn apply_remembered<C: Remembered, T: Tx>(
-    command: C,
+    command: &mut C,
     tx: &mut T,
     key: &ReplayKey,
     at: i64,

@@ -51,7 +51,7 @@ pub struct Released {
 impl Command for Release {
     type Done = Released;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Released> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Released> {
         let license = stored_license(tx, &self.key).await?;
         (self.check)(&license).or_else(refused)?;
         let seats = tx.activations(&self.key).await?;
@@ -68,8 +68,8 @@ impl Command for Release {
             code: self.code.as_deref(),
         };
         let actor = Actor {
-            vendor: self.vendor,
-            client: self.client,
+            vendor: self.vendor.clone(),
+            client: self.client.clone(),
         };
         let decision = decisions::decide_release(
             &license,
@@ -121,7 +121,7 @@ pub struct SeatRecorded {
 impl Command for RecordSeat {
     type Done = SeatRecorded;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<SeatRecorded> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<SeatRecorded> {
         let pc = self.activation.computer_id.as_str();
         let current = tx.activation(&self.key, pc).await?;
         // A seat released or reclaimed since it was read is not brought back.

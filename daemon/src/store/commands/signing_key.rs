@@ -20,7 +20,7 @@ pub enum SigningKeyChange {
 impl Command for SigningKeyChange {
     type Done = StoredSigningKey;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<StoredSigningKey> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<StoredSigningKey> {
         let new = match self {
             SigningKeyChange::EnsureCurrent(new) => {
                 if let Some(current) = tx.current_signing_key().await? {
@@ -30,7 +30,7 @@ impl Command for SigningKeyChange {
             }
             SigningKeyChange::Rotate(new) => new,
         };
-        tx.make_signing_key_current(&new).await?;
-        Ok(new)
+        tx.make_signing_key_current(new).await?;
+        Ok(new.clone())
     }
 }

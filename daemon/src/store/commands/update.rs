@@ -70,7 +70,7 @@ pub struct Edited {
 impl Command for Edit {
     type Done = Edited;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Edited> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Edited> {
         let keys = match &self.target {
             Target::Key(key) => vec![key.clone()],
             Target::Group { vendor, group } => tx.vendor_group_keys(vendor, group).await?,
@@ -105,8 +105,8 @@ impl Command for Edit {
             });
         }
         let actor = Actor {
-            vendor: self.vendor,
-            client: self.client,
+            vendor: self.vendor.clone(),
+            client: self.client.clone(),
         };
         for (before, after) in &changes {
             tx.put_license(after).await?;
@@ -157,7 +157,7 @@ pub struct Upgraded {
 impl Command for Upgrade {
     type Done = Upgraded;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Upgraded> {
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Upgraded> {
         let old = stored_license(tx, &self.key).await?;
         (self.check)(&old).or_else(refused)?;
         let new_key = fresh_key(tx, old.model).await?;
@@ -177,8 +177,8 @@ impl Command for Upgrade {
         tx.join_vendor_groups(&new).await?;
         if self.log_history {
             let actor = Actor {
-                vendor: self.vendor,
-                client: self.client,
+                vendor: self.vendor.clone(),
+                client: self.client.clone(),
             };
             // On both keys, so either one leads to the other's story.
             let on_old = decisions::change_entry("upgraded", self.now, &actor, &old);

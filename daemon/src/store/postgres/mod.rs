@@ -2,13 +2,16 @@
 //!
 //! Each command is one PostgreSQL transaction on a pooled connection, READ COMMITTED, the
 //! licence locked with `SELECT … FOR UPDATE` (`tx`). The reply is sent only after COMMIT
-//! returned; sessions force `synchronous_commit = on`. What every node must share lives in
+//! returned; sessions force `synchronous_commit = on`. A deadlock or serialization failure
+//! runs the command again (bounded); a COMMIT whose answer is lost is resolved by the
+//! change's command id (`outcome`). What every node must share lives in
 //! the database: the server secret (made once, `schema`), signing keys, the replay memory,
 //! order ids, the release log, the counters. Reads are REPEATABLE READ snapshots
 //! (`snapshot`). There is no writer thread: the database's row locks order the changes.
 
 mod connect;
 pub(super) mod maintenance;
+mod outcome;
 mod schema;
 mod snapshot;
 mod tx;
@@ -40,6 +43,52 @@ const ATTEMPTS: u32 = 3;
 const FLUSH_LAZY: &str = "UPDATE activations SET value = $3
     WHERE key = $1 AND computer_id = $2 AND (value->>'activated_at')::bigint = $4";
 
+/// How many times a command runs at most when PostgreSQL keeps refusing its transaction
+/// with a deadlock or a serialization failure: such a refusal says nothing about the
+/// command, and a second run usually goes through.
+pub(super) const RUNS: u32 = 4;
+
+/// What one run of a command's transaction gave.
+enum Ran<D> {
+    /// An answer for the caller.
+    Done(Result<D, CommandError>),
+    /// A deadlock or serialization failure: rolled back, nothing was changed, may be run
+    /// again.
+    Conflict,
+    /// COMMIT was sent and its answer lost: the change is stored if its command id is.
+    Lost {
+        /// The result, true if the change is stored.
+        done: D,
+        /// The change's command id.
+        id: i64,
+    },
+}
+
+/// Rolls back a transaction a statement of which failed: a conflict may be run again,
+/// anything else is the caller's answer.
+async fn abandon<D>(tx: PgTx<'_>, e: StoreError) -> Ran<D> {
+    let retryable = tx.retryable;
+    tx.rollback().await;
+    if retryable {
+        Ran::Conflict
+    } else {
+        Ran::Done(Err(e.into()))
+    }
+}
+
+/// The pause before run `runs + 1`: random within a window that doubles with each run
+/// (10, 20, 40 ms), so that two transactions that deadlocked do not meet again in step.
+fn retry_pause(runs: u32) -> Duration {
+    let window = 10u64 << runs.saturating_sub(1).min(6);
+    let mut bytes = [0u8; 2];
+    // A failed random read only costs the jitter: the pause is then the whole window.
+    let jitter = match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from(u16::from_le_bytes(bytes)) % window,
+        Err(_) => 0,
+    };
+    Duration::from_millis(window / 2 + jitter / 2 + 1)
+}
+
 /// Lazily kept bookkeeping by (key, computer id).
 type Lazy = Mutex<HashMap<(String, String), Activation>>;
 
@@ -53,13 +102,30 @@ pub struct PgStore {
 }
 
 /// A storage error from the client, in the store's neutral terms.
+///
+/// The server's refusals that say "not now" rather than "not this" (it is shutting down,
+/// starting up, ended the session, or has no connection to spare) are
+/// [`StoreError::Unreachable`] like a server that does not answer at all: the caller gets
+/// 503 with `Retry-After`, and nothing was changed (a COMMIT's failure never comes here
+/// without its outcome being looked up first, `outcome`).
 pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
+        Some(db) if is_not_now(db.code()) => {
+            StoreError::Unreachable(format!("{} ({})", db.message(), db.code().code()))
+        }
         Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
         None if e.is_closed() => StoreError::Unreachable(e.to_string()),
         // No answer from the server (I/O, a timeout, a refused connection).
         None => StoreError::Unreachable(e.to_string()),
     }
+}
+
+/// Whether `code` is a refusal of the moment: connection exceptions (class 08), operator
+/// intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now) and
+/// too many connections (53300).
+fn is_not_now(code: &SqlState) -> bool {
+    let code = code.code();
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// Whether the server refused a transaction that may simply be run again.
@@ -87,8 +153,8 @@ struct Memo<C> {
 impl<C: Remembered> Command for Memo<C> {
     type Done = Replayable<C::Done>;
 
-    async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Self::Done> {
-        commands::apply_remembered(self.command, tx, &self.key, self.at).await
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Self::Done> {
+        commands::apply_remembered(&mut self.command, tx, &self.key, self.at).await
     }
 }
 
@@ -139,43 +205,84 @@ impl PgStore {
     /// Applies `command` in a transaction of its own and commits before answering.
     ///
     /// Not applied when `deadline` passed before it began ([`StoreError::TooLate`]). A
-    /// deadlock or serialization failure rolls the transaction back; it is reported as
-    /// [`StoreError::NotStored`] (nothing was changed), since a command is consumed by its
-    /// run and cannot be run again here. A commit whose answer was lost with the
-    /// connection is [`StoreError::OutcomeUnknown`].
+    /// deadlock or serialization failure rolls the transaction back and the command runs
+    /// again in a new one, after a short random pause, up to [`RUNS`] times in all and not
+    /// past `deadline`; after that it is [`StoreError::NotStored`] (nothing was changed). A
+    /// commit whose answer was lost is looked up by its command id (`outcome`): stored, the
+    /// change's result; not stored, [`StoreError::NotStored`]; the database out of reach
+    /// until `deadline` (at least [`outcome::LEAST_WAIT`]), [`StoreError::OutcomeUnknown`].
     pub async fn run<C: Command>(
         &self,
-        command: C,
+        mut command: C,
         deadline: Instant,
     ) -> Result<C::Done, CommandError> {
-        let mut client = self.begin_within(deadline).await?;
-        let began = Instant::now();
-        let txn = client.transaction().await.map_err(db_error)?;
-        let mut tx = PgTx::new(txn, shard());
-        match command.apply(&mut tx).await {
-            Ok(done) => {
-                match tx.commit().await {
-                    Ok(()) => {}
-                    Err(e) if e.as_db_error().is_some() => {
-                        // The server answered: the transaction was rolled back.
-                        return Err(StoreError::NotStored.into());
-                    }
-                    Err(_) => return Err(StoreError::OutcomeUnknown.into()),
+        let mut runs = 1;
+        loop {
+            match self.run_once(&mut command, deadline).await {
+                Ran::Done(result) => return result,
+                Ran::Conflict if runs < RUNS && Instant::now() < deadline => {
+                    tracing::debug!(runs, "PostgreSQL refused a transaction; running it again");
+                    tokio::time::sleep(retry_pause(runs)).await;
+                    runs += 1;
                 }
-                self.stats.record_commit(1, began);
-                Ok(done)
+                Ran::Conflict => return Err(StoreError::NotStored.into()),
+                Ran::Lost { done, id } => {
+                    let within = deadline.max(Instant::now() + outcome::LEAST_WAIT);
+                    return match outcome::committed(&self.pool, id, within).await {
+                        Ok(true) => Ok(done),
+                        Ok(false) => Err(StoreError::NotStored.into()),
+                        Err(e) => Err(e.into()),
+                    };
+                }
             }
+        }
+    }
+
+    /// One transaction of [`PgStore::run`].
+    async fn run_once<C: Command>(&self, command: &mut C, deadline: Instant) -> Ran<C::Done> {
+        let mut client = match self.begin_within(deadline).await {
+            Ok(client) => client,
+            Err(e) => return Ran::Done(Err(e.into())),
+        };
+        let began = Instant::now();
+        let txn = match client.transaction().await {
+            Ok(txn) => txn,
+            Err(e) => return Ran::Done(Err(db_error(e).into())),
+        };
+        let mut tx = PgTx::new(txn, shard());
+        let done = match command.apply(&mut tx).await {
+            Ok(done) => done,
             Err(TxError::Abort(refusal)) => {
                 tx.rollback().await;
-                Err(CommandError::Refused(refusal))
+                return Ran::Done(Err(CommandError::Refused(refusal)));
             }
-            Err(TxError::Db(e)) => {
-                let retryable = tx.retryable;
-                tx.rollback().await;
-                if retryable {
-                    return Err(StoreError::NotStored.into());
-                }
-                Err(e.into())
+            Err(TxError::Db(e)) => return abandon(tx, e).await,
+        };
+        let marked = match outcome::command_id() {
+            Ok(id) => {
+                let at = crate::license::dates::now();
+                tx.mark_command(id, at, at - outcome::KEEP_SECONDS)
+                    .await
+                    .map(|()| id)
+            }
+            Err(e) => Err(e),
+        };
+        let id = match marked {
+            Ok(id) => id,
+            Err(e) => return abandon(tx, e).await,
+        };
+        match tx.commit().await {
+            Ok(()) => {
+                self.stats.record_commit(1, began);
+                Ran::Done(Ok(done))
+            }
+            // A serialization failure can be reported by COMMIT itself: rolled back.
+            Err(e) if is_retryable(&e) => Ran::Conflict,
+            // Any other failure, even one the server sent (a shutdown can end a session
+            // between its commit and the answer), leaves the outcome to be looked up.
+            Err(e) => {
+                tracing::warn!(error = %e, "COMMIT's answer was lost; looking the change up");
+                Ran::Lost { done, id }
             }
         }
     }

@@ -19,7 +19,7 @@ use super::db_error;
 const MIGRATION_LOCK: i64 = 0x6c69_6364_0000_0001;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The newest schema this licd knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -92,6 +92,16 @@ CREATE TABLE replays (
     PRIMARY KEY (vendor, id)
 );
 CREATE INDEX replays_by_age ON replays (at);
+";
+
+/// The ids of committed changes (`outcome.rs`): a node that lost COMMIT's answer looks its
+/// id up to learn whether the change is stored. Rows are kept an hour, pruned by age.
+const V2: &str = "
+CREATE TABLE command_ids (
+    id bigint PRIMARY KEY,
+    at bigint NOT NULL
+);
+CREATE INDEX command_ids_by_age ON command_ids (at);
 ";
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -1,7 +1,13 @@
 //! What only a shared database has to get right: N nodes starting at once migrate once and
-//! share one server secret; a schema newer than this licd knows is refused by name.
+//! share one server secret; a schema newer than this licd knows is refused by name; a
+//! transaction PostgreSQL refuses as a deadlock is run again inside the node.
+
+use std::time::{Duration, Instant};
 
 use super::{PgStore, PostgresSettings};
+use crate::license::License;
+use crate::store::commands::{Command, CreateKeys};
+use crate::store::tx::{Tx, TxResult};
 use crate::store::{StoreError, StoreOptions};
 
 fn settings(url: String) -> PostgresSettings {
@@ -39,7 +45,10 @@ async fn nodes_starting_at_once_migrate_once_and_share_one_secret() {
     }
     assert!(secrets.windows(2).all(|w| w[0] == w[1]), "secrets differ");
     let db = url_database(&url);
-    assert_eq!(pg.psql(&db, "SELECT version FROM schema_version"), "1");
+    assert_eq!(
+        pg.psql(&db, "SELECT version FROM schema_version"),
+        super::schema::SCHEMA_VERSION.to_string()
+    );
     assert_eq!(
         pg.psql(
             &db,
@@ -60,17 +69,141 @@ async fn a_schema_newer_than_this_licd_is_refused_naming_both_versions() {
     store.close().expect("close");
     pg.psql(&url_database(&url), "UPDATE schema_version SET version = 7");
     let refused = PgStore::open(&settings(url), &StoreOptions::default()).await;
-    let Err(
-        e @ StoreError::SchemaTooNew {
-            found: 7,
-            supported: 1,
-        },
-    ) = refused
-    else {
+    let supported = super::schema::SCHEMA_VERSION as u64;
+    let Err(e @ StoreError::SchemaTooNew { found: 7, .. }) = refused else {
         panic!("a newer schema was not refused as such");
     };
+    assert!(matches!(e, StoreError::SchemaTooNew { supported: s, .. } if s == supported));
     let text = e.to_string();
-    assert!(text.contains('7') && text.contains('1'), "{text}");
+    assert!(
+        text.contains('7') && text.contains(&supported.to_string()),
+        "{text}"
+    );
+}
+
+/// Locks two licences in order and says how many times it ran.
+struct LockBoth {
+    first: String,
+    second: String,
+    runs: u32,
+}
+
+impl Command for LockBoth {
+    type Done = u32;
+
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<u32> {
+        self.runs += 1;
+        tx.license_for_update(&self.first).await?;
+        tx.license_for_update(&self.second).await?;
+        Ok(self.runs)
+    }
+}
+
+/// A plain client of database `db` as the cluster's superuser (which may set
+/// `deadlock_timeout`), its connection driven by a task of its own.
+async fn superuser(pg: &licd_pg_cluster::PgCluster, db: &str) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&pg.url("postgres", db), tokio_postgres::NoTls)
+            .await
+            .expect("connect as the superuser");
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlocked_command_is_run_again_and_succeeds() {
+    let Some((pg, url)) = fresh().await else {
+        return;
+    };
+    let db = url_database(&url);
+    // The node's sessions find a deadlock 3 s into a wait, the other transaction's only
+    // after a minute: PostgreSQL aborts the transaction whose check finds the cycle, so the
+    // node's is the one refused, whatever the load on the machine.
+    let role = db.clone();
+    pg.psql(
+        "postgres",
+        &format!("ALTER ROLE {role} SET deadlock_timeout = '3s'"),
+    );
+    let mut s = settings(url.clone());
+    s.statement_timeout_ms = 60_000;
+    let store = PgStore::open(&s, &StoreOptions::default())
+        .await
+        .expect("open");
+    let mut template = License::for_tests("permanent", 1, 1_800_000_000);
+    template.key = String::new();
+    let created = store
+        .run(
+            CreateKeys {
+                template,
+                count: 2,
+                order_id: None,
+                max_per_day: -1,
+                max_stored: -1,
+            },
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await
+        .expect("two licences");
+    let (a, b) = (
+        created.licenses[0].key.clone(),
+        created.licenses[1].key.clone(),
+    );
+
+    let other = superuser(pg, &db).await;
+    let watch = superuser(pg, &db).await;
+    other
+        .batch_execute("SET deadlock_timeout = '60s'; BEGIN")
+        .await
+        .expect("begin");
+    let lock = "SELECT 1 FROM licenses WHERE key = $1 FOR UPDATE";
+    other.execute(lock, &[&b]).await.expect("lock b");
+    let store = std::sync::Arc::new(store);
+    let node = {
+        let (store, a, b) = (store.clone(), a.clone(), b.clone());
+        tokio::spawn(async move {
+            let command = LockBoth {
+                first: a,
+                second: b,
+                runs: 0,
+            };
+            store
+                .run(command, Instant::now() + Duration::from_secs(120))
+                .await
+        })
+    };
+    // The node holds `a` and waits for `b`; then the other transaction asks for `a`.
+    let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
+    let began = Instant::now();
+    loop {
+        let n: i64 = watch
+            .query_one(waiting, &[])
+            .await
+            .expect("pg_locks")
+            .get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the node never waited for b"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    other
+        .execute(lock, &[&a])
+        .await
+        .expect("the other transaction gets a");
+    other.batch_execute("COMMIT").await.expect("commit");
+    let runs = node
+        .await
+        .expect("task")
+        .expect("the command succeeds after the deadlock");
+    assert_eq!(
+        runs, 2,
+        "the command ran once, was refused as a deadlock, then ran again"
+    );
+    let store = std::sync::Arc::try_unwrap(store).ok().expect("one owner");
+    store.close().expect("close");
 }
 
 /// The database name at the end of a test URL.

@@ -119,6 +119,16 @@ const REMEMBER_CHANGE: &str =
 const PRUNE_REPLAYS: &str = "DELETE FROM replays WHERE (vendor, id) IN
     (SELECT vendor, id FROM replays WHERE at < $1 ORDER BY at LIMIT $2)";
 
+/// Records the change's command id (`super::outcome`), holding a lock on it until the
+/// transaction ends: a node resolving a lost COMMIT takes that lock first, so it reads the
+/// id only once this transaction has committed or is gone.
+const MARK_COMMAND: &str = "INSERT INTO command_ids (id, at)
+    SELECT $1, $2 FROM (SELECT pg_advisory_xact_lock($1)) AS locked";
+/// Drops a bounded number of ids past their age with each change; rows another node is
+/// dropping at the same moment are skipped, not waited for.
+const PRUNE_COMMANDS: &str = "DELETE FROM command_ids WHERE id IN
+    (SELECT id FROM command_ids WHERE at < $1 ORDER BY at LIMIT 64 FOR UPDATE SKIP LOCKED)";
+
 /// Parameters of a statement.
 type Params<'p> = [&'p (dyn ToSql + Sync)];
 
@@ -140,6 +150,18 @@ impl<'c> PgTx<'c> {
             shard,
             retryable: false,
         }
+    }
+
+    /// Writes the change's command id `id`, made at `at` (UTC Unix seconds), and drops ids
+    /// older than `oldest`.
+    pub(crate) async fn mark_command(
+        &mut self,
+        id: i64,
+        at: i64,
+        oldest: i64,
+    ) -> Result<(), StoreError> {
+        self.execute(MARK_COMMAND, &[&id, &at]).await?;
+        self.execute(PRUNE_COMMANDS, &[&oldest]).await
     }
 
     /// Commits; the change is durable (synchronous commit) when this returns `Ok`.

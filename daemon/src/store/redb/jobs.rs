@@ -61,7 +61,7 @@ pub(crate) struct Plain<C>(pub(crate) C);
 impl<C: Command> Work for Plain<C> {
     type Done = C::Done;
 
-    fn run(self, tx: &mut RedbTx<'_>) -> TxResult<C::Done> {
+    fn run(mut self, tx: &mut RedbTx<'_>) -> TxResult<C::Done> {
         at_once(self.0.apply(tx))
     }
 }
@@ -77,9 +77,9 @@ pub(crate) struct WithMemo<C> {
 impl<C: Remembered> Work for WithMemo<C> {
     type Done = Replayable<C::Done>;
 
-    fn run(self, tx: &mut RedbTx<'_>) -> TxResult<Self::Done> {
+    fn run(mut self, tx: &mut RedbTx<'_>) -> TxResult<Self::Done> {
         at_once(commands::apply_remembered(
-            self.command,
+            &mut self.command,
             tx,
             &self.key,
             self.at,
