@@ -56,7 +56,7 @@ impl From<crate::store::StoreError> for MethodError {
                 )
             }
             E::OutcomeUnknown => MethodError::internal(
-                "The connection to the database broke while the change was committed; it may or may not have been applied. Look the licence up before repeating.",
+                "The connection to the database broke while the change was committed: outcome unknown; repeating the same request is safe.",
             ),
             E::Busy => MethodError::busy(
                 "The server is busy (write queue full); nothing was changed. Retry shortly.",
