@@ -12,7 +12,9 @@ const API_KEY: &str = "store-api-key";
 const STORE: &str = "is_vendor=Store&is_user=s&is_pwd=spw";
 const PRODUCT: &str = "is_productid=1&is_majorversion=1&is_minorversion=0";
 
-fn config() -> TestConfig {
+/// The demo configuration with the strictly authenticated vendor `Store` and
+/// RetrieveActivationKeyHttp on.
+pub(crate) fn config() -> TestConfig {
     TestConfig::demo()
         .security("enableRetrieveActivationKeyHttp = true")
         .append(&format!(
@@ -23,7 +25,7 @@ fn config() -> TestConfig {
 /// A daemon with three keys for order O-1 (two with user data U-1, one of product 2 with
 /// U-2) and one for order O-2 (U-1). An order id names one order per product, so the third
 /// key is of another product: the same order again for product 1 would return the first keys.
-fn daemon_with_orders(config: &TestConfig) -> TestDaemon {
+pub(crate) fn daemon_with_orders(config: &TestConfig) -> TestDaemon {
     let d = TestDaemon::start(config);
     for extra in [
         "is_orderid=O-1&is_userdata1=U-1&is_usemultipleactivationskey=false&is_quantity=2",
@@ -58,14 +60,14 @@ fn now_ts(offset_seconds: i64) -> String {
 }
 
 /// Headers of a strictly authenticated request.
-struct Signing<'a> {
+pub(crate) struct Signing<'a> {
     /// What is signed: `Some(prefix)` signs `prefix + target`; `None` sends no signature.
-    url_prefix: Option<&'a str>,
-    key: &'a str,
-    timestamp: String,
-    version: &'a str,
-    signature_header: &'a str,
-    timestamp_header: &'a str,
+    pub(crate) url_prefix: Option<&'a str>,
+    pub(crate) key: &'a str,
+    pub(crate) timestamp: String,
+    pub(crate) version: &'a str,
+    pub(crate) signature_header: &'a str,
+    pub(crate) timestamp_header: &'a str,
 }
 
 impl Default for Signing<'_> {
@@ -83,7 +85,12 @@ impl Default for Signing<'_> {
 
 /// GET `/qlmservice.asmx/RetrieveActivationKeyHttp?{query}` signed as `s` says, with `body`
 /// as a form when given.
-fn signed(d: &TestDaemon, query: &str, s: &Signing<'_>, body: Option<&str>) -> HttpReply {
+pub(crate) fn signed(
+    d: &TestDaemon,
+    query: &str,
+    s: &Signing<'_>,
+    body: Option<&str>,
+) -> HttpReply {
     signed_method(d, "RetrieveActivationKeyHttp", query, s, body)
 }
 

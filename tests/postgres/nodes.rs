@@ -109,3 +109,34 @@ fn a_node_killed_under_load_loses_no_acknowledged_change_and_the_others_keep_ser
         "no request met the killed node"
     );
 }
+
+#[test]
+fn a_strictly_signed_request_accepted_by_one_node_is_a_replay_on_another() {
+    use crate::strict_auth::{Signing, config, daemon_with_orders, signed};
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let store = format!("[store]\nbackend = \"postgres\"\npostgresUrl = \"{url}\"\npoolSize = 4\n");
+    let config = config().append(&store);
+    let first = daemon_with_orders(&config);
+    let second = TestDaemon::start(&config);
+    // Signed over the path and query alone, a form every node accepts whatever its address.
+    let signing = Signing {
+        url_prefix: Some(""),
+        ..Signing::default()
+    };
+    let query = "is_vendor=Store&is_user=s&is_pwd=spw&is_orderid=O-2";
+    signed(&first, query, &signing, None).expect_ok();
+    signed(&second, query, &signing, None).expect_error(8);
+    signed(&first, query, &signing, None).expect_error(8);
+    // A new signature (a later timestamp) is a new request, on any node.
+    let later = Signing {
+        url_prefix: Some(""),
+        timestamp: chrono::Utc::now()
+            .checked_add_signed(chrono::TimeDelta::seconds(1))
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default(),
+        ..Signing::default()
+    };
+    signed(&second, query, &later, None).expect_ok();
+}

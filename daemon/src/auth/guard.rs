@@ -130,7 +130,7 @@ async fn authenticate_vendor(
     }
     let vendor = vendor::authenticate(ctx, call, args).await?;
     if strict::is_strict(&ctx.config.security, ctx.state.methods, call, args) {
-        vendor::check_strict(ctx, call, &vendor)?;
+        vendor::check_strict(ctx, call, &vendor).await?;
     }
     Ok(vendor)
 }

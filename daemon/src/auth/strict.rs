@@ -148,6 +148,16 @@ pub struct Signed<'a> {
     pub headers: &'a HeaderMap,
 }
 
+/// A signature this process accepted for the first time: what the nodes of a shared database
+/// must also record before the request goes on (`crate::store::Store::first_signature_use`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The signature, lower-case hex.
+    pub signature: String,
+    /// When its timestamp turns stale, after which it need not be remembered.
+    pub forget_after: i64,
+}
+
 /// Checks the headers and signature of `request` for a vendor whose key is `api_key`.
 ///
 /// # Errors
@@ -158,7 +168,7 @@ pub fn verify(
     request: Signed<'_>,
     now: i64,
     replay: &ReplayMemory,
-) -> Result<(), StrictFailure> {
+) -> Result<Accepted, StrictFailure> {
     let key = api_key
         .filter(|k| !k.is_empty())
         .ok_or(StrictFailure::NoApiKey)?;
@@ -205,7 +215,11 @@ pub fn verify(
         return Err(StrictFailure::BadSignature);
     }
     let forget_after = signed_at.saturating_add(i64::try_from(tolerance).unwrap_or(i64::MAX));
-    replay.first_use(&given, forget_after, now)
+    replay.first_use(&given, forget_after, now)?;
+    Ok(Accepted {
+        signature: given,
+        forget_after,
+    })
 }
 
 /// The first of `names` present, as text.
@@ -265,7 +279,7 @@ mod tests {
             target: TARGET,
             headers: h,
         };
-        verify(&SecurityConfig::default(), Some(KEY), request, now, memory)
+        verify(&SecurityConfig::default(), Some(KEY), request, now, memory).map(drop)
     }
 
     fn ts(t: i64) -> String {

@@ -409,7 +409,11 @@ fn plugin_request(ctx: &Ctx, call: MethodCall, vendor: &str) -> PluginRequest {
 /// the reason in the log only. The HMAC check costs no argon2, so it takes no slot, but it is
 /// counted against `authFailuresPerMinute` before it runs (and refunded if it passes), so
 /// concurrent forgeries cannot all be checked before any is counted.
-pub fn check_strict(ctx: &Ctx, call: MethodCall, vendor: &Vendor) -> Result<(), MethodError> {
+///
+/// A signature this process accepts is then recorded where the nodes of a shared database
+/// see it (`Store::first_signature_use`), so a request accepted by one node is a replay on
+/// every other; a database that does not answer is 503 (nothing was changed).
+pub async fn check_strict(ctx: &Ctx, call: MethodCall, vendor: &Vendor) -> Result<(), MethodError> {
     let security = &ctx.config.security;
     let attempt = ctx
         .state
@@ -420,22 +424,31 @@ pub fn check_strict(ctx: &Ctx, call: MethodCall, vendor: &Vendor) -> Result<(), 
         target: ctx.raw.target(),
         headers: &ctx.raw.headers,
     };
-    match strict::verify(
+    let verified = strict::verify(
         security,
         vendor.api_key.as_deref(),
         request,
         ctx.now,
         &ctx.state.strict_replay,
-    ) {
-        Ok(()) => {
-            attempt.refund();
-            Ok(())
+    );
+    let failure = match verified {
+        Ok(accepted) => {
+            let first = ctx
+                .state
+                .store
+                .first_signature_use(&accepted.signature, accepted.forget_after, ctx.now)
+                .await
+                .map_err(MethodError::from)?;
+            if first {
+                attempt.refund();
+                return Ok(());
+            }
+            strict::StrictFailure::Replayed
         }
-        Err(why) => {
-            tracing::warn!(vendor = %vendor.name, client = %ctx.client, method = call.name, reason = %untrusted(&why.to_string()), "strict authentication failed");
-            Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
-        }
-    }
+        Err(why) => why,
+    };
+    tracing::warn!(vendor = %vendor.name, client = %ctx.client, method = call.name, reason = %untrusted(&failure.to_string()), "strict authentication failed");
+    Err(MethodError::new(ErrorCode::AuthenticationError, FAILED))
 }
 
 #[cfg(test)]

@@ -176,6 +176,25 @@ impl Store {
         }
     }
 
+    /// Records a strict-authentication signature accepted until `forget_after`, where the
+    /// nodes of one database share it; false when a node accepted it before.
+    ///
+    /// One redb file has one process, whose own memory (`crate::auth::strict::ReplayMemory`)
+    /// already refuses a replay, so redb answers true without touching the file. PostgreSQL
+    /// keeps the signature in a table every node reads, so a signed request accepted by one
+    /// node is refused by all.
+    pub async fn first_signature_use(
+        &self,
+        signature: &str,
+        forget_after: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Redb(_) => Ok(true),
+            Store::Postgres(s) => s.first_signature_use(signature, forget_after, now).await,
+        }
+    }
+
     /// Whether the store's writer answers within `timeout` (`/healthz`, the systemd
     /// watchdog).
     pub async fn writer_alive(&self, timeout: Duration) -> bool {

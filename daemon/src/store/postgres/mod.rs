@@ -315,6 +315,37 @@ impl PgStore {
         self.run(Memo { command, key, at }, deadline).await
     }
 
+    /// Records a strict-authentication signature accepted by this node until `forget_after`,
+    /// in the table every node shares (`strict_signatures`), so a signed request accepted by
+    /// one node is refused as a replay by every other. True when no node accepted it before
+    /// (or its row is past its window: the insert then takes the row over). Autocommitted:
+    /// the signature is spent whether or not the request's change is then stored, as on one
+    /// node. A few stale rows are dropped with each use, so the table stays as small as the
+    /// window.
+    pub async fn first_signature_use(
+        &self,
+        signature: &str,
+        forget_after: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        const FIRST_USE: &str = "INSERT INTO strict_signatures (signature, forget_after)
+            VALUES ($1, $2) ON CONFLICT (signature) DO UPDATE
+            SET forget_after = excluded.forget_after
+            WHERE strict_signatures.forget_after < $3
+            RETURNING 1";
+        const PRUNE: &str = "DELETE FROM strict_signatures WHERE signature IN (
+            SELECT signature FROM strict_signatures WHERE forget_after < $1
+            LIMIT 16 FOR UPDATE SKIP LOCKED)";
+        let client = self.client().await?;
+        let first = client
+            .query_opt(FIRST_USE, &[&signature, &forget_after, &now])
+            .await
+            .map_err(db_error)?
+            .is_some();
+        client.execute(PRUNE, &[&now]).await.map_err(db_error)?;
+        Ok(first)
+    }
+
     /// Whether the database answers a trivial query within `timeout`.
     pub async fn writer_alive(&self, timeout: Duration) -> bool {
         let ping = async {

@@ -102,6 +102,11 @@ CREATE TABLE command_ids (
     at bigint NOT NULL
 );
 CREATE INDEX command_ids_by_age ON command_ids (at);
+CREATE TABLE strict_signatures (
+    signature text PRIMARY KEY,
+    forget_after bigint NOT NULL
+);
+CREATE INDEX strict_signatures_by_age ON strict_signatures (forget_after);
 ";
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
