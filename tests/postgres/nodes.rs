@@ -140,3 +140,43 @@ fn a_strictly_signed_request_accepted_by_one_node_is_a_replay_on_another() {
     };
     signed(&second, query, &later, None).expect_ok();
 }
+
+#[test]
+fn a_daily_activation_cap_is_exact_over_two_nodes_deciding_at_once() {
+    use std::sync::{Arc, Barrier};
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let config = on_postgres(&url).options("maxActivationsPerDay = 7");
+    let nodes = [TestDaemon::start(&config), TestDaemon::start(&config)];
+    let keys: Vec<String> = (0..30).map(|_| nodes[0].create_key("")).collect();
+    let start = Arc::new(Barrier::new(keys.len()));
+    let threads: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let addr = nodes[i % 2].addr;
+            let start = start.clone();
+            let request = format!(
+                "GET /qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid=cap-{i} \
+                 HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                crate::util::send_raw(addr, request.as_bytes())
+            })
+        })
+        .collect();
+    let mut activated = 0;
+    for (i, t) in threads.into_iter().enumerate() {
+        let reply = t.join().expect("request thread");
+        assert_eq!(reply.status, 200, "cap-{i}: {}", reply.body);
+        if reply.error_code().is_none() {
+            activated += 1;
+        }
+    }
+    assert_eq!(activated, 7, "activations granted under a cap of 7 a day");
+    let db = database_of(&url);
+    let pg = licd_pg_cluster::cluster().expect("the cluster of this run");
+    assert_eq!(pg.psql(&db, "SELECT count(*) FROM activations"), "7");
+}

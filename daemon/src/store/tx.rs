@@ -98,9 +98,15 @@ pub trait Tx {
     fn put_license(&mut self, license: &License) -> impl Future<Output = Result<(), StoreError>>;
 
     /// How many licences are stored (`dbMaxRecords`).
+    ///
+    /// This and the per-day counts are read to decide a cap, and only then: the answer holds
+    /// until the transaction ends (a backend of several writers makes other transactions
+    /// that read the same count wait), so a cap is never exceeded by changes decided at
+    /// the same moment.
     fn licenses_stored(&mut self) -> impl Future<Output = Result<i64, StoreError>>;
 
-    /// How many keys were created on UTC day `day` (`maxNewKeysPerDay`).
+    /// How many keys were created on UTC day `day` (`maxNewKeysPerDay`); read to decide the
+    /// cap, as [`Tx::licenses_stored`].
     fn keys_created_on(&mut self, day: i64) -> impl Future<Output = Result<i64, StoreError>>;
 
     /// Counts `n` new licences, created on UTC day `day`.
@@ -140,7 +146,8 @@ pub trait Tx {
         computer_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>>;
 
-    /// How many counted activations were made on UTC day `day` (`maxActivationsPerDay`).
+    /// How many counted activations were made on UTC day `day` (`maxActivationsPerDay`); read
+    /// to decide the cap, as [`Tx::licenses_stored`].
     fn activations_on(&mut self, day: i64) -> impl Future<Output = Result<i64, StoreError>>;
 
     /// Counts one activation made on UTC day `day`.

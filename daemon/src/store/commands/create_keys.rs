@@ -50,8 +50,17 @@ impl Command for CreateKeys {
             });
         }
         let day = dates::day_number(self.template.created);
-        let made_today = tx.keys_created_on(day).await?;
-        let stored = tx.licenses_stored().await?;
+        // Each count is read only when its cap is set (see `Activate`).
+        let made_today = if self.max_per_day >= 0 {
+            tx.keys_created_on(day).await?
+        } else {
+            0
+        };
+        let stored = if self.max_stored >= 0 {
+            tx.licenses_stored().await?
+        } else {
+            0
+        };
         rules::check_creation_limits(
             u64::from(self.count),
             made_today,

@@ -162,7 +162,11 @@ impl Command for Upgrade {
         (self.check)(&old).or_else(refused)?;
         let new_key = fresh_key(tx, old.model).await?;
         let (replaced, new) = (self.upgrade)(&old, new_key.as_str()).or_else(refused)?;
-        let stored = tx.licenses_stored().await?;
+        let stored = if self.max_stored >= 0 {
+            tx.licenses_stored().await?
+        } else {
+            0
+        };
         rules::check_creation_limits(1, 0, -1, stored, self.max_stored).map_err(TxError::Abort)?;
         tx.put_license(&replaced).await?;
         tx.put_license(&new).await?;

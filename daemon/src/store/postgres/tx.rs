@@ -209,6 +209,17 @@ impl<'c> PgTx<'c> {
         }
     }
 
+    /// A counter read to decide a cap: first an advisory lock on that counter and day, held
+    /// to the end of the transaction, so two nodes deciding the same cap take turns and the
+    /// second sees the first's count (READ COMMITTED reads what committed before each
+    /// statement). Only deployments that set the cap pay for it: commands read the count
+    /// only then.
+    async fn cap_counter(&mut self, name: &str, day: i64) -> Result<i64, StoreError> {
+        self.lock_name(&format!("cap\u{1f}{name}\u{1f}{day}"))
+            .await?;
+        self.counter(name, day).await
+    }
+
     async fn counter(&mut self, name: &str, day: i64) -> Result<i64, StoreError> {
         let row = self.row(READ_COUNTER, &[&name, &day]).await?;
         row.map_or(Ok(0), |r| column(&r, 0))
@@ -272,11 +283,11 @@ impl Tx for PgTx<'_> {
     }
 
     async fn licenses_stored(&mut self) -> Result<i64, StoreError> {
-        self.counter(COUNT_LICENSES, ALWAYS).await
+        self.cap_counter(COUNT_LICENSES, ALWAYS).await
     }
 
     async fn keys_created_on(&mut self, day: i64) -> Result<i64, StoreError> {
-        self.counter(COUNT_KEYS_CREATED, day).await
+        self.cap_counter(COUNT_KEYS_CREATED, day).await
     }
 
     async fn count_new_licenses(&mut self, day: i64, n: i64) -> Result<(), StoreError> {
@@ -319,7 +330,7 @@ impl Tx for PgTx<'_> {
     }
 
     async fn activations_on(&mut self, day: i64) -> Result<i64, StoreError> {
-        self.counter(COUNT_ACTIVATIONS, day).await
+        self.cap_counter(COUNT_ACTIVATIONS, day).await
     }
 
     async fn count_activation(&mut self, day: i64) -> Result<(), StoreError> {
