@@ -14,7 +14,8 @@ use licd::admin::body;
 use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENSES_HEADER, ROWS_HEADER};
 use licd::config::{Backend, Config, DATABASE_FILE};
-use licd::store::maintenance::CheckReport;
+use licd::store::PostgresSettings;
+use licd::store::maintenance::{CheckReport, check_postgres};
 use licd::store::postgres_tools;
 
 use super::{Location, OutputFile, block_on, read_json};
@@ -227,7 +228,13 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
 pub fn check(location: Location) -> anyhow::Result<()> {
     block_on(async move {
         let config = location.load()?;
-        refuse_on_postgres(&config, postgres_tools::CHECK)?;
+        if config.store.backend == Backend::Postgres {
+            let report = check_postgres(&postgres_settings(&config)).await?;
+            return print_check(
+                &report,
+                "read from one snapshot while nodes serve; PostgreSQL's pages are pg_amcheck's to check",
+            );
+        }
         let report: CheckReport = match daemon(&config.server.data_dir).await? {
             Some(sender) => {
                 let mut conn = Connection::Daemon(sender);
@@ -243,24 +250,40 @@ pub fn check(location: Location) -> anyhow::Result<()> {
                     .await??
             }
         };
-        for problem in &report.problems {
-            println!("problem: {problem}");
-        }
         let pages = if report.pages_checked {
             "page checksums verified"
         } else {
             "page checksums not verified: licd is running (stop it for the full check)"
         };
-        if report.problems.is_empty() {
-            println!(
-                "ok: {} licences, {} activations; {pages}.",
-                report.licenses, report.activations
-            );
-            Ok(())
-        } else {
-            bail!("{} problems found; {pages}", report.problems.len())
-        }
+        print_check(&report, pages)
     })
+}
+
+/// Prints a check's problems and its summary with `scope` (what was and was not checked);
+/// an error (exit 1) when a problem was found.
+fn print_check(report: &CheckReport, scope: &str) -> anyhow::Result<()> {
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    if report.problems.is_empty() {
+        println!(
+            "ok: {} licences, {} activations; {scope}.",
+            report.licenses, report.activations
+        );
+        Ok(())
+    } else {
+        bail!("{} problems found; {scope}", report.problems.len())
+    }
+}
+
+/// How to reach the PostgreSQL database `config` names.
+pub(super) fn postgres_settings(config: &Config) -> PostgresSettings {
+    let store = &config.store;
+    PostgresSettings {
+        url: store.postgres_url.clone().unwrap_or_default(),
+        pool_size: store.pool_size,
+        statement_timeout_ms: store.statement_timeout_ms,
+    }
 }
 
 /// `licd compact`: the daemon must be stopped.

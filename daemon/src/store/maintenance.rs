@@ -69,3 +69,9 @@ pub fn restore(backup: &Path, db: &Path, force: bool) -> Result<Copied, StoreErr
 pub fn give_to_directory_owner(file: &Path) {
     super::embedded::backup::give_to_directory_owner(file)
 }
+
+/// Checks licd's invariants on the PostgreSQL database of `settings` from one read-only
+/// snapshot, while nodes may serve; migrates nothing and writes nothing.
+pub async fn check_postgres(settings: &super::PostgresSettings) -> Result<CheckReport, StoreError> {
+    super::postgres::check::check_database(settings).await
+}

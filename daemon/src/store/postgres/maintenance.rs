@@ -15,9 +15,6 @@ pub const BACKUP: &str = "licd does not back up a PostgreSQL database: use pg_du
 pub const RESTORE: &str = "licd does not restore a PostgreSQL database: use pg_restore for a pg_dump archive, or psql for a plain SQL dump, with every licd node stopped";
 /// What `licd compact` says with this backend.
 pub const COMPACT: &str = "licd does not compact a PostgreSQL database: PostgreSQL's autovacuum does, and VACUUM (FULL) does it by hand";
-/// What `licd check` says with this backend, for now.
-pub const CHECK: &str =
-    "`licd check` does not yet check a PostgreSQL database (docs/scale-out.md, \"Not built yet\")";
 /// What export and import say with this backend, for now.
 const EXPORT: &str = "`licd export` and `licd import` do not yet work on a PostgreSQL database (docs/scale-out.md, \"Not built yet\"); use pg_dump";
 
@@ -27,7 +24,14 @@ impl Maintenance for PgStore {
     }
 
     fn check(&self) -> Result<CheckReport, StoreError> {
-        Err(StoreError::Unsupported(CHECK.into()))
+        // Called off the runtime's threads (the admin API runs maintenance on a blocking
+        // thread), so waiting here for the async check blocks no request.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::Setup(format!("no async runtime for the check: {e}")))?;
+        runtime.block_on(async {
+            let mut client = self.client().await?;
+            super::check::check(&mut client).await
+        })
     }
 
     fn export_to(&self, _out: &mut dyn Write, _secrets: bool) -> Result<u64, StoreError> {

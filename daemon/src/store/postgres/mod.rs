@@ -7,6 +7,7 @@
 //! order ids, the release log, the counters. Reads are REPEATABLE READ snapshots
 //! (`snapshot`). There is no writer thread: the database's row locks order the changes.
 
+pub(super) mod check;
 mod connect;
 pub(super) mod maintenance;
 mod schema;
