@@ -125,3 +125,181 @@ fn check_on_postgresql_passes_a_served_database_and_names_what_sql_corrupted() {
         assert!(out.contains(finding.as_str()), "{finding} not in: {out}");
     }
 }
+
+/// `licd migrate --to postgres ARGS` on the redb files of the (stopped) daemon `d`.
+fn migrate(d: &TestDaemon, target: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["migrate", "--to", "postgres"];
+    args.extend(target);
+    d.cli(&args)
+}
+
+/// The number psql prints for `sql`.
+fn count(pg: &licd_pg_cluster::PgCluster, url: &str, sql: &str) -> u64 {
+    pg.psql(database_of(url), sql).parse().expect("a count")
+}
+
+/// The `<KeyName>` of a signed reply.
+fn key_name(body: &str) -> String {
+    let start = body.find("<KeyName>").expect("a KeyName") + "<KeyName>".len();
+    let end = start + body[start..].find("</KeyName>").expect("its end");
+    body[start..end].to_string()
+}
+
+#[test]
+fn migrate_copies_a_stopped_redb_database_and_a_node_on_postgresql_answers_as_it_did() {
+    let Some((pg, url)) = fresh_database() else {
+        return;
+    };
+    let mut redb = TestDaemon::start(&TestConfig::demo());
+    let seeded = seed(&redb);
+    let signed = redb.call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={}&is_pcid=pc-0-0&is_sign=true", seeded[0].key),
+    );
+    signed.expect_ok();
+    let signer = key_name(&signed.body);
+    assert_eq!(redb.stop(), Some(0));
+
+    // The URL from a file, as a secret is given.
+    let url_file = redb.dir().join("pg-url");
+    std::fs::write(&url_file, format!("{url}\n")).expect("write the URL file");
+    std::fs::set_permissions(
+        &url_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let out = cli_ok(migrate(
+        &redb,
+        &["--postgres-url-file", path_str(&url_file)],
+    ));
+    let printed = |table: &str| -> u64 {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .unwrap_or_else(|| panic!("no count for {table}: {out}"));
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("a count")
+    };
+    assert_eq!(printed("licenses"), 4, "{out}");
+    assert_eq!(printed("activations"), 8, "{out}");
+    assert_eq!(printed("releases"), 1, "{out}");
+    assert_eq!(printed("subscriptions"), 4, "{out}");
+    assert_eq!(printed("orders"), 4, "{out}");
+    assert_eq!(printed("signing_keys"), 1, "{out}");
+    assert!(printed("history") > 0, "{out}");
+    assert_eq!(
+        printed("history"),
+        count(pg, &url, "SELECT count(*) FROM history")
+    );
+    assert!(
+        out.contains("check: ok, 4 licences and 8 activations"),
+        "{out}"
+    );
+
+    let node = TestDaemon::start(&on_postgres(&url));
+    for licence in &seeded {
+        for (pc, pckey) in &licence.activations {
+            let again = node.activate(&licence.key, pc);
+            again.expect_ok();
+            assert_eq!(
+                again.get("pckey").as_ref(),
+                Some(pckey),
+                "{pc}: same computer key"
+            );
+        }
+    }
+    // The released seat is free on PostgreSQL as it was on redb.
+    let info = node.licence_info(&seeded[3].key);
+    assert_eq!(
+        info.get("availableLicenses").as_deref(),
+        Some("1"),
+        "{}",
+        info.body
+    );
+    let signed = node.call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={}&is_pcid=pc-0-0&is_sign=true", seeded[0].key),
+    );
+    signed.expect_ok();
+    assert_eq!(
+        key_name(&signed.body),
+        signer,
+        "the current signing key moved"
+    );
+    let config = node.config_path().expect("config");
+    let checked = cli_ok(run(node.dir(), &config, &["check"]));
+    assert!(
+        checked.contains("ok: 4 licences, 8 activations"),
+        "{checked}"
+    );
+
+    // A second migration into the database a node now serves is refused, changing nothing.
+    let before = count(pg, &url, "SELECT count(*) FROM licenses");
+    let (code, _, err) = migrate(&redb, &["--postgres-url", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(count(pg, &url, "SELECT count(*) FROM licenses"), before);
+    assert_eq!(count(pg, &url, "SELECT count(*) FROM activations"), 8);
+}
+
+#[test]
+fn migrate_refuses_a_running_daemon_and_leaves_the_target_untouched() {
+    let Some((pg, url)) = fresh_database() else {
+        return;
+    };
+    let redb = TestDaemon::start(&TestConfig::demo());
+    redb.create_key("is_numberofactivationsperkey=1");
+    let (code, _, err) = migrate(&redb, &["--postgres-url", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("running") && err.contains("stop it"), "{err}");
+    assert_eq!(
+        count(
+            pg,
+            &url,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        0,
+        "nothing was created in the target"
+    );
+}
+
+#[test]
+fn an_export_imports_into_an_empty_postgresql_database_whole_or_not_at_all() {
+    let Some((pg, url)) = fresh_database() else {
+        return;
+    };
+    let mut redb = TestDaemon::start(&TestConfig::demo());
+    let seeded = seed(&redb);
+    let export = redb.dir().join("all.jsonl");
+    cli_ok(redb.cli(&["export", "--out", path_str(&export)]));
+    assert_eq!(redb.stop(), Some(0));
+    let text = std::fs::read_to_string(&export).expect("the export");
+    let pg_config = redb.dir().join("pg.toml");
+    std::fs::write(&pg_config, on_postgres(&url).to_toml()).expect("write config");
+
+    // Truncated (no end line): refused, nothing written.
+    let cut = redb.dir().join("cut.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&cut, lines[..lines.len() - 1].join("\n")).expect("write");
+    let (code, _, err) = run(
+        redb.dir(),
+        &pg_config,
+        &["import", "--from", path_str(&cut)],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    assert_eq!(count(pg, &url, "SELECT count(*) FROM licenses"), 0);
+
+    let out = cli_ok(run(
+        redb.dir(),
+        &pg_config,
+        &["import", "--from", path_str(&export)],
+    ));
+    assert!(out.contains("into PostgreSQL"), "{out}");
+    let node = TestDaemon::start(&on_postgres(&url));
+    let (pc, pckey) = &seeded[2].activations[1];
+    let again = node.activate(&seeded[2].key, pc);
+    assert_eq!(again.get("pckey").as_ref(), Some(pckey), "{}", again.body);
+}

@@ -15,7 +15,7 @@ use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENSES_HEADER, ROWS_HEADER};
 use licd::config::{Backend, Config, DATABASE_FILE};
 use licd::store::PostgresSettings;
-use licd::store::maintenance::{CheckReport, check_postgres};
+use licd::store::maintenance::{CheckReport, check_postgres, import_into_postgres};
 use licd::store::postgres_tools;
 
 use super::{Location, OutputFile, block_on, read_json};
@@ -195,7 +195,11 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
             ),
             None => Box::new(std::io::stdin()),
         };
-        let mut conn = Connection::open(&a.location.load()?, Open::CreateIfMissing).await?;
+        let config = a.location.load()?;
+        if config.store.backend == Backend::Postgres {
+            return import_into_postgres_database(input, &config).await;
+        }
+        let mut conn = Connection::open(&config, Open::CreateIfMissing).await?;
         let through = if conn.is_daemon() {
             "into the running daemon"
         } else {
@@ -215,12 +219,35 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
         let result = result?;
         println!("Imported {} rows {through}.", result["rows"]);
         if result["secrets"] == serde_json::Value::Bool(false) {
-            eprintln!(
-                "warning: the file holds no server secret; this database made its own, so computer keys differ from the exporting server's"
-            );
+            warn_no_secret();
         }
         Ok(())
     })
+}
+
+fn warn_no_secret() {
+    eprintln!(
+        "warning: the file holds no server secret; this database made its own, so computer keys differ from the exporting server's"
+    );
+}
+
+/// `licd import` with `backend = "postgres"`: straight into the empty database, in one
+/// transaction (no node may have started on it: it would hold another server secret).
+async fn import_into_postgres_database(
+    input: Box<dyn std::io::Read + Send>,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let settings = postgres_settings(config);
+    let loaded = import_into_postgres(input, &settings).await?;
+    let rows: u64 = loaded.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "Imported {rows} rows into PostgreSQL at {}.",
+        licd::store::postgres_server_name(&settings.url)
+    );
+    if !loaded.secrets {
+        warn_no_secret();
+    }
+    Ok(())
 }
 
 /// `licd check`: licd's consistency checks through the daemon, or those and redb's page
@@ -314,7 +341,10 @@ fn refuse_on_postgres(config: &Config, tool: &str) -> anyhow::Result<()> {
 }
 
 /// Fails with the daemon's pid when a daemon serves `data_dir`.
-async fn refuse_if_running(data_dir: &std::path::Path, what: &str) -> anyhow::Result<()> {
+pub(super) async fn refuse_if_running(
+    data_dir: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<()> {
     let Some(sender) = daemon(data_dir).await? else {
         return Ok(());
     };

@@ -9,6 +9,7 @@
 
 pub(super) mod check;
 mod connect;
+pub(super) mod load;
 pub(super) mod maintenance;
 mod schema;
 mod snapshot;
