@@ -303,3 +303,60 @@ fn an_export_imports_into_an_empty_postgresql_database_whole_or_not_at_all() {
     let again = node.activate(&seeded[2].key, pc);
     assert_eq!(again.get("pckey").as_ref(), Some(pckey), "{}", again.body);
 }
+
+#[test]
+fn an_export_of_postgresql_imports_into_redb_with_the_same_computer_keys_and_checks_clean() {
+    let Some((_, url)) = fresh_database() else {
+        return;
+    };
+    let node = TestDaemon::start(&on_postgres(&url));
+    let seeded = seed(&node);
+    let config = node.config_path().expect("config");
+    // Exported while the node serves: one snapshot.
+    let export = node.dir().join("pg.jsonl");
+    cli_ok(run(
+        node.dir(),
+        &config,
+        &["export", "--out", path_str(&export)],
+    ));
+    let text = std::fs::read_to_string(&export).expect("the export");
+    assert!(text.contains("\"history_v1\""), "history is exported");
+
+    let back = tempfile::tempdir().expect("dir");
+    let data = back.path().join("data");
+    let imported = cli_ok(licd_cmd(
+        &[
+            "import",
+            "--from",
+            path_str(&export),
+            "--data-dir",
+            path_str(&data),
+        ],
+        None,
+        back.path(),
+    ));
+    assert!(imported.contains("into the stopped database"), "{imported}");
+    let checked = cli_ok(licd_cmd(
+        &["check", "--data-dir", path_str(&data)],
+        None,
+        back.path(),
+    ));
+    assert!(
+        checked.contains("ok: 4 licences, 8 activations"),
+        "{checked}"
+    );
+    let redb = TestDaemon::start_in(back, &TestConfig::demo());
+    for licence in &seeded {
+        for (pc, pckey) in &licence.activations {
+            let again = redb.activate(&licence.key, pc);
+            assert_eq!(
+                again.get("pckey").as_ref(),
+                Some(pckey),
+                "{pc}: {}",
+                again.body
+            );
+        }
+    }
+    // The imported database takes new activations.
+    redb.activate(&seeded[3].key, "pc-new").expect_ok();
+}

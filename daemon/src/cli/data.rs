@@ -15,7 +15,9 @@ use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENSES_HEADER, ROWS_HEADER};
 use licd::config::{Backend, Config, DATABASE_FILE};
 use licd::store::PostgresSettings;
-use licd::store::maintenance::{CheckReport, check_postgres, import_into_postgres};
+use licd::store::maintenance::{
+    CheckReport, check_postgres, export_postgres, import_into_postgres,
+};
 use licd::store::postgres_tools;
 
 use super::{Location, OutputFile, block_on, read_json};
@@ -146,7 +148,11 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
 pub fn export(a: ExportArgs) -> anyhow::Result<()> {
     block_on(async move {
         let secrets = !a.no_secrets;
-        let mut conn = Connection::open(&a.location.load()?, Open::Existing).await?;
+        let config = a.location.load()?;
+        if config.store.backend == Backend::Postgres {
+            return export_postgres_database(&config, a.out.as_deref(), secrets).await;
+        }
+        let mut conn = Connection::open(&config, Open::Existing).await?;
         let path = if secrets {
             "/v1/export"
         } else {
@@ -165,6 +171,39 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         conn.close().await?;
         result
     })
+}
+
+/// `licd export` with `backend = "postgres"`: straight from the database, one snapshot
+/// while nodes serve.
+async fn export_postgres_database(
+    config: &Config,
+    out: Option<&std::path::Path>,
+    secrets: bool,
+) -> anyhow::Result<()> {
+    let settings = postgres_settings(config);
+    match out {
+        Some(path) => {
+            let mut file = OutputFile::create(path, secrets)?;
+            let mut buffered = std::io::BufWriter::new(file.writer());
+            export_postgres(&settings, &mut buffered, secrets).await?;
+            buffered.flush().context("cannot write the export")?;
+            drop(buffered);
+            file.finish()
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match export_postgres(&settings, &mut stdout, secrets).await {
+                Ok(_) => Ok(()),
+                // A reader that went away (`licd export | head`) ends the export quietly.
+                Err(licd::store::StoreError::File { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Copies a reply body to standard output as it arrives; a reader that went away

@@ -124,6 +124,11 @@ impl OutputFile {
         Ok(written)
     }
 
+    /// The file, to write to directly.
+    pub fn writer(&mut self) -> &mut impl Write {
+        &mut self.0
+    }
+
     /// Writes `bytes`, makes the file durable and gives it its name.
     pub fn write_all_and_finish(mut self, bytes: &[u8]) -> anyhow::Result<()> {
         self.0

@@ -122,3 +122,14 @@ pub async fn import_into_postgres(
     let _ = reader.await;
     loaded
 }
+
+/// Writes the PostgreSQL database of `settings` as an export (the embedded layout, so
+/// `licd import` loads it into either backend) from one read-only snapshot, while nodes
+/// may serve; without `secrets`, leaves out the server secret and the signing keys.
+pub async fn export_postgres(
+    settings: &super::PostgresSettings,
+    out: &mut dyn Write,
+    secrets: bool,
+) -> Result<u64, StoreError> {
+    super::postgres::dump::export_database(settings, out, secrets).await
+}

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use tokio_postgres::types::Json;
-use tokio_postgres::{Client, IsolationLevel, Row, Transaction};
+use tokio_postgres::{Client, Row, Transaction};
 
 use super::schema::SCHEMA_VERSION;
 use super::tx::{ALWAYS, COUNT_LICENSES, READ_COUNTER, column as get};
@@ -68,23 +68,13 @@ const CURRENT_KEY_MISSING: &str = "SELECT convert_from(m.value, 'UTF8') FROM met
 /// Connects to the database of `settings` and checks it, without migrating its schema or
 /// writing anything (a node need not have started with this licd's version).
 pub async fn check_database(settings: &PostgresSettings) -> Result<CheckReport, StoreError> {
-    let pool = super::connect::pool(&PostgresSettings {
-        pool_size: 1,
-        ..settings.clone()
-    })?;
-    let mut client = pool.get().await.map_err(super::pool_error)?;
+    let mut client = super::direct::connection(settings).await?;
     check(&mut client).await
 }
 
 /// Runs the checks on `client` in one read-only snapshot.
 pub(super) async fn check(client: &mut Client) -> Result<CheckReport, StoreError> {
-    let txn = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(db_error)?;
+    let txn = super::direct::snapshot(client).await?;
     let mut report = Report::default();
     if report.tables_and_meta(&txn).await? {
         let licenses = report.licenses(&txn).await?;

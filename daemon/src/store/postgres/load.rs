@@ -19,7 +19,7 @@ use tokio_postgres::types::{Json, ToSql};
 
 use super::check::KNOWN_TABLES;
 use super::tx::{COUNT_ACTIVATIONS, COUNT_KEYS_CREATED, COUNT_LICENSES, column};
-use super::{PostgresSettings, db_error, pool_error};
+use super::{PostgresSettings, db_error};
 use crate::store::StoreError;
 use crate::store::embedded::export::{FORMAT, LAYOUT_VERSION};
 use crate::store::embedded::import::{Header, Line, unhex};
@@ -145,11 +145,7 @@ pub async fn load_export(
     settings: &PostgresSettings,
     mut lines: Receiver<Result<String, StoreError>>,
 ) -> Result<Loaded, StoreError> {
-    let pool = super::connect::pool(&PostgresSettings {
-        pool_size: 1,
-        ..settings.clone()
-    })?;
-    let mut client = pool.get().await.map_err(pool_error)?;
+    let mut client = super::direct::connection(settings).await?;
     super::schema::migrate(&mut client).await?;
     let txn = client.transaction().await.map_err(db_error)?;
     txn.batch_execute(LOCK_META).await.map_err(db_error)?;

@@ -15,8 +15,9 @@ pub const BACKUP: &str = "licd does not back up a PostgreSQL database: use pg_du
 pub const RESTORE: &str = "licd does not restore a PostgreSQL database: use pg_restore for a pg_dump archive, or psql for a plain SQL dump, with every licd node stopped";
 /// What `licd compact` says with this backend.
 pub const COMPACT: &str = "licd does not compact a PostgreSQL database: PostgreSQL's autovacuum does, and VACUUM (FULL) does it by hand";
-/// What export and import say with this backend, for now.
-const EXPORT: &str = "`licd export` and `licd import` do not yet work on a PostgreSQL database (docs/scale-out.md, \"Not built yet\"); use pg_dump";
+/// What export and import through a node's admin socket say with this backend: the
+/// commands reach the database themselves.
+const EXPORT: &str = "on PostgreSQL, `licd export` and `licd import` read and write the database directly, not through a node's admin socket: run them with the configuration that names the database";
 
 impl Maintenance for PgStore {
     fn backup_to(&self, _out: &Path) -> Result<Copied, StoreError> {

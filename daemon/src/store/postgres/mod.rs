@@ -9,6 +9,8 @@
 
 pub(super) mod check;
 mod connect;
+mod direct;
+pub(super) mod dump;
 pub(super) mod load;
 pub(super) mod maintenance;
 mod schema;

@@ -148,7 +148,7 @@ fn value_json(value: &Cell, spec: TableSpec) -> Result<String, StoreError> {
     })
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
