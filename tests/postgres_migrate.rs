@@ -360,3 +360,27 @@ fn an_export_of_postgresql_imports_into_redb_with_the_same_computer_keys_and_che
     // The imported database takes new activations.
     redb.activate(&seeded[3].key, "pc-new").expect_ok();
 }
+
+#[test]
+fn keys_list_and_show_answer_through_a_node_on_postgresql() {
+    let Some((_, url)) = fresh_database() else {
+        return;
+    };
+    let node = TestDaemon::start(&on_postgres(&url));
+    let seeded = seed(&node);
+    let listed = cli_ok(node.cli(&["keys", "list"]));
+    // A header line, then one line per licence.
+    assert_eq!(listed.lines().count(), seeded.len() + 1, "{listed}");
+    for licence in &seeded {
+        let canonical = licence.key.replace('-', "");
+        assert!(
+            listed.contains(&licence.key) || listed.contains(&canonical),
+            "{} missing from: {listed}",
+            licence.key
+        );
+    }
+    let shown = cli_ok(node.cli(&["keys", "show", &seeded[2].key]));
+    for (pc, _) in &seeded[2].activations {
+        assert!(shown.contains(pc.as_str()), "{pc} missing from: {shown}");
+    }
+}

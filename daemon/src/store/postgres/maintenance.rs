@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use super::PgStore;
+use super::tx::json;
 use crate::license::License;
 use crate::store::maintenance::{Imported, Maintenance};
 use crate::store::{CheckReport, Copied, StoreError};
@@ -25,18 +26,17 @@ impl Maintenance for PgStore {
     }
 
     fn check(&self) -> Result<CheckReport, StoreError> {
-        // Called off the runtime's threads (the admin API runs maintenance on a blocking
-        // thread), so waiting here for the async check blocks no request.
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|e| StoreError::Setup(format!("no async runtime for the check: {e}")))?;
-        runtime.block_on(async {
+        blocking(async {
             let mut client = self.client().await?;
             super::check::check(&mut client).await
         })
     }
 
-    fn export_to(&self, _out: &mut dyn Write, _secrets: bool) -> Result<u64, StoreError> {
-        Err(StoreError::Unsupported(EXPORT.into()))
+    fn export_to(&self, out: &mut dyn Write, secrets: bool) -> Result<u64, StoreError> {
+        blocking(async {
+            let mut client = self.client().await?;
+            super::dump::export(&mut client, out, secrets).await
+        })
     }
 
     fn import_from(
@@ -49,11 +49,24 @@ impl Maintenance for PgStore {
 
     fn for_each_license(
         &self,
-        _f: &mut dyn FnMut(License) -> Result<(), StoreError>,
+        f: &mut dyn FnMut(License) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported(
-            "listing licences from a PostgreSQL database is not built yet (docs/scale-out.md)"
-                .into(),
-        ))
+        blocking(async {
+            let mut client = self.client().await?;
+            let txn = super::direct::snapshot(&mut client).await?;
+            super::check::each_row(&txn, LICENSES, |row| f(json(row, 0)?)).await?;
+            txn.rollback().await.map_err(super::db_error)
+        })
     }
+}
+
+/// Every licence, in key order (byte order, as the embedded backend lists them).
+const LICENSES: &str = "SELECT value FROM licenses ORDER BY key COLLATE \"C\"";
+
+/// Runs `work` to its end from a blocking thread, where the admin API runs maintenance
+/// (`admin/data.rs`, `admin/body.rs`): waiting there holds up no request.
+fn blocking<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|e| StoreError::Setup(format!("no async runtime for maintenance: {e}")))?;
+    runtime.block_on(work)
 }
