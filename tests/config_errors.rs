@@ -9,7 +9,7 @@ use crate::util::licd_cmd;
 
 /// Runs `licd check-config` on `toml`; asserts exit 1 and returns the problem lines (stderr
 /// without the final one-line summary).
-fn problems(toml: &str) -> Vec<String> {
+pub(crate) fn problems(toml: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("licd.toml");
     std::fs::write(&path, toml).unwrap();

@@ -29,6 +29,7 @@ mod reliability;
 mod security;
 mod service;
 mod startup;
+mod store_integrations;
 mod strict_auth;
 mod tls;
 mod update_license;

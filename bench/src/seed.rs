@@ -32,6 +32,11 @@ pub struct SeedArgs {
     /// licence" database of the size and memory figures).
     #[arg(long)]
     pub activate: bool,
+    /// Give each request's keys an order id and a subscription id, this prefix and the
+    /// request's number (`P0`, `P1`, …), so that the vendor's order and subscription index
+    /// holds every licence (bench/order-lookup.sh).
+    #[arg(long)]
+    pub order_prefix: Option<String>,
 }
 
 const PER_REQUEST: u64 = 10_000;
@@ -54,10 +59,15 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
                         return anyhow::Ok(());
                     }
                     let n = PER_REQUEST.min(args.licenses - b * PER_REQUEST);
-                    let path = format!(
+                    let mut path = format!(
                         "/qlmservice.asmx/GetActivationKey?is_productid=1&is_majorversion=1&is_minorversion=0&is_quantity={n}&is_usemultipleactivationskey=false&is_vendor={}&is_user={}&is_pwd={}",
                         args.vendor, args.user, args.password
                     );
+                    if let Some(prefix) = &args.order_prefix {
+                        path.push_str(&format!(
+                            "&is_orderid={prefix}{b}&is_subscriptionid={prefix}{b}"
+                        ));
+                    }
                     let (status, body) = conn.get(&path).await?;
                     if status != 200 || is_error(&body) {
                         bail!("seeding failed: {}", String::from_utf8_lossy(&body));

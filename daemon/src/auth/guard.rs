@@ -8,15 +8,16 @@
 //!    then `httpAdminMethods` by effect), then the method's gate (7).
 //! 2. [`prepare`], once the request's own arguments have parsed: strict authentication's
 //!    query-only rule (5), `is_vendor` when no default commerce provider names one (208), the
-//!    vendor plugin's step (its `authenticate`, then the arguments it maps, merged), the
-//!    address and strict rules again with those arguments (they can add an effect), and the
+//!    vendor plugin's step (its `authenticate`, then the arguments it maps, merged) or the
+//!    vendor's field map (`field_map`: store fields read as `is_*` arguments), the address
+//!    and strict rules again with those arguments (they can add an effect), and the
 //!    gates of effect-adding arguments (7: `is_revoke` on UpdateLicenseHttp).
 //! 3. [`authenticate`] (or [`vendor`]), after the method has parsed every argument: the
 //!    vendor's password or plugin verdict, and the strict HMAC headers (8).
 //!
 //! When a call authenticates is written once, in [`authenticates`]: steps 2 and 3 both ask it.
 
-use crate::auth::{addresses, strict, vendor};
+use crate::auth::{addresses, field_map, strict, vendor};
 use crate::config::{Config, SecurityConfig, Vendor};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
@@ -52,8 +53,8 @@ pub fn authenticates(config: &Config, table: MethodTable, call: MethodCall, args
 }
 
 /// Step 2: the checks between the syntax of the request's own arguments and the method's
-/// parsing. Returns the arguments merged with those a vendor plugin mapped, when a plugin ran
-/// (the method parses those instead).
+/// parsing. Returns the arguments merged with those a vendor plugin or field map mapped,
+/// when one did (the method parses those instead).
 pub async fn prepare(
     ctx: &Ctx,
     call: MethodCall,
@@ -69,13 +70,18 @@ pub async fn prepare(
         args.required("is_vendor")?;
     }
     let merged = if authenticates {
-        vendor::run_plugin(ctx, call, args).await?
+        match vendor::run_plugin(ctx, call, args).await? {
+            Some(merged) => Some(merged),
+            // A vendor has a plugin or a field map, never both (the configuration refuses
+            // it): the map renames what a plugin would have mapped.
+            None => field_map::apply(config, args)?,
+        }
     } else {
         None
     };
     if let Some(merged) = &merged {
-        // Mapped arguments can add an effect (`is_revoke`), and so an address or strict
-        // rule, that the request's own arguments did not have.
+        // Mapped arguments (a plugin's or a field map's) can add an effect (`is_revoke`),
+        // and so an address or strict rule, that the request's own arguments did not have.
         addresses::check(config, table, call, merged, ctx.client)?;
         check_query_only(ctx, call, merged)?;
     }

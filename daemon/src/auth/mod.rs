@@ -5,6 +5,7 @@
 pub mod addresses;
 pub mod attempts;
 pub mod effects;
+pub mod field_map;
 pub mod guard;
 pub mod password;
 pub mod strict;

@@ -17,6 +17,7 @@ mod blame;
 mod credentials;
 mod document;
 mod explain;
+pub mod field_map;
 mod ip_list;
 mod products;
 mod secrets;

@@ -669,3 +669,42 @@ fn a_vendor_hash_weaker_than_the_strongest_is_warned_about_by_name() {
     let c = parse(GOOD_VENDOR).unwrap();
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }
+
+#[test]
+fn a_field_map_is_refused_beside_a_plugin_with_an_unknown_preset_or_bad_names() {
+    let plugin = "plugin = \"fs\"\n[[plugin]]\nname = \"fs\"\npath = \"/x.so\"\n";
+    assert_problem(
+        &problems(&format!("{GOOD_VENDOR}preset = \"qlm\"\n{plugin}")),
+        &["\"Shop\"", "`preset` and `fields`", "`plugin`"],
+    );
+    assert_problem(
+        &problems(&format!("{GOOD_VENDOR}preset = \"shopify\"\n")),
+        &["`preset` is \"shopify\"", "qlm, woocommerce, regnow"],
+    );
+    let with_fields = |entries: &str| format!("{GOOD_VENDOR}[vendor.fields]\n{entries}\n");
+    for (entries, needles) in [
+        (
+            "OrderId = \"is_order\"",
+            &["`OrderId`", "`is_order`", "not an is_* argument licd knows"][..],
+        ),
+        (
+            "is_order = \"is_orderid\"",
+            &["`is_order`", "already an is_* argument"],
+        ),
+        ("login = \"IS_USER\"", &["`login`", "who is authenticated"]),
+        (
+            "OrderId = \"is_orderid\"\norderid = \"is_orderid\"",
+            &["twice"],
+        ),
+    ] {
+        assert_problem(&problems(&with_fields(entries)), needles);
+    }
+    let c = parse(&format!(
+        "{GOOD_VENDOR}preset = \"woocommerce\"\n[vendor.fields]\nCUSTOMER_email = \"is_userdata1\"\nRef = \"is_OrderId\"\n"
+    ))
+    .unwrap();
+    let map = c.vendors[0].field_map();
+    assert_eq!(map.target("orderid"), Some("is_orderid"));
+    assert_eq!(map.target("ref"), Some("is_orderid"));
+    assert_eq!(map.target("Customer_Email"), Some("is_userdata1"));
+}

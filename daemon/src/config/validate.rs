@@ -387,6 +387,7 @@ fn vendors(config: &Config, p: &mut Problems) {
             p.methods(&place, "methods", methods);
         }
         p.0.extend(super::vendors::unsigned_args_problems(vendor, &place));
+        p.0.extend(super::field_map::problems(vendor, &place));
     }
 }
 

@@ -1,11 +1,13 @@
 //! `[[vendor]]` and `[[plugin]]`: who may call the vendor methods, and the plugins that
 //! authenticate some of them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::field_map::FieldMap;
 use super::redacted;
 
 /// `[[vendor]]`: a store or integration that calls vendor methods (QLM's "3rd Party
@@ -60,6 +62,21 @@ pub struct Vendor {
     /// only, no limit for other plugins. Set, the list applies whatever the plugin signs.
     #[serde(default)]
     pub unsigned_args: Option<Vec<String>>,
+    /// A known field map (`qlm`, `woocommerce`, `regnow`): the store's own field names read
+    /// as `is_*` arguments (`super::field_map`).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// `[vendor.fields]`: store field name → `is_*` argument, added to the preset's (and
+    /// overriding it for the same field name).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Vendor {
+    /// The vendor's field map: its `preset`, then its `fields` (empty when it has neither).
+    pub fn field_map(&self) -> FieldMap {
+        FieldMap::new(self.preset.as_deref(), &self.fields)
+    }
 }
 
 /// The argument a plugin names a signed request with; a client can never vouch for it.
@@ -138,6 +155,8 @@ impl fmt::Debug for Vendor {
             .field("methods", &self.methods)
             .field("scope", &self.scope)
             .field("unsigned_args", &self.unsigned_args)
+            .field("preset", &self.preset)
+            .field("fields", &self.fields)
             .finish()
     }
 }

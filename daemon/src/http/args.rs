@@ -113,6 +113,35 @@ impl Args {
         Ok(())
     }
 
+    /// These arguments with each store field that `rename` names (a vendor's field map)
+    /// read as the `is_*` argument it gives, under the rules of the request's own: names in
+    /// any case, aliases folded, and an argument given twice (the field beside the argument
+    /// itself, or two fields read as one argument) refused (code 5) naming both.
+    pub fn with_fields<'m>(
+        &self,
+        rename: impl Fn(&str) -> Option<&'m str>,
+    ) -> Result<Args, MethodError> {
+        let mut out = Args {
+            licd: self.licd.clone(),
+            other: Vec::with_capacity(self.other.len()),
+        };
+        for (name, value) in &self.other {
+            let Some(target) = rename(name) else {
+                out.other.push((name.clone(), value.clone()));
+                continue;
+            };
+            let canonical = canonical_name(target);
+            if out.licd.iter().any(|(n, _)| *n == canonical) {
+                return Err(MethodError::invalid(format!(
+                    "The argument {canonical} was given more than once: the vendor's field map reads {} as {canonical}, and the request carries {canonical} already.",
+                    quote(name)
+                )));
+            }
+            out.licd.push((canonical, value.clone()));
+        }
+        Ok(out)
+    }
+
     /// The raw value of an `is_*` argument (name in lower case), `Some("")` when sent empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         #[cfg(test)]
@@ -470,6 +499,31 @@ mod tests {
         assert!(e.message.contains("is_other"), "{}", e.message);
         let long = q(&format!("is_pcid={}", "x".repeat(256))).unwrap();
         assert!(long.computer_id("is_pcid").is_err());
+    }
+
+    #[test]
+    fn mapped_fields_become_is_arguments_under_the_same_duplicate_rules() {
+        let map = |name: &str| match name.to_ascii_lowercase().as_str() {
+            "orderid" => Some("is_orderid"),
+            "ordernumber" => Some("is_orderid"),
+            "minor" => Some("IS_MINORVERSON"),
+            _ => None,
+        };
+        let a = q("OrderId=1234&minor=2&other=x&is_vendor=V").unwrap();
+        let mapped = a.with_fields(map).unwrap();
+        assert_eq!(mapped.get("is_orderid"), Some("1234"));
+        assert_eq!(mapped.get("is_minorversion"), Some("2"));
+        assert_eq!(mapped.get("is_vendor"), Some("V"));
+        assert_eq!(mapped.others(), &[("other".to_string(), "x".to_string())]);
+        for twice in [
+            "OrderId=1&is_orderid=2",
+            "orderNumber=1&OrderId=2",
+            "minor=1&is_minorversion=1",
+        ] {
+            let e = q(twice).unwrap().with_fields(map).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidFormat, "{twice}");
+            assert!(e.message.contains("more than once"), "{}", e.message);
+        }
     }
 
     #[test]

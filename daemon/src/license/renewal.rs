@@ -134,6 +134,24 @@ pub fn set_maintenance(
     Ok(changed)
 }
 
+/// RenewSubscriptionHttp with `is_maintenance_plan=1`: the subscription renewed as [`renew`]
+/// does, and the maintenance plan renewed as RenewMaintenancePlan renews it (`term` counted
+/// from the current renewal date within `grace_days`, else from now), as one change of the
+/// licence (one revision). Either refusal refuses both.
+pub fn renew_with_maintenance<'a>(
+    license: &License,
+    request: &RenewalRequest,
+    product_properties: impl Fn(u32, u32, u32) -> Option<&'a [PropertyDef]>,
+    term: MaintenanceTerm,
+    grace_days: i64,
+    now: i64,
+) -> Result<License, Refusal> {
+    let renewed = renew(license, request, product_properties, now)?;
+    let mut both = set_maintenance(&renewed, MaintenanceAction::Renew, term, grace_days, now)?;
+    both.revision = renewed.revision;
+    Ok(both)
+}
+
 #[cfg(test)]
 #[path = "renewal_tests.rs"]
 mod tests;

@@ -243,3 +243,41 @@ fn a_maintenance_date_wins_for_both_methods() {
         assert_eq!(after.maintenance_renewal, Some(NOW + 7 * DAY));
     }
 }
+
+#[test]
+fn a_renewal_with_the_maintenance_plan_renews_both_as_one_change() {
+    let mut l = subscription();
+    l.expiry = Some(NOW + 5 * DAY);
+    l.maintenance_plan = true;
+    l.maintenance_renewal = Some(NOW + 3 * DAY);
+    let request = RenewalRequest {
+        term: RenewalTerm::Extend(30),
+        properties: Vec::new(),
+        grace_days: 0,
+    };
+    let after = renew_with_maintenance(
+        &l,
+        &request,
+        |_, _, _| None,
+        MaintenanceTerm::Days(365),
+        0,
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(after.expiry, Some(NOW + 35 * DAY));
+    // As RenewMaintenancePlan: from the current renewal date, which is in the future.
+    assert_eq!(after.maintenance_renewal, Some(NOW + 368 * DAY));
+    assert_eq!(after.revision, l.revision + 1);
+    let mut expired = l.clone();
+    expired.expiry = Some(NOW - 10 * DAY);
+    let e = renew_with_maintenance(
+        &expired,
+        &request,
+        |_, _, _| None,
+        MaintenanceTerm::Days(365),
+        0,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(e.reason, crate::license::refusal::Reason::Expired);
+}

@@ -16,6 +16,7 @@ pub mod release_license;
 pub mod renew_subscription;
 pub mod retrieve_activation_key;
 pub mod revoke_license;
+pub mod selection;
 pub mod update_license;
 pub mod upgrade_license;
 pub mod validate_license;

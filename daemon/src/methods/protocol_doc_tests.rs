@@ -513,3 +513,23 @@ fn licence_info_table_lists_every_element_written_in_the_order_written() {
         "§7 of docs/protocol.md lists the licence info elements in the order written"
     );
 }
+
+#[test]
+fn a_field_map_may_target_exactly_the_documented_arguments_but_credentials() {
+    use crate::config::field_map::TARGETS;
+    use crate::http::args::canonical_name;
+    let mut documented = common_arguments();
+    for section in sections() {
+        documented.extend(section.args.into_keys());
+    }
+    for credential in ["is_vendor", "is_user", "is_pwd"] {
+        assert!(documented.remove(credential), "{credential} is documented");
+        assert!(!TARGETS.contains(&credential), "{credential} is a target");
+    }
+    let targets: BTreeSet<String> = TARGETS
+        .iter()
+        .filter(|t| canonical_name(t) == **t)
+        .map(|t| (*t).to_string())
+        .collect();
+    assert_eq!(targets, documented);
+}

@@ -1,15 +1,18 @@
 //! RevokeLicenseHttp: revokes a licence (or restores it with `is_revoke=false`). A revoked
 //! licence cannot be activated and fails validation (201); its activations stay recorded and
-//! can still be released.
+//! can still be released. An order or subscription id in place of the key revokes every key
+//! the calling vendor created for it, in one transaction (`super::selection`).
 
 use crate::auth::guard;
 use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
+use crate::license::License;
 use crate::license::update::set_revoked;
 use crate::method_decl::{AuthNeed, Declaration, Effect, MethodCall};
-use crate::methods::update_license::{REVOKE_GATE, edit_one, log_change};
-use crate::methods::{Ctx, lookup_key};
+use crate::methods::Ctx;
+use crate::methods::selection::{Selection, dashed, reply_for};
+use crate::methods::update_license::{REVOKE_GATE, edit, log_changes};
 use crate::response::{Field, Reply};
 
 /// What RevokeLicenseHttp declares to the guard.
@@ -26,43 +29,49 @@ pub async fn run(call: MethodCall, args: &Args, ctx: &Ctx) -> Result<Reply, Meth
 
 /// A parsed RevokeLicenseHttp request.
 pub struct RevokeLicense {
-    key: String,
+    which: Selection,
     revoke: bool,
 }
 
 impl RevokeLicense {
-    /// `is_avkey` (required), `is_revoke` (default `true`; `false` restores).
+    /// `is_avkey`, `is_orderid` or `is_subscriptionid` (exactly one), `is_revoke` (default
+    /// `true`; `false` restores).
     pub fn parse(args: &Args) -> Result<Self, MethodError> {
         Ok(RevokeLicense {
-            key: args.required("is_avkey")?.to_string(),
+            which: Selection::parse(args)?,
             revoke: args.boolean("is_revoke")?.unwrap_or(true),
         })
     }
 
-    /// Revokes or restores in one transaction, with a history entry.
+    /// Revokes or restores in one transaction, with a history entry for each licence.
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
-        let key = lookup_key(&self.key)?;
+        let target = self.which.target(vendor)?;
         let (revoke, now) = (self.revoke, ctx.now);
         let (event, what) = if revoke {
             ("revoked", "licence revoked")
         } else {
             ("restored", "licence restored")
         };
-        let license = edit_one(
-            ctx,
-            vendor,
-            &key,
-            event,
-            Box::new(move |license| set_revoked(license, revoke, now)),
-        )
-        .await?;
-        log_change("RevokeLicenseHttp", ctx, vendor, &key, what);
-        let dashed = key.dashed();
-        let mut reply = Reply::new(format!(
-            "Successfully updated license information for ActivationKey={dashed}."
-        ));
-        reply.push(Field::text("activationKey", dashed));
-        reply.push(Field::bool("revoked", license.revoked));
-        Ok(reply)
+        let rule = Box::new(move |license: &License| set_revoked(license, revoke, now));
+        let licenses = edit(ctx, vendor, target, event, true, rule).await?;
+        log_changes("RevokeLicenseHttp", ctx, vendor, &licenses, what);
+        Ok(reply(&licenses, &self.which))
     }
+}
+
+/// The reply naming the key, as for one key; for an order or subscription, the count and the
+/// `<licenses>` list too.
+fn reply(licenses: &[License], which: &Selection) -> Reply {
+    reply_for(
+        licenses,
+        which,
+        |one| {
+            format!(
+                "Successfully updated license information for ActivationKey={}.",
+                dashed(one)
+            )
+        },
+        |many| format!("Successfully updated license information for {many}."),
+        |l| vec![Field::bool("revoked", l.revoked)],
+    )
 }

@@ -229,6 +229,20 @@ pub(crate) async fn edit(
     Ok(licenses)
 }
 
+/// The log line of a change of each of `licenses`; keys are masked.
+pub(crate) fn log_changes(
+    method: &'static str,
+    ctx: &Ctx,
+    vendor: &Vendor,
+    licenses: &[License],
+    what: &'static str,
+) {
+    for license in licenses {
+        let key = ActivationKey::from_canonical_unchecked(license.key.clone());
+        log_change(method, ctx, vendor, &key, what);
+    }
+}
+
 /// The log line of a licence change; the key is masked.
 pub(crate) fn log_change(
     method: &'static str,

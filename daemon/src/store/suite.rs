@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::commands::{
-    Activate, Activated, CreateKeys, Created, Edit, RecordSeat, Release, Replayable, Target,
+    Activate, Activated, CreateKeys, Created, Edit, Group, RecordSeat, Release, Replayable, Target,
+    Upgrade,
 };
 use super::replays::ReplayKey;
 use super::{CommandError, Store, StoreOptions};
@@ -21,6 +22,9 @@ use crate::license::refusal::{Reason, Refusal};
 use crate::license::rules::ActivationRequest;
 
 const T0: i64 = 1_800_000_000;
+
+/// The vendor `License::for_tests` creates licences for.
+const VENDOR: &str = "v";
 
 /// A fresh store of one backend, and what holds its data until the test ends (the temporary
 /// directory of a redb file; a PostgreSQL database is dropped with the test cluster).
@@ -94,6 +98,7 @@ suite!(
     an_idle_cloud_seat_is_reclaimed_past_the_threshold_and_recorded,
     a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered,
     a_subscription_renews_all_its_keys_or_none,
+    an_order_or_subscription_selects_only_the_calling_vendors_live_keys,
 );
 
 fn deadline() -> Instant {
@@ -451,7 +456,10 @@ async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
 /// A renewal of every key of `sub-1` that moves each revision, with `check` on each key.
 fn renew_subscription(check: super::commands::LicenseCheck) -> Edit {
     Edit {
-        target: Target::Subscription("sub-1".into()),
+        target: Target::Group {
+            vendor: VENDOR.into(),
+            group: Group::Subscription("sub-1".into()),
+        },
         check,
         edit: Box::new(|l: &License| {
             let mut after = l.clone();
@@ -460,6 +468,115 @@ fn renew_subscription(check: super::commands::LicenseCheck) -> Edit {
         }),
         event: "renewed",
         log_history: true,
+        vendor: None,
+        client: None,
+        now: T0,
+    }
+}
+
+/// Creates `count` keys of `vendor` in order `order` and subscription `sub`.
+async fn group_keys(
+    store: &Store,
+    vendor: &str,
+    order: &str,
+    sub: &str,
+    count: u32,
+) -> Vec<String> {
+    let mut keys = create("subscription", 1, count, Some(order));
+    keys.template.vendor = vendor.to_string();
+    keys.template.order_id = Some(order.to_string());
+    keys.template.subscription_id = Some(sub.to_string());
+    let created = store.run(keys, deadline()).await.expect("created");
+    created.licenses.into_iter().map(|l| l.key).collect()
+}
+
+/// An edit of every key `vendor` created in `group` that moves each revision.
+fn bump_group(vendor: &str, group: Group) -> Edit {
+    Edit {
+        target: Target::Group {
+            vendor: vendor.to_string(),
+            group,
+        },
+        ..renew_subscription(Box::new(|_| Ok(())))
+    }
+}
+
+async fn an_order_or_subscription_selects_only_the_calling_vendors_live_keys(store: Arc<Store>) {
+    let mut mine = group_keys(&store, "Shop", "1234", "S-1", 2).await;
+    let theirs = group_keys(&store, "Other", "1234", "S-1", 1).await;
+    mine.sort();
+    // Vendor names match in any case; the other vendor's key of the same ids stays as it was.
+    let by_order = store
+        .run(bump_group("SHOP", Group::Order("1234".into())), deadline())
+        .await
+        .expect("edited");
+    let edited: Vec<String> = by_order.licenses.iter().map(|l| l.key.clone()).collect();
+    assert_eq!(edited, mine);
+    let by_sub = store
+        .run(
+            bump_group("shop", Group::Subscription("S-1".into())),
+            deadline(),
+        )
+        .await
+        .expect("edited");
+    assert!(by_sub.licenses.iter().all(|l| l.revision == 2));
+    let read = store.read().await.expect("read");
+    let other = read
+        .license(&theirs[0])
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(other.revision, 0);
+    drop(read);
+    // A key replaced by an upgrade leaves its groups; its replacement joins them.
+    let upgraded = store
+        .run(upgrade(&mine[0]), deadline())
+        .await
+        .expect("upgraded");
+    let mut live = vec![mine[1].clone(), upgraded.new.key.clone()];
+    live.sort();
+    let after = store
+        .run(bump_group("Shop", Group::Order("1234".into())), deadline())
+        .await
+        .expect("edited");
+    let edited: Vec<String> = after.licenses.iter().map(|l| l.key.clone()).collect();
+    assert_eq!(edited, live);
+    // An id the vendor never used is 203, and so is an order id sent as a subscription id.
+    for group in [
+        Group::Order("999".into()),
+        Group::Subscription("1234".into()),
+    ] {
+        let e = store
+            .run(bump_group("Shop", group), deadline())
+            .await
+            .unwrap_err();
+        assert_eq!(refusal(e).reason, Reason::NotFound);
+    }
+    // A vendor without any licence of that order finds none either.
+    let e = store
+        .run(
+            bump_group("Nobody", Group::Order("1234".into())),
+            deadline(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::NotFound);
+}
+
+/// Replaces `key` by a new key that copies it.
+fn upgrade(key: &str) -> Upgrade {
+    Upgrade {
+        key: key.to_string(),
+        check: Box::new(|_| Ok(())),
+        upgrade: Box::new(|old: &License, new_key: &str| {
+            let mut replaced = old.clone();
+            replaced.upgraded_to = Some(new_key.to_string());
+            let mut new = old.clone();
+            new.key = new_key.to_string();
+            Ok((replaced, new))
+        }),
+        max_stored: -1,
+        log_history: false,
         vendor: None,
         client: None,
         now: T0,

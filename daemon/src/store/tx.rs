@@ -50,6 +50,26 @@ pub struct OrderRef<'a> {
     pub order_id: &'a str,
 }
 
+/// What a store names a group of licences by, given when the keys were created: an order id
+/// (`is_orderid`) or a subscription id (`is_subscriptionid`). RevokeLicenseHttp,
+/// RenewSubscriptionHttp and RenewMaintenancePlan act on every key of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Group {
+    /// The store's order id.
+    Order(String),
+    /// The store's subscription id.
+    Subscription(String),
+}
+
+impl Group {
+    /// The groups `license` belongs to: its order, then its subscription, each when it has one.
+    pub fn of(license: &License) -> impl Iterator<Item = Group> + use<> {
+        let order = license.order_id.clone().map(Group::Order);
+        let subscription = license.subscription_id.clone().map(Group::Subscription);
+        order.into_iter().chain(subscription)
+    }
+}
+
 /// A change remembered for a replay id (`super::replays`): the method it was made for and
 /// its result, as the backend stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +191,29 @@ pub trait Tx {
         &mut self,
         subscription_id: &str,
         key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The keys of the licences `vendor` (any case) created in `group`, in key order; keys
+    /// replaced by an upgrade are not among them. Only the vendor's own licences, whatever
+    /// its `scope`, so one store's order id never reaches another store's keys. Read
+    /// through an index: the answer costs the same at a million licences as at ten.
+    fn vendor_group_keys(
+        &mut self,
+        vendor: &str,
+        group: &Group,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>>;
+
+    /// Files `license` under its vendor's order and subscription ([`Group::of`]), so that
+    /// [`Tx::vendor_group_keys`] finds it.
+    fn join_vendor_groups(
+        &mut self,
+        license: &License,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Takes `license` out of its vendor's groups (it was replaced by an upgrade).
+    fn leave_vendor_groups(
+        &mut self,
+        license: &License,
     ) -> impl Future<Output = Result<(), StoreError>>;
 
     /// The current licence-signing key, if one was made.

@@ -69,6 +69,7 @@ impl Command for CreateKeys {
             if let Some(id) = &license.subscription_id {
                 tx.join_subscription(id, &license.key).await?;
             }
+            tx.join_vendor_groups(&license).await?;
             created.push(license);
         }
         tx.count_new_licenses(day, i64::from(self.count)).await?;

@@ -83,6 +83,9 @@ impl Command for ImportLegacy {
             if let Some(subscription) = &license.subscription_id {
                 tx.join_subscription(subscription, &license.key).await?;
             }
+            // The vendor-scoped index RevokeLicenseHttp and the renewals read an order or
+            // subscription id through.
+            tx.join_vendor_groups(license).await?;
             if let Some(order) = &license.order_id {
                 orders
                     .entry((license.vendor.clone(), license.product_id, order.clone()))

@@ -20,6 +20,9 @@ pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
 pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};
 
+/// What a [`Target::Group`] names; defined on the seam, where the backends file licences by it.
+pub use super::tx::Group;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -14,7 +14,7 @@ use crate::license::decisions::{self, Actor};
 use crate::license::refusal::{Reason, Refusal};
 use crate::license::{License, rules};
 use crate::store::StoreError;
-use crate::store::tx::{Tx, TxError, TxResult};
+use crate::store::tx::{Group, Tx, TxError, TxResult};
 
 /// A change of one licence: the licence as stored in, the licence to store (or the refusal)
 /// out. It must not change the key.
@@ -29,9 +29,15 @@ pub type UpgradeRule = Box<dyn Fn(&License, &str) -> Result<(License, License), 
 pub enum Target {
     /// One licence, by canonical activation key.
     Key(String),
-    /// Every licence created with this `is_subscriptionid` (RenewSubscriptionHttp), except
-    /// keys replaced by an upgrade.
-    Subscription(String),
+    /// Every licence `vendor` created in `group` (its order or its subscription), except
+    /// keys replaced by an upgrade; another vendor's licences of the same id are not
+    /// touched, whatever the caller's scope.
+    Group {
+        /// The calling vendor.
+        vendor: String,
+        /// The order or subscription.
+        group: Group,
+    },
 }
 
 /// Changes licences in place, all or none.
@@ -65,34 +71,38 @@ impl Command for Edit {
     type Done = Edited;
 
     async fn apply<T: Tx>(self, tx: &mut T) -> TxResult<Edited> {
-        let by_subscription = matches!(self.target, Target::Subscription(_));
         let keys = match &self.target {
             Target::Key(key) => vec![key.clone()],
-            Target::Subscription(id) => tx.by_subscription(id).await?,
+            Target::Group { vendor, group } => tx.vendor_group_keys(vendor, group).await?,
         };
         let mut changes = Vec::with_capacity(keys.len());
         for key in keys {
-            let before = if by_subscription {
-                let Some(before) = tx.license_for_update(&key).await? else {
-                    return Err(StoreError::Corrupt(format!(
-                        "the subscription index names a missing licence {key}"
-                    ))
-                    .into());
-                };
-                // The index drops replaced keys; this guards a file indexed by an older licd.
-                if !decisions::renewed_with_subscription(&before) {
-                    continue;
+            let before = match &self.target {
+                Target::Key(_) => stored_license(tx, &key).await?,
+                Target::Group { .. } => {
+                    let Some(before) = tx.license_for_update(&key).await? else {
+                        return Err(StoreError::Corrupt(format!(
+                            "the vendor group index names a missing licence {key}"
+                        ))
+                        .into());
+                    };
+                    // The index drops replaced keys; this guards against an index that
+                    // missed one.
+                    if !decisions::renewed_with_subscription(&before) {
+                        continue;
+                    }
+                    before
                 }
-                before
-            } else {
-                stored_license(tx, &key).await?
             };
             (self.check)(&before).or_else(refused)?;
             let after = (self.edit)(&before).or_else(refused)?;
             changes.push((before, after));
         }
         if changes.is_empty() {
-            return refused(subscription_not_found());
+            return refused(match &self.target {
+                Target::Group { group, .. } => group_not_found(group),
+                Target::Key(_) => Refusal::key_not_found(),
+            });
         }
         let actor = Actor {
             vendor: self.vendor,
@@ -163,6 +173,8 @@ impl Command for Upgrade {
         if let Some(id) = &new.subscription_id {
             tx.join_subscription(id, &new.key).await?;
         }
+        tx.leave_vendor_groups(&old).await?;
+        tx.join_vendor_groups(&new).await?;
         if self.log_history {
             let actor = Actor {
                 vendor: self.vendor,
@@ -185,10 +197,14 @@ impl Remembered for Upgrade {
     const KIND: &'static str = "Upgraded";
 }
 
-/// Code 203 for a subscription id that names no licence that can still be renewed.
-fn subscription_not_found() -> Refusal {
-    Refusal::new(
-        Reason::NotFound,
-        "No licence has this subscription id; check is_subscriptionid.",
-    )
+/// Code 203 for an order or subscription id under which the calling vendor has no licence
+/// that can still be changed.
+fn group_not_found(group: &Group) -> Refusal {
+    let message = match group {
+        Group::Order(_) => "No licence of this vendor has this order id; check the order id.",
+        Group::Subscription(_) => {
+            "No licence of this vendor has this subscription id; check is_subscriptionid."
+        }
+    };
+    Refusal::new(Reason::NotFound, message)
 }

@@ -71,6 +71,13 @@ CREATE TABLE subscriptions (
     key text NOT NULL,
     PRIMARY KEY (subscription_id, key)
 );
+CREATE TABLE vendor_groups (
+    vendor text NOT NULL,
+    kind text NOT NULL,
+    group_id text NOT NULL,
+    key text NOT NULL,
+    PRIMARY KEY (vendor, kind, group_id, key)
+);
 CREATE TABLE signing_keys (
     name text PRIMARY KEY,
     created_at bigint NOT NULL,

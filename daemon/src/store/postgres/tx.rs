@@ -29,7 +29,7 @@ use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
-use crate::store::tx::{OrderRef, RememberedChange, Tx};
+use crate::store::tx::{Group, OrderRef, RememberedChange, Tx};
 
 /// Rows per counter: enough that 16 nodes' worth of concurrent commands rarely pick the
 /// same row, few enough that a read sums them in one index range.
@@ -80,6 +80,25 @@ const JOIN_SUBSCRIPTION: &str = "INSERT INTO subscriptions (subscription_id, key
     ON CONFLICT DO NOTHING";
 const LEAVE_SUBSCRIPTION: &str =
     "DELETE FROM subscriptions WHERE subscription_id = $1 AND key = $2";
+
+/// A vendor's order (`o`) or subscription (`s`), the vendor in lower case; the primary key
+/// is the index, so a group is one range read at any number of licences.
+const VENDOR_GROUP_KEYS: &str = "SELECT key FROM vendor_groups
+    WHERE vendor = $1 AND kind = $2 AND group_id = $3 ORDER BY key COLLATE \"C\"";
+const JOIN_VENDOR_GROUP: &str = "INSERT INTO vendor_groups (vendor, kind, group_id, key)
+    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+const LEAVE_VENDOR_GROUP: &str = "DELETE FROM vendor_groups
+    WHERE vendor = $1 AND kind = $2 AND group_id = $3 AND key = $4";
+
+/// The columns of a vendor group: the vendor in lower case (vendor names are compared
+/// ignoring case), the kind letter and the id.
+fn group_columns<'g>(vendor: &str, group: &'g Group) -> (String, &'static str, &'g str) {
+    let (kind, id) = match group {
+        Group::Order(id) => ("o", id.as_str()),
+        Group::Subscription(id) => ("s", id.as_str()),
+    };
+    (vendor.to_lowercase(), kind, id)
+}
 
 pub(super) const CURRENT_SIGNING_KEY_NAME: &str =
     "SELECT convert_from(value, 'UTF8') FROM meta WHERE name = 'current_signing_key'";
@@ -342,6 +361,34 @@ impl Tx for PgTx<'_> {
     ) -> Result<(), StoreError> {
         self.execute(LEAVE_SUBSCRIPTION, &[&subscription_id, &key])
             .await
+    }
+
+    async fn vendor_group_keys(
+        &mut self,
+        vendor: &str,
+        group: &Group,
+    ) -> Result<Vec<String>, StoreError> {
+        let (vendor, kind, id) = group_columns(vendor, group);
+        let rows = self.rows(VENDOR_GROUP_KEYS, &[&vendor, &kind, &id]).await?;
+        rows.iter().map(|r| column(r, 0)).collect()
+    }
+
+    async fn join_vendor_groups(&mut self, license: &License) -> Result<(), StoreError> {
+        for group in Group::of(license) {
+            let (vendor, kind, id) = group_columns(&license.vendor, &group);
+            self.execute(JOIN_VENDOR_GROUP, &[&vendor, &kind, &id, &license.key])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn leave_vendor_groups(&mut self, license: &License) -> Result<(), StoreError> {
+        for group in Group::of(license) {
+            let (vendor, kind, id) = group_columns(&license.vendor, &group);
+            self.execute(LEAVE_VENDOR_GROUP, &[&vendor, &kind, &id, &license.key])
+                .await?;
+        }
+        Ok(())
     }
 
     async fn current_signing_key(&mut self) -> Result<Option<StoredSigningKey>, StoreError> {

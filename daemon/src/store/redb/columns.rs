@@ -178,6 +178,10 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
         SUBSCRIPTIONS,
         spec("subscriptions_v1", Encoding::Plain, true),
     )?;
+    v.visit(
+        VENDOR_GROUPS,
+        spec("vendor_groups_v1", Encoding::Plain, true),
+    )?;
     v.visit(REPLAYS, spec("replays_v1", Encoding::Json, true))?;
     v.visit(REPLAY_ORDER, spec("replay_order_v1", Encoding::Json, true))?;
     v.visit(

@@ -64,6 +64,7 @@ impl RedbStore {
             )));
         }
         let written = writer.written;
+        super::vendor_groups::fill_vendor_groups(&txn)?;
         txn.commit()?;
         Ok(Imported {
             rows: written,

@@ -20,6 +20,7 @@ mod snapshot;
 mod subscription_index;
 pub mod tables;
 mod tx;
+mod vendor_groups;
 mod writer;
 
 pub use snapshot::RedbReader;
@@ -372,6 +373,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(REPLAYS)?;
     txn.open_table(REPLAY_ORDER)?;
     subscription_index::index_subscriptions(&txn)?;
+    vendor_groups::index_vendor_groups(&txn)?;
     txn.commit()?;
     Ok(secret)
 }

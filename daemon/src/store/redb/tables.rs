@@ -42,6 +42,13 @@ pub const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders_v1
 /// read instead of a scan. A key replaced by UpgradeLicense is taken out of it.
 pub const SUBSCRIPTIONS: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("subscriptions_v1");
+/// The vendor-scoped groups: (`vendor_group_key(vendor, group)`, canonical key) for every
+/// licence created with an order id or a subscription id, so that RevokeLicenseHttp,
+/// RenewSubscriptionHttp and RenewMaintenancePlan find the calling vendor's keys of one order
+/// or subscription with one range read (`super::vendor_groups`). A key replaced by
+/// UpgradeLicense is taken out of it.
+pub const VENDOR_GROUPS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("vendor_groups_v1");
 /// The replay memory: (vendor in lower case, replay id) → the first outcome of the change
 /// made for that id, with its time and method, JSON (`super::replays`). Written in the
 /// transaction of the change itself; named for any kind of replay id (a body-signing

@@ -14,7 +14,7 @@ use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
-use crate::store::tx::{OrderRef, RememberedChange, Tx};
+use crate::store::tx::{Group, OrderRef, RememberedChange, Tx};
 
 /// A `replays_v1` value: the change remembered, with its time.
 #[derive(Debug, Serialize, Deserialize)]
@@ -43,6 +43,7 @@ pub(crate) struct RedbTx<'t> {
     counters: Table<'t, &'static str, i64>,
     orders: Bytes<'t, &'static str>,
     subscriptions: Table<'t, (&'static str, &'static str), ()>,
+    vendor_groups: Table<'t, (&'static str, &'static str), ()>,
     meta: Bytes<'t, &'static str>,
     signing_keys: Bytes<'t, &'static str>,
     replays: Bytes<'t, (&'static str, &'static str)>,
@@ -60,6 +61,7 @@ impl<'t> RedbTx<'t> {
             counters: txn.open_table(COUNTERS)?,
             orders: txn.open_table(ORDERS)?,
             subscriptions: txn.open_table(SUBSCRIPTIONS)?,
+            vendor_groups: txn.open_table(VENDOR_GROUPS)?,
             meta: txn.open_table(META)?,
             signing_keys: txn.open_table(SIGNING_KEYS)?,
             replays: txn.open_table(REPLAYS)?,
@@ -225,6 +227,22 @@ impl Tx for RedbTx<'_> {
     ) -> Result<(), StoreError> {
         self.subscriptions.remove((subscription_id, key))?;
         Ok(())
+    }
+
+    async fn vendor_group_keys(
+        &mut self,
+        vendor: &str,
+        group: &Group,
+    ) -> Result<Vec<String>, StoreError> {
+        super::vendor_groups::keys(&self.vendor_groups, vendor, group)
+    }
+
+    async fn join_vendor_groups(&mut self, license: &License) -> Result<(), StoreError> {
+        super::vendor_groups::join(&mut self.vendor_groups, license)
+    }
+
+    async fn leave_vendor_groups(&mut self, license: &License) -> Result<(), StoreError> {
+        super::vendor_groups::leave(&mut self.vendor_groups, license)
     }
 
     async fn current_signing_key(&mut self) -> Result<Option<StoredSigningKey>, StoreError> {
