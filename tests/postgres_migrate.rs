@@ -188,6 +188,8 @@ fn migrate_copies_a_stopped_redb_database_and_a_node_on_postgresql_answers_as_it
     assert_eq!(printed("subscriptions"), 4, "{out}");
     assert_eq!(printed("orders"), 4, "{out}");
     assert_eq!(printed("signing_keys"), 1, "{out}");
+    // Each licence is in its order's and its subscription's vendor group.
+    assert_eq!(printed("vendor_groups"), 8, "{out}");
     assert!(printed("history") > 0, "{out}");
     assert_eq!(
         printed("history"),
@@ -292,12 +294,27 @@ fn an_export_imports_into_an_empty_postgresql_database_whole_or_not_at_all() {
     assert!(err.contains("truncated"), "{err}");
     assert_eq!(count(pg, &url, "SELECT count(*) FROM licenses"), 0);
 
+    // As an earlier licd exported: no vendor_groups_v1 rows. The load files every licence
+    // under its groups, as the embedded import does.
+    let (groups, kept): (Vec<&str>, Vec<&str>) = lines
+        .iter()
+        .partition(|l| l.contains("\"vendor_groups_v1\""));
+    assert_eq!(groups.len(), 8, "an order and a subscription per licence");
+    let rows = kept.len() - 2;
+    let mut old: Vec<String> = kept[..kept.len() - 1]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    old.push(format!("{{\"end\":{{\"rows\":{rows}}}}}"));
+    let old_export = redb.dir().join("old.jsonl");
+    std::fs::write(&old_export, old.join("\n") + "\n").expect("write");
     let out = cli_ok(run(
         redb.dir(),
         &pg_config,
-        &["import", "--from", path_str(&export)],
+        &["import", "--from", path_str(&old_export)],
     ));
     assert!(out.contains("into PostgreSQL"), "{out}");
+    assert_eq!(count(pg, &url, "SELECT count(*) FROM vendor_groups"), 8);
     let node = TestDaemon::start(&on_postgres(&url));
     let (pc, pckey) = &seeded[2].activations[1];
     let again = node.activate(&seeded[2].key, pc);

@@ -5,7 +5,8 @@
 //! and the server secret are there; every licence decodes and is stored under its own key;
 //! each licence's seat count equals its activation rows and does not pass its seats; every
 //! activation, history entry, release, order and subscription names a licence that exists
-//! (the foreign key guards only activations, and only while nobody disables it); every
+//! (the foreign key guards only activations, and only while nobody disables it), and so
+//! does every vendor group row; every
 //! subscription row matches its licence's subscription; the licence counter (summed over its
 //! shards) equals the licences stored; every signing key decodes and the current one exists;
 //! no table is one this licd does not know. PostgreSQL's own page checks are `pg_amcheck`'s.
@@ -40,6 +41,7 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     "counters",
     "orders",
     "subscriptions",
+    "vendor_groups",
     "signing_keys",
     "replays",
 ];
@@ -57,6 +59,8 @@ const ORPHAN_HISTORY: &str = "SELECT h.key, h.seq FROM history h
     WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = h.key)";
 const ORPHAN_RELEASES: &str = "SELECT r.key, r.seq FROM releases r
     WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = r.key)";
+const ORPHAN_VENDOR_GROUPS: &str = "SELECT g.vendor, g.kind, g.group_id, g.key
+    FROM vendor_groups g WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = g.key)";
 const ORDERS: &str = "SELECT vendor, product_id, order_id, keys FROM orders";
 const SUBSCRIPTIONS: &str = "SELECT s.subscription_id, s.key, l.value->>'subscription_id',
     l.key IS NOT NULL FROM subscriptions s LEFT JOIN licenses l ON l.key = s.key";
@@ -82,6 +86,7 @@ pub(super) async fn check(client: &mut Client) -> Result<CheckReport, StoreError
         report.history(&txn).await?;
         report.orders(&txn, &licenses).await?;
         report.subscriptions(&txn).await?;
+        report.vendor_groups(&txn).await?;
         report.license_counter(&txn).await?;
         report.signing_keys(&txn).await?;
     }
@@ -241,6 +246,19 @@ impl Report {
                 }
                 Err(e) => self.problem(format!("order {order} does not decode: {e}")),
             }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every vendor group row names a licence that exists.
+    async fn vendor_groups(&mut self, txn: &Transaction<'_>) -> Result<(), StoreError> {
+        each_row(txn, ORPHAN_VENDOR_GROUPS, |row| {
+            let (vendor, kind, id, key): (String, String, String, String) =
+                (get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?);
+            self.problem(format!(
+                "vendor group {vendor}/{kind}/{id} names a missing licence {key}"
+            ));
             Ok(())
         })
         .await

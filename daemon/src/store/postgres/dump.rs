@@ -35,6 +35,8 @@ const ORDERS: &str = "SELECT vendor, product_id, order_id, keys FROM orders
     ORDER BY vendor, product_id, order_id";
 const SUBSCRIPTIONS: &str = "SELECT subscription_id, key FROM subscriptions
     ORDER BY subscription_id COLLATE \"C\", key COLLATE \"C\"";
+const VENDOR_GROUPS: &str = "SELECT vendor, kind, group_id, key FROM vendor_groups
+    ORDER BY vendor, kind, group_id, key COLLATE \"C\"";
 const REPLAYS: &str = "SELECT vendor, id, at, method, outcome FROM replays ORDER BY vendor, id";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys ORDER BY name COLLATE \"C\"";
 
@@ -151,6 +153,17 @@ async fn write_rows(
     each_row(txn, SUBSCRIPTIONS, |r| {
         let key = json!([column::<String>(r, 0)?, column::<String>(r, 1)?]);
         lines.row("subscriptions_v1", key, Value::Null)
+    })
+    .await?;
+    each_row(txn, VENDOR_GROUPS, |r| {
+        let group = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            column::<String>(r, 0)?,
+            column::<String>(r, 1)?,
+            column::<String>(r, 2)?
+        );
+        let key = json!([group, column::<String>(r, 3)?]);
+        lines.row("vendor_groups_v1", key, Value::Null)
     })
     .await?;
     each_row(txn, REPLAYS, |r| {

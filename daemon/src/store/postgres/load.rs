@@ -18,11 +18,13 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::{Json, ToSql};
 
 use super::check::KNOWN_TABLES;
-use super::tx::{COUNT_ACTIVATIONS, COUNT_KEYS_CREATED, COUNT_LICENSES, column};
+use super::tx::{COUNT_ACTIVATIONS, COUNT_KEYS_CREATED, COUNT_LICENSES, column, json};
 use super::{PostgresSettings, db_error};
+use crate::license::License;
 use crate::store::StoreError;
 use crate::store::embedded::export::{FORMAT, LAYOUT_VERSION};
 use crate::store::embedded::import::{Header, Line, unhex};
+use crate::store::tx::Group;
 
 /// The schema of the embedded layout whose tables this loader maps.
 const EXPORT_SCHEMA: u64 = 1;
@@ -38,6 +40,9 @@ pub struct Loaded {
     /// Whether the export carried the server secret (computer keys stay equal).
     pub secrets: bool,
 }
+
+/// The entry of `vendor_groups` in [`TABLES`].
+const GROUPS: usize = 10;
 
 /// The tables a load writes, and the statement that writes one row of each.
 const TABLES: &[(&str, &str)] = &[
@@ -77,6 +82,10 @@ const TABLES: &[(&str, &str)] = &[
     (
         "signing_keys",
         "INSERT INTO signing_keys (name, created_at, value) VALUES ($1, $2, $3)",
+    ),
+    (
+        "vendor_groups",
+        "INSERT INTO vendor_groups (vendor, kind, group_id, key) VALUES ($1, $2, $3, $4)",
     ),
 ];
 
@@ -296,17 +305,17 @@ impl<'a, 't> Loader<'a, 't> {
             "counters_v1" => self.counter(&text(&key)?, int(&value)?).await,
             "orders_v1" => {
                 let order = text(&key)?;
-                let mut parts = order.splitn(3, '\u{1f}');
-                let (Some(vendor), Some(product), Some(id)) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(StoreError::Unusable(format!("order key {order:?}")));
-                };
+                let [vendor, product, id] = three_parts(&order)?;
                 let product: i64 = product
                     .parse()
                     .map_err(|_| StoreError::Unusable(format!("product id {product:?}")))?;
                 self.write(6, &[&vendor, &product, &id, &Json(&value)])
                     .await
+            }
+            "vendor_groups_v1" => {
+                let (group, k) = pair(&key)?;
+                let [vendor, kind, id] = three_parts(&group)?;
+                self.write(GROUPS, &[&vendor, &kind, &id, &k]).await
             }
             "subscriptions_v1" => {
                 let (id, k) = pair(&key)?;
@@ -335,9 +344,9 @@ impl<'a, 't> Loader<'a, 't> {
     async fn meta(&mut self, name: &str, value: &Value) -> Result<(), StoreError> {
         match name {
             // The schema is PostgreSQL's own (`schema_version`), migrated before the load,
-            // and its subscription index exists from the first version on: the embedded
+            // and its subscription and vendor-group indexes are kept from the start: the embedded
             // backend's markers of both are not copied.
-            "schema_version" | "subscriptions_indexed" => Ok(()),
+            "schema_version" | "subscriptions_indexed" | "vendor_groups_indexed" => Ok(()),
             "server_secret" | "current_signing_key" => {
                 let bytes = unhex(&text(value)?)
                     .ok_or_else(|| StoreError::Unusable(format!("{name} is not hex")))?;
@@ -374,8 +383,36 @@ impl<'a, 't> Loader<'a, 't> {
         Ok(())
     }
 
+    /// Files every licence under its vendor groups when the export carried none (one from
+    /// a licd older than the groups), as the embedded import does.
+    async fn fill_vendor_groups(&mut self) -> Result<(), StoreError> {
+        if self.written[GROUPS] > 0 || self.written[1] == 0 {
+            return Ok(());
+        }
+        let mut rows = Vec::new();
+        let each = super::check::each_row(self.txn, "SELECT value FROM licenses", |row| {
+            let license: License = json(row, 0)?;
+            if license.upgraded_to.is_none() {
+                for group in Group::of(&license) {
+                    let (kind, id) = match group {
+                        Group::Order(id) => ("o", id),
+                        Group::Subscription(id) => ("s", id),
+                    };
+                    rows.push((license.vendor.to_lowercase(), kind, id, license.key.clone()));
+                }
+            }
+            Ok(())
+        });
+        each.await?;
+        for (vendor, kind, id, key) in rows {
+            self.write(GROUPS, &[&vendor, &kind, &id, &key]).await?;
+        }
+        Ok(())
+    }
+
     /// Checks the end line and that every table holds the rows written; returns the counts.
-    async fn finish(self) -> Result<Loaded, StoreError> {
+    async fn finish(mut self) -> Result<Loaded, StoreError> {
+        self.fill_vendor_groups().await?;
         let Some(header) = self.header else {
             return Err(StoreError::Unusable("the export is empty".into()));
         };
@@ -447,6 +484,17 @@ fn pair(v: &Value) -> Result<(String, String), StoreError> {
             Ok((text(a)?, second))
         }
         _ => Err(StoreError::Unusable(format!("{v} is not a two-part key"))),
+    }
+}
+
+/// The three parts of an embedded key joined by unit separators (vendor first).
+fn three_parts(joined: &str) -> Result<[&str; 3], StoreError> {
+    let mut parts = joined.splitn(3, '\u{1f}');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), Some(c)) => Ok([a, b, c]),
+        _ => Err(StoreError::Unusable(format!(
+            "key {joined:?} has not three parts"
+        ))),
     }
 }
 
