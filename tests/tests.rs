@@ -21,6 +21,7 @@ mod persistence;
 mod ping_and_latest_version;
 mod plugins;
 mod postgres;
+mod postgres_migrate;
 mod qlm_clients;
 mod qlm_reply_and_keys;
 mod release_license;

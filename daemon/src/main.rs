@@ -95,6 +95,9 @@ enum Command {
     /// Import a QLM shop's licences and activations from QLM's CSV exports, keeping their
     /// keys (docs/moving-from-qlm.md); all or nothing unless --skip-bad.
     ImportQlm(cli::import_qlm::ImportQlmArgs),
+    /// Copy a stopped redb database into an empty PostgreSQL one (one transaction, secrets
+    /// included), print the rows per table and check the copy.
+    Migrate(cli::migrate::MigrateArgs),
     /// Check the database's consistency (and, stopped, redb's page checksums); exit 1 on a
     /// problem.
     Check {
@@ -243,6 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => cli::data::export(args),
         Command::Import(args) => cli::data::import(args),
         Command::ImportQlm(args) => cli::import_qlm::import_qlm(args),
+        Command::Migrate(args) => cli::migrate::migrate(args),
         Command::Check { location } => cli::data::check(location),
         Command::Compact { location } => cli::data::compact(location),
         Command::LicenseFile {

@@ -14,7 +14,10 @@ use licd::admin::body;
 use licd::admin::client::{Connection, Open, daemon, request};
 use licd::admin::data::{LICENSES_HEADER, ROWS_HEADER};
 use licd::config::{Backend, Config, DATABASE_FILE};
-use licd::store::maintenance::CheckReport;
+use licd::store::PostgresSettings;
+use licd::store::maintenance::{
+    CheckReport, check_postgres, export_postgres, import_into_postgres,
+};
 use licd::store::postgres_tools;
 
 use super::{Location, OutputFile, block_on, read_json};
@@ -145,7 +148,11 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<()> {
 pub fn export(a: ExportArgs) -> anyhow::Result<()> {
     block_on(async move {
         let secrets = !a.no_secrets;
-        let mut conn = Connection::open(&a.location.load()?, Open::Existing).await?;
+        let config = a.location.load()?;
+        if config.store.backend == Backend::Postgres {
+            return export_postgres_database(&config, a.out.as_deref(), secrets).await;
+        }
+        let mut conn = Connection::open(&config, Open::Existing).await?;
         let path = if secrets {
             "/v1/export"
         } else {
@@ -164,6 +171,39 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         conn.close().await?;
         result
     })
+}
+
+/// `licd export` with `backend = "postgres"`: straight from the database, one snapshot
+/// while nodes serve.
+async fn export_postgres_database(
+    config: &Config,
+    out: Option<&std::path::Path>,
+    secrets: bool,
+) -> anyhow::Result<()> {
+    let settings = postgres_settings(config);
+    match out {
+        Some(path) => {
+            let mut file = OutputFile::create(path, secrets)?;
+            let mut buffered = std::io::BufWriter::new(file.writer());
+            export_postgres(&settings, &mut buffered, secrets).await?;
+            buffered.flush().context("cannot write the export")?;
+            drop(buffered);
+            file.finish()
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match export_postgres(&settings, &mut stdout, secrets).await {
+                Ok(_) => Ok(()),
+                // A reader that went away (`licd export | head`) ends the export quietly.
+                Err(licd::store::StoreError::File { source, .. })
+                    if source.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Copies a reply body to standard output as it arrives; a reader that went away
@@ -194,7 +234,11 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
             ),
             None => Box::new(std::io::stdin()),
         };
-        let mut conn = Connection::open(&a.location.load()?, Open::CreateIfMissing).await?;
+        let config = a.location.load()?;
+        if config.store.backend == Backend::Postgres {
+            return import_into_postgres_database(input, &config).await;
+        }
+        let mut conn = Connection::open(&config, Open::CreateIfMissing).await?;
         let through = if conn.is_daemon() {
             "into the running daemon"
         } else {
@@ -214,12 +258,35 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
         let result = result?;
         println!("Imported {} rows {through}.", result["rows"]);
         if result["secrets"] == serde_json::Value::Bool(false) {
-            eprintln!(
-                "warning: the file holds no server secret; this database made its own, so computer keys differ from the exporting server's"
-            );
+            warn_no_secret();
         }
         Ok(())
     })
+}
+
+fn warn_no_secret() {
+    eprintln!(
+        "warning: the file holds no server secret; this database made its own, so computer keys differ from the exporting server's"
+    );
+}
+
+/// `licd import` with `backend = "postgres"`: straight into the empty database, in one
+/// transaction (no node may have started on it: it would hold another server secret).
+async fn import_into_postgres_database(
+    input: Box<dyn std::io::Read + Send>,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let settings = postgres_settings(config);
+    let loaded = import_into_postgres(input, &settings).await?;
+    let rows: u64 = loaded.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "Imported {rows} rows into PostgreSQL at {}.",
+        licd::store::postgres_server_name(&settings.url)
+    );
+    if !loaded.secrets {
+        warn_no_secret();
+    }
+    Ok(())
 }
 
 /// `licd check`: licd's consistency checks through the daemon, or those and redb's page
@@ -227,7 +294,13 @@ pub fn import(a: ImportArgs) -> anyhow::Result<()> {
 pub fn check(location: Location) -> anyhow::Result<()> {
     block_on(async move {
         let config = location.load()?;
-        refuse_on_postgres(&config, postgres_tools::CHECK)?;
+        if config.store.backend == Backend::Postgres {
+            let report = check_postgres(&postgres_settings(&config)).await?;
+            return print_check(
+                &report,
+                "read from one snapshot while nodes serve; PostgreSQL's pages are pg_amcheck's to check",
+            );
+        }
         let report: CheckReport = match daemon(&config.server.data_dir).await? {
             Some(sender) => {
                 let mut conn = Connection::Daemon(sender);
@@ -243,24 +316,40 @@ pub fn check(location: Location) -> anyhow::Result<()> {
                     .await??
             }
         };
-        for problem in &report.problems {
-            println!("problem: {problem}");
-        }
         let pages = if report.pages_checked {
             "page checksums verified"
         } else {
             "page checksums not verified: licd is running (stop it for the full check)"
         };
-        if report.problems.is_empty() {
-            println!(
-                "ok: {} licences, {} activations; {pages}.",
-                report.licenses, report.activations
-            );
-            Ok(())
-        } else {
-            bail!("{} problems found; {pages}", report.problems.len())
-        }
+        print_check(&report, pages)
     })
+}
+
+/// Prints a check's problems and its summary with `scope` (what was and was not checked);
+/// an error (exit 1) when a problem was found.
+fn print_check(report: &CheckReport, scope: &str) -> anyhow::Result<()> {
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    if report.problems.is_empty() {
+        println!(
+            "ok: {} licences, {} activations; {scope}.",
+            report.licenses, report.activations
+        );
+        Ok(())
+    } else {
+        bail!("{} problems found; {scope}", report.problems.len())
+    }
+}
+
+/// How to reach the PostgreSQL database `config` names.
+pub(super) fn postgres_settings(config: &Config) -> PostgresSettings {
+    let store = &config.store;
+    PostgresSettings {
+        url: store.postgres_url.clone().unwrap_or_default(),
+        pool_size: store.pool_size,
+        statement_timeout_ms: store.statement_timeout_ms,
+    }
 }
 
 /// `licd compact`: the daemon must be stopped.
@@ -291,7 +380,10 @@ fn refuse_on_postgres(config: &Config, tool: &str) -> anyhow::Result<()> {
 }
 
 /// Fails with the daemon's pid when a daemon serves `data_dir`.
-async fn refuse_if_running(data_dir: &std::path::Path, what: &str) -> anyhow::Result<()> {
+pub(super) async fn refuse_if_running(
+    data_dir: &std::path::Path,
+    what: &str,
+) -> anyhow::Result<()> {
     let Some(sender) = daemon(data_dir).await? else {
         return Ok(());
     };

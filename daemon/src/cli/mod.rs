@@ -6,6 +6,7 @@ pub mod hash_password;
 pub mod import_qlm;
 pub mod keys;
 pub mod man;
+pub mod migrate;
 pub mod serve;
 pub mod signing;
 
@@ -121,6 +122,11 @@ impl OutputFile {
             }
         }
         Ok(written)
+    }
+
+    /// The file, to write to directly.
+    pub fn writer(&mut self) -> &mut impl Write {
+        &mut self.0
     }
 
     /// Writes `bytes`, makes the file durable and gives it its name.

@@ -69,3 +69,67 @@ pub fn restore(backup: &Path, db: &Path, force: bool) -> Result<Copied, StoreErr
 pub fn give_to_directory_owner(file: &Path) {
     super::embedded::backup::give_to_directory_owner(file)
 }
+
+/// Checks licd's invariants on the PostgreSQL database of `settings` from one read-only
+/// snapshot, while nodes may serve; migrates nothing and writes nothing.
+pub async fn check_postgres(settings: &super::PostgresSettings) -> Result<CheckReport, StoreError> {
+    super::postgres::check::check_database(settings).await
+}
+
+pub use super::postgres::load::Loaded;
+
+/// Copies the stopped embedded database at `db` into the empty PostgreSQL database of
+/// `settings`, in one PostgreSQL transaction, secrets included (computer keys stay equal);
+/// fails, writing nothing, if a daemon holds the file or the target holds anything.
+pub async fn migrate_to_postgres(
+    db: &Path,
+    settings: &super::PostgresSettings,
+) -> Result<Loaded, StoreError> {
+    // Opened first: redb's lock refuses a file a running daemon holds.
+    let store = Store::open_existing(db, super::StoreOptions::default())?;
+    let (mut out, lines) = super::postgres::load::line_channel();
+    let export = tokio::task::spawn_blocking(move || {
+        let written = store
+            .maintenance()
+            .and_then(|m| m.export_to(&mut out, true));
+        out.finish(written.err());
+        store.close()
+    });
+    let loaded = super::postgres::load::load_export(settings, lines).await;
+    let closed = export.await.map_err(|e| StoreError::Close(e.to_string()))?;
+    let loaded = loaded?;
+    closed?;
+    Ok(loaded)
+}
+
+/// Loads an export read from `input` into the empty PostgreSQL database of `settings`, in
+/// one transaction (`licd import` with `backend = "postgres"`).
+pub async fn import_into_postgres(
+    mut input: Box<dyn std::io::Read + Send>,
+    settings: &super::PostgresSettings,
+) -> Result<Loaded, StoreError> {
+    let (mut out, lines) = super::postgres::load::line_channel();
+    let reader = tokio::task::spawn_blocking(move || {
+        let copied = std::io::copy(&mut input, &mut out).map_err(|source| StoreError::File {
+            what: "cannot read the export",
+            path: "-".into(),
+            source,
+        });
+        out.finish(copied.err());
+    });
+    let loaded = super::postgres::load::load_export(settings, lines).await;
+    // The reader ends once the load has taken its last line or dropped the receiver.
+    let _ = reader.await;
+    loaded
+}
+
+/// Writes the PostgreSQL database of `settings` as an export (the embedded layout, so
+/// `licd import` loads it into either backend) from one read-only snapshot, while nodes
+/// may serve; without `secrets`, leaves out the server secret and the signing keys.
+pub async fn export_postgres(
+    settings: &super::PostgresSettings,
+    out: &mut dyn Write,
+    secrets: bool,
+) -> Result<u64, StoreError> {
+    super::postgres::dump::export_database(settings, out, secrets).await
+}

@@ -43,7 +43,7 @@ pub fn postgres_url_problem(url: &str) -> Result<(), String> {
 
 /// What the maintenance commands say with the PostgreSQL backend: the tool to use instead.
 pub mod postgres_tools {
-    pub use super::postgres::maintenance::{BACKUP, CHECK, COMPACT, RESTORE};
+    pub use super::postgres::maintenance::{BACKUP, COMPACT, RESTORE};
 }
 
 use std::path::Path;

@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use super::PgStore;
+use super::tx::json;
 use crate::license::License;
 use crate::store::maintenance::{Imported, Maintenance};
 use crate::store::{CheckReport, Copied, StoreError};
@@ -15,11 +16,9 @@ pub const BACKUP: &str = "licd does not back up a PostgreSQL database: use pg_du
 pub const RESTORE: &str = "licd does not restore a PostgreSQL database: use pg_restore for a pg_dump archive, or psql for a plain SQL dump, with every licd node stopped";
 /// What `licd compact` says with this backend.
 pub const COMPACT: &str = "licd does not compact a PostgreSQL database: PostgreSQL's autovacuum does, and VACUUM (FULL) does it by hand";
-/// What `licd check` says with this backend, for now.
-pub const CHECK: &str =
-    "`licd check` does not yet check a PostgreSQL database (docs/scale-out.md, \"Not built yet\")";
-/// What export and import say with this backend, for now.
-const EXPORT: &str = "`licd export` and `licd import` do not yet work on a PostgreSQL database (docs/scale-out.md, \"Not built yet\"); use pg_dump";
+/// What export and import through a node's admin socket say with this backend: the
+/// commands reach the database themselves.
+const EXPORT: &str = "on PostgreSQL, `licd export` and `licd import` read and write the database directly, not through a node's admin socket: run them with the configuration that names the database";
 
 impl Maintenance for PgStore {
     fn backup_to(&self, _out: &Path) -> Result<Copied, StoreError> {
@@ -27,11 +26,17 @@ impl Maintenance for PgStore {
     }
 
     fn check(&self) -> Result<CheckReport, StoreError> {
-        Err(StoreError::Unsupported(CHECK.into()))
+        blocking(async {
+            let mut client = self.client().await?;
+            super::check::check(&mut client).await
+        })
     }
 
-    fn export_to(&self, _out: &mut dyn Write, _secrets: bool) -> Result<u64, StoreError> {
-        Err(StoreError::Unsupported(EXPORT.into()))
+    fn export_to(&self, out: &mut dyn Write, secrets: bool) -> Result<u64, StoreError> {
+        blocking(async {
+            let mut client = self.client().await?;
+            super::dump::export(&mut client, out, secrets).await
+        })
     }
 
     fn import_from(
@@ -44,11 +49,24 @@ impl Maintenance for PgStore {
 
     fn for_each_license(
         &self,
-        _f: &mut dyn FnMut(License) -> Result<(), StoreError>,
+        f: &mut dyn FnMut(License) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported(
-            "listing licences from a PostgreSQL database is not built yet (docs/scale-out.md)"
-                .into(),
-        ))
+        blocking(async {
+            let mut client = self.client().await?;
+            let txn = super::direct::snapshot(&mut client).await?;
+            super::check::each_row(&txn, LICENSES, |row| f(json(row, 0)?)).await?;
+            txn.rollback().await.map_err(super::db_error)
+        })
     }
+}
+
+/// Every licence, in key order (byte order, as the embedded backend lists them).
+const LICENSES: &str = "SELECT value FROM licenses ORDER BY key COLLATE \"C\"";
+
+/// Runs `work` to its end from a blocking thread, where the admin API runs maintenance
+/// (`admin/data.rs`, `admin/body.rs`): waiting there holds up no request.
+fn blocking<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|e| StoreError::Setup(format!("no async runtime for maintenance: {e}")))?;
+    runtime.block_on(work)
 }

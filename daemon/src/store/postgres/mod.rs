@@ -9,7 +9,11 @@
 //! order ids, the release log, the counters. Reads are REPEATABLE READ snapshots
 //! (`snapshot`). There is no writer thread: the database's row locks order the changes.
 
+pub(super) mod check;
 mod connect;
+mod direct;
+pub(super) mod dump;
+pub(super) mod load;
 pub(super) mod maintenance;
 mod outcome;
 mod schema;

@@ -26,9 +26,9 @@ use super::tables::SCHEMA_VERSION;
 use crate::store::StoreError;
 
 /// The `format` of the header line.
-pub(super) const FORMAT: &str = "licd-export";
+pub(crate) const FORMAT: &str = "licd-export";
 /// The `version` of the line layout.
-pub(super) const LAYOUT_VERSION: u64 = 1;
+pub(crate) const LAYOUT_VERSION: u64 = 1;
 
 impl RedbStore {
     /// Writes every table as JSON lines to `out` from one read transaction; without
@@ -148,7 +148,7 @@ fn value_json(value: &Cell, spec: TableSpec) -> Result<String, StoreError> {
     })
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

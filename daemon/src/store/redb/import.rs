@@ -73,7 +73,7 @@ impl RedbStore {
     }
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -104,23 +104,25 @@ impl ParsedExport {
     }
 }
 
+/// The header line of an export (also read by the PostgreSQL backend's load).
 #[derive(Deserialize)]
-struct Header {
-    format: String,
-    version: u64,
-    schema: u64,
-    secrets: bool,
+pub(crate) struct Header {
+    pub(crate) format: String,
+    pub(crate) version: u64,
+    pub(crate) schema: u64,
+    pub(crate) secrets: bool,
 }
 
+/// A row line or the end line of an export.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Line {
-    table: Option<String>,
-    key: Option<serde_json::Value>,
+pub(crate) struct Line {
+    pub(crate) table: Option<String>,
+    pub(crate) key: Option<serde_json::Value>,
     // Present-but-null is a value (`()` rows), not a missing one.
     #[serde(default, deserialize_with = "present")]
-    value: Option<Box<RawValue>>,
-    end: Option<End>,
+    pub(crate) value: Option<Box<RawValue>>,
+    pub(crate) end: Option<End>,
 }
 
 /// Any value that is present, `null` included.
@@ -128,9 +130,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue
     Box::<RawValue>::deserialize(d).map(Some)
 }
 
+/// The end line's count of the rows before it.
 #[derive(Deserialize)]
-struct End {
-    rows: u64,
+pub(crate) struct End {
+    pub(crate) rows: u64,
 }
 
 /// Reads a whole export, checking its header, every line and its `end` line, before
