@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{PgStore, PostgresSettings};
 use crate::license::License;
 use crate::store::commands::{Command, CreateKeys};
-use crate::store::tx::{Tx, TxResult};
+use crate::store::tx::{RememberedChange, Tx, TxResult};
 use crate::store::{StoreError, StoreOptions};
 
 fn settings(url: String) -> PostgresSettings {
@@ -210,4 +210,77 @@ async fn a_deadlocked_command_is_run_again_and_succeeds() {
 fn url_database(url: &str) -> String {
     let path = url.rsplit('/').next().unwrap_or("");
     path.split('?').next().unwrap_or("").to_string()
+}
+
+/// Remembers one change for replay id `id` at `at`.
+struct Remember {
+    id: String,
+    at: i64,
+}
+
+impl Command for Remember {
+    type Done = ();
+
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<()> {
+        let change = RememberedChange {
+            method: "GetActivationKey".into(),
+            outcome: serde_json::json!({}),
+        };
+        tx.remember_change("v", &self.id, self.at, &change).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_memory_keeps_at_most_its_row_bound_dropping_the_oldest() {
+    let Some((pg, url)) = fresh().await else {
+        return;
+    };
+    let store = PgStore::open(&settings(url.clone()), &StoreOptions::default())
+        .await
+        .expect("open");
+    let db = url_database(&url);
+    let max = crate::store::replays::MAX_REPLAYS;
+    let t0 = 1_800_000_000_i64;
+    // Ten rows over the bound, all within the memory's 30 days; one more remembered makes
+    // eleven to drop: old-1 to old-11.
+    pg.psql(
+        &db,
+        &format!(
+            "INSERT INTO replays (vendor, id, at, method, outcome) \
+             SELECT 'v', 'old-' || g, {t0} + g, 'GetActivationKey', '{{}}'::jsonb \
+             FROM generate_series(1, {}) AS g; ANALYZE replays",
+            max + 10
+        ),
+    );
+    store
+        .run(
+            Remember {
+                id: "new".into(),
+                at: t0 + 1_000_000,
+            },
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await
+        .expect("remembered");
+    assert_eq!(
+        pg.psql(&db, "SELECT count(*) FROM replays"),
+        max.to_string()
+    );
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT count(*) FROM replays WHERE id IN ('new', 'old-12')"
+        ),
+        "2",
+        "the newest rows stay"
+    );
+    assert_eq!(
+        pg.psql(
+            &db,
+            "SELECT count(*) FROM replays WHERE id IN ('old-1', 'old-11')"
+        ),
+        "0",
+        "the oldest rows go first"
+    );
 }

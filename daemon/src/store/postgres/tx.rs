@@ -118,6 +118,14 @@ const REMEMBER_CHANGE: &str =
 /// table stays bounded without a sweeper (store/replays.rs).
 const PRUNE_REPLAYS: &str = "DELETE FROM replays WHERE (vendor, id) IN
     (SELECT vendor, id FROM replays WHERE at < $1 ORDER BY at LIMIT $2)";
+/// PostgreSQL's own estimate of the rows of `replays` (kept by autovacuum's ANALYZE): read
+/// with each remembered change, it costs nothing, where a `count(*)` would read the table.
+const REPLAYS_ESTIMATE: &str =
+    "SELECT reltuples::bigint FROM pg_class WHERE oid = 'replays'::regclass";
+/// Past [`MAX_REPLAYS`](crate::store::replays::MAX_REPLAYS) rows the oldest go first, a
+/// bounded number with each change, as on redb.
+const PRUNE_REPLAYS_OVER: &str = "DELETE FROM replays WHERE (vendor, id) IN
+    (SELECT vendor, id FROM replays ORDER BY at DESC, vendor, id OFFSET $1 LIMIT $2)";
 
 /// Records the change's command id (`super::outcome`), holding a lock on it until the
 /// transaction ends: a node resolving a lost COMMIT takes that lock first, so it reads the
@@ -470,6 +478,18 @@ impl Tx for PgTx<'_> {
         .await?;
         let oldest = at - crate::store::replays::REPLAY_SECONDS;
         let limit = crate::store::replays::PRUNE_PER_BATCH as i64;
-        self.execute(PRUNE_REPLAYS, &[&oldest, &limit]).await
+        self.execute(PRUNE_REPLAYS, &[&oldest, &limit]).await?;
+        // The row bound is applied once the estimate passes it (it lags the table until the
+        // next ANALYZE, so the memory may hold a few rows more for a while, never fewer
+        // than it should).
+        let max = i64::try_from(crate::store::replays::MAX_REPLAYS).unwrap_or(i64::MAX);
+        let estimate: i64 = match self.row(REPLAYS_ESTIMATE, &[]).await? {
+            Some(row) => column(&row, 0)?,
+            None => 0,
+        };
+        if estimate >= max {
+            self.execute(PRUNE_REPLAYS_OVER, &[&max, &limit]).await?;
+        }
+        Ok(())
     }
 }
