@@ -44,6 +44,11 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     "vendor_groups",
     "signing_keys",
     "replays",
+    // Short-lived, of the nodes only (a lost COMMIT's look-up, strict signatures in their
+    // window): nothing to check against the licences, and neither export nor migrate
+    // carries them.
+    "command_ids",
+    "strict_signatures",
 ];
 
 const TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()
