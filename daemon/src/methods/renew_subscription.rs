@@ -6,7 +6,7 @@
 //! (FastSpring's rebill is set to "Single-Line License").
 
 use crate::auth::guard;
-use crate::config::{ResponseFormat, Vendor};
+use crate::config::Vendor;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::license::License;
@@ -14,10 +14,10 @@ use crate::license::dates::format_datetime;
 use crate::license::properties::{self, PropertyChange};
 use crate::license::renewal::{RenewalRequest, RenewalTerm, renew, renew_with_maintenance};
 use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
-use crate::methods::Ctx;
 use crate::methods::maintenance_plan::{default_term, renewal_date};
 use crate::methods::selection::{Selection, dashed, reply_for};
 use crate::methods::update_license::{declared_properties, edit, log_changes};
+use crate::methods::{Ctx, key_lines};
 use crate::response::{Field, Reply};
 use crate::store::commands::LicenseEdit;
 
@@ -105,9 +105,7 @@ impl RenewSubscription {
             "subscription renewed",
         );
         let mut reply = reply(&licenses, &self.which, self.maintenance_plan);
-        if vendor.response_format == ResponseFormat::Text {
-            reply.text_lines = Some(licenses.iter().map(dashed).collect());
-        }
+        reply.text_lines = key_lines(vendor, licenses.iter().map(dashed).collect());
         Ok(reply)
     }
 }
