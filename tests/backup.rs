@@ -37,11 +37,19 @@ fn backup_under_concurrent_writes_restores_every_license_acknowledged_before_it_
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait for writes by count, not by time: a loaded CI machine may take seconds for ten.
+    let count = || acknowledged.lock().expect("lock").len();
+    let waited = std::time::Instant::now();
+    while count() < 10 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let before: Vec<String> = acknowledged.lock().expect("lock").clone();
     let backup = d.dir().join("snapshot.redb");
     let out = ok(d.cli(&["backup", "--out", path_str(&backup)]));
-    std::thread::sleep(Duration::from_millis(200));
+    let waited = std::time::Instant::now();
+    while count() <= before.len() + 3 && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.join().expect("writer");

@@ -109,8 +109,10 @@ fn server_secret_survives_a_restart() {
 fn sigterm_with_requests_in_flight_exits_0_and_keeps_acknowledged_changes() {
     let d = TestDaemon::start(&TestConfig::demo());
     let addr = d.addr;
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<_> = (0..4)
         .map(|w| {
+            let answered = answered.clone();
             std::thread::spawn(move || {
                 let mut acknowledged = Vec::new();
                 let deadline = Instant::now() + Duration::from_secs(10);
@@ -132,6 +134,7 @@ fn sigterm_with_requests_in_flight_exits_0_and_keeps_acknowledged_changes() {
                         .and_then(|s| s.split('<').next())
                     {
                         acknowledged.push(key.to_string());
+                        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
                 assert!(stopped_under_us, "worker {w} still sending after 10 s");
@@ -139,7 +142,14 @@ fn sigterm_with_requests_in_flight_exits_0_and_keeps_acknowledged_changes() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait for answers by count, not by time (a loaded CI machine is slow), then a little more
+    // so that requests are in flight when the signal comes.
+    let waited = Instant::now();
+    while answered.load(std::sync::atomic::Ordering::Relaxed) < 4
+        && waited.elapsed() < Duration::from_secs(8)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // `restart` sends SIGTERM while the workers are sending, asserts exit code 0, and starts
     // a new daemon (on another port) on the same data directory.
     let d = d.restart();
