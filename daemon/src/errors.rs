@@ -99,6 +99,10 @@ error_codes! {
         "The client's computer key differs and the server requires a match.";
     ReleaseFailedOfflineUsage = 228, "License_Release_Failed_OfflineUsage", OK,
         "The licence is checked out for offline use until a later date.";
+    CustomerExists = 1901, "Customer_Exists", OK,
+        "A customer with this e-mail exists already and may not be changed, or another customer has the new e-mail.";
+    CustomerNotFound = 1904, "Customer_NotFound", OK,
+        "No customer has the e-mail named (is_previousemail).";
     ProductPropertiesError = 2200, "ProductProperties_Error", OK,
         "A product property value has the wrong type or syntax.";
     ProductPropertiesNotFound = 2201, "ProductProperties_NotFound", OK,

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod customers;
 pub mod errors;
 pub mod http;
 pub mod license;

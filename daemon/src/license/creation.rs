@@ -134,6 +134,7 @@ pub fn new_keys(
         user_data: request.user_data,
         affiliate_id: request.affiliate_id,
         email: request.email,
+        customer: None,
         qlm_version: request
             .qlm_version
             .unwrap_or_else(|| defaults.qlm_version.to_string()),

@@ -97,9 +97,15 @@ pub struct License {
     /// `is_affiliateid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affiliate_id: Option<String>,
-    /// `is_email`.
+    /// An e-mail given for the licence (`is_email`) that is not yet its customer's: the
+    /// store turns it into [`License::customer`] before writing the licence
+    /// (`store::commands::customers::link_email`), so a stored licence holds it only when
+    /// written by a licd older than customers (and linked when the database is opened).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The id of the licence's customer (`crate::customers::Customer`), who has its e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
     /// `is_qlmversion` (or `options.defaultQlmVersion`).
     #[serde(default)]
     pub qlm_version: String,
@@ -158,6 +164,7 @@ impl License {
             user_data: None,
             affiliate_id: None,
             email: None,
+            customer: None,
             qlm_version: "6.0.00".into(),
             vendor: "v".into(),
             created,

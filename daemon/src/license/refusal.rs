@@ -61,6 +61,10 @@ reasons! {
     /// The licence belongs to another vendor than the one asking (a vendor with
     /// `scope = "own"`).
     OtherVendor,
+    /// A customer with this e-mail exists already (and may not be changed, or another has it).
+    CustomerExists,
+    /// No customer has the e-mail named.
+    CustomerNotFound,
 }
 
 /// A rule's refusal: its kind and the sentence the client reads (what was wrong, what to do).

@@ -29,6 +29,7 @@ fn subscription() -> License {
         user_data: None,
         affiliate_id: None,
         email: None,
+        customer: None,
         qlm_version: "6.0.00".into(),
         vendor: "v".into(),
         created: NOW - 300 * DAY,

@@ -172,7 +172,11 @@ pub fn activate(
         }
     }
     updated.last_accessed = Some(now);
-    fill_if_empty(&mut updated.email, &request.email);
+    // A licence with a customer has its e-mail there; one without gets the e-mail given,
+    // which the store turns into its customer (`store::commands::customers::link_email`).
+    if updated.customer.is_none() {
+        fill_if_empty(&mut updated.email, &request.email);
+    }
     fill_if_empty(&mut updated.user_data, &request.user_data);
     fill_if_empty(&mut updated.affiliate_id, &request.affiliate_id);
     let computer_key = current_computer_key(&updated, &request.computer_id, secret);

@@ -30,6 +30,7 @@ fn license() -> License {
         user_data: Some("old data".into()),
         affiliate_id: None,
         email: None,
+        customer: None,
         qlm_version: "6.0.00".into(),
         vendor: "v".into(),
         created: NOW - 100 * DAY,

@@ -9,6 +9,7 @@ use crate::http::args::Args;
 use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
+use crate::methods::license_info::customer_of;
 use crate::methods::validate_license::{display_key, result_sentence};
 use crate::response::{Field, Reply};
 
@@ -44,7 +45,9 @@ impl ActivateKey {
     pub async fn apply(self, ctx: &Ctx, vendor: Option<&Vendor>) -> Result<Reply, MethodError> {
         let signature = self.check.prepare_signature(ctx).await?;
         let actx = ActivationCtx::http(ctx, "ActivateKey");
-        let mut reply = match check_or_activate(&self.check, &actx, vendor).await? {
+        let checked = check_or_activate(&self.check, &actx, vendor).await?;
+        let customer = customer_of(&ctx.state.store, checked.license()).await?;
+        let mut reply = match checked {
             Checked::Active {
                 license,
                 activation,
@@ -58,7 +61,7 @@ impl ActivateKey {
                 r.push(Field::text("pckey", display_key(&computer_key)));
                 r.push(Field::text("activationKey", key.dashed()));
                 r.push(Field::text("computerID", activation.computer_id));
-                r.push_opt("userEmail", license.email);
+                r.push_opt("userEmail", customer.map(|c| c.email));
                 r
             }
             Checked::NotActivated { .. } => {

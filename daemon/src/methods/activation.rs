@@ -161,6 +161,15 @@ pub enum Checked {
     },
 }
 
+impl Checked {
+    /// The licence, activated here or not.
+    pub fn license(&self) -> &License {
+        match self {
+            Checked::Active { license, .. } | Checked::NotActivated { license } => license,
+        }
+    }
+}
+
 /// The checks of methods.md "ValidateLicenseHttp", flow steps 1 to 5: refuses what the rules
 /// refuse, validates an existing activation, reports when `is_activate=false`, else activates.
 pub async fn check_or_activate(

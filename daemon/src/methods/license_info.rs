@@ -3,17 +3,22 @@
 //! §7): each placed beside its neighbour in that sample.
 
 use crate::config::Config;
+use crate::customers::Customer;
+use crate::errors::MethodError;
 use crate::license::dates::format_datetime;
 use crate::license::keys::ActivationKey;
 use crate::license::properties::declared_values;
 use crate::license::{Activation, License};
 use crate::response::{Field, Value};
+use crate::store::Store;
 
 /// The licence info elements for `license`, as seen by a computer that is (`false`) or is not
 /// yet (`true`) activated; `activation` is the activation the request names, when it has
-/// one. Elements without a value are left out.
+/// one, and `customer` the licence's customer ([`customer_of`]), when it has one. Elements
+/// without a value are left out.
 pub fn license_info(
     license: &License,
+    customer: Option<&Customer>,
     config: &Config,
     now: i64,
     needs_activation: bool,
@@ -37,7 +42,13 @@ pub fn license_info(
     push_seats_and_term(&mut f, license);
     push_opt(&mut f, "userData", &license.user_data);
     push_opt(&mut f, "affiliateID", &license.affiliate_id);
-    push_opt(&mut f, "userEmail", &license.email);
+    // QLM's sample has `userCompany`, `userFullName`, `userEmail` in this order; the
+    // e-mail is the customer's, the one place it is kept.
+    if let Some(c) = customer {
+        push_opt(&mut f, "userCompany", &c.details.company);
+        push_opt(&mut f, "userFullName", &c.details.full_name);
+        push_opt(&mut f, "userEmail", &Some(c.email.clone()));
+    }
     push_opt(&mut f, "orderID", &license.order_id);
     if let Some(properties) = product_properties(license, config) {
         f.push(properties);
@@ -56,6 +67,17 @@ pub fn license_info(
     ));
     f.push(Field::text("serverDate", format_datetime(now)));
     f
+}
+
+/// The customer of `license`, read from its own snapshot; `None` for a licence without one.
+pub async fn customer_of(
+    store: &Store,
+    license: &License,
+) -> Result<Option<Customer>, MethodError> {
+    if license.customer.is_none() {
+        return Ok(None);
+    }
+    Ok(store.read().await?.customer_of(license).await?)
 }
 
 /// What the licence is for: its key, the product (with its configured name, if any), the

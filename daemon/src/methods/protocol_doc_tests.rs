@@ -491,8 +491,10 @@ fn licence_info_table_lists_every_element_written_in_the_order_written() {
     license.maintenance_renewal = parse_expiry("2029-01-01");
     license.user_data = Some("u".into());
     license.affiliate_id = Some("a".into());
-    license.email = Some("e@x.com".into());
     license.order_id = Some("o".into());
+    let mut customer = crate::customers::Customer::new("c".into(), "e@x.com", 1_800_000_000);
+    customer.details.company = Some("Co".into());
+    customer.details.full_name = Some("Ann".into());
     let activation = Activation {
         computer_id: "PC-7".into(),
         computer_name: Some("Seven".into()),
@@ -504,8 +506,14 @@ fn licence_info_table_lists_every_element_written_in_the_order_written() {
         offline_until: None,
         imported_computer_key: None,
     };
-    let fields =
-        license_info::license_info(&license, &config, 1_800_000_200, false, Some(&activation));
+    let fields = license_info::license_info(
+        &license,
+        Some(&customer),
+        &config,
+        1_800_000_200,
+        false,
+        Some(&activation),
+    );
     let written: Vec<String> = fields.iter().map(|f| f.name.to_owned()).collect();
     assert_eq!(
         written,

@@ -14,7 +14,7 @@ use crate::license::model::{BaseModel, LicenseModel};
 use crate::license::properties::{self, PropertyDef};
 use crate::license::update::{ExpiryChange, UpdateRequest, apply_update};
 use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
-use crate::methods::license_info::license_info;
+use crate::methods::license_info::{customer_of, license_info};
 use crate::methods::{Ctx, lookup_key, masked};
 use crate::response::Reply;
 use crate::store::commands::{Edit, Edited, LicenseCheck, LicenseEdit, Target};
@@ -97,9 +97,15 @@ impl UpdateLicense {
             "Successfully updated license information for ActivationKey={}.",
             key.dashed()
         ));
-        reply
-            .fields
-            .extend(license_info(&license, &ctx.config, ctx.now, false, None));
+        let customer = customer_of(&ctx.state.store, &license).await?;
+        reply.fields.extend(license_info(
+            &license,
+            customer.as_ref(),
+            &ctx.config,
+            ctx.now,
+            false,
+            None,
+        ));
         Ok(reply)
     }
 }

@@ -4,12 +4,13 @@
 
 use crate::auth::guard;
 use crate::config::Config;
+use crate::customers::Customer;
 use crate::errors::MethodError;
 use crate::http::args::Args;
 use crate::method_decl::{AuthNeed, Declaration, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::activation::{ActivationCtx, Check, Checked, check_or_activate};
-use crate::methods::license_info::license_info;
+use crate::methods::license_info::{customer_of, license_info};
 use crate::response::{Field, Reply};
 
 /// What ValidateLicenseHttp declares to the guard.
@@ -43,7 +44,8 @@ impl ValidateLicense {
         let actx = ActivationCtx::http(ctx, "ValidateLicenseHttp");
         let checked = check_or_activate(&self.check, &actx, None).await?;
         let signed = matches!(checked, Checked::Active { .. });
-        let mut reply = validate_reply(checked, &ctx.config, ctx.now);
+        let customer = customer_of(&ctx.state.store, checked.license()).await?;
+        let mut reply = validate_reply(checked, customer.as_ref(), &ctx.config, ctx.now);
         // Only a reply with a computer key is signed: it is the licence file (offline.md).
         if let Some(signature) = signature.filter(|_| signed) {
             signature.apply(&mut reply).await?;
@@ -55,7 +57,12 @@ impl ValidateLicense {
 /// The reply of ValidateLicenseHttp (and of `licd license-file`): `<result>`, then for an
 /// activated computer `pckey`, then the licence info elements (with the activation's
 /// `computerName`, `computerID` and `activationDate` when there is one).
-pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
+pub fn validate_reply(
+    checked: Checked,
+    customer: Option<&Customer>,
+    config: &Config,
+    now: i64,
+) -> Reply {
     match checked {
         Checked::Active {
             license,
@@ -67,6 +74,7 @@ pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
             r.push(Field::text("pckey", display_key(&computer_key)));
             r.fields.extend(license_info(
                 &license,
+                customer,
                 config,
                 now,
                 false,
@@ -77,7 +85,7 @@ pub fn validate_reply(checked: Checked, config: &Config, now: i64) -> Reply {
         Checked::NotActivated { license } => {
             let mut r = Reply::new("The license is valid but not activated on this computer.");
             r.fields
-                .extend(license_info(&license, config, now, true, None));
+                .extend(license_info(&license, customer, config, now, true, None));
             r
         }
     }

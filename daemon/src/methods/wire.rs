@@ -31,6 +31,8 @@ pub const fn code_of(reason: Reason) -> ErrorCode {
         Reason::BadProperty => ErrorCode::ProductPropertiesError,
         Reason::UnknownProperty => ErrorCode::ProductPropertiesNotFound,
         Reason::OtherVendor => ErrorCode::AuthenticationError,
+        Reason::CustomerExists => ErrorCode::CustomerExists,
+        Reason::CustomerNotFound => ErrorCode::CustomerNotFound,
     }
 }
 

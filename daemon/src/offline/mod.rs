@@ -130,7 +130,8 @@ pub async fn license_file(
     if !matches!(checked, Checked::Active { .. }) {
         return Err(MethodError::internal("the activation ended without a computer key").into());
     }
-    let mut reply = validate_reply(checked, &config, now);
+    let customer = crate::methods::license_info::customer_of(store, checked.license()).await?;
+    let mut reply = validate_reply(checked, customer.as_ref(), &config, now);
     signature.apply(&mut reply).await?;
     let document = reply
         .signed_document

@@ -68,6 +68,7 @@ pub fn license(h: &Header<L>, row: &StringRecord, s: &Settings<'_>) -> Result<Li
         user_data: h.get(row, L::UserData).map(str::to_string),
         affiliate_id: None,
         email: h.get(row, L::Email).map(str::to_string),
+        customer: None,
         qlm_version: s.qlm_version.to_string(),
         vendor: s.vendor.to_string(),
         created: s.now,

@@ -6,6 +6,7 @@
 use super::StoreError;
 use super::embedded::RedbReader;
 use super::postgres::PgReader;
+use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
@@ -106,6 +107,46 @@ impl Snapshot {
         match self {
             Snapshot::Redb(r) => r.licenses_by_order(order_id, user_data),
             Snapshot::Postgres(r) => r.licenses_by_order(order_id, user_data).await,
+        }
+    }
+
+    /// The customer with this id (a licence's `customer`).
+    pub async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.customer(id),
+            Snapshot::Postgres(r) => r.customer(id).await,
+        }
+    }
+
+    /// The customer of `license`, if it has one.
+    pub async fn customer_of(&self, license: &License) -> Result<Option<Customer>, StoreError> {
+        match &license.customer {
+            Some(id) => self.customer(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The customer with this e-mail (any case).
+    pub async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.customer_by_email(email),
+            Snapshot::Postgres(r) => r.customer_by_email(email).await,
+        }
+    }
+
+    /// Every customer, in the order of their e-mails (ignoring case).
+    pub async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.customers(),
+            Snapshot::Postgres(r) => r.customers().await,
+        }
+    }
+
+    /// The licence keys of the customer with this e-mail (any case), in key order.
+    pub async fn license_keys_of_customer(&self, email: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.license_keys_of_customer(email),
+            Snapshot::Postgres(r) => r.license_keys_of_customer(email).await,
         }
     }
 

@@ -15,6 +15,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
 use crate::license::refusal::Refusal;
 use crate::license::{Activation, License};
@@ -232,6 +233,54 @@ pub trait Tx {
     fn make_signing_key_current(
         &mut self,
         key: &StoredSigningKey,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The customer with this id.
+    fn customer(&mut self, id: &str) -> impl Future<Output = Result<Option<Customer>, StoreError>>;
+
+    /// The customer with this e-mail, compared ignoring case and surrounding space
+    /// (`customers::email_key`). The e-mail is held for this transaction's change: two
+    /// transactions that look up one e-mail to create its customer take turns, so an e-mail
+    /// never gets two customers.
+    fn customer_by_email(
+        &mut self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<Customer>, StoreError>>;
+
+    /// Stores a customer under its id, new or replacing the stored one, and files it under
+    /// its e-mail (a changed e-mail leaves the old one free). The caller has checked that no
+    /// other customer has the e-mail.
+    fn put_customer(&mut self, customer: &Customer)
+    -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Removes a customer and its e-mail, leaving the licences that name it to the caller
+    /// (who unlinks them first: [`Tx::leave_customer`]).
+    fn remove_customer(&mut self, id: &str) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The licence keys of the customer with this e-mail (any case), in key order; empty
+    /// when no customer has it. Read through an index, never a scan of the licences.
+    ///
+    /// This is "which keys does this customer own": a rule such as "the customer owns a key
+    /// of product P" loads each key with [`Tx::license_for_update`] and looks at its product.
+    /// Keys replaced by an upgrade stay among them (the upgrade's new key is listed too);
+    /// look at `upgraded_to` to leave them out.
+    fn license_keys_of_customer(
+        &mut self,
+        email: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>>;
+
+    /// Files `key` under its customer `customer_id` ([`Tx::license_keys_of_customer`]).
+    fn join_customer(
+        &mut self,
+        customer_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Takes `key` out of the keys of customer `customer_id`.
+    fn leave_customer(
+        &mut self,
+        customer_id: &str,
+        key: &str,
     ) -> impl Future<Output = Result<(), StoreError>>;
 
     /// The change remembered for a replay id of `vendor` (lower case), if any.

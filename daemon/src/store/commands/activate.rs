@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::customers::link_email;
 use super::{Command, LicenseCheck, refused};
 use crate::license::decisions::{self, ActivationLimits};
 use crate::license::refusal::{Reason, Refusal};
@@ -77,7 +78,7 @@ impl Command for Activate {
         } else {
             0
         };
-        let decision = decisions::decide_activation(
+        let mut decision = decisions::decide_activation(
             &license,
             &seats,
             &self.request,
@@ -91,6 +92,8 @@ impl Command for Activate {
             tx.remove_activation(&self.key, &idle.computer_id).await?;
             tx.append_history(&self.key, entry).await?;
         }
+        // The e-mail of a first activation (`is_email`) goes to the licence's customer.
+        link_email(tx, &mut decision.license, self.now).await?;
         tx.put_license(&decision.license).await?;
         tx.put_activation(&self.key, &decision.activation).await?;
         if decision.counts_today {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::customers::link_email;
 use super::{Command, Remembered, fresh_key};
 use crate::license::{License, dates, rules};
 use crate::store::StoreError;
@@ -74,6 +75,7 @@ impl Command for CreateKeys {
             let key = fresh_key(tx, self.template.model).await?;
             let mut license = self.template.clone();
             license.key = key.as_str().to_string();
+            link_email(tx, &mut license, self.template.created).await?;
             tx.put_license(&license).await?;
             if let Some(id) = &license.subscription_id {
                 tx.join_subscription(id, &license.key).await?;

@@ -71,7 +71,11 @@ impl Command for ImportLegacy {
         let mut orders: BTreeMap<(String, u32, String), Vec<String>> = BTreeMap::new();
         let mut activations = 0;
         for item in &new {
-            let license = &item.license;
+            // A QLM customer e-mail becomes the licence's customer.
+            let mut linked = item.license.clone();
+            let created = linked.created;
+            super::customers::link_email(tx, &mut linked, created).await?;
+            let license = &linked;
             tx.put_license(license).await?;
             tx.count_stored_license().await?;
             for activation in &item.activations {

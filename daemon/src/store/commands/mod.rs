@@ -8,6 +8,7 @@
 
 mod activate;
 mod create_keys;
+mod customers;
 mod import_legacy;
 mod release;
 mod signing_key;
@@ -15,6 +16,9 @@ mod update;
 
 pub use activate::{Activate, Activated};
 pub use create_keys::{CreateKeys, Created};
+pub use customers::{
+    CustomerUpdated, EraseCustomer, Erased, RecordConsent, SetMailList, UpdateCustomer,
+};
 pub use import_legacy::{ImportLegacy, LegacyImported, LegacyLicense};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;

@@ -179,6 +179,10 @@ impl Command for Upgrade {
         }
         tx.leave_vendor_groups(&old).await?;
         tx.join_vendor_groups(&new).await?;
+        // The new key is the same customer's (the old one stays listed: it was theirs).
+        if let Some(customer) = &new.customer {
+            tx.join_customer(customer, &new.key).await?;
+        }
         if self.log_history {
             let actor = Actor {
                 vendor: self.vendor.clone(),

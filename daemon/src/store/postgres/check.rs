@@ -42,6 +42,8 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     "orders",
     "subscriptions",
     "vendor_groups",
+    "customers",
+    "customer_licenses",
     "signing_keys",
     "replays",
     // Short-lived, of the nodes only (a lost COMMIT's look-up, strict signatures in their
@@ -67,6 +69,15 @@ const ORPHAN_RELEASES: &str = "SELECT r.key, r.seq FROM releases r
 const ORPHAN_VENDOR_GROUPS: &str = "SELECT g.vendor, g.kind, g.group_id, g.key
     FROM vendor_groups g WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = g.key)";
 const ORDERS: &str = "SELECT vendor, product_id, order_id, keys FROM orders";
+/// A customer link that disagrees with its licence (missing, or naming another customer),
+/// and a licence naming a customer that is not there or not linked back.
+const CUSTOMER_LINKS: &str = "SELECT k.customer_id, k.key, l.key IS NOT NULL
+    FROM customer_licenses k LEFT JOIN licenses l ON l.key = k.key
+    WHERE l.key IS NULL OR l.value->>'customer' IS DISTINCT FROM k.customer_id";
+const LICENSE_CUSTOMERS: &str = "SELECT l.key, l.value->>'customer' FROM licenses l
+    WHERE l.value->>'customer' IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customer_licenses k
+        JOIN customers c ON c.id = k.customer_id
+        WHERE k.key = l.key AND k.customer_id = l.value->>'customer')";
 const SUBSCRIPTIONS: &str = "SELECT s.subscription_id, s.key, l.value->>'subscription_id',
     l.key IS NOT NULL FROM subscriptions s LEFT JOIN licenses l ON l.key = s.key";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys";
@@ -92,6 +103,7 @@ pub(super) async fn check(client: &mut Client) -> Result<CheckReport, StoreError
         report.orders(&txn, &licenses).await?;
         report.subscriptions(&txn).await?;
         report.vendor_groups(&txn).await?;
+        report.customers(&txn).await?;
         report.license_counter(&txn).await?;
         report.signing_keys(&txn).await?;
     }
@@ -263,6 +275,30 @@ impl Report {
                 (get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?);
             self.problem(format!(
                 "vendor group {vendor}/{kind}/{id} names a missing licence {key}"
+            ));
+            Ok(())
+        })
+        .await
+    }
+
+    /// Customer links and licences agree, and every customer a licence names exists.
+    async fn customers(&mut self, txn: &Transaction<'_>) -> Result<(), StoreError> {
+        each_row(txn, CUSTOMER_LINKS, |row| {
+            let (id, key, exists): (String, String, bool) =
+                (get(row, 0)?, get(row, 1)?, get(row, 2)?);
+            self.problem(match exists {
+                false => format!("customer {id} lists a missing licence {key}"),
+                true => {
+                    format!("customer {id} lists {key}, but the licence names another customer")
+                }
+            });
+            Ok(())
+        })
+        .await?;
+        each_row(txn, LICENSE_CUSTOMERS, |row| {
+            let (key, id): (String, String) = (get(row, 0)?, get(row, 1)?);
+            self.problem(format!(
+                "licence {key} names customer {id}, which is missing or does not list it"
             ));
             Ok(())
         })

@@ -38,6 +38,9 @@ const SUBSCRIPTIONS: &str = "SELECT subscription_id, key FROM subscriptions
 const VENDOR_GROUPS: &str = "SELECT vendor, kind, group_id, key FROM vendor_groups
     ORDER BY vendor, kind, group_id, key COLLATE \"C\"";
 const REPLAYS: &str = "SELECT vendor, id, at, method, outcome FROM replays ORDER BY vendor, id";
+const CUSTOMERS: &str = "SELECT id, email_key, value FROM customers ORDER BY id COLLATE \"C\"";
+const CUSTOMER_LICENSES: &str = "SELECT customer_id, key FROM customer_licenses
+    ORDER BY customer_id COLLATE \"C\", key COLLATE \"C\"";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys ORDER BY name COLLATE \"C\"";
 
 /// Connects to the database of `settings` and writes its export to `out`.
@@ -164,6 +167,22 @@ async fn write_rows(
         );
         let key = json!([group, column::<String>(r, 3)?]);
         lines.row("vendor_groups_v1", key, Value::Null)
+    })
+    .await?;
+    // The embedded layout: the record, its e-mail index row, and its keys.
+    each_row(txn, CUSTOMERS, |r| {
+        let id: String = column(r, 0)?;
+        lines.row("customers_v1", json!(id), value(r, 2)?)?;
+        lines.row(
+            "customer_emails_v1",
+            json!(column::<String>(r, 1)?),
+            json!(id),
+        )
+    })
+    .await?;
+    each_row(txn, CUSTOMER_LICENSES, |r| {
+        let key = json!([column::<String>(r, 0)?, column::<String>(r, 1)?]);
+        lines.row("customer_licenses_v1", key, Value::Null)
     })
     .await?;
     each_row(txn, REPLAYS, |r| {

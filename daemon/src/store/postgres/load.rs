@@ -87,7 +87,19 @@ const TABLES: &[(&str, &str)] = &[
         "vendor_groups",
         "INSERT INTO vendor_groups (vendor, kind, group_id, key) VALUES ($1, $2, $3, $4)",
     ),
+    (
+        "customers",
+        "INSERT INTO customers (id, email_key, value) VALUES ($1, $2, $3)",
+    ),
+    (
+        "customer_licenses",
+        "INSERT INTO customer_licenses (customer_id, key) VALUES ($1, $2)",
+    ),
 ];
+
+/// The entries of `customers` and `customer_licenses` in [`TABLES`].
+const CUSTOMERS: usize = 11;
+const CUSTOMER_LICENSES: usize = 12;
 
 /// Export lines, sent one whole line at a time from a blocking thread (an export being
 /// written, a file being read) to [`load_export`].
@@ -330,6 +342,19 @@ impl<'a, 't> Loader<'a, 't> {
             }
             // PostgreSQL keeps the memory's age order as an index (`replays_by_age`).
             "replay_order_v1" => Ok(()),
+            "customers_v1" => {
+                let id = text(&key)?;
+                let email = text(&value["email"])?;
+                let email_key = crate::customers::email_key(&email);
+                self.write(CUSTOMERS, &[&id, &email_key, &Json(&value)])
+                    .await
+            }
+            // The e-mail index is the `email_key` column of `customers`.
+            "customer_emails_v1" => Ok(()),
+            "customer_licenses_v1" => {
+                let (id, k) = pair(&key)?;
+                self.write(CUSTOMER_LICENSES, &[&id, &k]).await
+            }
             "signing_keys_v1" => {
                 let name = text(&key)?;
                 let created = int(&value["created_at"])?;
@@ -346,7 +371,10 @@ impl<'a, 't> Loader<'a, 't> {
             // The schema is PostgreSQL's own (`schema_version`), migrated before the load,
             // and its subscription and vendor-group indexes are kept from the start: the embedded
             // backend's markers of both are not copied.
-            "schema_version" | "subscriptions_indexed" | "vendor_groups_indexed" => Ok(()),
+            "schema_version"
+            | "subscriptions_indexed"
+            | "vendor_groups_indexed"
+            | "customers_linked" => Ok(()),
             "server_secret" | "current_signing_key" => {
                 let bytes = unhex(&text(value)?)
                     .ok_or_else(|| StoreError::Unusable(format!("{name} is not hex")))?;
@@ -455,6 +483,13 @@ impl<'a, 't> Loader<'a, 't> {
                 )));
             }
         }
+        // An export of a licd older than customers carries e-mails on its licences: they
+        // get their customers as migration V3 gives them to a database's own licences.
+        // After the counts, which hold the rows the export carried.
+        self.txn
+            .batch_execute(super::schema::LINK_STORED_EMAILS)
+            .await
+            .map_err(db_error)?;
         Ok(Loaded {
             rows,
             secrets: header.secrets,

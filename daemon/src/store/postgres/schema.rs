@@ -19,7 +19,7 @@ use super::db_error;
 const MIGRATION_LOCK: i64 = 0x6c69_6364_0000_0001;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The newest schema this licd knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -108,6 +108,63 @@ CREATE TABLE strict_signatures (
 );
 CREATE INDEX strict_signatures_by_age ON strict_signatures (forget_after);
 ";
+
+/// Gives every licence holding an e-mail (written by a licd older than customers, or loaded
+/// from such an export) the customer of that e-mail, made when none has it, and moves the
+/// e-mail out of the licence: run by migration V3 and after a load (`load.rs`). A new
+/// customer is created at the time of its oldest licence.
+macro_rules! link_stored_emails {
+    () => {
+        "
+INSERT INTO customers (id, email_key, value)
+SELECT n.id, n.email_key, jsonb_build_object('id', n.id, 'email', n.email,
+        'created', n.created, 'modified', n.created)
+FROM (
+    SELECT replace(gen_random_uuid()::text, '-', '') AS id, e.email_key, e.email, e.created
+    FROM (
+        SELECT DISTINCT ON (lower(btrim(value->>'email')))
+            lower(btrim(value->>'email')) AS email_key,
+            btrim(value->>'email') AS email,
+            coalesce((value->>'created')::bigint, 0) AS created
+        FROM licenses
+        WHERE btrim(coalesce(value->>'email', '')) <> '' AND value->>'customer' IS NULL
+        ORDER BY lower(btrim(value->>'email')), (value->>'created')::bigint
+    ) e
+    WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.email_key = e.email_key)
+) n;
+UPDATE licenses l SET value = (l.value - 'email') || jsonb_build_object('customer', c.id)
+FROM customers c
+WHERE l.value->>'customer' IS NULL AND c.email_key = lower(btrim(l.value->>'email'));
+UPDATE licenses SET value = value - 'email' WHERE value ? 'email';
+INSERT INTO customer_licenses (customer_id, key)
+SELECT value->>'customer', key FROM licenses WHERE value->>'customer' IS NOT NULL
+ON CONFLICT DO NOTHING;
+"
+    };
+}
+
+/// Customers (`crate::customers`): the record a licence names by id, with the e-mail unique
+/// ignoring case (`email_key` is `customers::email_key`: trimmed, lower case), the keys of
+/// each customer, and the licences stored with an e-mail before customers existed linked to
+/// theirs ([`LINK_STORED_EMAILS`]).
+const V3: &str = concat!(
+    "
+CREATE TABLE customers (
+    id text PRIMARY KEY,
+    email_key text NOT NULL UNIQUE,
+    value jsonb NOT NULL
+);
+CREATE TABLE customer_licenses (
+    customer_id text NOT NULL,
+    key text NOT NULL,
+    PRIMARY KEY (customer_id, key)
+);
+",
+    link_stored_emails!()
+);
+
+/// [`link_stored_emails!`] as a statement batch, for the load.
+pub const LINK_STORED_EMAILS: &str = link_stored_emails!();
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),

@@ -9,8 +9,9 @@ use tokio_postgres::types::ToSql;
 use super::db_error;
 use super::tx::{
     ACTIVATION, ACTIVATIONS_OF, ALWAYS, COUNT_ACTIVATIONS, COUNT_KEYS_CREATED, COUNT_LICENSES,
-    CURRENT_SIGNING_KEY_NAME, READ_COUNTER, RELEASE_TIMES, column, json,
+    CURRENT_SIGNING_KEY_NAME, CUSTOMER_KEYS, READ_COUNTER, RELEASE_TIMES, column, json,
 };
+use crate::customers::{Customer, email_key};
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
@@ -27,6 +28,9 @@ const LICENSES_BY_ORDER: &str = "SELECT value FROM licenses
       AND ($2::text IS NULL OR value->>'user_data' = $2)
     ORDER BY key COLLATE \"C\"";
 const SIGNING_KEY: &str = "SELECT value FROM signing_keys WHERE name = $1";
+const CUSTOMER: &str = "SELECT value FROM customers WHERE id = $1";
+const CUSTOMER_BY_EMAIL: &str = "SELECT value FROM customers WHERE email_key = $1";
+const CUSTOMERS: &str = "SELECT value FROM customers ORDER BY email_key COLLATE \"C\"";
 const SIGNING_KEYS: &str = "SELECT value FROM signing_keys ORDER BY created_at, name COLLATE \"C\"";
 
 /// One consistent view of the database, on a pooled connection of its own.
@@ -151,6 +155,30 @@ impl PgReader {
     pub async fn signing_key(&self, name: &str) -> Result<Option<StoredSigningKey>, StoreError> {
         let row = self.row(SIGNING_KEY, &[&name]).await?;
         row.map(|r| json(&r, 0)).transpose()
+    }
+
+    /// The customer with this id.
+    pub async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        let row = self.row(CUSTOMER, &[&id]).await?;
+        row.map(|r| json(&r, 0)).transpose()
+    }
+
+    /// The customer with this e-mail (any case).
+    pub async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, StoreError> {
+        let row = self.row(CUSTOMER_BY_EMAIL, &[&email_key(email)]).await?;
+        row.map(|r| json(&r, 0)).transpose()
+    }
+
+    /// Every customer, in the order of their e-mails (ignoring case).
+    pub async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        let rows = self.rows(CUSTOMERS, &[]).await?;
+        rows.iter().map(|r| json(r, 0)).collect()
+    }
+
+    /// The licence keys of the customer with this e-mail, in key order.
+    pub async fn license_keys_of_customer(&self, email: &str) -> Result<Vec<String>, StoreError> {
+        let rows = self.rows(CUSTOMER_KEYS, &[&email_key(email)]).await?;
+        rows.iter().map(|r| column(r, 0)).collect()
     }
 
     /// Every signing key, oldest first (by creation time, then name).

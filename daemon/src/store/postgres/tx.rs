@@ -25,6 +25,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
 
 use super::db_error;
+use crate::customers::{Customer, email_key};
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
@@ -99,6 +100,19 @@ fn group_columns<'g>(vendor: &str, group: &'g Group) -> (String, &'static str, &
     };
     (vendor.to_lowercase(), kind, id)
 }
+
+/// A customer, locked for the change (two transactions changing one customer take turns).
+const CUSTOMER_FOR_UPDATE: &str = "SELECT value FROM customers WHERE id = $1 FOR UPDATE";
+const CUSTOMER_BY_EMAIL: &str = "SELECT value FROM customers WHERE email_key = $1 FOR UPDATE";
+const PUT_CUSTOMER: &str = "INSERT INTO customers (id, email_key, value) VALUES ($1, $2, $3)
+    ON CONFLICT (id) DO UPDATE SET email_key = excluded.email_key, value = excluded.value";
+const REMOVE_CUSTOMER: &str = "DELETE FROM customers WHERE id = $1";
+pub(super) const CUSTOMER_KEYS: &str = "SELECT k.key FROM customers c
+    JOIN customer_licenses k ON k.customer_id = c.id
+    WHERE c.email_key = $1 ORDER BY k.key COLLATE \"C\"";
+const JOIN_CUSTOMER: &str = "INSERT INTO customer_licenses (customer_id, key) VALUES ($1, $2)
+    ON CONFLICT DO NOTHING";
+const LEAVE_CUSTOMER: &str = "DELETE FROM customer_licenses WHERE customer_id = $1 AND key = $2";
 
 pub(super) const CURRENT_SIGNING_KEY_NAME: &str =
     "SELECT convert_from(value, 'UTF8') FROM meta WHERE name = 'current_signing_key'";
@@ -430,6 +444,43 @@ impl Tx for PgTx<'_> {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn customer(&mut self, id: &str) -> Result<Option<Customer>, StoreError> {
+        let row = self.row(CUSTOMER_FOR_UPDATE, &[&id]).await?;
+        row.map(|r| json(&r, 0)).transpose()
+    }
+
+    async fn customer_by_email(&mut self, email: &str) -> Result<Option<Customer>, StoreError> {
+        let key = email_key(email);
+        // A row lock cannot hold an e-mail no customer has yet: the advisory lock on the
+        // e-mail makes a second node creating the same customer wait, then find the first's.
+        self.lock_name(&format!("customer\u{1f}{key}")).await?;
+        let row = self.row(CUSTOMER_BY_EMAIL, &[&key]).await?;
+        row.map(|r| json(&r, 0)).transpose()
+    }
+
+    async fn put_customer(&mut self, customer: &Customer) -> Result<(), StoreError> {
+        let key = email_key(&customer.email);
+        self.execute(PUT_CUSTOMER, &[&customer.id, &key, &Json(customer)])
+            .await
+    }
+
+    async fn remove_customer(&mut self, id: &str) -> Result<(), StoreError> {
+        self.execute(REMOVE_CUSTOMER, &[&id]).await
+    }
+
+    async fn license_keys_of_customer(&mut self, email: &str) -> Result<Vec<String>, StoreError> {
+        let rows = self.rows(CUSTOMER_KEYS, &[&email_key(email)]).await?;
+        rows.iter().map(|r| column(r, 0)).collect()
+    }
+
+    async fn join_customer(&mut self, customer_id: &str, key: &str) -> Result<(), StoreError> {
+        self.execute(JOIN_CUSTOMER, &[&customer_id, &key]).await
+    }
+
+    async fn leave_customer(&mut self, customer_id: &str, key: &str) -> Result<(), StoreError> {
+        self.execute(LEAVE_CUSTOMER, &[&customer_id, &key]).await
     }
 
     async fn current_signing_key(&mut self) -> Result<Option<StoredSigningKey>, StoreError> {

@@ -131,6 +131,9 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for problem in super::replays::problems(txn)? {
         report.problem(problem);
     }
+    for problem in super::customers::problems(txn)? {
+        report.problem(problem);
+    }
     for problem in super::vendor_groups::problems(txn)? {
         report.problem(problem);
     }

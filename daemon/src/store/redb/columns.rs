@@ -182,6 +182,15 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
         VENDOR_GROUPS,
         spec("vendor_groups_v1", Encoding::Plain, true),
     )?;
+    v.visit(CUSTOMERS, spec("customers_v1", Encoding::Json, true))?;
+    v.visit(
+        CUSTOMER_EMAILS,
+        spec("customer_emails_v1", Encoding::Json, true),
+    )?;
+    v.visit(
+        CUSTOMER_LICENSES,
+        spec("customer_licenses_v1", Encoding::Plain, true),
+    )?;
     v.visit(REPLAYS, spec("replays_v1", Encoding::Json, true))?;
     v.visit(REPLAY_ORDER, spec("replay_order_v1", Encoding::Json, true))?;
     v.visit(

@@ -65,6 +65,7 @@ impl RedbStore {
         }
         let written = writer.written;
         super::vendor_groups::fill_vendor_groups(&txn)?;
+        super::customers::fill_customers(&txn)?;
         txn.commit()?;
         Ok(Imported {
             rows: written,

@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod check;
 mod columns;
+mod customers;
 pub mod export;
 pub mod import;
 mod jobs;
@@ -374,6 +375,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(REPLAY_ORDER)?;
     subscription_index::index_subscriptions(&txn)?;
     vendor_groups::index_vendor_groups(&txn)?;
+    customers::link_stored_emails(&txn)?;
     txn.commit()?;
     Ok(secret)
 }

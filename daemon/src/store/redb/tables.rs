@@ -61,6 +61,18 @@ pub const REPLAY_ORDER: TableDefinition<&str, &[u8]> = TableDefinition::new("rep
 /// private key included). Old keys stay after a rotation, so files they signed still verify.
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
 
+/// Customers by id, JSON (`crate::customers::Customer`): the one place a licence's e-mail and
+/// contact details live (a licence names its customer's id).
+pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers_v1");
+/// The e-mail index: `customers::email_key(email)` → the customer's id (a JSON string), so
+/// an e-mail finds its customer with one read and names at most one.
+pub const CUSTOMER_EMAILS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("customer_emails_v1");
+/// The keys of each customer: (customer id, canonical key), so a range read lists what a
+/// customer owns (`Tx::license_keys_of_customer`).
+pub const CUSTOMER_LICENSES: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("customer_licenses_v1");
+
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENSE_COUNT: &str = "licences";
 /// Counter: number of the last committed write batch. Read back after a failed commit to

@@ -10,6 +10,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::tables::*;
+use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
@@ -48,6 +49,9 @@ pub(crate) struct RedbTx<'t> {
     signing_keys: Bytes<'t, &'static str>,
     replays: Bytes<'t, (&'static str, &'static str)>,
     replay_order: Bytes<'t, &'static str>,
+    customers: Bytes<'t, &'static str>,
+    customer_emails: Bytes<'t, &'static str>,
+    customer_licenses: Table<'t, (&'static str, &'static str), ()>,
 }
 
 impl<'t> RedbTx<'t> {
@@ -66,6 +70,9 @@ impl<'t> RedbTx<'t> {
             signing_keys: txn.open_table(SIGNING_KEYS)?,
             replays: txn.open_table(REPLAYS)?,
             replay_order: txn.open_table(REPLAY_ORDER)?,
+            customers: txn.open_table(CUSTOMERS)?,
+            customer_emails: txn.open_table(CUSTOMER_EMAILS)?,
+            customer_licenses: txn.open_table(CUSTOMER_LICENSES)?,
         })
     }
 
@@ -265,6 +272,40 @@ impl Tx for RedbTx<'_> {
         self.signing_keys
             .insert(key.name.as_str(), encode(key)?.as_slice())?;
         self.meta.insert(CURRENT_SIGNING_KEY, key.name.as_bytes())?;
+        Ok(())
+    }
+
+    async fn customer(&mut self, id: &str) -> Result<Option<Customer>, StoreError> {
+        super::customers::by_id(&self.customers, id)
+    }
+
+    async fn customer_by_email(&mut self, email: &str) -> Result<Option<Customer>, StoreError> {
+        // One writer: every e-mail is held for the whole batch.
+        super::customers::by_email(&self.customer_emails, &self.customers, email)
+    }
+
+    async fn put_customer(&mut self, customer: &Customer) -> Result<(), StoreError> {
+        super::customers::put(&mut self.customers, &mut self.customer_emails, customer)
+    }
+
+    async fn remove_customer(&mut self, id: &str) -> Result<(), StoreError> {
+        super::customers::remove(&mut self.customers, &mut self.customer_emails, id)
+    }
+
+    async fn license_keys_of_customer(&mut self, email: &str) -> Result<Vec<String>, StoreError> {
+        match super::customers::by_email(&self.customer_emails, &self.customers, email)? {
+            Some(c) => super::customers::keys(&self.customer_licenses, &c.id),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn join_customer(&mut self, customer_id: &str, key: &str) -> Result<(), StoreError> {
+        self.customer_licenses.insert((customer_id, key), ())?;
+        Ok(())
+    }
+
+    async fn leave_customer(&mut self, customer_id: &str, key: &str) -> Result<(), StoreError> {
+        self.customer_licenses.remove((customer_id, key))?;
         Ok(())
     }
 
