@@ -84,6 +84,12 @@ enum Command {
         #[command(subcommand)]
         action: cli::keys::KeysAction,
     },
+    /// Customers: list, show, delete (erase the personal data), through the running daemon's
+    /// admin socket, or on the stopped database.
+    Customers {
+        #[command(subcommand)]
+        action: cli::customers::CustomersAction,
+    },
     /// Write a consistent snapshot of the database (a redb file) while licd runs or not.
     Backup(cli::data::BackupArgs),
     /// Put a backup in place of the database; licd must be stopped.
@@ -241,6 +247,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             location,
         } => cli::keys::release(location, key, computer_id, code),
         Command::Keys { action } => cli::keys::run(action),
+        Command::Customers { action } => cli::customers::run(action),
         Command::Backup(args) => cli::data::backup(args),
         Command::Restore(args) => cli::data::restore(args),
         Command::Export(args) => cli::data::export(args),

@@ -96,6 +96,10 @@ pub struct Reply {
     /// When set, the XML body: [`xml_reply_document`] of this reply with its XML-DSig
     /// signature (`crate::signing`). JSON and text bodies never carry it.
     pub signed_document: Option<String>,
+    /// When set, a method that answers a browser (SubscribeToMailListHttp with
+    /// `is_html=true`): this HTML page is the whole body in place of the XML envelope
+    /// (`is_format=json` still gets JSON).
+    pub html_page: Option<String>,
 }
 
 impl Reply {
@@ -106,6 +110,7 @@ impl Reply {
             fields: Vec::new(),
             text_lines: None,
             signed_document: None,
+            html_page: None,
         }
     }
 
@@ -147,6 +152,7 @@ const JSON_TYPE: &str = "application/json";
 /// The content type of every plain-text reply: `responseFormat = "text"` replies here, and
 /// the service page, `/healthz` and `/metrics` (`http::plain`).
 pub const TEXT_TYPE: &str = "text/plain; charset=utf-8";
+const HTML_TYPE: &str = "text/html; charset=utf-8";
 const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 const BOM: &str = "\u{feff}";
 
@@ -182,6 +188,12 @@ pub fn xml_reply_document(reply: &Reply) -> String {
 }
 
 fn xml_reply_body(reply: &Reply, bom: bool) -> Body {
+    if let Some(page) = &reply.html_page {
+        return Body {
+            content_type: HTML_TYPE,
+            bytes: page.clone().into_bytes(),
+        };
+    }
     match &reply.signed_document {
         Some(doc) => with_bom(doc.clone(), bom),
         None => xml_body(&reply_fields(reply), bom),
@@ -315,6 +327,13 @@ fn write_attr_element(out: &mut String, name: &str, attrs: &[(&'static str, Stri
     }
     out.push('>');
     close(out, name);
+}
+
+/// `s` escaped for the text of an XML or HTML element.
+pub fn escaped_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_text(&mut out, s);
+    out
 }
 
 /// Text content in C14N form: `&`, `<`, `>` and CR are escaped, nothing else.

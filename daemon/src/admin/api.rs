@@ -12,7 +12,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use super::body::{self, Body};
-use super::{data, keys, qlm_import, signing};
+use super::{customers, data, keys, qlm_import, signing};
 use crate::state::AppState;
 
 /// What every endpoint works on.
@@ -42,6 +42,9 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["v1", "keys", key]) => keys::show(&ctx, key).await,
         (&Method::POST, ["v1", "keys", key, "revoke"]) => keys::revoke(&ctx, key, body).await,
         (&Method::POST, ["v1", "release"]) => keys::release(&ctx, body).await,
+        (&Method::GET, ["v1", "customers"]) => customers::list(&ctx).await,
+        (&Method::GET, ["v1", "customers", email]) => customers::show(&ctx, email).await,
+        (&Method::DELETE, ["v1", "customers", email]) => customers::delete(&ctx, email).await,
         (&Method::GET, ["v1", "backup"]) => data::backup(&ctx).await,
         (&Method::GET, ["v1", "export"]) => data::export(&ctx, &query),
         (&Method::POST, ["v1", "import"]) => data::import(&ctx, body).await,

@@ -4,12 +4,13 @@
 //! - [`api`]: the endpoints, one router for both cases;
 //! - [`socket`]: `<dataDir>/admin.sock` in the daemon;
 //! - [`client`]: the CLI's connection, to the daemon or in process;
-//! - [`keys`], [`data`], [`signing`]: the endpoints' handlers; [`body`]: request and reply
+//! - [`keys`], [`customers`], [`data`], [`signing`]: the endpoints' handlers; [`body`]: request and reply
 //!   bodies.
 
 pub mod api;
 pub mod body;
 pub mod client;
+pub mod customers;
 pub mod data;
 pub mod keys;
 pub mod qlm_import;

@@ -1,6 +1,7 @@
 //! What each subcommand does; `main.rs` only parses the command line and dispatches here.
 
 pub mod check_config;
+pub mod customers;
 pub mod data;
 pub mod hash_password;
 pub mod import_qlm;

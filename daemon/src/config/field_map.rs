@@ -42,7 +42,7 @@ pub const PRESETS: [(&str, &[(&str, &str)]); 3] = [
 /// The `is_*` arguments licd's methods read (canonical names; `docs/protocol.md` documents
 /// each, and a test holds this list to it), less the three that say who is authenticated:
 /// the map is chosen by `is_vendor`, so it cannot rename credentials.
-pub const TARGETS: [&str; 39] = [
+pub const TARGETS: [&str; 54] = [
     "is_activate",
     "is_additionalactivations",
     "is_affiliateid",
@@ -79,6 +79,23 @@ pub const TARGETS: [&str; 39] = [
     "is_usemultipleactivationskey",
     "is_userdata1",
     "is_writebom",
+    // The customer methods (UpdateUserInformation, UpdatePrivacyConsentHttp,
+    // SubscribeToMailListHttp): a store's own customer field names map to these.
+    "is_address1",
+    "is_address2",
+    "is_city",
+    "is_company",
+    "is_consent",
+    "is_country",
+    "is_externaluserid",
+    "is_fullname",
+    "is_html",
+    "is_include",
+    "is_notes",
+    "is_phone",
+    "is_previousemail",
+    "is_state",
+    "is_zip",
     // Aliases QLM clients send (README §2); folded into the names they spell when mapped.
     "is_deacivation_code",
     "is_mainduration",

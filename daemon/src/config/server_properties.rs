@@ -26,6 +26,12 @@ pub struct SecurityConfig {
     pub enable_retrieve_activation_key_http: bool,
     /// GetLatestVersionHttp may be called.
     pub enable_get_latest_version_http: bool,
+    /// UpdateUserInformation may be called (licd's own property; QLM names none).
+    pub enable_update_user_information: bool,
+    /// UpdatePrivacyConsentHttp may be called (licd's own property).
+    pub enable_privacy_consent_http: bool,
+    /// SubscribeToMailListHttp may be called (licd's own property).
+    pub enable_subscribe_to_mail_list_http: bool,
     /// Methods only `httpAdminMethodsAllowedIPAddresses` may call.
     pub http_admin_methods: Vec<String>,
     /// Client networks allowed to call `httpAdminMethods`.
@@ -55,6 +61,9 @@ impl Default for SecurityConfig {
             enable_renew_subscription_http: true,
             enable_retrieve_activation_key_http: false,
             enable_get_latest_version_http: true,
+            enable_update_user_information: true,
+            enable_privacy_consent_http: true,
+            enable_subscribe_to_mail_list_http: true,
             http_admin_methods: Vec::new(),
             http_admin_methods_allowed_ip_addresses: IpList::loopback(),
             strict_authentication_http_methods: vec!["RetrieveActivationKeyHttp".to_owned()],
@@ -135,6 +144,9 @@ pub struct OptionsConfig {
     pub require_computer_key_match_when_validating_on_server: bool,
     /// A key may activate an older version of its product.
     pub allow_activating_older_version: bool,
+    /// UpdateUserInformation updates an existing customer (and may change its e-mail);
+    /// when off, an existing customer is refused (1901).
+    pub update_existing_user_information: bool,
 }
 
 impl Default for OptionsConfig {
@@ -165,6 +177,7 @@ impl Default for OptionsConfig {
             maintenance_plan_grace_period: 0,
             require_computer_key_match_when_validating_on_server: false,
             allow_activating_older_version: false,
+            update_existing_user_information: false,
         }
     }
 }
@@ -239,6 +252,10 @@ impl fmt::Debug for OptionsConfig {
             .field(
                 "allow_activating_older_version",
                 &self.allow_activating_older_version,
+            )
+            .field(
+                "update_existing_user_information",
+                &self.update_existing_user_information,
             )
             .finish()
     }

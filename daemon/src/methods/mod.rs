@@ -17,7 +17,10 @@ pub mod renew_subscription;
 pub mod retrieve_activation_key;
 pub mod revoke_license;
 pub mod selection;
+pub mod subscribe_to_mail_list;
 pub mod update_license;
+pub mod update_privacy_consent;
+pub mod update_user_information;
 pub mod upgrade_license;
 pub mod validate_license;
 pub mod wire;
@@ -82,6 +85,9 @@ table! {
     maintenance_plan::ENABLE_DECLARATION => maintenance_plan::enable,
     maintenance_plan::RENEW_DECLARATION => maintenance_plan::renew,
     retrieve_activation_key::DECLARATION => retrieve_activation_key::run,
+    update_user_information::DECLARATION => update_user_information::run,
+    update_privacy_consent::DECLARATION => update_privacy_consent::run,
+    subscribe_to_mail_list::DECLARATION => subscribe_to_mail_list::run,
 }
 
 /// A method found by the name in a URL, ready to serve.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, LicenseCheck, refused, stored_license};
+use super::{Command, LicenseCheck, Remembered, refused, stored_license};
 use crate::customers::rules::{
     UserDecision, UserUpdate, decide_user_update, record_consent, set_mail_list,
 };
@@ -148,6 +148,10 @@ impl Command for UpdateCustomer {
             linked,
         })
     }
+}
+
+impl Remembered for UpdateCustomer {
+    const KIND: &'static str = "CustomerUpdated";
 }
 
 /// UpdatePrivacyConsentHttp: records the consent of the customer of a key.
