@@ -22,7 +22,10 @@ fn dashed(keys: Vec<String>) -> Vec<String> {
 
 /// Code 404 for an e-mail no customer has.
 fn no_customer(email: &str) -> Refusal {
-    Refusal::new(StatusCode::NOT_FOUND, format!("no customer has the e-mail {email}"))
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        format!("no customer has the e-mail {email}"),
+    )
 }
 
 /// `GET /v1/customers`: every customer as stored, in the order of their e-mails.

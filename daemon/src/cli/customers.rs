@@ -43,9 +43,12 @@ fn encode(email: &str) -> String {
 /// Runs a `licd customers` action.
 pub fn run(action: CustomersAction) -> anyhow::Result<()> {
     let (method, path, location, list_json) = match action {
-        CustomersAction::List { json, location } => {
-            (Method::GET, "/v1/customers".to_string(), location, Some(json))
-        }
+        CustomersAction::List { json, location } => (
+            Method::GET,
+            "/v1/customers".to_string(),
+            location,
+            Some(json),
+        ),
         CustomersAction::Show { email, location } => (
             Method::GET,
             format!("/v1/customers/{}", encode(&email)),
@@ -61,7 +64,9 @@ pub fn run(action: CustomersAction) -> anyhow::Result<()> {
     };
     block_on(async move {
         let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
-        let reply = conn.call(request(method.clone(), &path, body::empty())).await;
+        let reply = conn
+            .call(request(method.clone(), &path, body::empty()))
+            .await;
         let value = match reply {
             Ok(reply) => read_json(reply.into_body()).await,
             Err(e) => Err(e.into()),

@@ -63,6 +63,9 @@ pub const KNOWN_METHODS: &[&str] = &[
     "EnableMaintenancePlan",
     "RenewMaintenancePlan",
     "RetrieveActivationKeyHttp",
+    "UpdateUserInformation",
+    "UpdatePrivacyConsentHttp",
+    "SubscribeToMailListHttp",
     "GetLatestVersionHttp",
 ];
 

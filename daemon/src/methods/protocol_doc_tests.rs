@@ -150,6 +150,15 @@ fn parse(method: Method, args: &Args) -> Result<(), MethodError> {
         "RetrieveActivationKeyHttp" => {
             retrieve_activation_key::RetrieveActivationKey::parse(args).map(drop)
         }
+        "UpdateUserInformation" => {
+            update_user_information::UpdateUserInformation::parse(args).map(drop)
+        }
+        "UpdatePrivacyConsentHttp" => {
+            update_privacy_consent::UpdatePrivacyConsent::parse(args).map(drop)
+        }
+        "SubscribeToMailListHttp" => {
+            subscribe_to_mail_list::SubscribeToMailList::parse(args).map(drop)
+        }
         other => panic!("no parser arm for {other} in protocol_doc_tests::parse"),
     }
 }

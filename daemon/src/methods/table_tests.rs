@@ -72,6 +72,18 @@ fn each_method_has_the_gate_it_had() {
             "RetrieveActivationKeyHttp",
             Some("security.enableRetrieveActivationKeyHttp"),
         ),
+        (
+            "UpdateUserInformation",
+            Some("security.enableUpdateUserInformation"),
+        ),
+        (
+            "UpdatePrivacyConsentHttp",
+            Some("security.enablePrivacyConsentHttp"),
+        ),
+        (
+            "SubscribeToMailListHttp",
+            Some("security.enableSubscribeToMailListHttp"),
+        ),
     ];
     let mut off = config().security;
     off.enable_get_activation_key = false;
@@ -81,6 +93,9 @@ fn each_method_has_the_gate_it_had() {
     off.enable_revoke_license = false;
     off.enable_renew_subscription_http = false;
     off.enable_retrieve_activation_key_http = false;
+    off.enable_update_user_information = false;
+    off.enable_privacy_consent_http = false;
+    off.enable_subscribe_to_mail_list_http = false;
     for (name, property) in gates {
         let declaration = call(name).declaration;
         assert_eq!(declaration.gate.map(|g| g.property), property, "{name}");
@@ -93,7 +108,11 @@ fn authenticated_before(name: &str, args: &Args, config: &Config) -> bool {
     let credentials = args.get("is_user").is_some() || args.get("is_pwd").is_some();
     strict::is_strict(&config.security, DECLARATIONS, call(name), args)
         || match name {
-            "PingHttp" | "ValidateLicenseHttp" | "GetLatestVersionHttp" => credentials,
+            "PingHttp"
+            | "ValidateLicenseHttp"
+            | "GetLatestVersionHttp"
+            | "UpdatePrivacyConsentHttp"
+            | "SubscribeToMailListHttp" => credentials,
             "ActivateKey" => credentials || args.get("is_vendor").is_some(),
             "ReleaseLicenseHttp" => {
                 credentials || config.options.release_license_requires_authentication

@@ -83,7 +83,9 @@ impl UpdateUserInformation {
             country: f("is_country", "Country")?,
             notes: field(args, "is_notes", "Notes", NOTES_CHARS)?,
             affiliate_id: f("is_affiliateid", "AffiliateID")?,
-            external_user_id: args.text_max("is_externaluserid", FIELD_CHARS)?.map(str::to_string),
+            external_user_id: args
+                .text_max("is_externaluserid", FIELD_CHARS)?
+                .map(str::to_string),
             user_data: args.text_max("is_userdata1", 1024)?.map(str::to_string),
         };
         Ok(UpdateUserInformation {
@@ -129,7 +131,10 @@ impl UpdateUserInformation {
             if created { "created" } else { "updated" }
         );
         let what = if created { "created" } else { "updated" };
-        let mut r = Reply::new(format!("Customer {} was {what} successfully.", customer.email));
+        let mut r = Reply::new(format!(
+            "Customer {} was {what} successfully.",
+            customer.email
+        ));
         r.push(Field::text("userEmail", customer.email));
         if let Some(key) = linked {
             let key = ActivationKey::from_canonical_unchecked(key);
