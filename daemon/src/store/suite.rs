@@ -99,6 +99,7 @@ suite!(
     a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered,
     a_subscription_renews_all_its_keys_or_none,
     an_order_or_subscription_selects_only_the_calling_vendors_live_keys,
+    an_email_names_one_customer_who_owns_its_keys_until_erased,
 );
 
 fn deadline() -> Instant {
@@ -581,4 +582,159 @@ fn upgrade(key: &str) -> Upgrade {
         client: None,
         now: T0,
     }
+}
+
+/// Keys made with an e-mail (any case), at once, belong to one customer; its e-mail changes
+/// in one place; refusals change nothing; erasure leaves the keys without a customer.
+async fn an_email_names_one_customer_who_owns_its_keys_until_erased(store: Arc<Store>) {
+    use super::commands::{EraseCustomer, RecordConsent, UpdateCustomer};
+    use crate::customers::rules::UserUpdate;
+
+    let with_email = |email: &str, count| {
+        let mut c = create("permanent", 1, count, None);
+        c.template.email = Some(email.to_string());
+        c
+    };
+    // Concurrent creations for a new e-mail make one customer (PostgreSQL: two nodes).
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let email = if i % 2 == 0 {
+            "Ann@Example.com"
+        } else {
+            "ann@example.COM"
+        };
+        let command = with_email(email, 1);
+        tasks.push(tokio::spawn(
+            async move { store.run(command, deadline()).await },
+        ));
+    }
+    let mut keys = Vec::new();
+    for t in tasks {
+        keys.push(
+            t.await.expect("joined").expect("created").licenses[0]
+                .key
+                .clone(),
+        );
+    }
+    keys.sort();
+    store
+        .run(with_email("bob@example.com", 1), deadline())
+        .await
+        .expect("bob");
+    let r = store.read().await.expect("read");
+    let ann = r
+        .customer_by_email("ANN@example.com")
+        .await
+        .expect("read")
+        .expect("Ann");
+    assert_eq!(
+        r.license_keys_of_customer("ann@example.com")
+            .await
+            .expect("keys"),
+        keys
+    );
+    let license = r.license(&keys[0]).await.expect("read").expect("there");
+    assert_eq!(
+        (license.email, license.customer.as_deref()),
+        (None, Some(ann.id.as_str()))
+    );
+    assert_eq!(r.customers().await.expect("all").len(), 2);
+    drop(r);
+
+    let update = |email: &str, previous: Option<&str>, update_existing| UpdateCustomer {
+        request: UserUpdate {
+            email: email.to_string(),
+            previous_email: previous.map(str::to_string),
+            details: Default::default(),
+        },
+        key: None,
+        update_existing,
+        check: Box::new(|_| Ok(())),
+        now: T0 + 5,
+        vendor: None,
+        client: None,
+    };
+    let e = store
+        .run(update("BOB@example.com", None, false), deadline())
+        .await;
+    assert_eq!(
+        refusal(e.expect_err("exists")).reason,
+        Reason::CustomerExists
+    );
+    let e = store
+        .run(
+            update("bob@example.com", Some("ann@example.com"), true),
+            deadline(),
+        )
+        .await;
+    assert_eq!(
+        refusal(e.expect_err("taken")).reason,
+        Reason::CustomerExists
+    );
+    let consent = RecordConsent {
+        key: keys[0].clone(),
+        email: "bob@example.com".into(),
+        consent: true,
+        now: T0 + 6,
+    };
+    let e = store.run(consent, deadline()).await;
+    assert_eq!(refusal(e.expect_err("not hers")).reason, Reason::NotFound);
+    store
+        .run(
+            update("ann.new@example.com", Some("ann@example.com"), true),
+            deadline(),
+        )
+        .await
+        .expect("e-mail changed");
+    let r = store.read().await.expect("read");
+    assert_eq!(
+        r.license_keys_of_customer("ann.new@example.com")
+            .await
+            .expect("keys"),
+        keys
+    );
+    assert!(
+        r.customer_by_email("ann@example.com")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let fourth = r.license(&keys[3]).await.expect("read").expect("there");
+    let same = r.customer_of(&fourth).await.expect("read").expect("hers");
+    assert_eq!(same.email, "ann.new@example.com");
+    drop(r);
+
+    let erase = EraseCustomer {
+        email: "ANN.NEW@example.com".into(),
+        now: T0 + 9,
+        vendor: None,
+    };
+    let erased = store.run(erase, deadline()).await.expect("erased");
+    assert_eq!(erased.keys, keys);
+    let r = store.read().await.expect("read");
+    assert!(
+        r.customer_by_email("ann.new@example.com")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        r.license_keys_of_customer("ann.new@example.com")
+            .await
+            .expect("keys")
+            .is_empty()
+    );
+    for key in &keys {
+        let l = r.license(key).await.expect("read").expect("kept");
+        assert_eq!((l.email, l.customer), (None, None), "{key}");
+        let last = r
+            .history(key)
+            .await
+            .expect("history")
+            .pop()
+            .expect("a line");
+        assert_eq!(last.event, "customer_erased");
+    }
+    assert_eq!(r.customers().await.expect("all").len(), 1, "Bob stays");
 }
