@@ -11,6 +11,7 @@ mod backup;
 mod cli;
 mod concurrency;
 mod config_errors;
+mod customers;
 mod docs;
 mod file_modes;
 mod get_activation_key;
