@@ -7,6 +7,7 @@
 //! many commands in one shared transaction, where one command cannot be rolled back alone.
 
 mod activate;
+mod analytics;
 mod create_keys;
 mod import_legacy;
 mod release;
@@ -14,6 +15,7 @@ mod signing_key;
 mod update;
 
 pub use activate::{Activate, Activated};
+pub use analytics::{AddInstall, ChangeInstall};
 pub use create_keys::{CreateKeys, Created};
 pub use import_legacy::{ImportLegacy, LegacyImported, LegacyLicense};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
