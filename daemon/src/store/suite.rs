@@ -675,7 +675,11 @@ async fn a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_
         ..Default::default()
     };
     let steps = [
-        change(&added.id, InstallChange::Update(Box::new(fields.clone())), T0 + 10),
+        change(
+            &added.id,
+            InstallChange::Update(Box::new(fields.clone())),
+            T0 + 10,
+        ),
         change(&added.id, InstallChange::Access, T0 + 20),
         change(&added.id, InstallChange::Remove, T0 + 30),
     ];

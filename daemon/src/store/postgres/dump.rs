@@ -38,6 +38,8 @@ const SUBSCRIPTIONS: &str = "SELECT subscription_id, key FROM subscriptions
 const VENDOR_GROUPS: &str = "SELECT vendor, kind, group_id, key FROM vendor_groups
     ORDER BY vendor, kind, group_id, key COLLATE \"C\"";
 const REPLAYS: &str = "SELECT vendor, id, at, method, outcome FROM replays ORDER BY vendor, id";
+const INSTALLS: &str = "SELECT id, value FROM analytics_installs ORDER BY id COLLATE \"C\"";
+const ANALYTICS_COUNTS: &str = "SELECT name, n FROM analytics_counts ORDER BY name COLLATE \"C\"";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys ORDER BY name COLLATE \"C\"";
 
 /// Connects to the database of `settings` and writes its export to `out`.
@@ -180,6 +182,17 @@ async fn write_rows(
             json!(replay_order_key(at, &vendor, &id)),
             json!({ "at": at, "vendor": vendor, "id": id }),
         )
+    })
+    .await?;
+    // Installs and their counts under the embedded names, which PostgreSQL keeps as they are.
+    each_row(txn, INSTALLS, |r| {
+        let id: String = column(r, 0)?;
+        lines.row("analytics_installs_v1", json!(id), value(r, 1)?)
+    })
+    .await?;
+    each_row(txn, ANALYTICS_COUNTS, |r| {
+        let (name, n): (String, i64) = (column(r, 0)?, column(r, 1)?);
+        lines.row("analytics_counts_v1", json!(name), json!(n))
     })
     .await?;
     if secrets {

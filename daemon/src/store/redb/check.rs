@@ -128,6 +128,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     check_orders(txn, report, &licenses)?;
     check_subscriptions(txn, report, &licenses)?;
     check_license_counter(txn, report)?;
+    check_installs(txn, report)?;
     for problem in super::replays::problems(txn)? {
         report.problem(problem);
     }
@@ -312,6 +313,31 @@ fn check_license_counter(
             "the licence counter says {counted} but {} licences are stored",
             report.licenses
         ));
+    }
+    Ok(())
+}
+
+/// Every analytics install decodes under its own id, and the install counter counts them.
+fn check_installs(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
+    let mut check = crate::store::install_check::InstallCheck::default();
+    let counted = match (
+        txn.open_table(ANALYTICS_INSTALLS),
+        txn.open_table(ANALYTICS_COUNTS),
+    ) {
+        (Ok(installs), Ok(counts)) => {
+            for row in installs.iter()? {
+                let (k, v) = row?;
+                check.row(k.value(), v.value());
+            }
+            counts.get(INSTALL_COUNT)?.map_or(0, |v| v.value())
+        }
+        // A file from before analytics: nothing to check.
+        (Err(redb::TableError::TableDoesNotExist(_)), _)
+        | (_, Err(redb::TableError::TableDoesNotExist(_))) => return Ok(()),
+        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+    };
+    for problem in check.finish(counted) {
+        report.problem(problem);
     }
     Ok(())
 }
