@@ -26,6 +26,9 @@ pub struct SecurityConfig {
     pub enable_retrieve_activation_key_http: bool,
     /// GetLatestVersionHttp may be called.
     pub enable_get_latest_version_http: bool,
+    /// The analytics methods (AnalyticsAddInstallHttp …) may be called (off by default: they
+    /// store what unauthenticated clients send).
+    pub enable_publish_analytics_api: bool,
     /// Methods only `httpAdminMethodsAllowedIPAddresses` may call.
     pub http_admin_methods: Vec<String>,
     /// Client networks allowed to call `httpAdminMethods`.
@@ -55,6 +58,7 @@ impl Default for SecurityConfig {
             enable_renew_subscription_http: true,
             enable_retrieve_activation_key_http: false,
             enable_get_latest_version_http: true,
+            enable_publish_analytics_api: false,
             http_admin_methods: Vec::new(),
             http_admin_methods_allowed_ip_addresses: IpList::loopback(),
             strict_authentication_http_methods: vec!["RetrieveActivationKeyHttp".to_owned()],

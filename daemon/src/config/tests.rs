@@ -91,6 +91,7 @@ fn embedded_default_writes_every_setting_at_its_default() {
         format!("{:?}", embedded.store),
         format!("{:?}", empty.store)
     );
+    assert_eq!(embedded.analytics, empty.analytics);
     let mut options = embedded.options.clone();
     options.default_commerce_provider = String::new();
     assert_eq!(format!("{options:?}"), format!("{:?}", empty.options));
@@ -105,6 +106,7 @@ fn embedded_default_documents_every_key() {
         document::field_names::<OptionsConfig>(),
         document::field_names::<ActivationConfig>(),
         document::field_names::<super::StoreConfig>(),
+        document::field_names::<super::AnalyticsConfig>(),
         document::field_names::<Product>(),
         document::field_names::<crate::license::properties::PropertyDef>(),
         document::field_names::<Vendor>(),

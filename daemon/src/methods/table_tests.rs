@@ -72,6 +72,22 @@ fn each_method_has_the_gate_it_had() {
             "RetrieveActivationKeyHttp",
             Some("security.enableRetrieveActivationKeyHttp"),
         ),
+        (
+            "AnalyticsAddInstallHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
+        (
+            "AnalyticsUpdateInstallHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
+        (
+            "AnalyticsRemoveInstallHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
+        (
+            "AnalyticsUpdateLastAccessedDateHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
     ];
     let mut off = config().security;
     off.enable_get_activation_key = false;
@@ -81,6 +97,7 @@ fn each_method_has_the_gate_it_had() {
     off.enable_revoke_license = false;
     off.enable_renew_subscription_http = false;
     off.enable_retrieve_activation_key_http = false;
+    off.enable_publish_analytics_api = false;
     for (name, property) in gates {
         let declaration = call(name).declaration;
         assert_eq!(declaration.gate.map(|g| g.property), property, "{name}");
@@ -94,6 +111,11 @@ fn authenticated_before(name: &str, args: &Args, config: &Config) -> bool {
     strict::is_strict(&config.security, DECLARATIONS, call(name), args)
         || match name {
             "PingHttp" | "ValidateLicenseHttp" | "GetLatestVersionHttp" => credentials,
+            // Added with the declarations: no credentials needed, wrong ones refused.
+            "AnalyticsAddInstallHttp"
+            | "AnalyticsUpdateInstallHttp"
+            | "AnalyticsRemoveInstallHttp"
+            | "AnalyticsUpdateLastAccessedDateHttp" => credentials,
             "ActivateKey" => credentials || args.get("is_vendor").is_some(),
             "ReleaseLicenseHttp" => {
                 credentials || config.options.release_license_requires_authentication
