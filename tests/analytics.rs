@@ -327,4 +327,46 @@ fn on_postgresql_installs_are_stored_capped_changed_and_exported() {
     assert!(installs[&id]["uninstalled_at"].is_i64());
     let out = cli_ok(d.cli(&["check"]));
     assert!(out.contains("ok"), "{out}");
+    // A count SQL changed behind licd's back is found.
+    let database = url.rsplit('/').next().and_then(|t| t.split('?').next());
+    let pg = licd_pg_cluster::cluster().expect("the cluster");
+    pg.psql(
+        database.expect("a database name"),
+        "UPDATE analytics_counts SET n = n + 5 WHERE name = 'installs'",
+    );
+    let (_, out, err) = d.cli(&["check"]);
+    assert!(
+        format!("{out}{err}").contains("install counter says 9 but 4"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn installs_and_the_counts_of_their_caps_move_to_postgresql_with_migrate() {
+    let Some(url) = crate::postgres::fresh_database() else {
+        return;
+    };
+    let caps = "[analytics]\nmaxInstallsPerKeyPerDay = 2\n";
+    let mut redb = TestDaemon::start(&analytics_on().append(caps));
+    add(&redb, "is_avkey=MOVED");
+    let id = add(&redb, "is_avkey=MOVED&is_swversion=3.0");
+    redb.call(REMOVE, &format!("is_installid={id}")).expect_ok();
+    redb.call(ADD, "is_avkey=MOVED").expect_error(200);
+    let before = stored(&redb);
+    assert_eq!(redb.stop(), Some(0));
+    let out = cli_ok(redb.cli(&["migrate", "--to", "postgres", "--postgres-url", &url]));
+    assert!(out.contains("analytics_installs"), "{out}");
+
+    let node = TestDaemon::start(
+        &crate::postgres::on_postgres(&url)
+            .security("enablePublishAnalyticsApi = true")
+            .append(caps),
+    );
+    assert_eq!(stored(&node), before, "the export of PostgreSQL differs");
+    // Today's count came along: the key's cap is still reached.
+    node.call(ADD, "is_avkey=MOVED").expect_error(200);
+    node.call(ACCESS, &format!("is_installid={id}")).expect_ok();
+    add(&node, "is_avkey=NEW");
+    let out = cli_ok(node.cli(&["check"]));
+    assert!(out.contains("ok"), "{out}");
 }

@@ -405,6 +405,36 @@ mod tests {
     }
 
     #[test]
+    fn an_install_under_another_id_one_that_does_not_decode_and_a_wrong_count_are_reported() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        let store = RedbStore::open(&path, StoreOptions::default()).expect("open");
+        store.close().expect("close");
+        let db = Database::builder().open(&path).expect("open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut installs = txn.open_table(ANALYTICS_INSTALLS).expect("table");
+            let install =
+                crate::license::install::Install::new("b".repeat(32), Default::default(), 1);
+            let json = serde_json::to_vec(&install).expect("json");
+            installs
+                .insert("a".repeat(32).as_str(), json.as_slice())
+                .expect("insert");
+            installs
+                .insert("c".repeat(32).as_str(), b"{}".as_slice())
+                .expect("insert");
+            let mut counts = txn.open_table(ANALYTICS_COUNTS).expect("table");
+            counts.insert(INSTALL_COUNT, 1).expect("insert");
+        }
+        txn.commit().expect("commit");
+        drop(db);
+        let text = check_file(&path).expect("check").problems.join("\n");
+        assert!(text.contains("is stored under another id"), "{text}");
+        assert!(text.contains("does not decode"), "{text}");
+        assert!(text.contains("install counter says 1 but 2"), "{text}");
+    }
+
+    #[test]
     fn compaction_of_a_stopped_database_keeps_it_usable() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("db");
