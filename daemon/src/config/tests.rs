@@ -324,6 +324,22 @@ fn out_of_range_options_are_refused() {
 }
 
 #[test]
+fn analytics_caps_below_minus_one_are_refused_and_a_misplaced_key_is_pointed_to_its_section() {
+    let p = problems(
+        "[analytics]\nmaxInstallsPerKeyPerDay = -2\nmaxInstallsPerAddressPerDay = -2\n\
+         maxInstalls = -2\n",
+    );
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert_problem(&p, &["[analytics]", "maxInstalls"]);
+    let c = parse("[analytics]\nmaxInstalls = -1\n[security]\nenablePublishAnalyticsApi = true\n")
+        .expect("valid");
+    assert_eq!(c.analytics.max_installs, -1);
+    assert!(c.security.enable_publish_analytics_api);
+    let p = problems("[options]\nmaxInstalls = 5\n");
+    assert_problem(&p, &["[analytics]"]);
+}
+
+#[test]
 fn base_path_must_start_with_slash_and_not_end_with_one() {
     assert!(parse("[server]\nbasePath = \"/qlmLicenseServer\"\n").is_ok());
     assert!(parse("[server]\nbasePath = \"\"\n").is_ok());
