@@ -30,6 +30,9 @@ const DOC_SECRET: &str = "s3cret";
 /// The example key the docs use.
 const DOC_KEY: &str = "A7K2M-Q9XWD-3T8RB-HN4CZ-E6V1P8";
 
+/// The example install id of docs/protocol.md's analytics methods.
+const DOC_INSTALL_ID: &str = "0f3c9a2b7d1e4f5a8b6c2d9e0a1b3c4d";
+
 fn read(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -466,8 +469,13 @@ fn all_element_names(body: &str) -> Vec<String> {
 fn protocol_md_examples_succeed_and_replies_hold_only_documented_elements() {
     let config = TestConfig::demo()
         .security("enableRetrieveActivationKeyHttp = true")
+        .security("enablePublishAnalyticsApi = true")
         .security("strictAuthenticationHttpMethods = []");
     let d = TestDaemon::start(&config);
+    let install_id = d
+        .call("AnalyticsAddInstallHttp", "")
+        .get("installID")
+        .expect("an install id");
     d.create_key("is_orderid=ORDER-1");
     let (sections, info) = protocol_sections();
     assert!(info.contains(&"serverDate".to_owned()), "{info:?}");
@@ -489,7 +497,8 @@ fn protocol_md_examples_succeed_and_replies_hold_only_documented_elements() {
                 .replace("is_vendor=…", "is_vendor=QlmAuthenticationProvider")
                 .replace("is_user=…", "is_user=demo")
                 .replace("is_pwd=…", "is_pwd=demo")
-                .replace(DOC_KEY, &key);
+                .replace(DOC_KEY, &key)
+                .replace(DOC_INSTALL_ID, &install_id);
             assert!(!query.contains('…'), "{name}: {query}");
             if name == "ReleaseLicenseHttp" {
                 d.activate(&key, "PC-7").expect_ok();
@@ -515,7 +524,7 @@ fn protocol_md_examples_succeed_and_replies_hold_only_documented_elements() {
             called += 1;
         }
     }
-    assert_eq!(called, 17, "every method's example ran");
+    assert_eq!(called, 21, "every method's example ran");
 }
 
 /// Whether `body` holds every `…`-separated fragment of `want`, in order, from `from`.

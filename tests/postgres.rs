@@ -19,14 +19,14 @@ mod outage;
 use commit_cutter::{CommitCutter, Cut};
 
 /// The demo configuration on the PostgreSQL database at `url`.
-fn on_postgres(url: &str) -> TestConfig {
+pub(crate) fn on_postgres(url: &str) -> TestConfig {
     TestConfig::demo().append(&format!(
         "[store]\nbackend = \"postgres\"\npostgresUrl = \"{url}\"\npoolSize = 8\n"
     ))
 }
 
 /// A fresh database of the test cluster, or `None` (the test skips) without PostgreSQL.
-fn fresh_database() -> Option<String> {
+pub(crate) fn fresh_database() -> Option<String> {
     Some(licd_pg_cluster::cluster()?.fresh_database())
 }
 

@@ -6,6 +6,7 @@ mod util;
 mod activate_key;
 mod admin;
 mod air_gapped;
+mod analytics;
 mod auth;
 mod backup;
 mod cli;

@@ -30,6 +30,22 @@ pub enum Bucket {
     Unknown,
 }
 
+/// The bucket as text, for what counts per client address elsewhere (the analytics caps):
+/// `192.0.2.7`, `2001:db8:1:2::/64`, or `unknown`.
+impl std::fmt::Display for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bucket::V4(v4) => write!(f, "{v4}"),
+            Bucket::V6Prefix(prefix) => write!(
+                f,
+                "{}/64",
+                std::net::Ipv6Addr::from_bits(u128::from(*prefix) << 64)
+            ),
+            Bucket::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
 impl From<ClientAddr> for Bucket {
     fn from(client: ClientAddr) -> Self {
         match client {
@@ -387,6 +403,15 @@ mod tests {
             record(&throttle, address(1), later);
         }
         assert!(throttle.is_blocked(address(1), LIMIT, later + Duration::from_secs(59)));
+    }
+
+    #[test]
+    fn a_bucket_reads_as_its_address_or_its_v6_prefix() {
+        let v6: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("address");
+        assert_eq!(Bucket::from(v6).to_string(), "2001:db8:1:2::/64");
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("address");
+        assert_eq!(Bucket::from(mapped).to_string(), "192.0.2.7");
+        assert_eq!(Bucket::Unknown.to_string(), "unknown");
     }
 
     #[test]

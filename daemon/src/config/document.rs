@@ -63,6 +63,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         options: Default::default(),
         activation: Default::default(),
         store: Default::default(),
+        analytics: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -96,6 +97,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "store" => {
                 if let Some(s) = section(value, &place, &mut report) {
                     config.store = s;
+                }
+            }
+            "analytics" => {
+                if let Some(s) = section(value, &place, &mut report) {
+                    config.analytics = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -241,13 +247,14 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 5] {
+fn sections() -> [(&'static str, &'static [&'static str]); 6] {
     [
         ("[server]", field_names::<ServerConfig>()),
         ("[store]", field_names::<super::StoreConfig>()),
         ("[security]", field_names::<SecurityConfig>()),
         ("[options]", field_names::<OptionsConfig>()),
         ("[activation]", field_names::<ActivationConfig>()),
+        ("[analytics]", field_names::<super::AnalyticsConfig>()),
     ]
 }
 

@@ -42,7 +42,7 @@ pub const PRESETS: [(&str, &[(&str, &str)]); 3] = [
 /// The `is_*` arguments licd's methods read (canonical names; `docs/protocol.md` documents
 /// each, and a test holds this list to it), less the three that say who is authenticated:
 /// the map is chosen by `is_vendor`, so it cannot rename credentials.
-pub const TARGETS: [&str; 54] = [
+pub const TARGETS: [&str; 63] = [
     "is_activate",
     "is_additionalactivations",
     "is_affiliateid",
@@ -96,6 +96,16 @@ pub const TARGETS: [&str; 54] = [
     "is_previousemail",
     "is_state",
     "is_zip",
+    // The analytics methods' own (docs/analytics.md).
+    "is_computerid",
+    "is_customdata1",
+    "is_customdata2",
+    "is_customdata3",
+    "is_installid",
+    "is_osversion",
+    "is_productname",
+    "is_swversion",
+    "is_trial",
     // Aliases QLM clients send (README §2); folded into the names they spell when mapped.
     "is_deacivation_code",
     "is_mainduration",

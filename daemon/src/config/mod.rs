@@ -13,6 +13,7 @@
 //! The key names are QLM's own, verbatim, so an admin coming from QLM finds every name they
 //! know; Rust field names are their snake_case.
 
+mod analytics;
 mod blame;
 mod credentials;
 mod document;
@@ -36,6 +37,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use analytics::AnalyticsConfig;
 pub use ip_list::IpList;
 pub use products::Product;
 pub use server::{DATABASE_FILE, LogFormat, LogLevel, ServerConfig};
@@ -67,6 +69,10 @@ pub const KNOWN_METHODS: &[&str] = &[
     "UpdatePrivacyConsentHttp",
     "SubscribeToMailListHttp",
     "GetLatestVersionHttp",
+    "AnalyticsAddInstallHttp",
+    "AnalyticsUpdateInstallHttp",
+    "AnalyticsRemoveInstallHttp",
+    "AnalyticsUpdateLastAccessedDateHttp",
 ];
 
 /// The QLM spelling of a method name given in any case, or `None` if licd has no such method.
@@ -119,6 +125,9 @@ pub struct Config {
     /// `[store]`: the backend holding the licences (redb, or a shared PostgreSQL).
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[analytics]`: the caps of the analytics methods.
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,

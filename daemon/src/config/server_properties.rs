@@ -32,6 +32,9 @@ pub struct SecurityConfig {
     pub enable_privacy_consent_http: bool,
     /// SubscribeToMailListHttp may be called (licd's own property).
     pub enable_subscribe_to_mail_list_http: bool,
+    /// The analytics methods (AnalyticsAddInstallHttp …) may be called (off by default: they
+    /// store what unauthenticated clients send).
+    pub enable_publish_analytics_api: bool,
     /// Methods only `httpAdminMethodsAllowedIPAddresses` may call.
     pub http_admin_methods: Vec<String>,
     /// Client networks allowed to call `httpAdminMethods`.
@@ -64,6 +67,7 @@ impl Default for SecurityConfig {
             enable_update_user_information: true,
             enable_privacy_consent_http: true,
             enable_subscribe_to_mail_list_http: true,
+            enable_publish_analytics_api: false,
             http_admin_methods: Vec::new(),
             http_admin_methods_allowed_ip_addresses: IpList::loopback(),
             strict_authentication_http_methods: vec!["RetrieveActivationKeyHttp".to_owned()],

@@ -91,6 +91,7 @@ fn embedded_default_writes_every_setting_at_its_default() {
         format!("{:?}", embedded.store),
         format!("{:?}", empty.store)
     );
+    assert_eq!(embedded.analytics, empty.analytics);
     let mut options = embedded.options.clone();
     options.default_commerce_provider = String::new();
     assert_eq!(format!("{options:?}"), format!("{:?}", empty.options));
@@ -105,6 +106,7 @@ fn embedded_default_documents_every_key() {
         document::field_names::<OptionsConfig>(),
         document::field_names::<ActivationConfig>(),
         document::field_names::<super::StoreConfig>(),
+        document::field_names::<super::AnalyticsConfig>(),
         document::field_names::<Product>(),
         document::field_names::<crate::license::properties::PropertyDef>(),
         document::field_names::<Vendor>(),
@@ -319,6 +321,22 @@ fn out_of_range_options_are_refused() {
          maintenancePlanPeriodInDays = 36501\n[security]\nstrictAuthenticationMinimumVersion = 0\n",
     );
     assert_eq!(p.len(), 9, "{p:#?}");
+}
+
+#[test]
+fn analytics_caps_below_minus_one_are_refused_and_a_misplaced_key_is_pointed_to_its_section() {
+    let p = problems(
+        "[analytics]\nmaxInstallsPerKeyPerDay = -2\nmaxInstallsPerAddressPerDay = -2\n\
+         maxInstalls = -2\n",
+    );
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert_problem(&p, &["[analytics]", "maxInstalls"]);
+    let c = parse("[analytics]\nmaxInstalls = -1\n[security]\nenablePublishAnalyticsApi = true\n")
+        .expect("valid");
+    assert_eq!(c.analytics.max_installs, -1);
+    assert!(c.security.enable_publish_analytics_api);
+    let p = problems("[options]\nmaxInstalls = 5\n");
+    assert_problem(&p, &["[analytics]"]);
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     server(config, &mut p);
     security(config, &mut p);
     options(config, &mut p);
+    analytics(&config.analytics, &mut p);
     products(config, &mut p);
     vendors(config, &mut p);
     plugins(config, &mut p);
@@ -148,6 +149,24 @@ fn security(config: &Config, p: &mut Problems) {
 
 /// Where `[options]` problems are.
 const OPTIONS: &str = "[options]";
+
+/// `[analytics]`: each cap -1 (none) or a count.
+fn analytics(a: &super::AnalyticsConfig, p: &mut Problems) {
+    let place = "[analytics]";
+    p.at_least(
+        place,
+        "maxInstallsPerKeyPerDay",
+        a.max_installs_per_key_per_day,
+        -1,
+    );
+    p.at_least(
+        place,
+        "maxInstallsPerAddressPerDay",
+        a.max_installs_per_address_per_day,
+        -1,
+    );
+    p.at_least(place, "maxInstalls", a.max_installs, -1);
+}
 
 /// `[options]`: ranges, licence models, the names that must refer to something, the
 /// verification-code key and the blocked computer IDs, in that order.

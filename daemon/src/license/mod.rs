@@ -10,6 +10,7 @@ pub mod deactivation_code;
 pub mod decisions;
 pub mod features;
 pub mod history;
+pub mod install;
 pub mod keys;
 pub mod legacy_key;
 pub mod model;

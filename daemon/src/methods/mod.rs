@@ -7,6 +7,11 @@
 
 pub mod activate_key;
 pub mod activation;
+pub mod analytics;
+pub mod analytics_add_install;
+pub mod analytics_remove_install;
+pub mod analytics_update_install;
+pub mod analytics_update_last_accessed_date;
 pub mod get_activation_key;
 pub mod get_latest_version;
 pub mod license_info;
@@ -88,6 +93,10 @@ table! {
     update_user_information::DECLARATION => update_user_information::run,
     update_privacy_consent::DECLARATION => update_privacy_consent::run,
     subscribe_to_mail_list::DECLARATION => subscribe_to_mail_list::run,
+    analytics_add_install::DECLARATION => analytics_add_install::run,
+    analytics_update_install::DECLARATION => analytics_update_install::run,
+    analytics_remove_install::DECLARATION => analytics_remove_install::run,
+    analytics_update_last_accessed_date::DECLARATION => analytics_update_last_accessed_date::run,
 }
 
 /// A method found by the name in a URL, ready to serve.

@@ -158,6 +158,11 @@ fn parse(method: Method, args: &Args) -> Result<(), MethodError> {
         }
         "SubscribeToMailListHttp" => {
             subscribe_to_mail_list::SubscribeToMailList::parse(args).map(drop)
+        "AnalyticsAddInstallHttp" => analytics_add_install::parse(args).map(drop),
+        "AnalyticsUpdateInstallHttp" => analytics_update_install::parse(args).map(drop),
+        "AnalyticsRemoveInstallHttp" => analytics_remove_install::parse(args).map(drop),
+        "AnalyticsUpdateLastAccessedDateHttp" => {
+            analytics_update_last_accessed_date::parse(args).map(drop)
         }
         other => panic!("no parser arm for {other} in protocol_doc_tests::parse"),
     }

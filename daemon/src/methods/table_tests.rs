@@ -83,6 +83,20 @@ fn each_method_has_the_gate_it_had() {
         (
             "SubscribeToMailListHttp",
             Some("security.enableSubscribeToMailListHttp"),
+            "AnalyticsAddInstallHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
+        (
+            "AnalyticsUpdateInstallHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
+        (
+            "AnalyticsRemoveInstallHttp",
+            Some("security.enablePublishAnalyticsApi"),
+        ),
+        (
+            "AnalyticsUpdateLastAccessedDateHttp",
+            Some("security.enablePublishAnalyticsApi"),
         ),
     ];
     let mut off = config().security;
@@ -96,6 +110,7 @@ fn each_method_has_the_gate_it_had() {
     off.enable_update_user_information = false;
     off.enable_privacy_consent_http = false;
     off.enable_subscribe_to_mail_list_http = false;
+    off.enable_publish_analytics_api = false;
     for (name, property) in gates {
         let declaration = call(name).declaration;
         assert_eq!(declaration.gate.map(|g| g.property), property, "{name}");
@@ -113,6 +128,11 @@ fn authenticated_before(name: &str, args: &Args, config: &Config) -> bool {
             | "GetLatestVersionHttp"
             | "UpdatePrivacyConsentHttp"
             | "SubscribeToMailListHttp" => credentials,
+            // Added with the declarations: no credentials needed, wrong ones refused.
+            "AnalyticsAddInstallHttp"
+            | "AnalyticsUpdateInstallHttp"
+            | "AnalyticsRemoveInstallHttp"
+            | "AnalyticsUpdateLastAccessedDateHttp" => credentials,
             "ActivateKey" => credentials || args.get("is_vendor").is_some(),
             "ReleaseLicenseHttp" => {
                 credentials || config.options.release_license_requires_authentication

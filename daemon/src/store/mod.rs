@@ -17,6 +17,7 @@ pub mod data_dir;
 #[path = "redb/mod.rs"]
 mod embedded;
 mod error;
+mod install_check;
 pub mod lock;
 pub mod maintenance;
 pub mod permissions;

@@ -8,6 +8,7 @@ use super::embedded::RedbReader;
 use super::postgres::PgReader;
 use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
+use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 
@@ -25,6 +26,22 @@ impl Snapshot {
         match self {
             Snapshot::Redb(r) => r.license(key),
             Snapshot::Postgres(r) => r.license(key).await,
+        }
+    }
+
+    /// The analytics install with this id.
+    pub async fn install(&self, id: &str) -> Result<Option<Install>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.install(id),
+            Snapshot::Postgres(r) => r.install(id).await,
+        }
+    }
+
+    /// Analytics installs stored.
+    pub async fn installs_stored(&self) -> Result<i64, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.installs_stored(),
+            Snapshot::Postgres(r) => r.installs_stored().await,
         }
     }
 

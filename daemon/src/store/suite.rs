@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::commands::{
-    Activate, Activated, CreateKeys, Created, Edit, Group, RecordSeat, Release, Replayable, Target,
-    Upgrade,
+    Activate, Activated, AddInstall, ChangeInstall, CreateKeys, Created, Edit, Group, RecordSeat,
+    Release, Replayable, Target, Upgrade,
 };
 use super::replays::ReplayKey;
 use super::{CommandError, Store, StoreOptions};
 use crate::license::License;
 use crate::license::decisions::ActivationLimits;
+use crate::license::install::{InstallCaps, InstallChange, InstallFields};
 use crate::license::refusal::{Reason, Refusal};
 use crate::license::rules::ActivationRequest;
 
@@ -100,6 +101,8 @@ suite!(
     a_subscription_renews_all_its_keys_or_none,
     an_order_or_subscription_selects_only_the_calling_vendors_live_keys,
     an_email_names_one_customer_who_owns_its_keys_until_erased,
+    concurrent_installs_never_pass_a_cap_and_a_refused_one_stores_nothing,
+    a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_not_found,
 );
 
 fn deadline() -> Instant {
@@ -737,4 +740,129 @@ async fn an_email_names_one_customer_who_owns_its_keys_until_erased(store: Arc<S
         assert_eq!(last.event, "customer_erased");
     }
     assert_eq!(r.customers().await.expect("all").len(), 1, "Bob stays");
+fn add_install(key: Option<&str>, address: &str, caps: InstallCaps) -> AddInstall {
+    AddInstall {
+        fields: InstallFields {
+            activation_key: key.map(str::to_string),
+            software_version: Some("1.0".into()),
+            ..Default::default()
+        },
+        address: address.to_string(),
+        now: T0,
+        caps,
+    }
+}
+
+/// Runs `n` adds at once; returns how many were stored, the others having been refused by a
+/// cap.
+async fn concurrent_adds(store: &Arc<Store>, n: usize, add: impl Fn(usize) -> AddInstall) -> usize {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (store, command) = (store.clone(), add(i));
+            tokio::spawn(async move { store.run(command, deadline()).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => stored += 1,
+            Err(e) => assert_eq!(refusal(e).reason, Reason::Rule),
+        }
+    }
+    stored
+}
+
+async fn concurrent_installs_never_pass_a_cap_and_a_refused_one_stores_nothing(store: Arc<Store>) {
+    let caps = InstallCaps {
+        per_key_per_day: 4,
+        per_address_per_day: 6,
+        stored: 10,
+    };
+    // One key from many addresses: the key cap binds.
+    let stored = concurrent_adds(&store, 20, |i| {
+        add_install(Some("KEY-1"), &format!("10.0.0.{i}"), caps)
+    })
+    .await;
+    assert_eq!(stored, 4);
+    // No key, one address: the address cap binds.
+    let stored = concurrent_adds(&store, 20, |_| add_install(None, "10.9.9.9", caps)).await;
+    assert_eq!(stored, 6);
+    // Fresh keys and addresses: the total binds (4 + 6 stored, the cap is 10).
+    let stored = concurrent_adds(&store, 5, |i| {
+        add_install(Some(&format!("K{i}")), &format!("10.1.0.{i}"), caps)
+    })
+    .await;
+    assert_eq!(stored, 0);
+    let read = store.read().await.expect("read");
+    assert_eq!(read.installs_stored().await.expect("count"), 10);
+    drop(read);
+    let raised = InstallCaps { stored: 11, ..caps };
+    let stored = concurrent_adds(&store, 5, |i| {
+        add_install(Some(&format!("K{i}")), &format!("10.1.0.{i}"), raised)
+    })
+    .await;
+    assert_eq!(stored, 1);
+    let read = store.read().await.expect("read");
+    assert_eq!(read.installs_stored().await.expect("count"), 11);
+}
+
+async fn a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_not_found(
+    store: Arc<Store>,
+) {
+    let none = InstallCaps {
+        per_key_per_day: -1,
+        per_address_per_day: -1,
+        stored: -1,
+    };
+    let added = store
+        .run(add_install(Some("K"), "10.0.0.1", none), deadline())
+        .await
+        .expect("added");
+    assert_eq!(added.id.len(), 32);
+    let change = |id: &str, change: InstallChange, now: i64| ChangeInstall {
+        id: id.to_string(),
+        change,
+        now,
+    };
+    let fields = InstallFields {
+        os_version: Some("Linux".into()),
+        ..Default::default()
+    };
+    let steps = [
+        change(
+            &added.id,
+            InstallChange::Update(Box::new(fields.clone())),
+            T0 + 10,
+        ),
+        change(&added.id, InstallChange::Access, T0 + 20),
+        change(&added.id, InstallChange::Remove, T0 + 30),
+    ];
+    for step in steps {
+        store.run(step, deadline()).await.expect("changed");
+    }
+    let read = store.read().await.expect("read");
+    let stored = read
+        .install(&added.id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.fields, fields);
+    assert_eq!(
+        (
+            stored.updated_at,
+            stored.last_accessed_at,
+            stored.uninstalled_at
+        ),
+        (T0 + 10, T0 + 20, Some(T0 + 30))
+    );
+    drop(read);
+    let unknown = "0".repeat(32);
+    let e = store
+        .run(change(&unknown, InstallChange::Access, T0), deadline())
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e).reason, Reason::NotFound);
+    let read = store.read().await.expect("read");
+    assert!(read.install(&unknown).await.expect("read").is_none());
+    assert_eq!(read.installs_stored().await.expect("count"), 1);
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
+use crate::license::install::Install;
 use crate::license::refusal::Refusal;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
@@ -68,6 +69,27 @@ impl Group {
         let order = license.order_id.clone().map(Group::Order);
         let subscription = license.subscription_id.clone().map(Group::Subscription);
         order.into_iter().chain(subscription)
+    }
+}
+
+/// What a per-day install cap counts under (`[analytics]`): one activation key (canonical,
+/// `InstallFields::key_for_cap`) or one client address (an IPv6 client's /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallScope<'a> {
+    /// Installs added with this activation key.
+    Key(&'a str),
+    /// Installs added from this client address.
+    Address(&'a str),
+}
+
+impl InstallScope<'_> {
+    /// The counter name the backends store it under: a kind, then the value after a unit
+    /// separator, which arguments cannot contain (control characters are refused).
+    pub fn counter_name(&self) -> String {
+        match self {
+            InstallScope::Key(key) => format!("key\u{1f}{key}"),
+            InstallScope::Address(address) => format!("address\u{1f}{address}"),
+        }
     }
 }
 
@@ -297,5 +319,33 @@ pub trait Tx {
         id: &str,
         at: i64,
         change: &RememberedChange,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The analytics install with this id, locked for this transaction's change.
+    fn install_for_update(
+        &mut self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Install>, StoreError>>;
+
+    /// Stores an analytics install under its id, new or replacing the stored one.
+    fn put_install(&mut self, install: &Install) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// How many installs are stored (`analytics.maxInstalls`); read to decide the cap, as
+    /// [`Tx::licenses_stored`].
+    fn installs_stored(&mut self) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// How many installs were added on UTC day `day` under `scope`; read to decide the cap,
+    /// as [`Tx::licenses_stored`].
+    fn installs_added_on(
+        &mut self,
+        day: i64,
+        scope: InstallScope<'_>,
+    ) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// Counts one install more stored, added on UTC day `day` under each of `scopes`.
+    fn count_new_install(
+        &mut self,
+        day: i64,
+        scopes: &[InstallScope<'_>],
     ) -> impl Future<Output = Result<(), StoreError>>;
 }

@@ -7,6 +7,7 @@
 //! many commands in one shared transaction, where one command cannot be rolled back alone.
 
 mod activate;
+mod analytics;
 mod create_keys;
 mod customers;
 mod import_legacy;
@@ -15,6 +16,7 @@ mod signing_key;
 mod update;
 
 pub use activate::{Activate, Activated};
+pub use analytics::{AddInstall, ChangeInstall};
 pub use create_keys::{CreateKeys, Created};
 pub use customers::{
     CustomerUpdated, EraseCustomer, Erased, RecordConsent, SetMailList, UpdateCustomer,

@@ -46,6 +46,8 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     "customer_licenses",
     "signing_keys",
     "replays",
+    "analytics_installs",
+    "analytics_counts",
     // Short-lived, of the nodes only (a lost COMMIT's look-up, strict signatures in their
     // window): nothing to check against the licences, and neither export nor migrate
     // carries them.
@@ -81,6 +83,7 @@ const LICENSE_CUSTOMERS: &str = "SELECT l.key, l.value->>'customer' FROM license
 const SUBSCRIPTIONS: &str = "SELECT s.subscription_id, s.key, l.value->>'subscription_id',
     l.key IS NOT NULL FROM subscriptions s LEFT JOIN licenses l ON l.key = s.key";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys";
+const INSTALLS: &str = "SELECT id, value::text FROM analytics_installs";
 const CURRENT_KEY_MISSING: &str = "SELECT convert_from(m.value, 'UTF8') FROM meta m
     WHERE m.name = 'current_signing_key'
       AND NOT EXISTS (SELECT 1 FROM signing_keys s WHERE s.name = convert_from(m.value, 'UTF8'))";
@@ -105,6 +108,7 @@ pub(super) async fn check(client: &mut Client) -> Result<CheckReport, StoreError
         report.vendor_groups(&txn).await?;
         report.customers(&txn).await?;
         report.license_counter(&txn).await?;
+        report.installs(&txn).await?;
         report.signing_keys(&txn).await?;
     }
     // A read-only transaction: ending it either way changes nothing.
@@ -266,6 +270,28 @@ impl Report {
             Ok(())
         })
         .await
+    }
+
+    /// Every analytics install decodes under its own id, and the install counter counts them.
+    async fn installs(&mut self, txn: &Transaction<'_>) -> Result<(), StoreError> {
+        let mut check = crate::store::install_check::InstallCheck::default();
+        each_row(txn, INSTALLS, |row| {
+            let (id, value): (String, String) = (get(row, 0)?, get(row, 1)?);
+            check.row(&id, value.as_bytes());
+            Ok(())
+        })
+        .await?;
+        let counted = txn
+            .query_one(
+                super::tx::READ_ANALYTICS_COUNT,
+                &[&crate::store::embedded::tables::INSTALL_COUNT],
+            )
+            .await
+            .map_err(db_error)?;
+        for problem in check.finish(get(&counted, 0)?) {
+            self.problem(problem);
+        }
+        Ok(())
     }
 
     /// Every vendor group row names a licence that exists.

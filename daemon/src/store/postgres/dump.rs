@@ -41,6 +41,8 @@ const REPLAYS: &str = "SELECT vendor, id, at, method, outcome FROM replays ORDER
 const CUSTOMERS: &str = "SELECT id, email_key, value FROM customers ORDER BY id COLLATE \"C\"";
 const CUSTOMER_LICENSES: &str = "SELECT customer_id, key FROM customer_licenses
     ORDER BY customer_id COLLATE \"C\", key COLLATE \"C\"";
+const INSTALLS: &str = "SELECT id, value FROM analytics_installs ORDER BY id COLLATE \"C\"";
+const ANALYTICS_COUNTS: &str = "SELECT name, n FROM analytics_counts ORDER BY name COLLATE \"C\"";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys ORDER BY name COLLATE \"C\"";
 
 /// Connects to the database of `settings` and writes its export to `out`.
@@ -199,6 +201,17 @@ async fn write_rows(
             json!(replay_order_key(at, &vendor, &id)),
             json!({ "at": at, "vendor": vendor, "id": id }),
         )
+    })
+    .await?;
+    // Installs and their counts under the embedded names, which PostgreSQL keeps as they are.
+    each_row(txn, INSTALLS, |r| {
+        let id: String = column(r, 0)?;
+        lines.row("analytics_installs_v1", json!(id), value(r, 1)?)
+    })
+    .await?;
+    each_row(txn, ANALYTICS_COUNTS, |r| {
+        let (name, n): (String, i64) = (column(r, 0)?, column(r, 1)?);
+        lines.row("analytics_counts_v1", json!(name), json!(n))
     })
     .await?;
     if secrets {

@@ -95,11 +95,22 @@ const TABLES: &[(&str, &str)] = &[
         "customer_licenses",
         "INSERT INTO customer_licenses (customer_id, key) VALUES ($1, $2)",
     ),
+    (
+        "analytics_installs",
+        "INSERT INTO analytics_installs (id, value) VALUES ($1, $2)",
+    ),
+    (
+        "analytics_counts",
+        "INSERT INTO analytics_counts (name, n) VALUES ($1, $2)",
+    ),
 ];
 
 /// The entries of `customers` and `customer_licenses` in [`TABLES`].
 const CUSTOMERS: usize = 11;
 const CUSTOMER_LICENSES: usize = 12;
+/// The entries of `analytics_installs` and `analytics_counts` in [`TABLES`].
+const INSTALLS: usize = 13;
+const ANALYTICS_COUNTS: usize = 14;
 
 /// Export lines, sent one whole line at a time from a blocking thread (an export being
 /// written, a file being read) to [`load_export`].
@@ -359,6 +370,12 @@ impl<'a, 't> Loader<'a, 't> {
                 let name = text(&key)?;
                 let created = int(&value["created_at"])?;
                 self.write(9, &[&name, &created, &Json(&value)]).await
+            }
+            // Same keys and values on both backends (`store/redb/tables.rs`).
+            "analytics_installs_v1" => self.write(INSTALLS, &[&text(&key)?, &Json(&value)]).await,
+            "analytics_counts_v1" => {
+                self.write(ANALYTICS_COUNTS, &[&text(&key)?, &int(&value)?])
+                    .await
             }
             other => Err(StoreError::Unusable(format!(
                 "a table this licd does not know ({other})"

@@ -18,11 +18,14 @@ use super::db_error;
 /// An application-wide advisory lock id for migrations ("licd" in ASCII, then 1).
 const MIGRATION_LOCK: i64 = 0x6c69_6364_0000_0001;
 
-/// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Each migration with the version it brings the schema to, in order. Versions are assigned
+/// to features ahead of time (V3 customers, V4 the mail outbox, V5 analytics), so the list
+/// may have a gap while a feature is on its way; a database is brought to each version
+/// newer than its own.
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (5, V5)];
 
 /// The newest schema this licd knows.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The first layout: every table of the embedded backend, by intent.
 const V1: &str = "
@@ -165,6 +168,20 @@ CREATE TABLE customer_licenses (
 
 /// [`link_stored_emails!`] as a statement batch, for the load.
 pub const LINK_STORED_EMAILS: &str = link_stored_emails!();
+/// Analytics installs (AnalyticsAddInstallHttp …) and the counts the `[analytics]` caps read,
+/// under the embedded backend's names (`store/redb/tables.rs`: `installs`, and a UTC day and
+/// scope): caps are decided under an advisory lock per count (`tx.rs`), so one row each is
+/// enough.
+const V5: &str = "
+CREATE TABLE analytics_installs (
+    id text PRIMARY KEY,
+    value jsonb NOT NULL
+);
+CREATE TABLE analytics_counts (
+    name text PRIMARY KEY,
+    n bigint NOT NULL
+);
+";
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
@@ -215,8 +232,7 @@ async fn migrate_locked(client: &mut Object) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION as u64,
         });
     }
-    for (done, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let version = done as i64 + 1;
+    for &(version, migration) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
         let txn = client.transaction().await.map_err(db_error)?;
         txn.batch_execute(migration).await.map_err(db_error)?;
         txn.execute(WRITE_VERSION, &[&version])

@@ -9,16 +9,20 @@ use tokio_postgres::types::ToSql;
 use super::db_error;
 use super::tx::{
     ACTIVATION, ACTIVATIONS_OF, ALWAYS, COUNT_ACTIVATIONS, COUNT_KEYS_CREATED, COUNT_LICENSES,
-    CURRENT_SIGNING_KEY_NAME, CUSTOMER_KEYS, READ_COUNTER, RELEASE_TIMES, column, json,
+    CURRENT_SIGNING_KEY_NAME, CUSTOMER_KEYS, READ_ANALYTICS_COUNT, READ_COUNTER, RELEASE_TIMES,
+    column, json,
 };
 use crate::customers::{Customer, email_key};
 use crate::license::history::HistoryEntry;
+use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
+use crate::store::embedded::tables::INSTALL_COUNT;
 
 const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 const LICENSE: &str = "SELECT value FROM licenses WHERE key = $1";
+const INSTALL: &str = "SELECT value FROM analytics_installs WHERE id = $1";
 const HISTORY: &str = "SELECT value FROM history WHERE key = $1 ORDER BY seq";
 // An exact count: a scan of the primary key, for /metrics, not per request. Licences are
 // counted by their counter, which `dbMaxRecords` reads too.
@@ -70,6 +74,17 @@ impl PgReader {
         self.row(sql, params)
             .await?
             .map_or(Ok(0), |r| column::<i64>(&r, 0))
+    }
+
+    /// The analytics install with this id.
+    pub async fn install(&self, id: &str) -> Result<Option<Install>, StoreError> {
+        let row = self.row(INSTALL, &[&id]).await?;
+        row.map(|r| json(&r, 0)).transpose()
+    }
+
+    /// Installs stored (the count `analytics.maxInstalls` reads).
+    pub async fn installs_stored(&self) -> Result<i64, StoreError> {
+        self.count(READ_ANALYTICS_COUNT, &[&INSTALL_COUNT]).await
     }
 
     /// The licence with this canonical key.

@@ -27,10 +27,12 @@ use tokio_postgres::types::{Json, ToSql};
 use super::db_error;
 use crate::customers::{Customer, email_key};
 use crate::license::history::HistoryEntry;
+use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
-use crate::store::tx::{Group, OrderRef, RememberedChange, Tx};
+use crate::store::embedded::tables::{INSTALL_COUNT, analytics_day_key};
+use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
 
 /// Rows per counter: enough that 16 nodes' worth of concurrent commands rarely pick the
 /// same row, few enough that a read sums them in one index range.
@@ -151,6 +153,14 @@ const MARK_COMMAND: &str = "INSERT INTO command_ids (id, at)
 const PRUNE_COMMANDS: &str = "DELETE FROM command_ids WHERE id IN
     (SELECT id FROM command_ids WHERE at < $1 ORDER BY at LIMIT 64 FOR UPDATE SKIP LOCKED)";
 
+const INSTALL_FOR_UPDATE: &str = "SELECT value FROM analytics_installs WHERE id = $1 FOR UPDATE";
+const PUT_INSTALL: &str = "INSERT INTO analytics_installs (id, value) VALUES ($1, $2)
+    ON CONFLICT (id) DO UPDATE SET value = excluded.value";
+pub(super) const READ_ANALYTICS_COUNT: &str =
+    "SELECT coalesce(max(n), 0)::bigint FROM analytics_counts WHERE name = $1";
+const BUMP_ANALYTICS_COUNT: &str = "INSERT INTO analytics_counts (name, n) VALUES ($1, 1)
+    ON CONFLICT (name) DO UPDATE SET n = analytics_counts.n + 1";
+
 /// Parameters of a statement.
 type Params<'p> = [&'p (dyn ToSql + Sync)];
 
@@ -240,6 +250,17 @@ impl<'c> PgTx<'c> {
         self.lock_name(&format!("cap\u{1f}{name}\u{1f}{day}"))
             .await?;
         self.counter(name, day).await
+    }
+
+    /// An analytics count read to decide a cap, under an advisory lock on that count held to
+    /// the end of the transaction, as [`PgTx::cap_counter`]. A command reads the counts of
+    /// one install in a fixed order (key, address, total) and takes no other lock before
+    /// them, so two adds never wait on each other in a cycle.
+    async fn cap_analytics_count(&mut self, name: &str) -> Result<i64, StoreError> {
+        self.lock_name(&format!("cap\u{1f}analytics\u{1f}{name}"))
+            .await?;
+        let row = self.row(READ_ANALYTICS_COUNT, &[&name]).await?;
+        row.map_or(Ok(0), |r| column(&r, 0))
     }
 
     async fn counter(&mut self, name: &str, day: i64) -> Result<i64, StoreError> {
@@ -542,5 +563,40 @@ impl Tx for PgTx<'_> {
             self.execute(PRUNE_REPLAYS_OVER, &[&max, &limit]).await?;
         }
         Ok(())
+    }
+
+    async fn install_for_update(&mut self, id: &str) -> Result<Option<Install>, StoreError> {
+        let row = self.row(INSTALL_FOR_UPDATE, &[&id]).await?;
+        row.map(|r| json(&r, 0)).transpose()
+    }
+
+    async fn put_install(&mut self, install: &Install) -> Result<(), StoreError> {
+        self.execute(PUT_INSTALL, &[&install.id, &as_json(install)])
+            .await
+    }
+
+    async fn installs_stored(&mut self) -> Result<i64, StoreError> {
+        self.cap_analytics_count(INSTALL_COUNT).await
+    }
+
+    async fn installs_added_on(
+        &mut self,
+        day: i64,
+        scope: InstallScope<'_>,
+    ) -> Result<i64, StoreError> {
+        self.cap_analytics_count(&analytics_day_key(day, &scope.counter_name()))
+            .await
+    }
+
+    async fn count_new_install(
+        &mut self,
+        day: i64,
+        scopes: &[InstallScope<'_>],
+    ) -> Result<(), StoreError> {
+        for scope in scopes {
+            let name = analytics_day_key(day, &scope.counter_name());
+            self.execute(BUMP_ANALYTICS_COUNT, &[&name]).await?;
+        }
+        self.execute(BUMP_ANALYTICS_COUNT, &[&INSTALL_COUNT]).await
     }
 }

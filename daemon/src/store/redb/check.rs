@@ -128,6 +128,7 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     check_orders(txn, report, &licenses)?;
     check_subscriptions(txn, report, &licenses)?;
     check_license_counter(txn, report)?;
+    check_installs(txn, report)?;
     for problem in super::replays::problems(txn)? {
         report.problem(problem);
     }
@@ -319,6 +320,31 @@ fn check_license_counter(
     Ok(())
 }
 
+/// Every analytics install decodes under its own id, and the install counter counts them.
+fn check_installs(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
+    let mut check = crate::store::install_check::InstallCheck::default();
+    let counted = match (
+        txn.open_table(ANALYTICS_INSTALLS),
+        txn.open_table(ANALYTICS_COUNTS),
+    ) {
+        (Ok(installs), Ok(counts)) => {
+            for row in installs.iter()? {
+                let (k, v) = row?;
+                check.row(k.value(), v.value());
+            }
+            counts.get(INSTALL_COUNT)?.map_or(0, |v| v.value())
+        }
+        // A file from before analytics: nothing to check.
+        (Err(redb::TableError::TableDoesNotExist(_)), _)
+        | (_, Err(redb::TableError::TableDoesNotExist(_))) => return Ok(()),
+        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+    };
+    for problem in check.finish(counted) {
+        report.problem(problem);
+    }
+    Ok(())
+}
+
 /// Every signing key stored decodes as JSON; a database without the signing-key table is
 /// sound.
 fn check_signing_keys(txn: &ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
@@ -379,6 +405,36 @@ mod tests {
         let text = report.problems.join("\n");
         assert!(text.contains("names a missing licence NOKEY"), "{text}");
         assert!(text.contains("licence counter says 5 but 0"), "{text}");
+    }
+
+    #[test]
+    fn an_install_under_another_id_one_that_does_not_decode_and_a_wrong_count_are_reported() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("db");
+        let store = RedbStore::open(&path, StoreOptions::default()).expect("open");
+        store.close().expect("close");
+        let db = Database::builder().open(&path).expect("open");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut installs = txn.open_table(ANALYTICS_INSTALLS).expect("table");
+            let install =
+                crate::license::install::Install::new("b".repeat(32), Default::default(), 1);
+            let json = serde_json::to_vec(&install).expect("json");
+            installs
+                .insert("a".repeat(32).as_str(), json.as_slice())
+                .expect("insert");
+            installs
+                .insert("c".repeat(32).as_str(), b"{}".as_slice())
+                .expect("insert");
+            let mut counts = txn.open_table(ANALYTICS_COUNTS).expect("table");
+            counts.insert(INSTALL_COUNT, 1).expect("insert");
+        }
+        txn.commit().expect("commit");
+        drop(db);
+        let text = check_file(&path).expect("check").problems.join("\n");
+        assert!(text.contains("is stored under another id"), "{text}");
+        assert!(text.contains("does not decode"), "{text}");
+        assert!(text.contains("install counter says 1 but 2"), "{text}");
     }
 
     #[test]

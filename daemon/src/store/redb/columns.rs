@@ -194,6 +194,14 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(REPLAYS, spec("replays_v1", Encoding::Json, true))?;
     v.visit(REPLAY_ORDER, spec("replay_order_v1", Encoding::Json, true))?;
     v.visit(
+        ANALYTICS_INSTALLS,
+        spec("analytics_installs_v1", Encoding::Json, true),
+    )?;
+    v.visit(
+        ANALYTICS_COUNTS,
+        spec("analytics_counts_v1", Encoding::Plain, true),
+    )?;
+    v.visit(
         SIGNING_KEYS,
         TableSpec {
             secret_rows: None,

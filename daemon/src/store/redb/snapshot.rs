@@ -4,6 +4,7 @@ use redb::ReadTransaction;
 
 use super::tables::*;
 use crate::license::history::HistoryEntry;
+use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::store::StoreError;
 
@@ -17,6 +18,18 @@ impl RedbReader {
     pub fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
         let table = self.txn.open_table(LICENSES)?;
         table.get(key)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// The analytics install with this id.
+    pub fn install(&self, id: &str) -> Result<Option<Install>, StoreError> {
+        let table = self.txn.open_table(ANALYTICS_INSTALLS)?;
+        table.get(id)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Installs stored (the count `analytics.maxInstalls` reads).
+    pub fn installs_stored(&self) -> Result<i64, StoreError> {
+        let table = self.txn.open_table(ANALYTICS_COUNTS)?;
+        Ok(table.get(INSTALL_COUNT)?.map_or(0, |v| v.value()))
     }
 
     /// The activation of `key` on `computer_id`.

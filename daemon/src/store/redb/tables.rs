@@ -60,6 +60,15 @@ pub const REPLAY_ORDER: TableDefinition<&str, &[u8]> = TableDefinition::new("rep
 /// Licence-signing keys by name (`licd-…`), JSON (`crate::signing::stored::StoredSigningKey`,
 /// private key included). Old keys stay after a rotation, so files they signed still verify.
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
+/// Analytics installs (AnalyticsAddInstallHttp …) by install id, JSON
+/// (`crate::license::install::Install`).
+pub const ANALYTICS_INSTALLS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("analytics_installs_v1");
+/// The counts the `[analytics]` caps read: [`INSTALL_COUNT`], and per UTC day and scope
+/// (`analytics_day_key`). Apart from `counters_v1`, so that analytics never touches the
+/// rows licence decisions read.
+pub const ANALYTICS_COUNTS: TableDefinition<&str, i64> =
+    TableDefinition::new("analytics_counts_v1");
 
 /// Customers by id, JSON (`crate::customers::Customer`): the one place a licence's e-mail and
 /// contact details live (a licence names its customer's id).
@@ -91,6 +100,15 @@ pub fn keys_created_on(day: i64) -> String {
 /// Counter name of new activations on a UTC day.
 pub fn activations_on(day: i64) -> String {
     format!("activations:{day}")
+}
+
+/// `analytics_counts_v1` key: installs stored (`maxInstalls`).
+pub const INSTALL_COUNT: &str = "installs";
+
+/// `analytics_counts_v1` key of the installs added on a UTC day under one scope
+/// (`InstallScope::counter_name`).
+pub fn analytics_day_key(day: i64, scope: &str) -> String {
+    format!("{day}\u{1f}{scope}")
 }
 
 /// `orders_v1` key: vendor (lower case), product id and order id, separated by a unit

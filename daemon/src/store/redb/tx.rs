@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::tables::*;
 use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
+use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
-use crate::store::tx::{Group, OrderRef, RememberedChange, Tx};
+use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
 
 /// A `replays_v1` value: the change remembered, with its time.
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,6 +53,8 @@ pub(crate) struct RedbTx<'t> {
     customers: Bytes<'t, &'static str>,
     customer_emails: Bytes<'t, &'static str>,
     customer_licenses: Table<'t, (&'static str, &'static str), ()>,
+    installs: Bytes<'t, &'static str>,
+    analytics_counts: Table<'t, &'static str, i64>,
 }
 
 impl<'t> RedbTx<'t> {
@@ -73,6 +76,8 @@ impl<'t> RedbTx<'t> {
             customers: txn.open_table(CUSTOMERS)?,
             customer_emails: txn.open_table(CUSTOMER_EMAILS)?,
             customer_licenses: txn.open_table(CUSTOMER_LICENSES)?,
+            installs: txn.open_table(ANALYTICS_INSTALLS)?,
+            analytics_counts: txn.open_table(ANALYTICS_COUNTS)?,
         })
     }
 
@@ -83,6 +88,16 @@ impl<'t> RedbTx<'t> {
     fn add(&mut self, name: &str, n: i64) -> Result<(), StoreError> {
         let value = self.counter(name)? + n;
         self.counters.insert(name, value)?;
+        Ok(())
+    }
+
+    fn analytics_count(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(self.analytics_counts.get(name)?.map_or(0, |v| v.value()))
+    }
+
+    fn analytics_add(&mut self, name: &str) -> Result<(), StoreError> {
+        let value = self.analytics_count(name)? + 1;
+        self.analytics_counts.insert(name, value)?;
         Ok(())
     }
 
@@ -348,6 +363,43 @@ impl Tx for RedbTx<'_> {
             encode(&entry)?.as_slice(),
         )?;
         Ok(())
+    }
+
+    async fn install_for_update(&mut self, id: &str) -> Result<Option<Install>, StoreError> {
+        // One writer: every install is locked for the whole batch.
+        self.installs
+            .get(id)?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn put_install(&mut self, install: &Install) -> Result<(), StoreError> {
+        self.installs
+            .insert(install.id.as_str(), encode(install)?.as_slice())?;
+        Ok(())
+    }
+
+    async fn installs_stored(&mut self) -> Result<i64, StoreError> {
+        self.analytics_count(INSTALL_COUNT)
+    }
+
+    async fn installs_added_on(
+        &mut self,
+        day: i64,
+        scope: InstallScope<'_>,
+    ) -> Result<i64, StoreError> {
+        self.analytics_count(&analytics_day_key(day, &scope.counter_name()))
+    }
+
+    async fn count_new_install(
+        &mut self,
+        day: i64,
+        scopes: &[InstallScope<'_>],
+    ) -> Result<(), StoreError> {
+        for scope in scopes {
+            self.analytics_add(&analytics_day_key(day, &scope.counter_name()))?;
+        }
+        self.analytics_add(INSTALL_COUNT)
     }
 }
 
