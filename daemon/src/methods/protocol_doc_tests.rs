@@ -158,6 +158,7 @@ fn parse(method: Method, args: &Args) -> Result<(), MethodError> {
         }
         "SubscribeToMailListHttp" => {
             subscribe_to_mail_list::SubscribeToMailList::parse(args).map(drop)
+        }
         "AnalyticsAddInstallHttp" => analytics_add_install::parse(args).map(drop),
         "AnalyticsUpdateInstallHttp" => analytics_update_install::parse(args).map(drop),
         "AnalyticsRemoveInstallHttp" => analytics_remove_install::parse(args).map(drop),

@@ -83,6 +83,8 @@ fn each_method_has_the_gate_it_had() {
         (
             "SubscribeToMailListHttp",
             Some("security.enableSubscribeToMailListHttp"),
+        ),
+        (
             "AnalyticsAddInstallHttp",
             Some("security.enablePublishAnalyticsApi"),
         ),

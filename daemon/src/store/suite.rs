@@ -740,6 +740,8 @@ async fn an_email_names_one_customer_who_owns_its_keys_until_erased(store: Arc<S
         assert_eq!(last.event, "customer_erased");
     }
     assert_eq!(r.customers().await.expect("all").len(), 1, "Bob stays");
+}
+
 fn add_install(key: Option<&str>, address: &str, caps: InstallCaps) -> AddInstall {
     AddInstall {
         fields: InstallFields {
