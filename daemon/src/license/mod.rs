@@ -4,6 +4,7 @@
 //! time and the policy taken from the configuration, and writes what the rule returns. That
 //! keeps every rule testable without a database and the store swappable.
 
+pub mod authorization_code;
 pub mod creation;
 pub mod dates;
 pub mod deactivation_code;

@@ -100,6 +100,7 @@ suite!(
     a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered,
     a_subscription_renews_all_its_keys_or_none,
     an_order_or_subscription_selects_only_the_calling_vendors_live_keys,
+    an_authorization_code_activates_once_and_wrong_codes_void_it,
     an_email_names_one_customer_who_owns_its_keys_until_erased,
     concurrent_installs_never_pass_a_cap_and_a_refused_one_stores_nothing,
     a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_not_found,
@@ -585,6 +586,147 @@ fn upgrade(key: &str) -> Upgrade {
         client: None,
         now: T0,
     }
+}
+
+fn issue_code(pc: &str, now: i64) -> super::commands::IssueAuthorizationCode {
+    super::commands::IssueAuthorizationCode {
+        email: "ann@example.com".into(),
+        computer_id: pc.into(),
+        now,
+        expires: now + 600,
+        check: Box::new(|_| Ok(())),
+        secret: [9; 32],
+    }
+}
+
+fn check_code(
+    code: &str,
+    pc: &str,
+    email: Option<&str>,
+    now: i64,
+) -> super::commands::CheckAuthorizationCode {
+    super::commands::CheckAuthorizationCode {
+        hash: crate::license::authorization_code::code_hash(&[9; 32], code),
+        computer_id: pc.into(),
+        email: email.map(str::to_string),
+        now,
+        max_attempts: 2,
+    }
+}
+
+async fn an_authorization_code_activates_once_and_wrong_codes_void_it(store: Arc<Store>) {
+    use super::commands::{CodeChecked, CodeIssued, SpendAuthorizationCode};
+    assert_eq!(
+        store
+            .run(issue_code("pc-1", T0), deadline())
+            .await
+            .expect("no customer"),
+        CodeIssued::NoLicense,
+        "an e-mail address that owns nothing gets no code"
+    );
+    let mut with_email = create("permanent", 1, 1, None);
+    with_email.template.email = Some("Ann@Example.com".into());
+    let key = store
+        .run(with_email, deadline())
+        .await
+        .expect("created")
+        .licenses[0]
+        .key
+        .clone();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        match store
+            .run(issue_code("pc-1", T0), deadline())
+            .await
+            .expect("issued")
+        {
+            CodeIssued::Mailed { license, code } => {
+                assert_eq!(license.key, key);
+                codes.push(code);
+            }
+            other => panic!("expected a code, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        store
+            .run(issue_code("pc-1", T0 + 10), deadline())
+            .await
+            .expect("limit"),
+        CodeIssued::HourlyLimit,
+        "three codes an hour per e-mail address"
+    );
+    let (first, second, third) = (&codes[0], &codes[1], &codes[2]);
+    assert_ne!(first, second);
+    // The right code, another computer: wrong, and counted against nobody without an e-mail.
+    let wrong_pc = store
+        .run(check_code(first, "pc-2", None, T0), deadline())
+        .await
+        .expect("check");
+    assert_eq!(wrong_pc, CodeChecked::Wrong { counted: 0 });
+    let ok = store
+        .run(check_code(first, "pc-1", None, T0), deadline())
+        .await
+        .expect("check");
+    assert_eq!(ok, CodeChecked::Activate { key: key.clone() });
+    let hash = crate::license::authorization_code::code_hash(&[9; 32], first);
+    assert!(
+        store
+            .run(SpendAuthorizationCode { hash: hash.clone() }, deadline())
+            .await
+            .expect("spend")
+    );
+    assert!(
+        !store
+            .run(SpendAuthorizationCode { hash }, deadline())
+            .await
+            .expect("spent once")
+    );
+    let again = store
+        .run(check_code(first, "pc-1", None, T0), deadline())
+        .await
+        .expect("check");
+    assert_eq!(again, CodeChecked::Spent, "a code activates once");
+    // Two wrong codes for the address void its two pending codes (max_attempts = 2).
+    let not_a_code = if first == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    for expected in [2, 2] {
+        let wrong = store
+            .run(
+                check_code(not_a_code, "pc-1", Some("ann@example.com"), T0),
+                deadline(),
+            )
+            .await
+            .expect("wrong");
+        assert_eq!(wrong, CodeChecked::Wrong { counted: expected });
+    }
+    for code in [second, third] {
+        let voided = store
+            .run(check_code(code, "pc-1", None, T0), deadline())
+            .await
+            .expect("check");
+        assert_eq!(
+            voided,
+            CodeChecked::Spent,
+            "voided after too many wrong codes"
+        );
+    }
+    // An hour later another code may be mailed; an expired one is spent.
+    let later = T0 + 3600;
+    assert!(matches!(
+        store
+            .run(issue_code("pc-1", later), deadline())
+            .await
+            .expect("issued"),
+        CodeIssued::Mailed { .. }
+    ));
+    let expired = store
+        .run(check_code(second, "pc-1", None, later + 601), deadline())
+        .await
+        .expect("check");
+    assert_eq!(expired, CodeChecked::Spent);
 }
 
 /// Keys made with an e-mail (any case), at once, belong to one customer; its e-mail changes

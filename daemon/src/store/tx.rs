@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::customers::Customer;
+use crate::license::authorization_code::AuthorizationCode;
 use crate::license::history::HistoryEntry;
 use crate::license::install::Install;
 use crate::license::refusal::Refusal;
@@ -319,6 +320,35 @@ pub trait Tx {
         id: &str,
         at: i64,
         change: &RememberedChange,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// The authorization code stored under `hash` (`license::authorization_code::code_hash`),
+    /// if any.
+    fn authorization_code(
+        &mut self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<AuthorizationCode>, StoreError>>;
+
+    /// Every stored authorization code of `email` (lower case), oldest first. The answer
+    /// holds until the transaction ends (a backend of several writers makes other
+    /// transactions that read the same e-mail's codes wait), so two requests for one address
+    /// never both pass its hourly limit, and a wrong code counted on one node voids the codes
+    /// another node is about to accept.
+    fn authorization_codes_of(
+        &mut self,
+        email: &str,
+    ) -> impl Future<Output = Result<Vec<AuthorizationCode>, StoreError>>;
+
+    /// Stores an authorization code, new or replacing the one with the same hash.
+    fn put_authorization_code(
+        &mut self,
+        code: &AuthorizationCode,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Removes an authorization code.
+    fn remove_authorization_code(
+        &mut self,
+        code: &AuthorizationCode,
     ) -> impl Future<Output = Result<(), StoreError>>;
 
     /// The analytics install with this id, locked for this transaction's change.

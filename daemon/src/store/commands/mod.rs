@@ -8,6 +8,7 @@
 
 mod activate;
 mod analytics;
+mod authorization_code;
 mod create_keys;
 mod customers;
 mod import_legacy;
@@ -17,6 +18,9 @@ mod update;
 
 pub use activate::{Activate, Activated};
 pub use analytics::{AddInstall, ChangeInstall};
+pub use authorization_code::{
+    CheckAuthorizationCode, CodeChecked, CodeIssued, IssueAuthorizationCode, SpendAuthorizationCode,
+};
 pub use create_keys::{CreateKeys, Created};
 pub use customers::{
     CustomerUpdated, EraseCustomer, Erased, RecordConsent, SetMailList, UpdateCustomer,

@@ -53,6 +53,9 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     // carries them.
     "command_ids",
     "strict_signatures",
+    // Authorization codes live minutes; export and migrate leave them out (a customer
+    // requests a new one), as the embedded backend's export does.
+    "authorization_codes",
 ];
 
 const TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()

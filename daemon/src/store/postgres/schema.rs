@@ -22,7 +22,7 @@ const MIGRATION_LOCK: i64 = 0x6c69_6364_0000_0001;
 /// to features ahead of time (V3 customers, V4 the mail outbox, V5 analytics), so the list
 /// may have a gap while a feature is on its way; a database is brought to each version
 /// newer than its own.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (5, V5)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (5, V5), (6, V6)];
 
 /// The newest schema this licd knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -181,6 +181,18 @@ CREATE TABLE analytics_counts (
     name text PRIMARY KEY,
     n bigint NOT NULL
 );
+";
+
+/// The authorization codes of activation by e-mailed code, by keyed hash (never the code),
+/// with the customer's e-mail address for the hourly limit and the wrong-code count.
+const V6: &str = "
+CREATE TABLE authorization_codes (
+    hash text PRIMARY KEY,
+    email text NOT NULL,
+    created bigint NOT NULL,
+    value jsonb NOT NULL
+);
+CREATE INDEX authorization_codes_by_email ON authorization_codes (email, created);
 ";
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

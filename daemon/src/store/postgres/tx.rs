@@ -26,6 +26,7 @@ use tokio_postgres::types::{Json, ToSql};
 
 use super::db_error;
 use crate::customers::{Customer, email_key};
+use crate::license::authorization_code::AuthorizationCode;
 use crate::license::history::HistoryEntry;
 use crate::license::install::Install;
 use crate::license::{Activation, License};
@@ -50,6 +51,15 @@ pub(super) const READ_COUNTER: &str =
     "SELECT coalesce(sum(n), 0)::bigint FROM counters WHERE counter = $1 AND day = $2";
 const BUMP_COUNTER: &str = "INSERT INTO counters (counter, day, shard, n) VALUES ($1, $2, $3, $4)
     ON CONFLICT (counter, day, shard) DO UPDATE SET n = counters.n + excluded.n";
+
+const AUTH_CODE: &str = "SELECT value FROM authorization_codes WHERE hash = $1";
+const AUTH_CODES_OF: &str = "SELECT value FROM authorization_codes WHERE email = $1
+    ORDER BY created, hash COLLATE \"C\"";
+const PUT_AUTH_CODE: &str = "INSERT INTO authorization_codes (hash, email, created, value)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT (hash) DO UPDATE SET email = excluded.email, created = excluded.created,
+    value = excluded.value";
+const REMOVE_AUTH_CODE: &str = "DELETE FROM authorization_codes WHERE hash = $1";
 
 const LICENSE_FOR_UPDATE: &str = "SELECT value FROM licenses WHERE key = $1 FOR UPDATE";
 const LICENSE_EXISTS: &str = "SELECT 1 FROM licenses WHERE key = $1";
@@ -562,6 +572,47 @@ impl Tx for PgTx<'_> {
         if estimate >= max {
             self.execute(PRUNE_REPLAYS_OVER, &[&max, &limit]).await?;
         }
+        Ok(())
+    }
+
+    async fn authorization_code(
+        &mut self,
+        hash: &str,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        match self.row(AUTH_CODE, &[&hash]).await? {
+            Some(row) => Ok(Some(json(&row, 0)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn authorization_codes_of(
+        &mut self,
+        email: &str,
+    ) -> Result<Vec<AuthorizationCode>, StoreError> {
+        // Held to the end of the transaction: the hourly limit and the wrong-code count of
+        // one address are decided by one node at a time.
+        self.lock_name(&format!("authcode\u{1f}{email}")).await?;
+        self.rows(AUTH_CODES_OF, &[&email])
+            .await?
+            .iter()
+            .map(|row| json(row, 0))
+            .collect()
+    }
+
+    async fn put_authorization_code(&mut self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        self.execute(
+            PUT_AUTH_CODE,
+            &[&code.hash, &code.email, &code.created, &as_json(code)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_authorization_code(
+        &mut self,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError> {
+        self.execute(REMOVE_AUTH_CODE, &[&code.hash]).await?;
         Ok(())
     }
 

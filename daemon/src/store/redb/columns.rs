@@ -127,6 +127,10 @@ pub(crate) struct TableSpec {
     pub secret_rows: Option<&'static [&'static str]>,
     /// Whether licence data lives here (import refuses a database where such a table has rows).
     pub data: bool,
+    /// Whether `licd export` carries the table. Short-lived rows (authorization codes, valid
+    /// minutes) are not carried: an export moves a database, and a code mailed before the
+    /// move can be requested again after it. Backups copy every table.
+    pub exported: bool,
 }
 
 impl TableSpec {
@@ -156,6 +160,7 @@ const fn spec(name: &'static str, encoding: Encoding, data: bool) -> TableSpec {
         encoding,
         secret_rows: Some(&[]),
         data,
+        exported: true,
     }
 }
 
@@ -206,6 +211,20 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
         TableSpec {
             secret_rows: None,
             ..spec("signing_keys_v1", Encoding::Json, true)
+        },
+    )?;
+    v.visit(
+        AUTH_CODES,
+        TableSpec {
+            exported: false,
+            ..spec("auth_codes_v1", Encoding::Json, false)
+        },
+    )?;
+    v.visit(
+        AUTH_CODES_BY_EMAIL,
+        TableSpec {
+            exported: false,
+            ..spec("auth_codes_by_email_v1", Encoding::Plain, false)
         },
     )?;
     Ok(())

@@ -87,6 +87,9 @@ impl TableVisitor for Exporter<'_> {
         def: TableDefinition<'static, K, V>,
         spec: TableSpec,
     ) -> Result<(), StoreError> {
+        if !spec.exported {
+            return Ok(());
+        }
         let table = match self.txn.open_table(def) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),

@@ -373,6 +373,8 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(SIGNING_KEYS)?;
     txn.open_table(REPLAYS)?;
     txn.open_table(REPLAY_ORDER)?;
+    txn.open_table(AUTH_CODES)?;
+    txn.open_table(AUTH_CODES_BY_EMAIL)?;
     txn.open_table(ANALYTICS_INSTALLS)?;
     txn.open_table(ANALYTICS_COUNTS)?;
     subscription_index::index_subscriptions(&txn)?;

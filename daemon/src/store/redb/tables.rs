@@ -60,6 +60,13 @@ pub const REPLAY_ORDER: TableDefinition<&str, &[u8]> = TableDefinition::new("rep
 /// Licence-signing keys by name (`licd-…`), JSON (`crate::signing::stored::StoredSigningKey`,
 /// private key included). Old keys stay after a rotation, so files they signed still verify.
 pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys_v1");
+/// Authorization codes by their keyed hash, JSON (`crate::license::authorization_code`): the
+/// codes RequestAuthorizationCodeForActivationHttp mailed, never the codes themselves.
+pub const AUTH_CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_codes_v1");
+/// The authorization codes of each e-mail address: (e-mail in lower case, code hash), for the
+/// hourly limit and for counting wrong codes against an address's pending codes.
+pub const AUTH_CODES_BY_EMAIL: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("auth_codes_by_email_v1");
 /// Analytics installs (AnalyticsAddInstallHttp …) by install id, JSON
 /// (`crate::license::install::Install`).
 pub const ANALYTICS_INSTALLS: TableDefinition<&str, &[u8]> =

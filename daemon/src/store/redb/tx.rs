@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tables::*;
 use crate::customers::Customer;
+use crate::license::authorization_code::AuthorizationCode;
 use crate::license::history::HistoryEntry;
 use crate::license::install::Install;
 use crate::license::{Activation, License};
@@ -50,6 +51,8 @@ pub(crate) struct RedbTx<'t> {
     signing_keys: Bytes<'t, &'static str>,
     replays: Bytes<'t, (&'static str, &'static str)>,
     replay_order: Bytes<'t, &'static str>,
+    auth_codes: Bytes<'t, &'static str>,
+    auth_codes_by_email: Table<'t, (&'static str, &'static str), ()>,
     customers: Bytes<'t, &'static str>,
     customer_emails: Bytes<'t, &'static str>,
     customer_licenses: Table<'t, (&'static str, &'static str), ()>,
@@ -73,6 +76,8 @@ impl<'t> RedbTx<'t> {
             signing_keys: txn.open_table(SIGNING_KEYS)?,
             replays: txn.open_table(REPLAYS)?,
             replay_order: txn.open_table(REPLAY_ORDER)?,
+            auth_codes: txn.open_table(AUTH_CODES)?,
+            auth_codes_by_email: txn.open_table(AUTH_CODES_BY_EMAIL)?,
             customers: txn.open_table(CUSTOMERS)?,
             customer_emails: txn.open_table(CUSTOMER_EMAILS)?,
             customer_licenses: txn.open_table(CUSTOMER_LICENSES)?,
@@ -362,6 +367,57 @@ impl Tx for RedbTx<'_> {
             replay_order_key(at, vendor, id).as_str(),
             encode(&entry)?.as_slice(),
         )?;
+        Ok(())
+    }
+
+    async fn authorization_code(
+        &mut self,
+        hash: &str,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        match self.auth_codes.get(hash)? {
+            Some(value) => Ok(Some(decode(value.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn authorization_codes_of(
+        &mut self,
+        email: &str,
+    ) -> Result<Vec<AuthorizationCode>, StoreError> {
+        let mut hashes = Vec::new();
+        for entry in self.auth_codes_by_email.range((email, "")..)? {
+            let (key, _) = entry?;
+            let (of, hash) = key.value();
+            if of != email {
+                break;
+            }
+            hashes.push(hash.to_string());
+        }
+        let mut codes = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            if let Some(value) = self.auth_codes.get(hash.as_str())? {
+                codes.push(decode::<AuthorizationCode>(value.value())?);
+            }
+        }
+        codes.sort_by(|a, b| (a.created, &a.hash).cmp(&(b.created, &b.hash)));
+        Ok(codes)
+    }
+
+    async fn put_authorization_code(&mut self, code: &AuthorizationCode) -> Result<(), StoreError> {
+        self.auth_codes
+            .insert(code.hash.as_str(), encode(code)?.as_slice())?;
+        self.auth_codes_by_email
+            .insert((code.email.as_str(), code.hash.as_str()), ())?;
+        Ok(())
+    }
+
+    async fn remove_authorization_code(
+        &mut self,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError> {
+        self.auth_codes.remove(code.hash.as_str())?;
+        self.auth_codes_by_email
+            .remove((code.email.as_str(), code.hash.as_str()))?;
         Ok(())
     }
 
