@@ -19,6 +19,7 @@ mod embedded;
 mod error;
 pub mod lock;
 pub mod maintenance;
+pub mod outbox;
 pub mod permissions;
 /// The PostgreSQL backend, in folder `postgres/`.
 mod postgres;

@@ -9,6 +9,7 @@
 mod activate;
 mod create_keys;
 mod import_legacy;
+mod mail;
 mod release;
 mod signing_key;
 mod update;
@@ -16,6 +17,7 @@ mod update;
 pub use activate::{Activate, Activated};
 pub use create_keys::{CreateKeys, Created};
 pub use import_legacy::{ImportLegacy, LegacyImported, LegacyLicense};
+pub use mail::{ClaimMail, Claimed, EnqueueMail, ListMail};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
 pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};

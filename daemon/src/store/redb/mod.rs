@@ -14,6 +14,7 @@ pub mod import;
 mod jobs;
 mod lazy;
 mod license_search;
+mod outbox;
 pub(crate) mod replays;
 mod signing_keys;
 mod snapshot;
@@ -372,6 +373,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(SIGNING_KEYS)?;
     txn.open_table(REPLAYS)?;
     txn.open_table(REPLAY_ORDER)?;
+    txn.open_table(MAIL_OUTBOX)?;
     subscription_index::index_subscriptions(&txn)?;
     vendor_groups::index_vendor_groups(&txn)?;
     txn.commit()?;

@@ -14,6 +14,7 @@ use crate::license::history::HistoryEntry;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
+use crate::store::outbox::{OutgoingMail, QueuedMail};
 use crate::store::tx::{Group, OrderRef, RememberedChange, Tx};
 
 /// A `replays_v1` value: the change remembered, with its time.
@@ -48,6 +49,7 @@ pub(crate) struct RedbTx<'t> {
     signing_keys: Bytes<'t, &'static str>,
     replays: Bytes<'t, (&'static str, &'static str)>,
     replay_order: Bytes<'t, &'static str>,
+    mail_outbox: Bytes<'t, i64>,
 }
 
 impl<'t> RedbTx<'t> {
@@ -66,6 +68,7 @@ impl<'t> RedbTx<'t> {
             signing_keys: txn.open_table(SIGNING_KEYS)?,
             replays: txn.open_table(REPLAYS)?,
             replay_order: txn.open_table(REPLAY_ORDER)?,
+            mail_outbox: txn.open_table(MAIL_OUTBOX)?,
         })
     }
 
@@ -307,6 +310,52 @@ impl Tx for RedbTx<'_> {
             encode(&entry)?.as_slice(),
         )?;
         Ok(())
+    }
+
+    async fn enqueue_mail(&mut self, mail: &OutgoingMail, at: i64) -> Result<i64, StoreError> {
+        let id = i64::try_from(self.next(MAIL_SEQ)?)
+            .map_err(|_| StoreError::Corrupt("sequence mail_seq".into()))?
+            + 1;
+        super::outbox::enqueue(&mut self.mail_outbox, id, mail, at)?;
+        Ok(id)
+    }
+
+    async fn claim_due_mail(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        super::outbox::claim_due(&mut self.mail_outbox, now, lease_until, limit)
+    }
+
+    async fn next_mail_due(&mut self) -> Result<Option<i64>, StoreError> {
+        super::outbox::next_due(&self.mail_outbox)
+    }
+
+    async fn queued_mail(&mut self) -> Result<Vec<QueuedMail>, StoreError> {
+        super::outbox::all(&self.mail_outbox)
+    }
+
+    async fn remove_mail(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.mail_outbox.remove(id)?.is_some())
+    }
+
+    async fn mail_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        super::outbox::update(&mut self.mail_outbox, id, |state| {
+            state.attempts = state.attempts.saturating_add(1);
+            state.next_try_at = next_try_at;
+            state.last_error = Some(crate::store::outbox::short_error(error));
+        })
+    }
+
+    async fn retry_mail(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        super::outbox::update(&mut self.mail_outbox, id, |state| state.next_try_at = at)
     }
 }
 
