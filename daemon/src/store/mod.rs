@@ -20,6 +20,7 @@ mod error;
 mod install_check;
 pub mod lock;
 pub mod maintenance;
+pub mod outbox;
 pub mod permissions;
 /// The PostgreSQL backend, in folder `postgres/`.
 mod postgres;

@@ -104,6 +104,7 @@ suite!(
     an_email_names_one_customer_who_owns_its_keys_until_erased,
     concurrent_installs_never_pass_a_cap_and_a_refused_one_stores_nothing,
     a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_not_found,
+    queued_mail_is_claimed_by_one_sender_until_its_claim_ends_and_leaves_when_sent,
 );
 
 fn deadline() -> Instant {
@@ -1009,4 +1010,106 @@ async fn a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_
     let read = store.read().await.expect("read");
     assert!(read.install(&unknown).await.expect("read").is_none());
     assert_eq!(read.installs_stored().await.expect("count"), 1);
+}
+
+fn test_mail(to: &str) -> super::outbox::OutgoingMail {
+    super::outbox::OutgoingMail {
+        to: to.into(),
+        subject: "s".into(),
+        body: "b".into(),
+        template: "Test".into(),
+    }
+}
+
+async fn claim(store: &Store, now: i64, limit: usize) -> (Vec<i64>, Option<i64>) {
+    let lease_until = now + 60;
+    let claimed = store
+        .run(
+            super::commands::ClaimMail {
+                now,
+                lease_until,
+                limit,
+            },
+            deadline(),
+        )
+        .await
+        .expect("claim");
+    let ids = claimed.mail.iter().map(|m| m.id).collect();
+    (ids, claimed.next_due)
+}
+
+async fn mail_change(store: &Store, change: super::outbox::MailChange) -> bool {
+    store.run(change, deadline()).await.expect("mail change")
+}
+
+async fn queued_mail_is_claimed_by_one_sender_until_its_claim_ends_and_leaves_when_sent(
+    store: Arc<Store>,
+) {
+    use super::outbox::MailChange;
+    let mut ids = Vec::new();
+    for to in ["a@example.com", "b@example.com", "c@example.com"] {
+        let enqueue = super::commands::EnqueueMail {
+            mail: test_mail(to),
+            at: T0,
+        };
+        ids.push(store.run(enqueue, deadline()).await.expect("enqueue"));
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids {ids:?}");
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+
+    assert_eq!(claim(&store, T0, 2).await, (vec![a, b], Some(T0)));
+    assert_eq!(claim(&store, T0, 2).await, (vec![c], Some(T0 + 60)));
+    // Claimed mail is nobody's to take until the claim ends.
+    assert_eq!(claim(&store, T0 + 59, 10).await, (vec![], Some(T0 + 60)));
+    assert_eq!(claim(&store, T0 + 60, 10).await.0, vec![a, b, c]);
+
+    assert!(mail_change(&store, MailChange::Sent(a)).await);
+    assert!(
+        !mail_change(&store, MailChange::Sent(a)).await,
+        "sent twice"
+    );
+    let failed = MailChange::Failed {
+        id: b,
+        next_try_at: T0 + 200,
+        error: "451 try again later".into(),
+    };
+    assert!(mail_change(&store, failed).await);
+    assert!(mail_change(&store, MailChange::Drop(c)).await);
+    let listed = store
+        .run(super::commands::ListMail, deadline())
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let left = &listed[0];
+    assert_eq!((left.id, left.attempts), (b, 1));
+    assert_eq!(left.next_try_at, T0 + 200);
+    assert_eq!(left.queued_at, T0);
+    assert_eq!(left.last_error.as_deref(), Some("451 try again later"));
+    assert_eq!(left.mail, test_mail("b@example.com"));
+
+    assert_eq!(claim(&store, T0 + 150, 10).await.0, Vec::<i64>::new());
+    assert!(
+        mail_change(
+            &store,
+            MailChange::Retry {
+                id: b,
+                at: T0 + 150
+            }
+        )
+        .await
+    );
+    assert_eq!(claim(&store, T0 + 150, 10).await.0, vec![b]);
+    assert!(!mail_change(&store, MailChange::Drop(a)).await);
+    // A new message never takes a delivered one's id.
+    let next = store
+        .run(
+            super::commands::EnqueueMail {
+                mail: test_mail("d@example.com"),
+                at: T0,
+            },
+            deadline(),
+        )
+        .await
+        .expect("enqueue");
+    assert!(next > c);
 }

@@ -15,6 +15,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::outbox::{OutgoingMail, QueuedMail};
 use crate::customers::Customer;
 use crate::license::authorization_code::AuthorizationCode;
 use crate::license::history::HistoryEntry;
@@ -378,4 +379,45 @@ pub trait Tx {
         day: i64,
         scopes: &[InstallScope<'_>],
     ) -> impl Future<Output = Result<(), StoreError>>;
+    /// Puts `mail` in the outbox, due at once, queued at `at`; returns its id. Call it in
+    /// the transaction of the change that causes the mail: the mail is then durable exactly
+    /// when the change is, and a refused change sends nothing.
+    fn enqueue_mail(
+        &mut self,
+        mail: &OutgoingMail,
+        at: i64,
+    ) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// Claims up to `limit` messages due at `now` (oldest due first) for one sender: each
+    /// is given `lease_until` as its next try, so no other sender takes it meanwhile and a
+    /// sender that died holding it leaves it due again then. Two senders claiming at the
+    /// same moment take different messages (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    fn claim_due_mail(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<QueuedMail>, StoreError>>;
+
+    /// The earliest next try among the queued messages, if any is queued.
+    fn next_mail_due(&mut self) -> impl Future<Output = Result<Option<i64>, StoreError>>;
+
+    /// Every queued message, by id.
+    fn queued_mail(&mut self) -> impl Future<Output = Result<Vec<QueuedMail>, StoreError>>;
+
+    /// Removes message `id` from the outbox (it was delivered, or an operator dropped it);
+    /// false when no such message is queued.
+    fn remove_mail(&mut self, id: i64) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Records a failed attempt of message `id`: one attempt more, `error`, and its next try
+    /// at `next_try_at`; false when no such message is queued.
+    fn mail_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        error: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Makes message `id` due at `at`; false when no such message is queued.
+    fn retry_mail(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool, StoreError>>;
 }

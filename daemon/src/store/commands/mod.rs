@@ -12,6 +12,7 @@ mod authorization_code;
 mod create_keys;
 mod customers;
 mod import_legacy;
+mod mail;
 mod release;
 mod signing_key;
 mod update;
@@ -26,6 +27,7 @@ pub use customers::{
     CustomerUpdated, EraseCustomer, Erased, RecordConsent, SetMailList, UpdateCustomer,
 };
 pub use import_legacy::{ImportLegacy, LegacyImported, LegacyLicense};
+pub use mail::{ClaimMail, Claimed, EnqueueMail, ListMail};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
 pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};

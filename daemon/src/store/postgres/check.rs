@@ -48,6 +48,7 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     "replays",
     "analytics_installs",
     "analytics_counts",
+    "mail_outbox",
     // Short-lived, of the nodes only (a lost COMMIT's look-up, strict signatures in their
     // window): nothing to check against the licences, and neither export nor migrate
     // carries them.
@@ -87,6 +88,7 @@ const SUBSCRIPTIONS: &str = "SELECT s.subscription_id, s.key, l.value->>'subscri
     l.key IS NOT NULL FROM subscriptions s LEFT JOIN licenses l ON l.key = s.key";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys";
 const INSTALLS: &str = "SELECT id, value::text FROM analytics_installs";
+const MAIL_OUTBOX: &str = "SELECT id, message FROM mail_outbox";
 const CURRENT_KEY_MISSING: &str = "SELECT convert_from(m.value, 'UTF8') FROM meta m
     WHERE m.name = 'current_signing_key'
       AND NOT EXISTS (SELECT 1 FROM signing_keys s WHERE s.name = convert_from(m.value, 'UTF8'))";
@@ -113,6 +115,7 @@ pub(super) async fn check(client: &mut Client) -> Result<CheckReport, StoreError
         report.license_counter(&txn).await?;
         report.installs(&txn).await?;
         report.signing_keys(&txn).await?;
+        report.mail_outbox(&txn).await?;
     }
     // A read-only transaction: ending it either way changes nothing.
     txn.rollback().await.map_err(db_error)?;
@@ -369,6 +372,18 @@ impl Report {
     }
 
     /// Every signing key decodes under its own name, and the current one exists.
+    /// Every queued message decodes.
+    async fn mail_outbox(&mut self, txn: &Transaction<'_>) -> Result<(), StoreError> {
+        each_row(txn, MAIL_OUTBOX, |row| {
+            let id: i64 = get(row, 0)?;
+            if decoded::<crate::store::outbox::OutgoingMail>(row, 1)?.is_err() {
+                self.problem(format!("queued mail {id} does not decode"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn signing_keys(&mut self, txn: &Transaction<'_>) -> Result<(), StoreError> {
         each_row(txn, SIGNING_KEYS, |row| {
             let name: String = get(row, 0)?;

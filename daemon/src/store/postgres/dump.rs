@@ -44,6 +44,9 @@ const CUSTOMER_LICENSES: &str = "SELECT customer_id, key FROM customer_licenses
 const INSTALLS: &str = "SELECT id, value FROM analytics_installs ORDER BY id COLLATE \"C\"";
 const ANALYTICS_COUNTS: &str = "SELECT name, n FROM analytics_counts ORDER BY name COLLATE \"C\"";
 const SIGNING_KEYS: &str = "SELECT name, value FROM signing_keys ORDER BY name COLLATE \"C\"";
+const MAIL_OUTBOX: &str = "SELECT id, queued_at, next_try_at, attempts, last_error, message
+    FROM mail_outbox ORDER BY id";
+const MAIL_SEQ: &str = "SELECT coalesce(max(id), 0) FROM mail_outbox";
 
 /// Connects to the database of `settings` and writes its export to `out`.
 pub async fn export_database(
@@ -223,6 +226,22 @@ async fn write_rows(
             )
         })
         .await?;
+        // Pending mail may hold authorization codes: a secret, as on redb.
+        each_row(txn, MAIL_OUTBOX, |r| {
+            let mail = super::outbox::queued(r)?;
+            let id = mail.id;
+            let state = crate::store::outbox::MailState {
+                mail: mail.mail,
+                queued_at: mail.queued_at,
+                attempts: mail.attempts,
+                next_try_at: mail.next_try_at,
+                last_error: mail.last_error,
+            };
+            let value =
+                serde_json::to_value(&state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            lines.row("mail_outbox_v1", json!(id), value)
+        })
+        .await?;
     }
     Ok(())
 }
@@ -247,5 +266,11 @@ async fn write_counters(txn: &Transaction<'_>, lines: &mut Lines<'_>) -> Result<
     let next = txn.query_one(NEXT_SEQ, &[]).await.map_err(db_error)?;
     let (history, releases): (i64, i64) = (column(&next, 0)?, column(&next, 1)?);
     lines.row("counters_v1", json!("history_seq"), json!(history))?;
-    lines.row("counters_v1", json!("release_seq"), json!(releases))
+    lines.row("counters_v1", json!("release_seq"), json!(releases))?;
+    let last_mail = txn.query_one(MAIL_SEQ, &[]).await.map_err(db_error)?;
+    lines.row(
+        "counters_v1",
+        json!("mail_seq"),
+        json!(column::<i64>(&last_mail, 0)?),
+    )
 }

@@ -103,6 +103,11 @@ const TABLES: &[(&str, &str)] = &[
         "analytics_counts",
         "INSERT INTO analytics_counts (name, n) VALUES ($1, $2)",
     ),
+    (
+        "mail_outbox",
+        "INSERT INTO mail_outbox (queued_at, next_try_at, attempts, last_error, message)
+         VALUES ($1, $2, $3, $4, $5)",
+    ),
 ];
 
 /// The entries of `customers` and `customer_licenses` in [`TABLES`].
@@ -111,6 +116,9 @@ const CUSTOMER_LICENSES: usize = 12;
 /// The entries of `analytics_installs` and `analytics_counts` in [`TABLES`].
 const INSTALLS: usize = 13;
 const ANALYTICS_COUNTS: usize = 14;
+
+/// The entry of `mail_outbox` in [`TABLES`].
+const OUTBOX: usize = 15;
 
 /// Export lines, sent one whole line at a time from a blocking thread (an export being
 /// written, a file being read) to [`load_export`].
@@ -351,6 +359,23 @@ impl<'a, 't> Loader<'a, 't> {
                 let outcome = Json(&value["outcome"]);
                 self.write(8, &[&vendor, &id, &at, &method, &outcome]).await
             }
+            // Pending mail gets new ids (an identity column), in the export's order.
+            "mail_outbox_v1" => {
+                let state: crate::store::outbox::MailState = serde_json::from_value(value)
+                    .map_err(|e| StoreError::Unusable(format!("a queued mail: {e}")))?;
+                let attempts = i32::try_from(state.attempts).unwrap_or(i32::MAX);
+                self.write(
+                    OUTBOX,
+                    &[
+                        &state.queued_at,
+                        &state.next_try_at,
+                        &attempts,
+                        &state.last_error,
+                        &Json(&state.mail),
+                    ],
+                )
+                .await
+            }
             // PostgreSQL keeps the memory's age order as an index (`replays_by_age`).
             "replay_order_v1" => Ok(()),
             "customers_v1" => {
@@ -414,7 +439,13 @@ impl<'a, 't> Loader<'a, 't> {
         let (counter, day) = match name.split_once(':') {
             None if name == "licences" => (COUNT_LICENSES, 0),
             // Sequences and the batch number: identity columns and no batches here.
-            None if matches!(name, "batch_seq" | "release_seq" | "history_seq") => return Ok(()),
+            None if matches!(
+                name,
+                "batch_seq" | "release_seq" | "history_seq" | "mail_seq"
+            ) =>
+            {
+                return Ok(());
+            }
             Some(("activations", day)) => (COUNT_ACTIVATIONS, parse_day(day)?),
             Some(("keys_created", day)) => (COUNT_KEYS_CREATED, parse_day(day)?),
             _ => {

@@ -15,6 +15,7 @@ mod direct;
 pub(super) mod dump;
 pub(super) mod load;
 pub(super) mod maintenance;
+mod outbox;
 mod outcome;
 mod schema;
 mod snapshot;

@@ -284,3 +284,60 @@ async fn the_replay_memory_keeps_at_most_its_row_bound_dropping_the_oldest() {
         "the oldest rows go first"
     );
 }
+
+/// Two nodes' senders never claim one message: a row another transaction has locked is
+/// skipped, not waited for (without `SKIP LOCKED` this claim would wait for the lock and
+/// fail at the statement timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_claimed_by_another_node_is_skipped_not_waited_for() {
+    use crate::store::commands::{ClaimMail, EnqueueMail};
+    use crate::store::outbox::OutgoingMail;
+    let Some((_pg, url)) = fresh().await else {
+        return;
+    };
+    let store = PgStore::open(&settings(url.clone()), &StoreOptions::default())
+        .await
+        .expect("open");
+    let deadline = || Instant::now() + Duration::from_secs(30);
+    let mut ids = Vec::new();
+    for to in ["a@example.com", "b@example.com"] {
+        let mail = OutgoingMail {
+            to: to.into(),
+            subject: "s".into(),
+            body: "b".into(),
+            template: "Test".into(),
+        };
+        ids.push(
+            store
+                .run(EnqueueMail { mail, at: 100 }, deadline())
+                .await
+                .expect("enqueue"),
+        );
+    }
+    // Another node in the middle of its claim of the first message.
+    let mut other = super::direct::connection(&settings(url))
+        .await
+        .expect("connect");
+    let txn = other.transaction().await.expect("begin");
+    txn.execute(
+        "SELECT id FROM mail_outbox WHERE id = $1 FOR UPDATE",
+        &[&ids[0]],
+    )
+    .await
+    .expect("lock");
+    let started = Instant::now();
+    let claim = ClaimMail {
+        now: 100,
+        lease_until: 160,
+        limit: 10,
+    };
+    let claimed = store.run(claim, deadline()).await.expect("claim");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the claim waited"
+    );
+    let got: Vec<i64> = claimed.mail.iter().map(|m| m.id).collect();
+    assert_eq!(got, vec![ids[1]]);
+    txn.rollback().await.expect("rollback");
+    store.close().expect("close");
+}

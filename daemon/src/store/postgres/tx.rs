@@ -33,6 +33,7 @@ use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
 use crate::store::embedded::tables::{INSTALL_COUNT, analytics_day_key};
+use crate::store::outbox::{OutgoingMail, QueuedMail};
 use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
 
 /// Rows per counter: enough that 16 nodes' worth of concurrent commands rarely pick the
@@ -225,7 +226,11 @@ impl<'c> PgTx<'c> {
         db_error(e)
     }
 
-    async fn rows(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+    pub(super) async fn rows(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
         let statement = match self.txn.prepare_cached(sql).await {
             Ok(s) => s,
             Err(e) => return Err(self.failed(e)),
@@ -236,11 +241,19 @@ impl<'c> PgTx<'c> {
         }
     }
 
-    async fn row(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, StoreError> {
+    pub(super) async fn row(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, StoreError> {
         Ok(self.rows(sql, params).await?.into_iter().next())
     }
 
-    async fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<(), StoreError> {
+    pub(super) async fn execute(
+        &mut self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<(), StoreError> {
         let statement = match self.txn.prepare_cached(sql).await {
             Ok(s) => s,
             Err(e) => return Err(self.failed(e)),
@@ -649,5 +662,43 @@ impl Tx for PgTx<'_> {
             self.execute(BUMP_ANALYTICS_COUNT, &[&name]).await?;
         }
         self.execute(BUMP_ANALYTICS_COUNT, &[&INSTALL_COUNT]).await
+    }
+
+    async fn enqueue_mail(&mut self, mail: &OutgoingMail, at: i64) -> Result<i64, StoreError> {
+        super::outbox::enqueue(self, mail, at).await
+    }
+
+    async fn claim_due_mail(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        super::outbox::claim_due(self, now, lease_until, limit).await
+    }
+
+    async fn next_mail_due(&mut self) -> Result<Option<i64>, StoreError> {
+        super::outbox::next_due(self).await
+    }
+
+    async fn queued_mail(&mut self) -> Result<Vec<QueuedMail>, StoreError> {
+        super::outbox::all(self).await
+    }
+
+    async fn remove_mail(&mut self, id: i64) -> Result<bool, StoreError> {
+        super::outbox::remove(self, id).await
+    }
+
+    async fn mail_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        super::outbox::failed(self, id, next_try_at, error).await
+    }
+
+    async fn retry_mail(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        super::outbox::retry(self, id, at).await
     }
 }

@@ -138,6 +138,9 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for problem in super::vendor_groups::problems(txn)? {
         report.problem(problem);
     }
+    for problem in super::outbox::problems(txn)? {
+        report.problem(problem);
+    }
     check_signing_keys(txn, report)
 }
 

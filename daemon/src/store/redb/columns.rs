@@ -198,6 +198,15 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     )?;
     v.visit(REPLAYS, spec("replays_v1", Encoding::Json, true))?;
     v.visit(REPLAY_ORDER, spec("replay_order_v1", Encoding::Json, true))?;
+    // Every row is a secret: a queued body may hold an authorization code, so
+    // `--no-secrets` leaves pending mail out.
+    v.visit(
+        MAIL_OUTBOX,
+        TableSpec {
+            secret_rows: None,
+            ..spec("mail_outbox_v1", Encoding::Json, true)
+        },
+    )?;
     v.visit(
         ANALYTICS_INSTALLS,
         spec("analytics_installs_v1", Encoding::Json, true),

@@ -15,6 +15,7 @@ pub mod import;
 mod jobs;
 mod lazy;
 mod license_search;
+mod outbox;
 pub(crate) mod replays;
 mod signing_keys;
 mod snapshot;
@@ -377,6 +378,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(AUTH_CODES_BY_EMAIL)?;
     txn.open_table(ANALYTICS_INSTALLS)?;
     txn.open_table(ANALYTICS_COUNTS)?;
+    txn.open_table(MAIL_OUTBOX)?;
     subscription_index::index_subscriptions(&txn)?;
     vendor_groups::index_vendor_groups(&txn)?;
     customers::link_stored_emails(&txn)?;

@@ -88,6 +88,10 @@ pub const CUSTOMER_EMAILS: TableDefinition<&str, &[u8]> =
 /// customer owns (`Tx::license_keys_of_customer`).
 pub const CUSTOMER_LICENSES: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("customer_licenses_v1");
+/// The mail outbox (`crate::store::outbox`): outbox id → the message and its delivery state,
+/// JSON (`MailState`). A delivered message is deleted; the outbox holds only what is still
+/// to be sent, so a scan of it is short.
+pub const MAIL_OUTBOX: TableDefinition<i64, &[u8]> = TableDefinition::new("mail_outbox_v1");
 
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENSE_COUNT: &str = "licences";
@@ -98,6 +102,9 @@ pub const BATCH_SEQ: &str = "batch_seq";
 pub const RELEASE_SEQ: &str = "release_seq";
 /// Counter: next history sequence number.
 pub const HISTORY_SEQ: &str = "history_seq";
+/// Counter: next mail-outbox id (ids are never reused, so `licd mail drop ID` never hits a
+/// newer message that took a delivered one's number).
+pub const MAIL_SEQ: &str = "mail_seq";
 
 /// Counter name of keys created on a UTC day.
 pub fn keys_created_on(day: i64) -> String {

@@ -17,6 +17,7 @@ use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
+use crate::store::outbox::{OutgoingMail, QueuedMail};
 use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
 
 /// A `replays_v1` value: the change remembered, with its time.
@@ -58,6 +59,7 @@ pub(crate) struct RedbTx<'t> {
     customer_licenses: Table<'t, (&'static str, &'static str), ()>,
     installs: Bytes<'t, &'static str>,
     analytics_counts: Table<'t, &'static str, i64>,
+    mail_outbox: Bytes<'t, i64>,
 }
 
 impl<'t> RedbTx<'t> {
@@ -83,6 +85,7 @@ impl<'t> RedbTx<'t> {
             customer_licenses: txn.open_table(CUSTOMER_LICENSES)?,
             installs: txn.open_table(ANALYTICS_INSTALLS)?,
             analytics_counts: txn.open_table(ANALYTICS_COUNTS)?,
+            mail_outbox: txn.open_table(MAIL_OUTBOX)?,
         })
     }
 
@@ -456,6 +459,52 @@ impl Tx for RedbTx<'_> {
             self.analytics_add(&analytics_day_key(day, &scope.counter_name()))?;
         }
         self.analytics_add(INSTALL_COUNT)
+    }
+
+    async fn enqueue_mail(&mut self, mail: &OutgoingMail, at: i64) -> Result<i64, StoreError> {
+        let id = i64::try_from(self.next(MAIL_SEQ)?)
+            .map_err(|_| StoreError::Corrupt("sequence mail_seq".into()))?
+            + 1;
+        super::outbox::enqueue(&mut self.mail_outbox, id, mail, at)?;
+        Ok(id)
+    }
+
+    async fn claim_due_mail(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedMail>, StoreError> {
+        super::outbox::claim_due(&mut self.mail_outbox, now, lease_until, limit)
+    }
+
+    async fn next_mail_due(&mut self) -> Result<Option<i64>, StoreError> {
+        super::outbox::next_due(&self.mail_outbox)
+    }
+
+    async fn queued_mail(&mut self) -> Result<Vec<QueuedMail>, StoreError> {
+        super::outbox::all(&self.mail_outbox)
+    }
+
+    async fn remove_mail(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.mail_outbox.remove(id)?.is_some())
+    }
+
+    async fn mail_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        super::outbox::update(&mut self.mail_outbox, id, |state| {
+            state.attempts = state.attempts.saturating_add(1);
+            state.next_try_at = next_try_at;
+            state.last_error = Some(crate::store::outbox::short_error(error));
+        })
+    }
+
+    async fn retry_mail(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        super::outbox::update(&mut self.mail_outbox, id, |state| state.next_try_at = at)
     }
 }
 
