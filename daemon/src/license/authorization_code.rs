@@ -127,11 +127,11 @@ pub fn expiry(now: i64, minutes: f64) -> i64 {
 /// client may use (`in_use`: the product, version and usability rule activation applies,
 /// `super::validation::check_in_use`) and that either has a free activation or is already
 /// activated on the requesting computer (`activated_here`; the code then re-validates it).
-pub fn pick_license<'a>(
-    licenses: &'a [License],
+pub fn pick_license(
+    licenses: &[License],
     in_use: impl Fn(&License) -> bool,
     activated_here: impl Fn(&License) -> bool,
-) -> Option<&'a License> {
+) -> Option<&License> {
     licenses
         .iter()
         .find(|license| in_use(license) && (license.available() > 0 || activated_here(license)))
