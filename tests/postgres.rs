@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::util::{LICD, TestConfig, TestDaemon, send_raw};
+use crate::util::{LICD, TestConfig, TestDaemon, cli_ok, send_raw};
 
 mod commit_cutter;
 mod load;
@@ -59,6 +59,42 @@ fn a_node_on_postgresql_activates_and_validates_and_keeps_only_its_admin_socket_
         .collect();
     entries.sort();
     assert_eq!(entries, ["admin.sock"]);
+}
+
+#[test]
+fn admin_commands_with_no_node_running_work_on_the_shared_database_not_a_redb_file() {
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let mut d = TestDaemon::start(&on_postgres(&url));
+    let key = d.create_key("is_numberofactivationsperkey=2&is_orderid=NO-NODE-1");
+    d.activate(&key, "pc-1").expect_ok();
+    assert_eq!(d.stop(), Some(0));
+    // No node runs: the commands reach PostgreSQL themselves.
+    let listed = cli_ok(d.cli(&["keys", "list"]));
+    assert!(listed.contains(&key), "{listed}");
+    let shown = cli_ok(d.cli(&["keys", "show", &key]));
+    assert!(
+        shown.contains("pc-1") && shown.contains("NO-NODE-1"),
+        "{shown}"
+    );
+    cli_ok(d.cli(&["keys", "revoke", &key]));
+    let entries: Vec<String> = std::fs::read_dir(d.data_dir())
+        .expect("the data directory")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        !entries.iter().any(|e| e.ends_with(".redb")),
+        "no redb file was made: {entries:?}"
+    );
+    // The revocation is in the shared database: a node started afterwards refuses the key.
+    let d = TestDaemon::start(&on_postgres(&url));
+    d.activate(&key, "pc-2").expect_error(201);
 }
 
 /// `n` activations of `key` on computers `pc-0`… released at once, spread over `nodes` in

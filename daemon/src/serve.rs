@@ -26,7 +26,7 @@ use crate::reload::{self, ConfigSource};
 use crate::state::AppState;
 use crate::store::data_dir::{self, DataDirError};
 use crate::store::lock::DaemonLock;
-use crate::store::{PostgresSettings, Store, StoreError, StoreOptions, permissions};
+use crate::store::{Store, StoreError, StoreOptions, permissions};
 
 /// Why the server could not start or stop cleanly. Each message says what to do; none
 /// repeats its cause (an OS reason is part of the text, not also an error source).
@@ -189,14 +189,8 @@ const POSTGRES_RETRY: Duration = Duration::from_secs(1);
 /// licd never starts half-ready. A refusal the server did answer (a wrong password, no such
 /// database, a newer schema) ends the start.
 async fn open_postgres(config: &Config) -> Result<Store, ServeError> {
-    let store = &config.store;
-    let url = store.postgres_url.clone().unwrap_or_default();
-    let server = crate::store::postgres_server_name(&url);
-    let settings = PostgresSettings {
-        url,
-        pool_size: store.pool_size,
-        statement_timeout_ms: store.statement_timeout_ms,
-    };
+    let settings = config.store.postgres_settings();
+    let server = crate::store::postgres_server_name(&settings.url);
     loop {
         notify::status(&format!("connecting to PostgreSQL at {server}"));
         let attempt = Store::open_postgres(&settings, StoreOptions::default());

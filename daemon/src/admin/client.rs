@@ -21,6 +21,7 @@ use super::api::{self, AdminCtx};
 use super::body::{self, Body};
 use super::socket::socket_path;
 use crate::auth::password::PasswordChecker;
+use crate::config::Backend;
 use crate::config::Config;
 use crate::config::DATABASE_FILE;
 use crate::state::AppState;
@@ -66,7 +67,9 @@ pub async fn daemon(data_dir: &Path) -> Result<Option<SendRequest<Body>>, AdminE
 
 impl Connection {
     /// The daemon serving `config`'s data directory if one runs, else its database opened
-    /// here (created first only with [`Open::CreateIfMissing`]).
+    /// here: the redb file (created first only with [`Open::CreateIfMissing`]), or, with
+    /// `backend = "postgres"`, the PostgreSQL database the nodes share, so that the admin
+    /// commands work on a machine where no node runs.
     pub async fn open(config: &Config, mode: Open) -> Result<Connection, AdminError> {
         let data_dir = &config.server.data_dir;
         if let Some(sender) = daemon(data_dir).await? {
@@ -74,6 +77,10 @@ impl Connection {
         }
         let path = data_dir.join(DATABASE_FILE);
         let store = match mode {
+            _ if config.store.backend == Backend::Postgres => {
+                Store::open_postgres(&config.store.postgres_settings(), StoreOptions::default())
+                    .await?
+            }
             Open::Existing => Store::open_existing(&path, StoreOptions::default())?,
             Open::CreateIfMissing => {
                 crate::store::data_dir::create(data_dir)

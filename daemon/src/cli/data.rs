@@ -344,12 +344,7 @@ fn print_check(report: &CheckReport, scope: &str) -> anyhow::Result<()> {
 
 /// How to reach the PostgreSQL database `config` names.
 pub(super) fn postgres_settings(config: &Config) -> PostgresSettings {
-    let store = &config.store;
-    PostgresSettings {
-        url: store.postgres_url.clone().unwrap_or_default(),
-        pool_size: store.pool_size,
-        statement_timeout_ms: store.statement_timeout_ms,
-    }
+    config.store.postgres_settings()
 }
 
 /// `licd compact`: the daemon must be stopped.

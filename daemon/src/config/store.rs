@@ -50,6 +50,18 @@ impl Default for StoreConfig {
     }
 }
 
+impl StoreConfig {
+    /// How to reach the PostgreSQL database these settings name (serve, the data commands
+    /// and the admin commands run with no node all connect the same way).
+    pub fn postgres_settings(&self) -> crate::store::PostgresSettings {
+        crate::store::PostgresSettings {
+            url: self.postgres_url.clone().unwrap_or_default(),
+            pool_size: self.pool_size,
+            statement_timeout_ms: self.statement_timeout_ms,
+        }
+    }
+}
+
 impl PartialEq for StoreConfig {
     fn eq(&self, other: &Self) -> bool {
         self.backend == other.backend
