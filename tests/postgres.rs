@@ -48,16 +48,7 @@ fn a_node_on_postgresql_activates_and_validates_and_keeps_only_its_admin_socket_
         "the same computer keeps its key"
     );
     d.activate(&key, "pc-2").expect_error(210);
-    let mut entries: Vec<String> = std::fs::read_dir(d.data_dir())
-        .expect("the data directory")
-        .map(|e| {
-            e.expect("an entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    entries.sort();
+    let entries = data_dir_entries(&d);
     assert_eq!(entries, ["admin.sock"]);
 }
 
@@ -79,7 +70,19 @@ fn admin_commands_with_no_node_running_work_on_the_shared_database_not_a_redb_fi
         "{shown}"
     );
     cli_ok(d.cli(&["keys", "revoke", &key]));
-    let entries: Vec<String> = std::fs::read_dir(d.data_dir())
+    let entries = data_dir_entries(&d);
+    assert!(
+        !entries.iter().any(|e| e.ends_with(".redb")),
+        "no redb file was made: {entries:?}"
+    );
+    // The revocation is in the shared database: a node started afterwards refuses the key.
+    let d = TestDaemon::start(&on_postgres(&url));
+    d.activate(&key, "pc-2").expect_error(201);
+}
+
+/// The names in the daemon's data directory, sorted.
+fn data_dir_entries(d: &TestDaemon) -> Vec<String> {
+    let mut entries: Vec<String> = std::fs::read_dir(d.data_dir())
         .expect("the data directory")
         .map(|e| {
             e.expect("an entry")
@@ -88,13 +91,8 @@ fn admin_commands_with_no_node_running_work_on_the_shared_database_not_a_redb_fi
                 .into_owned()
         })
         .collect();
-    assert!(
-        !entries.iter().any(|e| e.ends_with(".redb")),
-        "no redb file was made: {entries:?}"
-    );
-    // The revocation is in the shared database: a node started afterwards refuses the key.
-    let d = TestDaemon::start(&on_postgres(&url));
-    d.activate(&key, "pc-2").expect_error(201);
+    entries.sort();
+    entries
 }
 
 /// `n` activations of `key` on computers `pc-0`… released at once, spread over `nodes` in

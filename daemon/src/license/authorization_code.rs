@@ -1,11 +1,13 @@
 //! Activation by an e-mailed authorization code (RequestAuthorizationCodeForActivationHttp,
 //! ActivateKeyByAuthorizationCodeHttp), as pure rules: which key a code is for, how a code is
-//! made, stored, spent, counted and voided.
+//! made, stored, spent, counted and voided. The store's commands apply them
+//! (`store::commands::authorization_code`); the two methods are not served yet: they come
+//! with mail delivery (docs/mail.md), since a code nobody receives activates nothing.
 //!
 //! A code is six decimal digits, short enough to type from an e-mail; so little entropy is
 //! safe only because every guess costs: a wrong code counts against the pending codes of the
-//! e-mail it names (voided after `activationByAuthorizationCodeMaxAttempts`), or against the
-//! client address's authentication throttle, and a code lives minutes. The store keeps only
+//! e-mail it names (voided after the attempt limit), or, when it names none, against the
+//! client address's authentication throttle (the method's part), and a code lives minutes. The store keeps only
 //! a keyed hash of the code (HMAC-SHA256 with the server secret): a copy of the database does
 //! not give out working codes, and the hash is the code's index key.
 
