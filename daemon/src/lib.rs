@@ -13,6 +13,7 @@ pub mod errors;
 pub mod http;
 pub mod license;
 pub mod logging;
+pub mod mail;
 pub mod method_decl;
 pub mod methods;
 pub mod metrics;

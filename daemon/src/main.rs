@@ -90,6 +90,12 @@ enum Command {
         #[command(subcommand)]
         action: cli::customers::CustomersAction,
     },
+    /// The mail outbox: list, retry, drop, and a test mail, through the running daemon's
+    /// admin socket, or on the stopped database.
+    Mail {
+        #[command(subcommand)]
+        action: cli::mail::MailAction,
+    },
     /// Write a consistent snapshot of the database (a redb file) while licd runs or not.
     Backup(cli::data::BackupArgs),
     /// Put a backup in place of the database; licd must be stopped.
@@ -248,6 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::keys::release(location, key, computer_id, code),
         Command::Keys { action } => cli::keys::run(action),
         Command::Customers { action } => cli::customers::run(action),
+        Command::Mail { action } => cli::mail::run(action),
         Command::Backup(args) => cli::data::backup(args),
         Command::Restore(args) => cli::data::restore(args),
         Command::Export(args) => cli::data::export(args),

@@ -159,6 +159,8 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
         control.logs,
         &serving,
     );
+    let (mail_stop, mail_stopped) = tokio::sync::watch::channel(false);
+    let mail_sender = tokio::spawn(crate::mail::sender::run(state.clone(), mail_stopped));
     tracing::info!("licd {VERSION} listening on {scheme}://{local}");
     notify::ready(&serving);
     let shutdown = async move {
@@ -173,6 +175,7 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
     let grace = Duration::from_secs(state.config().server.shutdown_grace_seconds);
     let spent = stop_began_at.get().map_or(grace, Instant::elapsed);
     admin.finish(grace.saturating_sub(spent)).await;
+    stop_mail_sender(mail_stop, mail_sender, grace).await;
     close(state, background).await?;
     tracing::info!("licd stopped");
     Ok(())
@@ -303,6 +306,22 @@ fn spawn_background(
         background.push(tokio::spawn(notify::watchdog(state.clone(), interval)));
     }
     background
+}
+
+/// Lets the mail sender finish the message it is sending (at most `grace`), so that a
+/// stopping daemon does not leave a delivered mail queued to be sent again.
+async fn stop_mail_sender(
+    stop: tokio::sync::watch::Sender<bool>,
+    sender: JoinHandle<()>,
+    grace: Duration,
+) {
+    let _ = stop.send(true);
+    let abort = sender.abort_handle();
+    if tokio::time::timeout(grace, sender).await.is_err() {
+        // Its message is sent again when its claim ends (at-least-once).
+        abort.abort();
+        tracing::warn!("the mail sender did not stop within the grace period");
+    }
 }
 
 /// Once serving has ended: stops the background tasks and the plugins, then closes the

@@ -33,6 +33,9 @@ pub struct AppState {
     /// The declarations of the methods served (`methods::DECLARATIONS`), handed in by the
     /// caller so that the state, and the guard reading it, need not import `methods/`.
     pub methods: MethodTable,
+    /// Wakes the mail sender (`crate::mail::sender`) after a change queued a mail, so that
+    /// it is sent at once rather than at the sender's next look.
+    pub mail_wake: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             plugins: PluginHost::default(),
             strict_replay: ReplayMemory::new(),
             methods,
+            mail_wake: tokio::sync::Notify::new(),
         }
     }
 

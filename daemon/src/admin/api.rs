@@ -12,7 +12,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use super::body::{self, Body};
-use super::{customers, data, keys, qlm_import, signing};
+use super::{customers, data, keys, mail, qlm_import, signing};
 use crate::state::AppState;
 
 /// What every endpoint works on.
@@ -45,6 +45,10 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["v1", "customers"]) => customers::list(&ctx).await,
         (&Method::GET, ["v1", "customers", email]) => customers::show(&ctx, email).await,
         (&Method::DELETE, ["v1", "customers", email]) => customers::delete(&ctx, email).await,
+        (&Method::GET, ["v1", "mail"]) => mail::list(&ctx).await,
+        (&Method::POST, ["v1", "mail", "test"]) => mail::test(&ctx, body).await,
+        (&Method::POST, ["v1", "mail", id, "retry"]) => mail::retry(&ctx, id).await,
+        (&Method::DELETE, ["v1", "mail", id]) => mail::drop(&ctx, id).await,
         (&Method::GET, ["v1", "backup"]) => data::backup(&ctx).await,
         (&Method::GET, ["v1", "export"]) => data::export(&ctx, &query),
         (&Method::POST, ["v1", "import"]) => data::import(&ctx, body).await,

@@ -13,6 +13,7 @@ pub mod client;
 pub mod customers;
 pub mod data;
 pub mod keys;
+pub mod mail;
 pub mod qlm_import;
 pub mod signing;
 pub mod socket;

@@ -6,6 +6,7 @@ pub mod data;
 pub mod hash_password;
 pub mod import_qlm;
 pub mod keys;
+pub mod mail;
 pub mod man;
 pub mod migrate;
 pub mod serve;

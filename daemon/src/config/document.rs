@@ -64,6 +64,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         activation: Default::default(),
         store: Default::default(),
         analytics: Default::default(),
+        mail: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -102,6 +103,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "analytics" => {
                 if let Some(s) = section(value, &place, &mut report) {
                     config.analytics = s;
+                }
+            }
+            "mail" => {
+                if let Some(s) = section(value, &place, &mut report) {
+                    config.mail = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -247,7 +253,7 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 6] {
+fn sections() -> [(&'static str, &'static [&'static str]); 7] {
     [
         ("[server]", field_names::<ServerConfig>()),
         ("[store]", field_names::<super::StoreConfig>()),
@@ -255,6 +261,7 @@ fn sections() -> [(&'static str, &'static [&'static str]); 6] {
         ("[options]", field_names::<OptionsConfig>()),
         ("[activation]", field_names::<ActivationConfig>()),
         ("[analytics]", field_names::<super::AnalyticsConfig>()),
+        ("[mail]", field_names::<super::MailConfig>()),
     ]
 }
 

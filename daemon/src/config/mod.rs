@@ -20,6 +20,7 @@ mod document;
 mod explain;
 pub mod field_map;
 mod ip_list;
+mod mail;
 mod products;
 mod secrets;
 mod server;
@@ -39,6 +40,7 @@ use serde::Deserialize;
 
 pub use analytics::AnalyticsConfig;
 pub use ip_list::IpList;
+pub use mail::{MailConfig, SmtpSecurity};
 pub use products::Product;
 pub use server::{DATABASE_FILE, LogFormat, LogLevel, ServerConfig};
 pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, SignatureAlgorithm};
@@ -128,6 +130,9 @@ pub struct Config {
     /// `[analytics]`: the caps of the analytics methods.
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    /// `[mail]`: the SMTP server and the mail templates.
+    #[serde(default)]
+    pub mail: MailConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,

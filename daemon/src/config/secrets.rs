@@ -42,6 +42,15 @@ pub(super) fn resolve(config: &mut Config, base_dir: Option<&Path>) -> Vec<Strin
         base_dir,
     );
 
+    let mail = &mut config.mail;
+    found.secret(
+        "[mail]",
+        "smtpPassword",
+        &mut mail.smtp_password,
+        mail.smtp_password_file.as_deref(),
+        base_dir,
+    );
+
     for vendor in &mut config.vendors {
         let place = format!("[[vendor]] \"{}\"", vendor.name);
         found.secret(

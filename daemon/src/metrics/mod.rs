@@ -15,6 +15,7 @@ use std::time::Duration;
 pub use histogram::Histogram;
 
 use crate::errors::ErrorCode;
+use crate::mail::MailCounters;
 use crate::store::{StoreError, StoreStats};
 
 /// Request-latency bucket bounds in microseconds (0.25 ms to 10 s): reads answer in well
@@ -71,6 +72,8 @@ pub struct Metrics {
     plugins: Vec<String>,
     /// Plugin calls by (plugin index, outcome index).
     plugin_calls: Box<[AtomicU64]>,
+    /// What the mail sender did (`crate::mail::sender`).
+    pub mail: MailCounters,
 }
 
 /// Number of `code` label values: success (0) and every error code.
@@ -91,6 +94,7 @@ impl Metrics {
             open_connections: Arc::new(AtomicU64::new(0)),
             plugin_calls: zeros(plugins.len() * PluginOutcome::ALL.len()),
             plugins,
+            mail: MailCounters::default(),
         }
     }
 
@@ -155,6 +159,7 @@ impl Metrics {
         render_commit_stats(&mut out, stats);
         render_database(&mut out, counts, database_size);
         self.render_plugin_calls(&mut out);
+        self.render_mail(&mut out);
         gauge(
             &mut out,
             "licd_open_connections",
@@ -206,6 +211,31 @@ impl Metrics {
                     &format!("method=\"{name}\""),
                 );
             }
+        }
+    }
+
+    /// The mail sender's counters, zeros included.
+    fn render_mail(&self, out: &mut String) {
+        let (sent, retried, failed) = self.mail.figures();
+        for (name, help, n) in [
+            (
+                "licd_mail_sent_total",
+                "Mails the SMTP server accepted.",
+                sent,
+            ),
+            (
+                "licd_mail_retried_total",
+                "Delivery attempts of mails whose earlier attempt had failed.",
+                retried,
+            ),
+            (
+                "licd_mail_failed_total",
+                "Delivery attempts that failed; the mail stays in the outbox.",
+                failed,
+            ),
+        ] {
+            header(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {n}");
         }
     }
 

@@ -118,3 +118,13 @@ pub const MAX_ERROR_CHARS: usize = 500;
 pub fn short_error(error: &str) -> String {
     error.chars().take(MAX_ERROR_CHARS).collect()
 }
+
+/// `next_try_at` of a message that was refused for good (an SMTP 5xx reply, an address that
+/// is not one): 9999-12-31, so it waits for `licd mail retry` or `licd mail drop` and is
+/// still a date every tool can print.
+pub const PARKED_AT: i64 = 253_402_300_799;
+
+/// Whether a message with this next try is parked (see [`PARKED_AT`]).
+pub fn is_parked(next_try_at: i64) -> bool {
+    next_try_at >= PARKED_AT
+}

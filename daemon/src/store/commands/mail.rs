@@ -3,7 +3,7 @@
 //! [`Tx::enqueue_mail`] inside its own command, so the mail is written in its transaction.
 
 use super::Command;
-use crate::store::outbox::{MailChange, OutgoingMail, QueuedMail};
+use crate::store::outbox::{MailChange, OutgoingMail, QueuedMail, is_parked};
 use crate::store::tx::{Tx, TxResult};
 
 /// Queues one message on its own (`licd mail test`); returns its outbox id.
@@ -80,5 +80,28 @@ impl Command for MailChange {
             } => tx.mail_failed(*id, *next_try_at, error).await?,
             MailChange::Retry { id, at } => tx.retry_mail(*id, *at).await?,
         })
+    }
+}
+
+/// Makes every waiting message that is not parked ([`crate::store::outbox::PARKED_AT`]) due at
+/// `at`: what a starting sender does, so that mail that waited out an outage while licd was
+/// down is not held back by the rest of its backoff. Returns how many it moved.
+pub struct RetryPendingMail {
+    /// Now (UTC Unix seconds).
+    pub at: i64,
+}
+
+impl Command for RetryPendingMail {
+    type Done = usize;
+
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<usize> {
+        let mut moved = 0;
+        for queued in tx.queued_mail().await? {
+            if queued.next_try_at > self.at && !is_parked(queued.next_try_at) {
+                tx.retry_mail(queued.id, self.at).await?;
+                moved += 1;
+            }
+        }
+        Ok(moved)
     }
 }

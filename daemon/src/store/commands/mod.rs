@@ -27,7 +27,7 @@ pub use customers::{
     CustomerUpdated, EraseCustomer, Erased, RecordConsent, SetMailList, UpdateCustomer,
 };
 pub use import_legacy::{ImportLegacy, LegacyImported, LegacyLicense};
-pub use mail::{ClaimMail, Claimed, EnqueueMail, ListMail};
+pub use mail::{ClaimMail, Claimed, EnqueueMail, ListMail, RetryPendingMail};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
 pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};
