@@ -18,6 +18,7 @@ mod file_modes;
 mod get_activation_key;
 mod import_qlm;
 mod licence_editing;
+mod mail;
 mod packaging;
 mod persistence;
 mod ping_and_latest_version;

@@ -6,7 +6,9 @@
 mod config;
 mod daemon;
 mod http;
+mod smtp;
 
 pub use config::{ServerCert, TestCa, TestConfig, VENDOR};
 pub use daemon::{LICD, TestDaemon, block_on, cli_fails, cli_ok, file_mode, licd_cmd, path_str};
 pub use http::{HttpReply, send_raw, send_tls, tls_get};
+pub use smtp::{SmtpServer, body as mail_body, header as mail_header, smtp_available};
