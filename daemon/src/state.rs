@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::auth::attempts::AuthAttempts;
 use crate::auth::password::{PasswordChecker, strongest_params};
 use crate::auth::strict::ReplayMemory;
+use crate::auth::throttle::FailureThrottle;
 use crate::config::Config;
 use crate::method_decl::MethodTable;
 use crate::metrics::Metrics;
@@ -36,6 +37,9 @@ pub struct AppState {
     /// Wakes the mail sender (`crate::mail::sender`) after a change queued a mail, so that
     /// it is sent at once rather than at the sender's next look.
     pub mail_wake: tokio::sync::Notify,
+    /// Authorization-code mails sent on behalf of each client address this hour
+    /// (`license::authorization_code::MAX_CODES_PER_ADDRESS_PER_HOUR`); per node.
+    pub code_mails: FailureThrottle,
 }
 
 impl AppState {
@@ -60,6 +64,7 @@ impl AppState {
             strict_replay: ReplayMemory::new(),
             methods,
             mail_wake: tokio::sync::Notify::new(),
+            code_mails: FailureThrottle::with_window(std::time::Duration::from_secs(3600)),
         }
     }
 

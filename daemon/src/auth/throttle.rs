@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::http::client_addr::ClientAddr;
 
-/// How long a window lasts from an address's first failure.
+/// How long a window lasts from an address's first failure (the authentication throttle's;
+/// [`FailureThrottle::with_window`] makes others).
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// How many addresses are tracked at most. A window is ~40 bytes plus the map's overhead, so
@@ -75,15 +76,17 @@ pub struct Counted {
 /// One address's current window.
 #[derive(Debug, Clone, Copy)]
 struct Window {
-    /// The first failure of the window; the window closes `WINDOW` later.
+    /// The first failure of the window; the window closes `length` later.
     opened: Instant,
+    /// The throttle's window length.
+    length: Duration,
     /// Failures counted since `opened`.
     failures: u32,
 }
 
 impl Window {
     fn is_open(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.opened) < WINDOW
+        now.saturating_duration_since(self.opened) < self.length
     }
 }
 
@@ -106,6 +109,7 @@ impl Window {
 pub struct FailureThrottle {
     windows: Mutex<HashMap<Bucket, Window>>,
     max_tracked: usize,
+    window: Duration,
 }
 
 impl Default for FailureThrottle {
@@ -122,10 +126,22 @@ impl FailureThrottle {
         Self::with_max_tracked(MAX_TRACKED_ADDRESSES)
     }
 
+    /// An empty throttle whose windows last `window` instead of a minute: the same fixed
+    /// window and bounded table, for counting other things per client address (the codes
+    /// mailed per hour of activation by authorization code).
+    #[must_use]
+    pub fn with_window(window: Duration) -> Self {
+        Self {
+            window,
+            ..Self::new()
+        }
+    }
+
     fn with_max_tracked(max_tracked: usize) -> Self {
         Self {
             windows: Mutex::new(HashMap::new()),
             max_tracked: max_tracked.max(1),
+            window: WINDOW,
         }
     }
 
@@ -200,6 +216,7 @@ impl FailureThrottle {
             } else {
                 *window = Window {
                     opened: now,
+                    length: self.window,
                     failures: 1,
                 };
             }
@@ -212,6 +229,7 @@ impl FailureThrottle {
             bucket,
             Window {
                 opened: now,
+                length: self.window,
                 failures: 1,
             },
         );
@@ -260,6 +278,26 @@ mod tests {
 
     fn address(n: u32) -> IpAddr {
         IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))
+    }
+
+    #[test]
+    fn a_throttle_with_an_hour_window_keeps_counting_past_the_minute() {
+        let throttle = FailureThrottle::with_window(Duration::from_secs(3600));
+        let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let start = Instant::now();
+        for _ in 0..10 {
+            assert!(throttle.try_count(ip, 10, start).is_some());
+        }
+        assert!(
+            throttle
+                .try_count(ip, 10, start + Duration::from_secs(61))
+                .is_none()
+        );
+        assert!(
+            throttle
+                .try_count(ip, 10, start + Duration::from_secs(3601))
+                .is_some()
+        );
     }
 
     #[test]

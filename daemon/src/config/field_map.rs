@@ -42,7 +42,7 @@ pub const PRESETS: [(&str, &[(&str, &str)]); 3] = [
 /// The `is_*` arguments licd's methods read (canonical names; `docs/protocol.md` documents
 /// each, and a test holds this list to it), less the three that say who is authenticated:
 /// the map is chosen by `is_vendor`, so it cannot rename credentials.
-pub const TARGETS: [&str; 63] = [
+pub const TARGETS: [&str; 64] = [
     "is_activate",
     "is_additionalactivations",
     "is_affiliateid",
@@ -102,6 +102,8 @@ pub const TARGETS: [&str; 63] = [
     "is_customdata2",
     "is_customdata3",
     "is_installid",
+    // Activation by authorization code (docs/authorization-codes.md).
+    "is_authcode",
     "is_osversion",
     "is_productname",
     "is_swversion",

@@ -75,6 +75,8 @@ pub const KNOWN_METHODS: &[&str] = &[
     "AnalyticsUpdateInstallHttp",
     "AnalyticsRemoveInstallHttp",
     "AnalyticsUpdateLastAccessedDateHttp",
+    "RequestAuthorizationCodeForActivationHttp",
+    "ActivateKeyByAuthorizationCodeHttp",
 ];
 
 /// The QLM spelling of a method name given in any case, or `None` if licd has no such method.

@@ -35,6 +35,10 @@ pub struct SecurityConfig {
     /// The analytics methods (AnalyticsAddInstallHttp …) may be called (off by default: they
     /// store what unauthenticated clients send).
     pub enable_publish_analytics_api: bool,
+    /// RequestAuthorizationCodeForActivationHttp and ActivateKeyByAuthorizationCodeHttp may
+    /// be called (licd's own property; off by default: they mail codes to whoever asks for
+    /// an address that owns a licence).
+    pub enable_activation_by_authorization_code: bool,
     /// Methods only `httpAdminMethodsAllowedIPAddresses` may call.
     pub http_admin_methods: Vec<String>,
     /// Client networks allowed to call `httpAdminMethods`.
@@ -68,6 +72,7 @@ impl Default for SecurityConfig {
             enable_privacy_consent_http: true,
             enable_subscribe_to_mail_list_http: true,
             enable_publish_analytics_api: false,
+            enable_activation_by_authorization_code: false,
             http_admin_methods: Vec::new(),
             http_admin_methods_allowed_ip_addresses: IpList::loopback(),
             strict_authentication_http_methods: vec!["RetrieveActivationKeyHttp".to_owned()],
@@ -276,6 +281,10 @@ pub struct ActivationConfig {
     pub update_computer_name_when_reactivating: bool,
     /// Cloud (floating) seats idle longer than this are reclaimed; 0 = never.
     pub cloud_inactivity_threshold_minutes: u64,
+    /// Minutes an e-mailed authorization code stays valid (a decimal: `0.1` is 6 s).
+    pub activation_by_authorization_code_expiry_duration: f64,
+    /// Wrong codes tried against an e-mail address's pending codes before they are void.
+    pub activation_by_authorization_code_max_attempts: u32,
 }
 
 impl Default for ActivationConfig {
@@ -284,6 +293,8 @@ impl Default for ActivationConfig {
             capture_ip_address: false,
             update_computer_name_when_reactivating: true,
             cloud_inactivity_threshold_minutes: 0,
+            activation_by_authorization_code_expiry_duration: 10.0,
+            activation_by_authorization_code_max_attempts: 5,
         }
     }
 }

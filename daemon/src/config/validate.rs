@@ -17,6 +17,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     security(config, &mut p);
     options(config, &mut p);
     analytics(&config.analytics, &mut p);
+    activation(&config.activation, &mut p);
     products(config, &mut p);
     vendors(config, &mut p);
     plugins(config, &mut p);
@@ -167,6 +168,27 @@ fn analytics(a: &super::AnalyticsConfig, p: &mut Problems) {
         -1,
     );
     p.at_least(place, "maxInstalls", a.max_installs, -1);
+}
+
+/// `[activation]`: the authorization codes' lifetime and attempts.
+fn activation(a: &super::ActivationConfig, p: &mut Problems) {
+    let place = "[activation]";
+    let key = "activationByAuthorizationCodeExpiryDuration";
+    let minutes = a.activation_by_authorization_code_expiry_duration;
+    if minutes.is_finite() {
+        p.between(place, key, minutes, 0.05, 1440.0);
+    } else {
+        p.push(format!(
+            "{place}: `{key}` must be a number of minutes between 0.05 and 1440"
+        ));
+    }
+    p.between(
+        place,
+        "activationByAuthorizationCodeMaxAttempts",
+        a.activation_by_authorization_code_max_attempts,
+        1,
+        100,
+    );
 }
 
 /// `[options]`: ranges, licence models, the names that must refer to something, the

@@ -306,7 +306,7 @@ async fn activate(
 
 /// The product and usability rule (`validation::check_in_use`) over the configuration in
 /// force, as a closure the writer re-runs inside its transaction.
-fn license_check(
+pub fn license_check(
     config: Arc<Config>,
     asked: ProductQuery,
     now: i64,

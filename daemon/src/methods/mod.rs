@@ -6,6 +6,7 @@
 //! the guard, apply. Adding a method is one file and one row of [`table!`].
 
 pub mod activate_key;
+pub mod activate_key_by_authorization_code;
 pub mod activation;
 pub mod analytics;
 pub mod analytics_add_install;
@@ -19,6 +20,7 @@ pub mod maintenance_plan;
 pub mod ping;
 pub mod release_license;
 pub mod renew_subscription;
+pub mod request_authorization_code;
 pub mod retrieve_activation_key;
 pub mod revoke_license;
 pub mod selection;
@@ -97,6 +99,8 @@ table! {
     analytics_update_install::DECLARATION => analytics_update_install::run,
     analytics_remove_install::DECLARATION => analytics_remove_install::run,
     analytics_update_last_accessed_date::DECLARATION => analytics_update_last_accessed_date::run,
+    request_authorization_code::DECLARATION => request_authorization_code::run,
+    activate_key_by_authorization_code::DECLARATION => activate_key_by_authorization_code::run,
 }
 
 /// A method found by the name in a URL, ready to serve.

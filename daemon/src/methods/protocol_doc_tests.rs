@@ -165,6 +165,12 @@ fn parse(method: Method, args: &Args) -> Result<(), MethodError> {
         "AnalyticsUpdateLastAccessedDateHttp" => {
             analytics_update_last_accessed_date::parse(args).map(drop)
         }
+        "RequestAuthorizationCodeForActivationHttp" => {
+            request_authorization_code::RequestAuthorizationCode::parse(args).map(drop)
+        }
+        "ActivateKeyByAuthorizationCodeHttp" => {
+            activate_key_by_authorization_code::ActivateByAuthorizationCode::parse(args).map(drop)
+        }
         other => panic!("no parser arm for {other} in protocol_doc_tests::parse"),
     }
 }

@@ -100,6 +100,14 @@ fn each_method_has_the_gate_it_had() {
             "AnalyticsUpdateLastAccessedDateHttp",
             Some("security.enablePublishAnalyticsApi"),
         ),
+        (
+            "RequestAuthorizationCodeForActivationHttp",
+            Some("security.enableActivationByAuthorizationCode"),
+        ),
+        (
+            "ActivateKeyByAuthorizationCodeHttp",
+            Some("security.enableActivationByAuthorizationCode"),
+        ),
     ];
     let mut off = config().security;
     off.enable_get_activation_key = false;
@@ -113,6 +121,7 @@ fn each_method_has_the_gate_it_had() {
     off.enable_privacy_consent_http = false;
     off.enable_subscribe_to_mail_list_http = false;
     off.enable_publish_analytics_api = false;
+    off.enable_activation_by_authorization_code = false;
     for (name, property) in gates {
         let declaration = call(name).declaration;
         assert_eq!(declaration.gate.map(|g| g.property), property, "{name}");
@@ -135,6 +144,9 @@ fn authenticated_before(name: &str, args: &Args, config: &Config) -> bool {
             | "AnalyticsUpdateInstallHttp"
             | "AnalyticsRemoveInstallHttp"
             | "AnalyticsUpdateLastAccessedDateHttp" => credentials,
+            "RequestAuthorizationCodeForActivationHttp" | "ActivateKeyByAuthorizationCodeHttp" => {
+                credentials
+            }
             "ActivateKey" => credentials || args.get("is_vendor").is_some(),
             "ReleaseLicenseHttp" => {
                 credentials || config.options.release_license_requires_authentication

@@ -597,6 +597,14 @@ fn issue_code(pc: &str, now: i64) -> super::commands::IssueAuthorizationCode {
         expires: now + 600,
         check: Box::new(|_| Ok(())),
         secret: [9; 32],
+        mail: super::commands::CodeMail {
+            template: crate::mail::template::MailTemplate::new(
+                "Code for {productName}",
+                "Hi {customerName}, {authorizationCode} ({expiryMinutes} min, {computerId})",
+            ),
+            expiry_minutes: "10".into(),
+            product_name: Box::new(|l| format!("Product {}", l.product_id)),
+        },
     }
 }
 
@@ -656,6 +664,21 @@ async fn an_authorization_code_activates_once_and_wrong_codes_void_it(store: Arc
         CodeIssued::HourlyLimit,
         "three codes an hour per e-mail address"
     );
+    // Each code's mail was queued in its transaction; the refused fourth queued none.
+    let queued = store
+        .run(super::commands::ListMail, deadline())
+        .await
+        .expect("outbox");
+    assert_eq!(queued.len(), 3, "one mail per code");
+    for (mail, code) in queued.iter().zip(&codes) {
+        assert_eq!(mail.mail.to, "Ann@Example.com", "the address as stored");
+        assert_eq!(mail.mail.template, "AuthorizationCode");
+        assert_eq!(mail.mail.subject, "Code for Product 1");
+        assert_eq!(
+            mail.mail.body,
+            format!("Hi Ann@Example.com, {code} (10 min, pc-1)")
+        );
+    }
     let (first, second, third) = (&codes[0], &codes[1], &codes[2]);
     assert_ne!(first, second);
     // The right code, another computer: wrong, and counted against nobody without an e-mail.

@@ -9,7 +9,9 @@
 use super::{Command, LicenseCheck};
 use crate::license::License;
 use crate::license::authorization_code::{self as rules, AuthorizationCode, CodeState, Redemption};
+use crate::mail::template::{AUTHORIZATION_CODE, MailTemplate};
 use crate::store::StoreError;
+use crate::store::outbox::OutgoingMail;
 use crate::store::tx::{Tx, TxResult};
 
 /// How many fresh codes are drawn at most when each collides with a pending one (with a
@@ -32,6 +34,20 @@ pub struct IssueAuthorizationCode {
     pub check: LicenseCheck,
     /// The server secret codes are hashed with.
     pub secret: [u8; 32],
+    /// The mail the code goes out in.
+    pub mail: CodeMail,
+}
+
+/// What the mail of a code needs besides the store: its template and the names the store
+/// does not hold.
+pub struct CodeMail {
+    /// The `AuthorizationCode` template in force (`[mail.template.AuthorizationCode]` or the
+    /// built-in one).
+    pub template: MailTemplate,
+    /// `{expiryMinutes}` as the customer reads it (`10`, `0.5`).
+    pub expiry_minutes: String,
+    /// `{productName}` of a licence (the configured product's name).
+    pub product_name: Box<dyn Fn(&License) -> String + Send>,
 }
 
 /// What a code request did. The reply is the same whatever it did: it never tells whether
@@ -103,9 +119,45 @@ impl IssueAuthorizationCode {
             state: CodeState::Pending,
         })
         .await?;
+        let mail = self.render_mail(tx, &license, &code).await?;
+        tx.enqueue_mail(&mail, self.now).await?;
         Ok(CodeIssued::Mailed {
             license: Box::new(license),
             code,
+        })
+    }
+
+    /// The code's mail, to the customer's address as stored.
+    // `&mut self`: the closures it holds are `Send` but not `Sync`.
+    async fn render_mail<T: Tx>(
+        &mut self,
+        tx: &mut T,
+        license: &License,
+        code: &str,
+    ) -> TxResult<OutgoingMail> {
+        let customer = tx.customer_by_email(&self.email).await?;
+        let to = customer
+            .as_ref()
+            .map_or_else(|| self.email.clone(), |c| c.email.clone());
+        // A customer without a name on record is greeted by address.
+        let name = customer
+            .and_then(|c| c.details.full_name)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| to.clone());
+        let product = (self.mail.product_name)(license);
+        let (subject, body) = self.mail.template.render(&[
+            ("authorizationCode", code),
+            ("expiryMinutes", &self.mail.expiry_minutes),
+            ("productName", &product),
+            ("customerName", &name),
+            ("email", &to),
+            ("computerId", &self.computer_id),
+        ]);
+        Ok(OutgoingMail {
+            to,
+            subject,
+            body,
+            template: AUTHORIZATION_CODE.to_string(),
         })
     }
 

@@ -20,7 +20,8 @@ mod update;
 pub use activate::{Activate, Activated};
 pub use analytics::{AddInstall, ChangeInstall};
 pub use authorization_code::{
-    CheckAuthorizationCode, CodeChecked, CodeIssued, IssueAuthorizationCode, SpendAuthorizationCode,
+    CheckAuthorizationCode, CodeChecked, CodeIssued, CodeMail, IssueAuthorizationCode,
+    SpendAuthorizationCode,
 };
 pub use create_keys::{CreateKeys, Created};
 pub use customers::{
