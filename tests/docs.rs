@@ -32,6 +32,8 @@ const DOC_KEY: &str = "A7K2M-Q9XWD-3T8RB-HN4CZ-E6V1P8";
 
 /// The example install id of docs/protocol.md's analytics methods.
 const DOC_INSTALL_ID: &str = "0f3c9a2b7d1e4f5a8b6c2d9e0a1b3c4d";
+/// The authorization code in the example of ActivateKeyByAuthorizationCodeHttp.
+const DOC_AUTHORIZATION_CODE: &str = "482913";
 
 fn read(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
@@ -470,6 +472,7 @@ fn protocol_md_examples_succeed_and_replies_hold_only_documented_elements() {
     let config = TestConfig::demo()
         .security("enableRetrieveActivationKeyHttp = true")
         .security("enablePublishAnalyticsApi = true")
+        .security("enableActivationByAuthorizationCode = true")
         .security("strictAuthenticationHttpMethods = []");
     let d = TestDaemon::start(&config);
     let install_id = d
@@ -499,6 +502,13 @@ fn protocol_md_examples_succeed_and_replies_hold_only_documented_elements() {
                 .replace("is_pwd=…", "is_pwd=demo")
                 .replace(DOC_KEY, &key)
                 .replace(DOC_INSTALL_ID, &install_id);
+            // ActivateKeyByAuthorizationCodeHttp's example uses the code that
+            // RequestAuthorizationCodeForActivationHttp's example had mailed to ann@example.com.
+            let query = if name == "ActivateKeyByAuthorizationCodeHttp" {
+                query.replace(DOC_AUTHORIZATION_CODE, &crate::util::queued_code(&d))
+            } else {
+                query
+            };
             assert!(!query.contains('…'), "{name}: {query}");
             if name == "ReleaseLicenseHttp" {
                 d.activate(&key, "PC-7").expect_ok();
@@ -524,7 +534,7 @@ fn protocol_md_examples_succeed_and_replies_hold_only_documented_elements() {
             called += 1;
         }
     }
-    assert_eq!(called, 21, "every method's example ran");
+    assert_eq!(called, 23, "every method's example ran");
 }
 
 /// Whether `body` holds every `…`-separated fragment of `want`, in order, from `from`.

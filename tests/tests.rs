@@ -8,6 +8,7 @@ mod admin;
 mod air_gapped;
 mod analytics;
 mod auth;
+mod authorization_code;
 mod backup;
 mod cli;
 mod concurrency;

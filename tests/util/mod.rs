@@ -11,4 +11,4 @@ mod smtp;
 pub use config::{ServerCert, TestCa, TestConfig, VENDOR};
 pub use daemon::{LICD, TestDaemon, block_on, cli_fails, cli_ok, file_mode, licd_cmd, path_str};
 pub use http::{HttpReply, send_raw, send_tls, tls_get};
-pub use smtp::{SmtpServer, body as mail_body, header as mail_header};
+pub use smtp::{SmtpServer, body as mail_body, code_in, header as mail_header, queued_code};

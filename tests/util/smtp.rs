@@ -179,3 +179,42 @@ pub fn body(message: &str) -> String {
         .map_or("", |(_, b)| b)
         .replace("\r\n", "\n")
 }
+
+/// The six-digit code standing alone on a line of a mail body.
+pub fn code_in(body: &str) -> String {
+    body.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no standalone 6-digit code in:\n{body}"))
+        .to_string()
+}
+
+/// The authorization code of the newest queued `AuthorizationCode` mail of a daemon, read
+/// from `licd export` (which carries pending mail as a secret row; `licd mail list` never
+/// shows a body).
+pub fn queued_code(d: &super::TestDaemon) -> String {
+    let out = super::cli_ok(d.cli(&["export"]));
+    let body = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|row| code_mail_body(&row))
+        .last()
+        .unwrap_or_else(|| panic!("no queued code mail in the export:\n{out}"));
+    code_in(&body)
+}
+
+/// The body of an `AuthorizationCode` mail anywhere in an export row.
+fn code_mail_body(row: &serde_json::Value) -> Option<String> {
+    match row {
+        serde_json::Value::Object(map) => {
+            if let (Some(body), Some(t)) = (map.get("body"), map.get("template"))
+                && t == "AuthorizationCode"
+            {
+                return body.as_str().map(str::to_string);
+            }
+            map.values().find_map(code_mail_body)
+        }
+        serde_json::Value::Array(items) => items.iter().find_map(code_mail_body),
+        _ => None,
+    }
+}
