@@ -198,7 +198,7 @@ pub fn queued_code(d: &super::TestDaemon) -> String {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|row| code_mail_body(&row))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no queued code mail in the export:\n{out}"));
     code_in(&body)
 }
