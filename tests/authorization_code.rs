@@ -340,3 +340,26 @@ fn a_configured_template_shapes_the_mail_and_an_unknown_placeholder_is_refused()
     ));
     assert!(err.contains("authorisationCode"), "{err}");
 }
+
+#[test]
+fn erasing_a_customer_drops_its_codes_and_the_mail_waiting_for_it() {
+    let (d, key) = with_key(&config(None, &[]), "max@example.com", 1);
+    request_code(&d, "max@example.com", "PC-1").expect_ok();
+    let code = queued_code(&d);
+    cli_ok(d.cli(&["mail", "test", "--to", "other@example.com"]));
+    assert_eq!(outbox(&d).len(), 2);
+    cli_ok(d.cli(&["customers", "delete", "MAX@example.com"]));
+    let left = outbox(&d);
+    assert_eq!(
+        left.len(),
+        1,
+        "only the other address's mail stays: {left:?}"
+    );
+    assert_eq!(left[0]["to"], "other@example.com");
+    d.call(ACTIVATE, &format!("is_authcode={code}&is_pcid=PC-1"))
+        .expect_error(203);
+    assert_eq!(
+        d.licence_info(&key).get("availableLicenses").as_deref(),
+        Some("1")
+    );
+}

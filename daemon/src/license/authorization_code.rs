@@ -1,8 +1,8 @@
 //! Activation by an e-mailed authorization code (RequestAuthorizationCodeForActivationHttp,
 //! ActivateKeyByAuthorizationCodeHttp), as pure rules: which key a code is for, how a code is
 //! made, stored, spent, counted and voided. The store's commands apply them
-//! (`store::commands::authorization_code`); the two methods are not served yet: they come
-//! with mail delivery (docs/mail.md), since a code nobody receives activates nothing.
+//! (`store::commands::authorization_code`), and the two methods in `crate::methods` serve
+//! them (docs/authorization-codes.md).
 //!
 //! A code is six decimal digits, short enough to type from an e-mail; so little entropy is
 //! safe only because every guess costs: a wrong code counts against the pending codes of the

@@ -1,7 +1,7 @@
 //! The mail outbox's rows, the same for every backend (docs/mail.md).
 //!
 //! A message is written to the outbox in the transaction of the change that causes it, so
-//! it is durable exactly when that change is; a sender task (not built yet, docs/mail.md)
+//! it is durable exactly when that change is; the sender task (`crate::mail::sender`)
 //! claims due messages, hands them to SMTP and deletes each once the server accepted it.
 //! A failed attempt stays in the outbox with the time of its next try.
 

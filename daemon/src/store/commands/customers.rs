@@ -8,7 +8,7 @@ use super::{Command, LicenseCheck, Remembered, refused, stored_license};
 use crate::customers::rules::{
     UserDecision, UserUpdate, decide_user_update, record_consent, set_mail_list,
 };
-use crate::customers::{Customer, new_id, same_email};
+use crate::customers::{Customer, email_key, new_id, same_email};
 use crate::license::License;
 use crate::license::history::HistoryEntry;
 use crate::license::refusal::{Reason, Refusal};
@@ -259,6 +259,19 @@ impl Command for EraseCustomer {
             tx.leave_customer(&customer.id, key).await?;
         }
         tx.remove_customer(&customer.id).await?;
+        // The address lives on in its authorization codes and in mail waiting for it: both
+        // are personal data, and both go with the customer.
+        for code in tx
+            .authorization_codes_of(&email_key(&customer.email))
+            .await?
+        {
+            tx.remove_authorization_code(&code).await?;
+        }
+        for queued in tx.queued_mail().await? {
+            if same_email(&queued.mail.to, &customer.email) {
+                tx.remove_mail(queued.id).await?;
+            }
+        }
         Ok(Erased {
             id: customer.id,
             keys,
