@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::MailCounters;
 use super::retry::{self, PARKED_AT};
 use super::smtp::{Delivery, Smtp};
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::license::dates;
 use crate::state::AppState;
 use crate::store::commands::{ClaimMail, RetryPendingMail};
@@ -178,9 +178,16 @@ async fn report(state: &AppState, change: MailChange) {
     );
 }
 
-/// Makes every waiting, unparked message due now (at start).
+/// Makes the waiting, unparked messages due now (at start).
 async fn make_pending_due(state: &AppState) {
-    let command = RetryPendingMail { at: dates::now() };
+    let at = dates::now();
+    // On a shared database another node may be sending a message right now: its claim is
+    // left alone.
+    let shared = state.config().store.backend == Backend::Postgres;
+    let command = RetryPendingMail {
+        at,
+        later_than: if shared { at + LEASE_SECONDS } else { at },
+    };
     match state
         .store
         .run(command, Instant::now() + COMMAND_DEADLINE)

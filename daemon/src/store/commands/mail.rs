@@ -83,12 +83,19 @@ impl Command for MailChange {
     }
 }
 
-/// Makes every waiting message that is not parked ([`crate::store::outbox::PARKED_AT`]) due at
-/// `at`: what a starting sender does, so that mail that waited out an outage while licd was
-/// down is not held back by the rest of its backoff. Returns how many it moved.
+/// Makes every waiting message that is not parked ([`crate::store::outbox::PARKED_AT`]) and
+/// whose next try is after `later_than` due at `at`: what a starting sender does, so that mail
+/// that waited out an outage while licd was down is not held back by the rest of its
+/// backoff. Returns how many it moved.
+///
+/// `later_than` is `at` for a database one daemon owns (redb): a claim held at a crash is
+/// void then. On a shared database another node may hold a claim right now, so the caller
+/// passes `at` plus the claim length, and only backoffs longer than any claim are cut short.
 pub struct RetryPendingMail {
     /// Now (UTC Unix seconds).
     pub at: i64,
+    /// Only messages whose next try is after this move.
+    pub later_than: i64,
 }
 
 impl Command for RetryPendingMail {
@@ -97,7 +104,7 @@ impl Command for RetryPendingMail {
     async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<usize> {
         let mut moved = 0;
         for queued in tx.queued_mail().await? {
-            if queued.next_try_at > self.at && !is_parked(queued.next_try_at) {
+            if queued.next_try_at > self.later_than && !is_parked(queued.next_try_at) {
                 tx.retry_mail(queued.id, self.at).await?;
                 moved += 1;
             }
