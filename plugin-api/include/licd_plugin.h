@@ -42,6 +42,7 @@ extern "C" {
 #define LICD_E_TOO_SMALL (-1) /* the output needs *len bytes; the host retries once */
 #define LICD_E_CONFIG (-2)  /* create: the configuration is unusable (say why in err_buf) */
 #define LICD_E_INTERNAL (-3) /* any other failure of the plugin */
+#define LICD_E_BAD_EVENT (-4) /* webhook: the body is genuine but cannot be read as an event */
 #define LICD_E_PANIC (-99)  /* a panic was caught (set by licd-plugin-api's export macro) */
 
 /* LicdPluginV1.flags */
@@ -122,6 +123,27 @@ typedef int32_t (*licd_authenticate_fn)(void *instance, const LicdRequest *req, 
 typedef int32_t (*licd_map_args_fn)(void *instance, const LicdRequest *req, uint8_t *out_buf,
                                     size_t out_cap, size_t *out_len);
 
+/* webhook(): optional (since licd 0.2, appended to the v1 table: abi_version stays 1). Called
+   for POST {basePath}/qlmservice.asmx/QlmWebHookHandler?is_vendor=NAME with the store's raw
+   body and headers (req->method is "QlmWebHookHandler"). The plugin
+     (a) verifies the store's signature over the raw body with its own secret; a signature
+         that is missing, wrong or too old is LICD_DENY with the reason in out_buf (the host
+         answers 401 and records nothing);
+     (b) names the event: its id, unique per store event (stores retry; the host applies one
+         id once and answers a repeat with the first outcome), and its type;
+     (c) lists the actions to take, each a licd method call with its is_* arguments, taken
+         from the signed body only.
+   On LICD_ALLOW out_buf holds lines separated by '\n', each application/x-www-form-urlencoded:
+     event_id=<id>&event_type=<type>                 first line, both required
+     method=<Method>&is_<name>=<value>&...           one line per action, in order
+   Methods: GetActivationKey (create keys; is_send_mail=1 mails them to is_email, with
+   is_emailtemplate naming the template), RenewSubscriptionHttp, RevokeLicenseHttp,
+   UpdateUserInformation. No action lines: the event is ignored (200, nothing changes).
+   LICD_E_BAD_EVENT: the signature holds but the body is not an event the plugin can read
+   (the host answers 400). Output larger than out_cap: LICD_E_TOO_SMALL as everywhere. */
+typedef int32_t (*licd_webhook_fn)(void *instance, const LicdRequest *req, uint8_t *out_buf,
+                                   size_t out_cap, size_t *out_len);
+
 /* The table licd_plugin_entry_v1 returns. It must stay valid for the life of the process
    (a static). */
 typedef struct LicdPluginV1 {
@@ -133,7 +155,13 @@ typedef struct LicdPluginV1 {
     licd_destroy_fn destroy;           /* required */
     licd_authenticate_fn authenticate; /* required */
     licd_map_args_fn map_args;         /* may be NULL */
+    /* Appended fields: the host reads each only when struct_size covers it, so a table built
+       before a field existed keeps loading and working unchanged. */
+    licd_webhook_fn webhook;           /* may be NULL (since licd 0.2) */
 } LicdPluginV1;
+
+/* The size of the first v1 table (up to map_args): the smallest struct_size licd accepts. */
+#define LICD_PLUGIN_V1_BASE_SIZE offsetof(LicdPluginV1, webhook)
 
 /* The one symbol a plugin exports. The major version is in its name, so a library built for
    another major version is refused as "symbol not found", never misread. */

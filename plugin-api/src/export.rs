@@ -11,10 +11,10 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::ffi::{
-    ABI_VERSION, LICD_ALLOW, LICD_DENY, LICD_E_CONFIG, LICD_E_INTERNAL, LICD_E_PANIC,
-    LICD_E_TOO_SMALL, LicdPluginV1, LicdRequest,
+    ABI_VERSION, LICD_ALLOW, LICD_DENY, LICD_E_BAD_EVENT, LICD_E_CONFIG, LICD_E_INTERNAL,
+    LICD_E_PANIC, LICD_E_TOO_SMALL, LicdPluginV1, LicdRequest, WebhookFn,
 };
-use crate::{Request, VendorPlugin, Verdict, bytes, form};
+use crate::{Request, VendorPlugin, Verdict, WebhookRefusal, bytes, form, webhook as events};
 
 /// The table of a plugin type. `name_nul` must end with a NUL (the macro appends one).
 pub const fn table<T: VendorPlugin>(name_nul: &'static str, flags: u32) -> LicdPluginV1 {
@@ -33,6 +33,11 @@ pub const fn table<T: VendorPlugin>(name_nul: &'static str, flags: u32) -> LicdP
         destroy: Some(destroy::<T>),
         authenticate: Some(authenticate::<T>),
         map_args: Some(map_args::<T>),
+        webhook: if T::HANDLES_WEBHOOKS {
+            Some(webhook::<T> as WebhookFn)
+        } else {
+            None
+        },
     }
 }
 
@@ -195,21 +200,68 @@ pub unsafe extern "C" fn map_args<T: VendorPlugin>(
         plugin.map_args(&req).map(|pairs| form::encode(&pairs))
     }));
     match mapped {
-        Ok(Ok(text)) => {
-            // SAFETY: `out_len` is the host's writable out-pointer (checked non-null above).
-            unsafe { *out_len = text.len() };
-            if text.len() > out_cap || (out_buf.is_null() && !text.is_empty()) {
-                return LICD_E_TOO_SMALL;
-            }
-            if !text.is_empty() {
-                // SAFETY: `out_buf` is valid for `out_cap >= text.len()` bytes.
-                unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), out_buf, text.len()) };
-            }
-            LICD_ALLOW
-        }
+        // SAFETY: the host's buffers, `out_len` checked non-null above.
+        Ok(Ok(text)) => unsafe { write_output(&text, out_buf, out_cap, out_len) },
         // A mapping failure is not an output: its reason goes in the same buffer, cut to fit.
         // SAFETY: the host's buffers.
         Ok(Err(why)) => unsafe { write_message(&why, out_buf, out_cap, out_len, LICD_E_INTERNAL) },
+        Err(panic) => unsafe {
+            write_message(
+                &panic_text(&*panic),
+                out_buf,
+                out_cap,
+                out_len,
+                LICD_E_PANIC,
+            )
+        },
+    }
+}
+
+/// Writes `text` into the host's buffer whole, or asks for a larger one (`LICD_E_TOO_SMALL`).
+///
+/// # Safety
+/// `buf` must be valid for `cap` bytes (or null with `cap` 0) and `len` writable.
+unsafe fn write_output(text: &str, buf: *mut u8, cap: usize, len: *mut usize) -> i32 {
+    // SAFETY: the caller's contract.
+    unsafe { *len = text.len() };
+    if text.len() > cap || (buf.is_null() && !text.is_empty()) {
+        return LICD_E_TOO_SMALL;
+    }
+    if !text.is_empty() {
+        // SAFETY: `buf` is valid for `cap >= text.len()` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), buf, text.len()) };
+    }
+    LICD_ALLOW
+}
+
+/// `webhook`: runs [`VendorPlugin::webhook`] and writes the event in the ABI's line format.
+///
+/// # Safety
+/// As [`authenticate`].
+pub unsafe extern "C" fn webhook<T: VendorPlugin>(
+    instance: *mut c_void,
+    req: *const LicdRequest,
+    out_buf: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> i32 {
+    if instance.is_null() || req.is_null() || out_len.is_null() {
+        return LICD_E_INTERNAL;
+    }
+    let answer = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: as in `authenticate`.
+        let (plugin, req) = unsafe { (&*instance.cast::<T>(), Request::from_raw(&*req)) };
+        plugin.webhook(&req).map(|event| events::encode(&event))
+    }));
+    // SAFETY (every write): the host's buffers, `out_len` checked non-null above.
+    match answer {
+        Ok(Ok(text)) => unsafe { write_output(&text, out_buf, out_cap, out_len) },
+        Ok(Err(WebhookRefusal::BadSignature(why))) => unsafe {
+            write_message(&why, out_buf, out_cap, out_len, LICD_DENY)
+        },
+        Ok(Err(WebhookRefusal::BadEvent(why))) => unsafe {
+            write_message(&why, out_buf, out_cap, out_len, LICD_E_BAD_EVENT)
+        },
         Err(panic) => unsafe {
             write_message(
                 &panic_text(&*panic),

@@ -18,6 +18,8 @@ pub const LICD_E_TOO_SMALL: i32 = -1;
 pub const LICD_E_CONFIG: i32 = -2;
 /// `LICD_E_INTERNAL`: any other failure of the plugin.
 pub const LICD_E_INTERNAL: i32 = -3;
+/// `LICD_E_BAD_EVENT`: `webhook` found the body genuine but not an event it can read.
+pub const LICD_E_BAD_EVENT: i32 = -4;
 /// `LICD_E_PANIC`: the export macro caught a panic.
 pub const LICD_E_PANIC: i32 = -99;
 
@@ -119,6 +121,19 @@ pub type MapArgsFn = unsafe extern "C" fn(
     out_len: *mut usize,
 ) -> i32;
 
+/// `licd_webhook_fn` (appended to the v1 table in licd 0.2).
+pub type WebhookFn = unsafe extern "C" fn(
+    instance: *mut c_void,
+    req: *const LicdRequest,
+    out_buf: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> i32;
+
+/// `LICD_PLUGIN_V1_BASE_SIZE`: the size of the first v1 table (up to `map_args`), the smallest
+/// `struct_size` licd accepts. Fields after it are read only when `struct_size` covers them.
+pub const V1_BASE_SIZE: usize = std::mem::offset_of!(LicdPluginV1, webhook);
+
 /// `LicdPluginV1`: the table `licd_plugin_entry_v1` returns. The function pointers are
 /// `Option`s because C may leave them NULL; `Option<fn>` has the layout of a nullable pointer.
 #[repr(C)]
@@ -140,6 +155,8 @@ pub struct LicdPluginV1 {
     pub authenticate: Option<AuthenticateFn>,
     /// May be NULL.
     pub map_args: Option<MapArgsFn>,
+    /// May be NULL; appended in licd 0.2, so present only when `struct_size` covers it.
+    pub webhook: Option<WebhookFn>,
 }
 
 // SAFETY: a table is immutable once built (a `static` in the plugin) and its only pointer

@@ -40,12 +40,14 @@
 pub mod export;
 pub mod ffi;
 pub mod form;
+pub mod webhook;
 
 use std::slice;
 
 use ffi::{LicdPair, LicdRequest, LicdStr};
 
 pub use ffi::{FLAG_SERIALIZE, FLAG_SIGNS_BODY_ONLY};
+pub use webhook::{WebhookAction, WebhookEvent, WebhookRefusal};
 
 /// The answer of [`VendorPlugin::authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +94,26 @@ pub trait VendorPlugin: Send + Sync + Sized + 'static {
     fn map_args(&self, req: &Request<'_>) -> Result<Vec<(String, String)>, String> {
         let _ = req;
         Ok(Vec::new())
+    }
+
+    /// Whether the plugin receives its store's webhooks ([`VendorPlugin::webhook`]). The export
+    /// macro fills the table's `webhook` slot only when this is `true`; licd answers a webhook
+    /// for a vendor whose plugin has none with 404.
+    const HANDLES_WEBHOOKS: bool = false;
+
+    /// A webhook the store pushed to `QlmWebHookHandler` (`req.method()` is
+    /// `"QlmWebHookHandler"`, `req.body()` the raw body, `req.header()` the store's
+    /// headers): check the signature over the raw body, then name the event and the actions to
+    /// take, with product data from the signed body (or the plugin's configuration) only.
+    ///
+    /// # Errors
+    /// [`WebhookRefusal::BadSignature`] (licd answers 401 and records nothing) or
+    /// [`WebhookRefusal::BadEvent`] (400).
+    fn webhook(&self, req: &Request<'_>) -> Result<WebhookEvent, WebhookRefusal> {
+        let _ = req;
+        Err(WebhookRefusal::BadEvent(
+            "this plugin does not handle webhooks".into(),
+        ))
     }
 }
 

@@ -27,6 +27,7 @@ int main(void) {
     S(LicdPluginV1) O(LicdPluginV1, abi_version) O(LicdPluginV1, struct_size)
     O(LicdPluginV1, name) O(LicdPluginV1, flags) O(LicdPluginV1, create)
     O(LicdPluginV1, destroy) O(LicdPluginV1, authenticate) O(LicdPluginV1, map_args)
+    O(LicdPluginV1, webhook) C(LICD_PLUGIN_V1_BASE_SIZE) C(LICD_E_BAD_EVENT)
     C(LICD_PLUGIN_ABI_VERSION) C(LICD_ALLOW) C(LICD_DENY) C(LICD_E_TOO_SMALL)
     C(LICD_E_CONFIG) C(LICD_E_INTERNAL) C(LICD_E_PANIC) C(LICD_FLAG_SERIALIZE)
     C(LICD_FLAG_SIGNS_BODY_ONLY)
@@ -153,6 +154,12 @@ fn rust_mirror_has_the_sizes_offsets_and_constants_of_the_c_header() {
             "offsetof LicdPluginV1.map_args",
             n(offset_of!(LicdPluginV1, map_args)),
         ),
+        (
+            "offsetof LicdPluginV1.webhook",
+            n(offset_of!(LicdPluginV1, webhook)),
+        ),
+        ("const LICD_PLUGIN_V1_BASE_SIZE", n(V1_BASE_SIZE)),
+        ("const LICD_E_BAD_EVENT", i64::from(LICD_E_BAD_EVENT)),
         ("const LICD_PLUGIN_ABI_VERSION", i64::from(ABI_VERSION)),
         ("const LICD_ALLOW", i64::from(LICD_ALLOW)),
         ("const LICD_DENY", i64::from(LICD_DENY)),

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use licd_plugin_api::ffi::{
     AuthenticateFn, DestroyFn, FLAG_SERIALIZE, FLAG_SIGNS_BODY_ONLY, LICD_ALLOW, LICD_DENY,
-    LICD_E_PANIC, LICD_E_TOO_SMALL, LicdBytes, LicdPair, LicdRequest, LicdStr, MapArgsFn,
+    LICD_E_BAD_EVENT, LICD_E_PANIC, LICD_E_TOO_SMALL, LicdBytes, LicdPair, LicdRequest, LicdStr,
+    MapArgsFn, WebhookFn,
 };
+use licd_plugin_api::webhook::{self as events, WebhookEvent};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -36,6 +38,10 @@ pub enum RefusalKind {
     Garbage,
     /// The plugin has been destroyed (shutdown).
     Unavailable,
+    /// `webhook`: the body is genuine but no event the plugin can read (`LICD_E_BAD_EVENT`).
+    BadEvent,
+    /// `webhook`: the plugin has no `webhook` function.
+    NoWebhook,
 }
 
 /// A refusal and the sentence that goes to the log.
@@ -79,6 +85,7 @@ pub(super) struct Api {
     pub(super) instance: Instance,
     pub(super) authenticate: AuthenticateFn,
     pub(super) map_args: Option<MapArgsFn>,
+    pub(super) webhook: Option<WebhookFn>,
     pub(super) destroy: DestroyFn,
 }
 
@@ -165,6 +172,11 @@ impl Plugin {
         self.signs_body_only
     }
 
+    /// Whether the plugin has a `webhook` function (licd 0.2's appended table field).
+    pub fn handles_webhooks(&self) -> bool {
+        self.api.webhook.is_some()
+    }
+
     /// Asks the plugin about `request`: `authenticate`, then `map_args` when it has one.
     /// Returns the mapped arguments (form-encoded, possibly empty) when it allows.
     ///
@@ -179,6 +191,39 @@ impl Plugin {
         request: PluginRequest,
         request_deadline: Instant,
     ) -> Result<String, Refusal> {
+        self.call(request, request_deadline, Plugin::run).await
+    }
+
+    /// Hands a store's webhook to the plugin's `webhook` function, under the same timeout,
+    /// cap and checks as [`Plugin::judge`], and reads the event it answers.
+    ///
+    /// # Errors
+    /// [`RefusalKind::Denied`] for a signature the plugin refused, [`RefusalKind::BadEvent`]
+    /// for a genuine body it cannot read, [`RefusalKind::NoWebhook`] when it has no
+    /// `webhook`, [`RefusalKind::Garbage`] for lines that are no event, and the other kinds
+    /// as for [`Plugin::judge`].
+    pub async fn webhook(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        request_deadline: Instant,
+    ) -> Result<WebhookEvent, Refusal> {
+        if !self.handles_webhooks() {
+            return Err(Refusal::new(
+                RefusalKind::NoWebhook,
+                "the plugin has no webhook function",
+            ));
+        }
+        self.call(request, request_deadline, Plugin::run_webhook)
+            .await
+    }
+
+    /// Runs `body` on the blocking pool under the plugin's timeout and cap.
+    async fn call<R: Send + 'static>(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        request_deadline: Instant,
+        body: fn(&Plugin, &PluginRequest) -> Result<R, Refusal>,
+    ) -> Result<R, Refusal> {
         let deadline = (Instant::now() + self.timeout).min(request_deadline);
         let timeout_ms = self.timeout.as_millis();
         let permit = match tokio::time::timeout_at(deadline, self.acquire()).await {
@@ -202,7 +247,7 @@ impl Plugin {
         let task = tokio::task::spawn_blocking(move || {
             // Held until the plugin returns, even when the caller has stopped waiting.
             let _permit = permit;
-            plugin.run(&request)
+            body(&plugin, &request)
         });
         match tokio::time::timeout_at(deadline, task).await {
             Ok(Ok(answer)) => answer,
@@ -230,35 +275,17 @@ impl Plugin {
             .serialize
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-        let pairs = |list: &[(String, String)]| -> Vec<LicdPair> {
-            list.iter()
-                .map(|(n, v)| LicdPair {
-                    name: LicdStr::new(n),
-                    value: LicdStr::new(v),
-                })
-                .collect()
-        };
-        let args = pairs(&request.args);
-        let headers = pairs(&request.headers);
-        let raw = LicdRequest {
-            // The struct is a few dozen bytes; the cast cannot truncate.
-            struct_size: size_of::<LicdRequest>() as u32,
-            method: LicdStr::new(&request.method),
-            vendor: LicdStr::new(&request.vendor),
-            client_addr: LicdStr::new(&request.client),
-            url: LicdStr::new(&request.url),
-            args: args.as_ptr(),
-            args_len: args.len(),
-            headers: headers.as_ptr(),
-            headers_len: headers.len(),
-            body: LicdBytes::new(&request.body),
-        };
+        with_raw(request, |raw| self.authenticate_and_map(raw))
+    }
+
+    /// `authenticate`, then `map_args`, on the request as the ABI has it.
+    fn authenticate_and_map(&self, raw: &LicdRequest) -> Result<String, Refusal> {
         let api = self.api;
         let (code, message) = buffered("the authenticate message", |buf, cap, len| {
             // SAFETY: `authenticate` was checked non-null at load and `instance` came from this
             // plugin's `create`; `raw` and everything it points to (`args`, `headers`,
             // `request`) outlive the call; `buf` is valid for `cap` bytes and `len` writable.
-            unsafe { (api.authenticate)(api.instance.0, &raw, buf, cap, len) }
+            unsafe { (api.authenticate)(api.instance.0, raw, buf, cap, len) }
         })?;
         match code {
             LICD_ALLOW => {}
@@ -281,12 +308,55 @@ impl Plugin {
         };
         let (code, mapped) = buffered("the map_args output", |buf, cap, len| {
             // SAFETY: as for `authenticate`; `map_args` is non-null here.
-            unsafe { map_args(api.instance.0, &raw, buf, cap, len) }
+            unsafe { map_args(api.instance.0, raw, buf, cap, len) }
         })?;
         if code != LICD_ALLOW {
             return Err(error_code("map_args", code, &mapped));
         }
         Ok(mapped)
+    }
+
+    /// The blocking part of [`Plugin::webhook`].
+    fn run_webhook(&self, request: &PluginRequest) -> Result<WebhookEvent, Refusal> {
+        let _serial = self
+            .serialize
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+        let api = self.api;
+        let Some(webhook) = api.webhook else {
+            return Err(Refusal::new(
+                RefusalKind::NoWebhook,
+                "the plugin has no webhook function",
+            ));
+        };
+        let (code, text) = with_raw(request, |raw| {
+            buffered("the webhook output", |buf, cap, len| {
+                // SAFETY: as for `authenticate`; `webhook` was read from the table only when
+                // its `struct_size` covers the field, and is non-null here.
+                unsafe { webhook(api.instance.0, raw, buf, cap, len) }
+            })
+        })?;
+        match code {
+            LICD_ALLOW => events::parse(&text).map_err(|e| {
+                Refusal::new(
+                    RefusalKind::Garbage,
+                    format!("webhook wrote no readable event: {e}"),
+                )
+            }),
+            LICD_DENY if text.is_empty() => Err(Refusal::new(
+                RefusalKind::Denied,
+                "signature refused (no reason given)",
+            )),
+            LICD_DENY => Err(Refusal::new(
+                RefusalKind::Denied,
+                format!("signature refused: {text}"),
+            )),
+            LICD_E_BAD_EVENT => Err(Refusal::new(
+                RefusalKind::BadEvent,
+                format!("the body is no event the plugin can read: {text}"),
+            )),
+            other => Err(error_code("webhook", other, &text)),
+        }
     }
 
     /// Runs `destroy` once every call has returned, waiting at most the plugin's timeout for
@@ -397,4 +467,33 @@ fn buffered(
             )),
         };
     }
+}
+
+/// Calls `f` with `request` as the ABI's [`LicdRequest`], whose pointers stay valid during
+/// the call.
+fn with_raw<R>(request: &PluginRequest, f: impl FnOnce(&LicdRequest) -> R) -> R {
+    let pairs = |list: &[(String, String)]| -> Vec<LicdPair> {
+        list.iter()
+            .map(|(n, v)| LicdPair {
+                name: LicdStr::new(n),
+                value: LicdStr::new(v),
+            })
+            .collect()
+    };
+    let args = pairs(&request.args);
+    let headers = pairs(&request.headers);
+    let raw = LicdRequest {
+        // The struct is a few dozen bytes; the cast cannot truncate.
+        struct_size: size_of::<LicdRequest>() as u32,
+        method: LicdStr::new(&request.method),
+        vendor: LicdStr::new(&request.vendor),
+        client_addr: LicdStr::new(&request.client),
+        url: LicdStr::new(&request.url),
+        args: args.as_ptr(),
+        args_len: args.len(),
+        headers: headers.as_ptr(),
+        headers_len: headers.len(),
+        body: LicdBytes::new(&request.body),
+    };
+    f(&raw)
 }

@@ -12,8 +12,9 @@ use std::time::Duration;
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use licd_plugin_api::ffi::{
     ABI_VERSION, AuthenticateFn, CreateFn, DestroyFn, ENTRY_SYMBOL, EntryFn, LICD_ALLOW,
-    LicdPluginV1, MapArgsFn,
+    LicdPluginV1, MapArgsFn, V1_BASE_SIZE, WebhookFn,
 };
+use std::mem::offset_of;
 
 use super::FIRST_BUFFER_BYTES;
 use super::call::{Api, Instance, Plugin};
@@ -212,6 +213,7 @@ pub(super) unsafe fn instantiate(
         instance,
         authenticate: table.authenticate,
         map_args: table.map_args,
+        webhook: table.webhook,
         destroy: table.destroy,
     };
     Ok(Plugin::new(
@@ -234,6 +236,7 @@ struct CheckedTable {
     destroy: DestroyFn,
     authenticate: AuthenticateFn,
     map_args: Option<MapArgsFn>,
+    webhook: Option<WebhookFn>,
 }
 
 /// Checks the ABI version, the size, the name and the required functions of `table`.
@@ -259,37 +262,57 @@ unsafe fn check_table(
             expected: ABI_VERSION,
         });
     }
-    let v1_size = size_of::<LicdPluginV1>();
+    let v1_size = V1_BASE_SIZE;
     if (size as usize) < v1_size {
         return Err(bad_table(
             config,
             format!("its table is {size} bytes, smaller than the {v1_size} bytes of ABI version 1"),
         ));
     }
-    // SAFETY: a version-1 table at least as large as ours.
-    let t = unsafe { *table };
-    let name = if t.name.is_null() {
+    // Field by field: a table built before a field was appended is smaller than ours, so the
+    // whole struct is never copied, and an appended field is read only when `struct_size`
+    // covers it.
+    // SAFETY: a version-1 table of at least `V1_BASE_SIZE` bytes (the caller's contract and
+    // the checks above); every field read lies inside it.
+    let (name, flags, create, destroy, authenticate, map_args) = unsafe {
+        (
+            (&raw const (*table).name).read(),
+            (&raw const (*table).flags).read(),
+            (&raw const (*table).create).read(),
+            (&raw const (*table).destroy).read(),
+            (&raw const (*table).authenticate).read(),
+            (&raw const (*table).map_args).read(),
+        )
+    };
+    let webhook_end = offset_of!(LicdPluginV1, webhook) + size_of::<Option<WebhookFn>>();
+    let webhook = if size as usize >= webhook_end {
+        // SAFETY: `struct_size` says the plugin built a table with this field.
+        unsafe { (&raw const (*table).webhook).read() }
+    } else {
+        None
+    };
+    let name = if name.is_null() {
         return Err(bad("its table has no name"));
     } else {
         // SAFETY: the ABI says `name` is a NUL-terminated static string.
-        unsafe { CStr::from_ptr(t.name) }
+        unsafe { CStr::from_ptr(name) }
             .to_str()
             .map_err(|_| bad("its table's name is not UTF-8"))?
             .to_string()
     };
-    let (Some(create), Some(destroy), Some(authenticate)) = (t.create, t.destroy, t.authenticate)
-    else {
+    let (Some(create), Some(destroy), Some(authenticate)) = (create, destroy, authenticate) else {
         return Err(bad(
-            "its table lacks create, destroy or authenticate (only map_args may be NULL)",
+            "its table lacks create, destroy or authenticate (only map_args and webhook may be NULL)",
         ));
     };
     Ok(CheckedTable {
         name,
-        flags: t.flags,
+        flags,
         create,
         destroy,
         authenticate,
-        map_args: t.map_args,
+        map_args,
+        webhook,
     })
 }
 

@@ -89,6 +89,7 @@ const fn table(
         destroy: Some(destroy_noop),
         authenticate: Some(authenticate),
         map_args,
+        webhook: None,
     }
 }
 
@@ -437,4 +438,128 @@ fn a_file_others_may_write_or_a_stranger_owns_is_refused_with_the_fix() {
             .unwrap_err()
             .contains("not a regular file")
     );
+}
+
+unsafe extern "C" fn webhook_event(
+    _: *mut c_void,
+    _: *const LicdRequest,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> i32 {
+    let text = b"event_id=evt_1&event_type=checkout.session.completed\nmethod=GetActivationKey&is_productid=1";
+    // SAFETY: the host's buffer.
+    unsafe { put(text, buf, cap, len, LICD_ALLOW) }
+}
+
+unsafe extern "C" fn webhook_bad_signature(
+    _: *mut c_void,
+    _: *const LicdRequest,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> i32 {
+    // SAFETY: the host's buffer.
+    unsafe { put(b"v1 does not match", buf, cap, len, LICD_DENY) }
+}
+
+unsafe extern "C" fn webhook_bad_event(
+    _: *mut c_void,
+    _: *const LicdRequest,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> i32 {
+    // SAFETY: the host's buffer.
+    unsafe { put(b"no data.object", buf, cap, len, LICD_E_BAD_EVENT) }
+}
+
+unsafe extern "C" fn webhook_other_method(
+    _: *mut c_void,
+    _: *const LicdRequest,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> i32 {
+    // SAFETY: the host's buffer.
+    unsafe { put(b"event_id=e\nmethod=ActivateKey", buf, cap, len, LICD_ALLOW) }
+}
+
+const fn with_webhook(webhook: WebhookFn) -> LicdPluginV1 {
+    LicdPluginV1 {
+        webhook: Some(webhook),
+        ..table(allow, None, 0)
+    }
+}
+
+static WEBHOOK: LicdPluginV1 = with_webhook(webhook_event);
+static WEBHOOK_BAD_SIGNATURE: LicdPluginV1 = with_webhook(webhook_bad_signature);
+static WEBHOOK_BAD_EVENT: LicdPluginV1 = with_webhook(webhook_bad_event);
+static WEBHOOK_OTHER_METHOD: LicdPluginV1 = with_webhook(webhook_other_method);
+/// A table as a plugin built before `webhook` was appended says it is: its `struct_size`
+/// ends at `map_args`, so whatever lies past it is not the plugin's and must not be read.
+static V1_BASE_TABLE: LicdPluginV1 = LicdPluginV1 {
+    struct_size: V1_BASE_SIZE as u32,
+    ..with_webhook(webhook_event)
+};
+
+async fn webhook(table: &'static LicdPluginV1) -> Result<WebhookEventSeen, super::Refusal> {
+    plugin(table, 1000)
+        .webhook(
+            PluginRequest::default(),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await
+        .map(|e| WebhookEventSeen {
+            id: e.id,
+            kind: e.kind,
+            methods: e.actions.into_iter().map(|a| a.method).collect(),
+        })
+}
+
+#[derive(Debug, PartialEq)]
+struct WebhookEventSeen {
+    id: String,
+    kind: String,
+    methods: Vec<String>,
+}
+
+#[tokio::test]
+async fn a_webhook_answer_is_read_as_an_event_with_its_actions() {
+    assert_eq!(
+        webhook(&WEBHOOK).await,
+        Ok(WebhookEventSeen {
+            id: "evt_1".into(),
+            kind: "checkout.session.completed".into(),
+            methods: vec!["GetActivationKey".into()],
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_refused_signature_a_bad_event_and_a_foreign_method_are_told_apart() {
+    let e = webhook(&WEBHOOK_BAD_SIGNATURE).await.unwrap_err();
+    assert_eq!(
+        (e.kind, e.detail.as_str()),
+        (RefusalKind::Denied, "signature refused: v1 does not match")
+    );
+    let e = webhook(&WEBHOOK_BAD_EVENT).await.unwrap_err();
+    assert_eq!(e.kind, RefusalKind::BadEvent);
+    assert!(e.detail.contains("no data.object"), "{}", e.detail);
+    let e = webhook(&WEBHOOK_OTHER_METHOD).await.unwrap_err();
+    assert_eq!(e.kind, RefusalKind::Garbage);
+    assert!(e.detail.contains("ActivateKey"), "{}", e.detail);
+}
+
+#[tokio::test]
+async fn a_table_built_before_webhook_existed_loads_and_its_slot_is_never_read() {
+    let old = plugin(&V1_BASE_TABLE, 1000);
+    assert!(!old.handles_webhooks());
+    assert_eq!(judge(&old).await, Ok(String::new()));
+    assert_eq!(
+        webhook(&V1_BASE_TABLE).await.unwrap_err().kind,
+        RefusalKind::NoWebhook
+    );
+    assert!(plugin(&WEBHOOK, 1000).handles_webhooks());
+    assert!(!plugin(&ALLOW, 1000).handles_webhooks());
 }
