@@ -133,7 +133,7 @@ pub(super) fn problems(mail: &MailConfig) -> Vec<String> {
     for (name, t) in &mail.template {
         let Some(known) = template::placeholders_of(name) else {
             out.push(format!(
-                "{place}: there is no mail template named `{name}`; licd sends {}",
+                "{place}: there is no mail template named `{name}`; licd sends {} (and key mails named `LicenseKeys…`)",
                 template::KNOWN
                     .iter()
                     .map(|k| format!("`{k}`"))

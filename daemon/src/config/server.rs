@@ -32,6 +32,9 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Limit on a request body (HTTP 413 past it).
     pub max_body_bytes: usize,
+    /// Limit on a webhook's body (`QlmWebHookHandler`; HTTP 413 past it): a store's event
+    /// for a large order exceeds the form limit.
+    pub max_webhook_body_bytes: usize,
     /// Limit on the number of arguments of one request.
     pub max_args: usize,
     /// Limit on the length of one argument value.
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 15_000,
             max_header_bytes: 8192,
             max_body_bytes: 65_536,
+            max_webhook_body_bytes: 1_048_576,
             max_args: 64,
             max_value_bytes: 4096,
             shutdown_grace_seconds: 10,

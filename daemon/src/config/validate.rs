@@ -103,6 +103,13 @@ fn server(config: &Config, p: &mut Problems) {
     p.at_least(place, "requestTimeoutMs", s.request_timeout_ms, 1);
     p.at_least(place, "maxHeaderBytes", s.max_header_bytes, 1024);
     p.at_least(place, "maxBodyBytes", s.max_body_bytes, 1);
+    p.between(
+        place,
+        "maxWebhookBodyBytes",
+        s.max_webhook_body_bytes,
+        1024,
+        64 * 1024 * 1024,
+    );
     p.between(place, "maxArgs", s.max_args, 1, 1024);
     p.at_least(place, "maxValueBytes", s.max_value_bytes, 16);
     p.at_least(place, "cacheSizeMiB", s.cache_size_mib, 1);

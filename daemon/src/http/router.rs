@@ -23,7 +23,7 @@ use crate::http::clock::RequestStart;
 use crate::http::plain::plain_text;
 use crate::license::dates;
 use crate::method_decl::MethodTable;
-use crate::methods::Method;
+use crate::methods::{Method, qlm_webhook_handler};
 use crate::request::{Ctx, RawRequest};
 use crate::response::{self, Body, Format, Reply};
 use crate::state::AppState;
@@ -154,11 +154,14 @@ async fn method_request(
     // The URI and headers move into the context (strict authentication and vendor plugins
     // read them as sent); nothing is copied on the request road.
     let (parts, incoming) = req.into_parts();
-    let body = match receive_body(&parts, incoming, server, started, peer, sniffed).await {
+    // A store's webhook has a larger body limit, and its body is the store's event for the
+    // vendor's plugin to read, never arguments.
+    let webhook = qlm_webhook_handler::is_named(name);
+    let body = match receive_body(&parts, incoming, server, started, peer, sniffed, webhook).await {
         Ok(b) => b,
         Err(refusal) => return refusal,
     };
-    let form_body = is_form(&parts.headers) && !body.is_empty();
+    let form_body = !webhook && is_form(&parts.headers) && !body.is_empty();
     let limits = ArgLimits {
         max_args: server.max_args,
         max_value_bytes: server.max_value_bytes,
@@ -169,11 +172,36 @@ async fn method_request(
         Ok(f) => f,
         Err(e) => return error_response(&e, Format::Xml, bom),
     };
+    let headers = parts.headers;
+    let client = client_address(peer.ip(), &headers, &server.trusted_proxies);
+    if webhook {
+        if parts.method != Verb::POST {
+            let e = MethodError::invalid("A store's webhook is a POST.")
+                .with_status(StatusCode::METHOD_NOT_ALLOWED);
+            let mut r = error_response(&e, format, bom);
+            r.headers_mut()
+                .insert(ALLOW, http::HeaderValue::from_static("POST"));
+            return r;
+        }
+        let args = match parsed {
+            Ok(a) => a,
+            Err(e) => return error_response(&e, format, bom),
+        };
+        let raw = RawRequest {
+            uri: parts.uri,
+            headers,
+            form_body,
+            body,
+        };
+        let ctx = context(state, config.clone(), client, started, raw);
+        return match qlm_webhook_handler::serve(&args, &ctx).await {
+            Ok(reply) => body_response(StatusCode::OK, response::render_ok(&reply, format, bom)),
+            Err(e) => error_response(&e, format, bom),
+        };
+    }
     let Some(method) = Method::find(name) else {
         return error_response(&unknown_method(name), format, bom);
     };
-    let headers = parts.headers;
-    let client = client_address(peer.ip(), &headers, &server.trusted_proxies);
     // Malformed arguments are refused below; until then the address rules see none.
     let no_args = Args::default();
     let seen = parsed.as_ref().unwrap_or(&no_args);
@@ -232,6 +260,7 @@ async fn receive_body(
     started: Instant,
     peer: SocketAddr,
     format: Format,
+    webhook: bool,
 ) -> Result<Bytes, Response<Full<Bytes>>> {
     // The whole request must have arrived headerReadTimeoutMs after its first byte.
     let began = parts
@@ -239,7 +268,12 @@ async fn receive_body(
         .get::<RequestStart>()
         .map_or(started, |s| s.0);
     let deadline = began + Duration::from_millis(server.header_read_timeout_ms);
-    read_body(&parts.headers, incoming, server.max_body_bytes, deadline)
+    let (max, setting) = if webhook {
+        (server.max_webhook_body_bytes, "server.maxWebhookBodyBytes")
+    } else {
+        (server.max_body_bytes, "server.maxBodyBytes")
+    };
+    read_body(&parts.headers, incoming, max, setting, deadline)
         .await
         .map_err(|e| {
             let mut r = error_response(&e, format, false);
@@ -342,11 +376,12 @@ async fn read_body(
     headers: &http::HeaderMap,
     incoming: Incoming,
     max: usize,
+    setting: &str,
     deadline: Instant,
 ) -> Result<Bytes, MethodError> {
     let too_large = || {
         MethodError::invalid(format!(
-            "The request body is larger than {max} bytes (server.maxBodyBytes)."
+            "The request body is larger than {max} bytes ({setting})."
         ))
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     };

@@ -9,7 +9,29 @@
 use serde::Deserialize;
 
 /// The mails licd sends, by QLM's template name where QLM has one.
-pub const KNOWN: &[&str] = &[AUTHORIZATION_CODE, TEST];
+pub const KNOWN: &[&str] = &[AUTHORIZATION_CODE, LICENSE_KEYS, TEST];
+
+/// The mail carrying the keys a store's webhook created to their buyer. A webhook's
+/// `is_emailtemplate` may name another template, configured as `[mail.template.<name>]` with
+/// the same placeholders (one per product, say).
+pub const LICENSE_KEYS: &str = "LicenseKeys";
+
+/// Whether `name` is a key mail's template: [`LICENSE_KEYS`] or a vendor's own, named
+/// `LicenseKeys…` (`LicenseKeysPro`), so that a typo in another template's name is still
+/// found by `licd check-config`.
+pub fn is_key_mail(name: &str) -> bool {
+    name.starts_with(LICENSE_KEYS)
+}
+
+/// The placeholders of a key mail ([`LICENSE_KEYS`] and the vendor's own templates).
+pub const KEY_MAIL_PLACEHOLDERS: &[&str] = &[
+    "keys",
+    "quantity",
+    "productName",
+    "customerName",
+    "email",
+    "orderId",
+];
 
 /// The mail carrying a code of activation by authorization code
 /// (RequestAuthorizationCodeForActivationHttp).
@@ -30,6 +52,8 @@ pub fn placeholders_of(name: &str) -> Option<&'static [&'static str]> {
             "computerId",
         ]),
         TEST => Some(&["email", "serverName"]),
+        LICENSE_KEYS => Some(KEY_MAIL_PLACEHOLDERS),
+        _ if is_key_mail(name) => Some(KEY_MAIL_PLACEHOLDERS),
         _ => None,
     }
 }
@@ -47,6 +71,16 @@ pub fn default_for(name: &str) -> Option<MailTemplate> {
              \n\
              Enter it in the application within {expiryMinutes} minutes. It works once.\n\
              If you did not ask for it, you can ignore this mail.\n",
+        )),
+        LICENSE_KEYS => Some(MailTemplate::new(
+            "Your licence key for {productName}",
+            "Hello {customerName},\n\
+             \n\
+             thank you for your order {orderId}. Your licence key for {productName}:\n\
+             \n\
+             {keys}\n\
+             \n\
+             Enter it in the application to activate it.\n",
         )),
         TEST => Some(MailTemplate::new(
             "licd test mail from {serverName}",

@@ -92,6 +92,19 @@ impl GetActivationKey {
 
     /// Creates the keys in one transaction (or returns the keys of a retried order).
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
+        let command = self.command(ctx, vendor)?;
+        let Created { licenses, reused } = ctx.execute(command).await?;
+        log_created(ctx, vendor, &licenses, reused);
+        Ok(created_reply(&licenses, vendor))
+    }
+
+    /// The store's command for these keys under the configuration in force (a store's
+    /// webhook runs it among the other actions of its event).
+    ///
+    /// # Errors
+    /// Code 201 for a product the configuration does not have, and the creation rules'
+    /// refusals.
+    pub fn command(self, ctx: &Ctx, vendor: &Vendor) -> Result<CreateKeys, MethodError> {
         let config = &ctx.config;
         let r = &self.request;
         let product = config
@@ -106,16 +119,13 @@ impl GetActivationKey {
             ctx.now,
             &defaults,
         )?;
-        let command = CreateKeys {
+        Ok(CreateKeys {
             order_id: template.order_id.clone(),
             template,
             count,
             max_per_day: options.max_new_keys_per_day,
             max_stored: options.db_max_records,
-        };
-        let Created { licenses, reused } = ctx.execute(command).await?;
-        log_created(ctx, vendor, &licenses, reused);
-        Ok(created_reply(&licenses, vendor))
+        })
     }
 }
 

@@ -18,6 +18,7 @@ pub mod get_latest_version;
 pub mod license_info;
 pub mod maintenance_plan;
 pub mod ping;
+pub mod qlm_webhook_handler;
 pub mod release_license;
 pub mod renew_subscription;
 pub mod request_authorization_code;

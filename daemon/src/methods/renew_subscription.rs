@@ -16,10 +16,10 @@ use crate::license::renewal::{RenewalRequest, RenewalTerm, renew, renew_with_mai
 use crate::method_decl::{ArgumentEffect, AuthNeed, Declaration, Effect, Gate, MethodCall};
 use crate::methods::maintenance_plan::{default_term, renewal_date};
 use crate::methods::selection::{Selection, dashed, reply_for};
-use crate::methods::update_license::{declared_properties, edit, log_changes};
+use crate::methods::update_license::{declared_properties, edit_command, log_changes, run_edit};
 use crate::methods::{Ctx, key_lines};
 use crate::response::{Field, Reply};
-use crate::store::commands::LicenseEdit;
+use crate::store::commands::{Edit, LicenseEdit};
 
 /// What RenewSubscriptionHttp declares to the guard (`is_maintenance_plan` renews the
 /// maintenance plan too).
@@ -78,6 +78,27 @@ impl RenewSubscription {
 
     /// Renews every licence named in one transaction.
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
+        let (which, maintenance_plan) = (self.which.clone(), self.maintenance_plan);
+        let command = self.command(ctx, vendor)?;
+        let licenses = run_edit(ctx, command).await?;
+        log_changes(
+            "RenewSubscriptionHttp",
+            ctx,
+            vendor,
+            &licenses,
+            "subscription renewed",
+        );
+        let mut reply = reply(&licenses, &which, maintenance_plan);
+        reply.text_lines = key_lines(vendor, licenses.iter().map(dashed).collect());
+        Ok(reply)
+    }
+
+    /// The store's command for this renewal (a store's webhook runs it among the other
+    /// actions of its event).
+    ///
+    /// # Errors
+    /// A selection the vendor may not make.
+    pub fn command(self, ctx: &Ctx, vendor: &Vendor) -> Result<Edit, MethodError> {
         let target = self.which.target(vendor)?;
         let config = ctx.config.clone();
         let now = ctx.now;
@@ -96,17 +117,14 @@ impl RenewSubscription {
         } else {
             Box::new(move |license| renew(license, &request, declared_properties(&config), now))
         };
-        let licenses = edit(ctx, vendor, target, "renewed", self.log_history, rule).await?;
-        log_changes(
-            "RenewSubscriptionHttp",
+        Ok(edit_command(
             ctx,
             vendor,
-            &licenses,
-            "subscription renewed",
-        );
-        let mut reply = reply(&licenses, &self.which, self.maintenance_plan);
-        reply.text_lines = key_lines(vendor, licenses.iter().map(dashed).collect());
-        Ok(reply)
+            target,
+            "renewed",
+            self.log_history,
+            rule,
+        ))
     }
 }
 

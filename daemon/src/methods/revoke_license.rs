@@ -12,8 +12,9 @@ use crate::license::update::set_revoked;
 use crate::method_decl::{AuthNeed, Declaration, Effect, MethodCall};
 use crate::methods::Ctx;
 use crate::methods::selection::{Selection, dashed, reply_for};
-use crate::methods::update_license::{REVOKE_GATE, edit, log_changes};
+use crate::methods::update_license::{REVOKE_GATE, edit_command, log_changes, run_edit};
 use crate::response::{Field, Reply};
+use crate::store::commands::Edit;
 
 /// What RevokeLicenseHttp declares to the guard.
 pub const DECLARATION: Declaration = Declaration::new("RevokeLicenseHttp", AuthNeed::Always)
@@ -45,17 +46,28 @@ impl RevokeLicense {
 
     /// Revokes or restores in one transaction, with a history entry for each licence.
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
+        let which = self.which.clone();
+        let what = if self.revoke {
+            "licence revoked"
+        } else {
+            "licence restored"
+        };
+        let licenses = run_edit(ctx, self.command(ctx, vendor)?).await?;
+        log_changes("RevokeLicenseHttp", ctx, vendor, &licenses, what);
+        Ok(reply(&licenses, &which))
+    }
+
+    /// The store's command for this change (a store's webhook runs it among the other
+    /// actions of its event).
+    ///
+    /// # Errors
+    /// A selection the vendor may not make.
+    pub fn command(self, ctx: &Ctx, vendor: &Vendor) -> Result<Edit, MethodError> {
         let target = self.which.target(vendor)?;
         let (revoke, now) = (self.revoke, ctx.now);
-        let (event, what) = if revoke {
-            ("revoked", "licence revoked")
-        } else {
-            ("restored", "licence restored")
-        };
+        let event = if revoke { "revoked" } else { "restored" };
         let rule = Box::new(move |license: &License| set_revoked(license, revoke, now));
-        let licenses = edit(ctx, vendor, target, event, true, rule).await?;
-        log_changes("RevokeLicenseHttp", ctx, vendor, &licenses, what);
-        Ok(reply(&licenses, &self.which))
+        Ok(edit_command(ctx, vendor, target, event, true, rule))
     }
 }
 

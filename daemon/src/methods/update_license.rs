@@ -221,7 +221,29 @@ pub(crate) async fn edit(
     log_history: bool,
     rule: LicenseEdit,
 ) -> Result<Vec<License>, MethodError> {
-    let command = Edit {
+    run_edit(
+        ctx,
+        edit_command(ctx, vendor, target, event, log_history, rule),
+    )
+    .await
+}
+
+/// Runs an edit; the licences after the change.
+pub(crate) async fn run_edit(ctx: &Ctx, command: Edit) -> Result<Vec<License>, MethodError> {
+    let Edited { licenses } = ctx.execute(command).await?;
+    Ok(licenses)
+}
+
+/// The command changing the licences of `target` with `rule`, held to `vendor`'s scope.
+pub(crate) fn edit_command(
+    ctx: &Ctx,
+    vendor: &Vendor,
+    target: Target,
+    event: &'static str,
+    log_history: bool,
+    rule: LicenseEdit,
+) -> Edit {
+    Edit {
         target,
         check: scope_check(vendor),
         edit: rule,
@@ -230,9 +252,7 @@ pub(crate) async fn edit(
         vendor: Some(vendor.name.clone()),
         client: Some(ctx.client.to_string()),
         now: ctx.now,
-    };
-    let Edited { licenses } = ctx.execute(command).await?;
-    Ok(licenses)
+    }
 }
 
 /// The log line of a change of each of `licenses`; keys are masked.

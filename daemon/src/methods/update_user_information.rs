@@ -102,20 +102,7 @@ impl UpdateUserInformation {
 
     /// Creates or updates the customer, and links the key, in one transaction.
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
-        let key = match &self.key {
-            Some(k) => Some(lookup_key(k)?),
-            None => None,
-        };
-        let scope = vendor.clone();
-        let command = UpdateCustomer {
-            request: self.update,
-            key: key.as_ref().map(|k| k.as_str().to_string()),
-            update_existing: ctx.config.options.update_existing_user_information,
-            check: Box::new(move |license| check_scope(&scope, license)),
-            now: ctx.now,
-            vendor: Some(vendor.name.clone()),
-            client: Some(ctx.client.to_string()),
-        };
+        let command = self.command(ctx, vendor)?;
         let CustomerUpdated {
             customer,
             created,
@@ -141,5 +128,27 @@ impl UpdateUserInformation {
             r.push(Field::text("activationKey", key.dashed()));
         }
         Ok(r)
+    }
+
+    /// The store's command for this update (a store's webhook runs it among the other
+    /// actions of its event).
+    ///
+    /// # Errors
+    /// A malformed `is_avkey`.
+    pub fn command(self, ctx: &Ctx, vendor: &Vendor) -> Result<UpdateCustomer, MethodError> {
+        let key = match &self.key {
+            Some(k) => Some(lookup_key(k)?),
+            None => None,
+        };
+        let scope = vendor.clone();
+        Ok(UpdateCustomer {
+            request: self.update,
+            key: key.as_ref().map(|k| k.as_str().to_string()),
+            update_existing: ctx.config.options.update_existing_user_information,
+            check: Box::new(move |license| check_scope(&scope, license)),
+            now: ctx.now,
+            vendor: Some(vendor.name.clone()),
+            client: Some(ctx.client.to_string()),
+        })
     }
 }

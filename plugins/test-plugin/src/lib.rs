@@ -7,14 +7,20 @@
 //! - `"refuse"`: `create` refuses the configuration (licd must not start);
 //! - `"spy"`: allows, maps `customer` to `is_userdata1`, and writes everything it was given
 //!   (configuration and every request field) as JSON lines to `dumpFile`, so a test can check
-//!   what a plugin sees and what it never sees.
+//!   what a plugin sees and what it never sees;
+//! - `"webhook"`: denies every method call; its `webhook` takes a body that is already in the
+//!   ABI's event lines (`event_id=…&event_type=…`, then `method=…&is_…=…` a line) when the
+//!   header `X-Test-Token` equals `token`, so the host's webhook rules are tested apart from
+//!   any store's signature. A body `panic` panics, `sleep` sleeps `sleepMs`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use licd_plugin_api::{Request, VendorPlugin, Verdict, export_vendor_plugin};
+use licd_plugin_api::{
+    Request, VendorPlugin, Verdict, WebhookEvent, WebhookRefusal, export_vendor_plugin, webhook,
+};
 use serde_json::{Value, json};
 
 /// The behaviour chosen by the configuration.
@@ -22,6 +28,7 @@ enum Mode {
     Panic,
     Sleep(Duration),
     Spy { dump: Mutex<std::fs::File> },
+    Webhook { token: String, sleep: Duration },
 }
 
 /// The plugin instance.
@@ -55,6 +62,19 @@ impl VendorPlugin for TestPlugin {
                     dump: Mutex::new(file),
                 }
             }
+            Some("webhook") => Mode::Webhook {
+                token: config
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .ok_or("webhook mode needs token")?
+                    .to_string(),
+                sleep: Duration::from_millis(
+                    config
+                        .get("sleepMs")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(5_000),
+                ),
+            },
             Some("refuse") => {
                 return Err("mode \"refuse\": this configuration is refused on purpose".into());
             }
@@ -70,6 +90,7 @@ impl VendorPlugin for TestPlugin {
                 std::thread::sleep(*d);
                 Verdict::Allow
             }
+            Mode::Webhook { .. } => Verdict::Deny("a webhook-only vendor".into()),
             Mode::Spy { dump } => {
                 let seen = json!({
                     "method": req.method(),
@@ -86,6 +107,29 @@ impl VendorPlugin for TestPlugin {
                     Err(e) => Verdict::Deny(format!("cannot write the dump: {e}")),
                 }
             }
+        }
+    }
+
+    const HANDLES_WEBHOOKS: bool = true;
+
+    fn webhook(&self, req: &Request<'_>) -> Result<WebhookEvent, WebhookRefusal> {
+        let Mode::Webhook { token, sleep } = &self.mode else {
+            return Err(WebhookRefusal::BadEvent("not in webhook mode".into()));
+        };
+        if req.header("x-test-token") != Some(token.as_str()) {
+            return Err(WebhookRefusal::BadSignature(
+                "missing or wrong X-Test-Token".into(),
+            ));
+        }
+        let body = std::str::from_utf8(req.body())
+            .map_err(|_| WebhookRefusal::BadEvent("the body is not UTF-8".into()))?;
+        match body {
+            "panic" => panic!("test plugin panics on purpose in webhook"),
+            "sleep" => {
+                std::thread::sleep(*sleep);
+                Err(WebhookRefusal::BadEvent("slept".into()))
+            }
+            _ => webhook::parse(body).map_err(WebhookRefusal::BadEvent),
         }
     }
 
