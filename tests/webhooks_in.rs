@@ -323,3 +323,41 @@ fn a_key_mail_reaches_the_buyer_through_a_real_smtp_server() {
     }
     assert!(mails[0].contains("Ada Lovelace"), "{}", mails[0]);
 }
+
+#[test]
+fn one_event_sent_to_two_nodes_on_postgresql_at_once_is_applied_once() {
+    let Some(url) = crate::postgres::fresh_database() else {
+        return;
+    };
+    let config = crate::postgres::on_postgres(&url).append(&hook_vendor());
+    let nodes = [TestDaemon::start(&config), TestDaemon::start(&config)];
+    let body = purchase("evt_pg", "pg@example.com", "opg");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let replies: Vec<HttpReply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (node, body, barrier) = (&nodes[i % 2], &body, barrier.clone());
+                s.spawn(move || {
+                    barrier.wait();
+                    hook(node, "t0ken", body)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a sender"))
+            .collect()
+    });
+    for r in &replies {
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let fresh = replies
+        .iter()
+        .filter(|r| r.get("repeated").as_deref() == Some("false"))
+        .count();
+    assert_eq!(fresh, 1, "one of the eight applied it");
+    let keys: std::collections::BTreeSet<_> =
+        replies.iter().map(|r| r.all("activationKey")).collect();
+    assert_eq!(keys.len(), 1, "all answered with the same key: {keys:?}");
+    assert_eq!(outbox(&nodes[0]).len(), 1, "one mail");
+}
