@@ -105,6 +105,28 @@ fn c_example_plugin_allows_the_right_token_and_denies_a_wrong_or_missing_one() {
 }
 
 #[test]
+fn a_plugin_built_against_the_first_v1_header_loads_and_its_table_is_read_no_further() {
+    let p = plugins();
+    let d = TestDaemon::start(&TestConfig::demo().append(&plugin_vendor(
+        "shop-token",
+        &p.example_c_first_v1,
+        1000,
+        "token = \"s3cret\"",
+        "Shop",
+    )));
+    let path = format!("/qlmservice.asmx/GetActivationKey?is_vendor=Shop&{PRODUCT}");
+    get_with_header(&d, &path, Some("X-Shop-Token: s3cret")).expect_ok();
+    get_with_header(&d, &path, Some("X-Shop-Token: guess")).expect_error(8);
+    // The slot past its table aborts if called: a webhook for its vendor must be 404.
+    let hook = d.raw(&format!(
+        "POST /qlmservice.asmx/QlmWebHookHandler?is_vendor=Shop HTTP/1.1\r\nHost: {}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+        d.addr
+    ));
+    assert_eq!(hook.status, 404, "{}", hook.body);
+    get_with_header(&d, &path, Some("X-Shop-Token: s3cret")).expect_ok();
+}
+
+#[test]
 fn several_plugin_libraries_in_one_daemon_each_run_their_own_code() {
     // Regression: each library was loaded as "/proc/self/fd/N" and its descriptor closed, so
     // the next plugin's file got the same N and the dynamic loader handed back the first

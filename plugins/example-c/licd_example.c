@@ -117,15 +117,33 @@ static int32_t example_authenticate(void *instance, const LicdRequest *req, uint
     return LICD_DENY;
 }
 
+#ifdef FIRST_V1_TABLE
+/* licd's tests build this plugin a second time as a plugin built against the first v1
+   header would be: its table ends at map_args, as struct_size says. The webhook slot past it
+   is not the plugin's; licd must never read it, so it holds a function that aborts. */
+#include <stdlib.h>
+static int32_t example_not_a_webhook(void *instance, const LicdRequest *req, uint8_t *out_buf,
+                                     size_t out_cap, size_t *out_len) {
+    (void)instance, (void)req, (void)out_buf, (void)out_cap, (void)out_len;
+    abort();
+}
+#define TABLE_SIZE LICD_PLUGIN_V1_BASE_SIZE
+#define TABLE_WEBHOOK example_not_a_webhook
+#else
+#define TABLE_SIZE sizeof(LicdPluginV1)
+#define TABLE_WEBHOOK NULL
+#endif
+
 static const LicdPluginV1 TABLE = {
     .abi_version = LICD_PLUGIN_ABI_VERSION,
-    .struct_size = sizeof(LicdPluginV1),
+    .struct_size = TABLE_SIZE,
     .name = "example-c",
     .flags = 0,
     .create = example_create,
     .destroy = example_destroy,
     .authenticate = example_authenticate,
     .map_args = NULL,
+    .webhook = TABLE_WEBHOOK,
 };
 
 const LicdPluginV1 *licd_plugin_entry_v1(void) {

@@ -19,6 +19,8 @@ pub struct Built {
     pub test_plugin: PathBuf,
     /// plugins/example-c.
     pub example_c: PathBuf,
+    /// … with -DFIRST_V1_TABLE: its table's size is the first v1 header's.
+    pub example_c_first_v1: PathBuf,
     /// plugins/test-c/misbehaving.c with -DBAD_UTF8.
     pub bad_utf8: PathBuf,
     /// … with -DOVERFLOW.
@@ -73,6 +75,12 @@ fn build() -> Built {
         fastspring: debug.join("liblicd_fastspring.so"),
         test_plugin: debug.join("liblicd_test_plugin.so"),
         example_c: compile_c(&root, &example, None, &c_dir.join("liblicd_example.so")),
+        example_c_first_v1: compile_c(
+            &root,
+            &example,
+            Some("FIRST_V1_TABLE"),
+            &c_dir.join("liblicd_example_first_v1.so"),
+        ),
         bad_utf8: compile_c(
             &root,
             &misbehaving,
