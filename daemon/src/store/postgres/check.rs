@@ -57,6 +57,9 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     // Authorization codes live minutes; export and migrate leave them out (a customer
     // requests a new one), as the embedded backend's export does.
     "authorization_codes",
+    // Events waiting for their endpoint belong to the nodes that made them; export and
+    // migrate leave them out, as the embedded backend's export does.
+    "webhook_outbox",
 ];
 
 const TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()
