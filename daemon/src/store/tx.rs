@@ -471,8 +471,9 @@ pub trait Tx {
         error: &str,
     ) -> impl Future<Output = Result<bool, StoreError>>;
 
-    /// Makes event `id` alive, with no failed attempt counted, and due at `at`; false when
-    /// no such event is queued.
+    /// Makes event `id` alive and due at `at`, keeping its count of failed attempts (a
+    /// retried dead event that fails again is dead again: the retry asked for one more try);
+    /// false when no such event is queued.
     fn retry_webhook(&mut self, id: i64, at: i64)
     -> impl Future<Output = Result<bool, StoreError>>;
 }

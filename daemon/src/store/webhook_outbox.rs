@@ -200,7 +200,7 @@ pub enum WebhookChange {
         /// What went wrong, without any secret.
         error: String,
     },
-    /// `licd webhooks retry`: alive again, with no failed attempt counted, due at `at`.
+    /// `licd webhooks retry`: alive again and due at `at` (its failed attempts stay counted).
     Retry {
         /// The event.
         id: i64,

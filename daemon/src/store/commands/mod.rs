@@ -16,6 +16,7 @@ mod mail;
 mod release;
 mod signing_key;
 mod update;
+mod webhooks;
 
 pub use activate::{Activate, Activated};
 pub use analytics::{AddInstall, ChangeInstall};
@@ -32,6 +33,9 @@ pub use mail::{ClaimMail, Claimed, EnqueueMail, ListMail, RetryPendingMail};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
 pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};
+pub use webhooks::{
+    ClaimWebhooks, ClaimedWebhooks, DeleteLicense, ListWebhooks, RetryPendingWebhooks,
+};
 
 /// What a [`Target::Group`] names; defined on the seam, where the backends file licences by it.
 pub use super::tx::Group;

@@ -29,7 +29,7 @@ const NEXT_DUE: &str = "SELECT min(next_try_at) FROM webhook_outbox WHERE NOT de
 const REMOVE: &str = "DELETE FROM webhook_outbox WHERE id = $1 RETURNING id";
 const FAILED: &str = "UPDATE webhook_outbox SET attempts = attempts + 1, next_try_at = $2,
     dead = $3, last_error = $4 WHERE id = $1 RETURNING id";
-const RETRY: &str = "UPDATE webhook_outbox SET attempts = 0, dead = false, next_try_at = $2
+const RETRY: &str = "UPDATE webhook_outbox SET dead = false, next_try_at = $2
     WHERE id = $1 RETURNING id";
 
 /// A row of [`COLUMNS`] as a queued event.

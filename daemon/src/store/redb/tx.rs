@@ -576,7 +576,6 @@ impl Tx for RedbTx<'_> {
 
     async fn retry_webhook(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
         super::webhook_outbox::update(&mut self.webhook_outbox, id, |state| {
-            state.attempts = 0;
             state.dead = false;
             state.next_try_at = at;
         })
