@@ -38,4 +38,5 @@ mod strict_auth;
 mod tls;
 mod update_license;
 mod validate_license;
+mod webhooks_out;
 mod wire;
