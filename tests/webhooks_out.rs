@@ -161,7 +161,11 @@ fn every_change_sends_its_event_signed_with_both_signatures_in_order_with_the_li
     assert_eq!(licence(1)["activationKey"], key.as_str());
     assert_eq!(licence(1)["userEmail"], "ann@example.com");
     assert_eq!(licence(1)["productID"], 1);
-    assert_eq!(licence(4)["revoked"], true, "license_modified: the revocation");
+    assert_eq!(
+        licence(4)["revoked"],
+        true,
+        "license_modified: the revocation"
+    );
     assert_eq!(licence(6)["activationKey"], key.as_str());
     assert_eq!(got[0]["customer"]["email"], "ann@example.com");
     assert_eq!(got[5]["customer"]["fullName"], "Ann Smith");
@@ -172,7 +176,10 @@ fn every_change_sends_its_event_signed_with_both_signatures_in_order_with_the_li
         wait_outbox(&d, Duration::from_secs(5), |o| o.is_empty()),
         Vec::<serde_json::Value>::new()
     );
-    assert_eq!(counter(&d, "licd_webhook_delivered_total"), LIFE.len() as u64);
+    assert_eq!(
+        counter(&d, "licd_webhook_delivered_total"),
+        LIFE.len() as u64
+    );
     assert_eq!(counter(&d, "licd_webhook_dead_total"), 0);
 }
 
@@ -295,7 +302,9 @@ fn a_failing_endpoint_backs_off_goes_dead_after_one_plus_max_retries_attempts_an
     assert_eq!(dead["event"], "license_created");
     assert_eq!(dead["url"], failing.url());
     assert!(
-        dead["lastError"].as_str().is_some_and(|e| e.contains("500")),
+        dead["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("500")),
         "{dead:?}"
     );
     std::thread::sleep(Duration::from_secs(3));
@@ -373,8 +382,11 @@ fn keys_delete_removes_the_licence_keeps_its_history_and_frees_its_order() {
     let key = d.create_key("is_orderid=ORD-9");
     d.activate(&key, "PC-A").expect_ok();
     cli_ok(d.cli(&["keys", "delete", &key]));
-    d.call("ValidateLicenseHttp", &format!("is_avkey={key}&is_pcid=PC-A"))
-        .expect_error(203);
+    d.call(
+        "ValidateLicenseHttp",
+        &format!("is_avkey={key}&is_pcid=PC-A"),
+    )
+    .expect_error(203);
     let err = cli_fails(d.cli(&["keys", "delete", &key]));
     assert!(err.contains("no licence"), "{err}");
     // The order can be fulfilled afresh, with a new key.
