@@ -389,6 +389,9 @@ fn keys_delete_removes_the_licence_keeps_its_history_and_frees_its_order() {
     .expect_error(203);
     let err = cli_fails(d.cli(&["keys", "delete", &key]));
     assert!(err.contains("no licence"), "{err}");
+    // The history it leaves behind is no inconsistency.
+    let checked = cli_ok(d.cli(&["check"]));
+    assert!(!checked.contains("missing licence"), "{checked}");
     // The order can be fulfilled afresh, with a new key.
     let again = d.create_key("is_orderid=ORD-9");
     assert_ne!(again, key);
@@ -424,4 +427,55 @@ fn check_config_names_an_unknown_event_a_bad_url_and_a_missing_secret() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(!out.contains(WEBHOOK_SECRET) && !err.contains(WEBHOOK_SECRET));
+}
+
+#[test]
+fn two_nodes_on_postgresql_send_each_event_once_and_in_order() {
+    let Some(url) = crate::postgres::fresh_database() else {
+        return;
+    };
+    let mut receiver = WebhookReceiver::start();
+    receiver.down();
+    let config = crate::postgres::on_postgres(&url)
+        .options("updateExistingUserInformation = true")
+        .append(&webhooks_section(&[(receiver.url(), ALL)], 5));
+    let a = TestDaemon::start(&config);
+    let b = TestDaemon::start(&config);
+    // Changes made on both nodes while the receiver is down: both senders find them.
+    let key = key_for(&a, "fi@example.com");
+    b.activate(&key, "PC-A").expect_ok();
+    a.call(
+        "ReleaseLicenseHttp",
+        &format!("is_avkey={key}&{VENDOR}&is_pcid=PC-A"),
+    )
+    .expect_ok();
+    b.activate(&key, "PC-B").expect_ok();
+    b.call(
+        "RevokeLicenseHttp",
+        &format!("is_avkey={key}&{VENDOR}&is_revoke=true"),
+    )
+    .expect_ok();
+    cli_ok(a.cli(&["keys", "delete", &key]));
+    let expected = [
+        "customer_created",
+        "license_created",
+        "license_activated",
+        "license_released",
+        "license_activated",
+        "license_modified",
+        "license_deleted",
+    ];
+    receiver.up();
+    let got = receiver.wait_delivered(expected.len(), Duration::from_secs(40));
+    assert_eq!(names(&got), expected, "logs:\n{}\n{}", a.logs(), b.logs());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        receiver.delivered().len(),
+        expected.len(),
+        "each event once"
+    );
+    assert_eq!(
+        wait_outbox(&a, Duration::from_secs(5), |o| o.is_empty()),
+        Vec::<serde_json::Value>::new()
+    );
 }

@@ -125,9 +125,10 @@ impl Command for DeleteLicense {
                     .map(String::as_str)
                     .filter(|k| *k != license.key)
                     .collect();
-                if rest.is_empty() {
-                    tx.forget_order(&order).await?;
-                } else {
+                // An order is recorded once (a backend may refuse to record it again):
+                // forgotten, then recorded with the keys it keeps, if any.
+                tx.forget_order(&order).await?;
+                if !rest.is_empty() {
                     tx.record_order(&order, &rest).await?;
                 }
             }
