@@ -479,3 +479,37 @@ fn two_nodes_on_postgresql_send_each_event_once_and_in_order() {
         Vec::<serde_json::Value>::new()
     );
 }
+
+#[test]
+fn a_reload_that_turns_webhooks_on_sends_the_events_of_the_changes_made_from_then_on() {
+    let receiver = WebhookReceiver::start();
+    let d = TestDaemon::start(&TestConfig::demo());
+    let before = d.create_key("");
+    d.rewrite_config(&config_for(&receiver).to_toml());
+    d.signal(libc::SIGHUP);
+    assert!(d.wait_for_log("configuration reloaded"), "{}", d.logs());
+    d.activate(&before, "PC-A").expect_ok();
+    let got = receiver.wait_delivered(1, Duration::from_secs(10));
+    assert_eq!(names(&got), ["license_activated"], "log:\n{}", d.logs());
+    assert_eq!(got[0]["license"]["activationKey"], before.as_str());
+}
+
+#[test]
+fn a_change_made_on_the_stopped_database_is_sent_when_licd_starts() {
+    let receiver = WebhookReceiver::start();
+    let mut d = TestDaemon::start(&config_for(&receiver));
+    let key = d.create_key("");
+    receiver.wait_delivered(1, Duration::from_secs(10));
+    assert_eq!(d.stop(), Some(0));
+    // No daemon: the command opens the database itself, and queues the event there.
+    cli_ok(d.cli(&["keys", "delete", &key]));
+    assert_eq!(receiver.delivered().len(), 1);
+    let d = d.restart_stopped();
+    let got = receiver.wait_delivered(2, Duration::from_secs(10));
+    assert_eq!(
+        names(&got),
+        ["license_created", "license_deleted"],
+        "log:\n{}",
+        d.logs()
+    );
+}
