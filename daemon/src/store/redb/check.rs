@@ -141,6 +141,9 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for problem in super::outbox::problems(txn)? {
         report.problem(problem);
     }
+    for problem in super::webhook_outbox::problems(txn)? {
+        report.problem(problem);
+    }
     check_signing_keys(txn, report)
 }
 

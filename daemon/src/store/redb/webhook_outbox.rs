@@ -4,9 +4,9 @@
 //! outbox holds undelivered events only, normally a handful: a claim scans it, as the mail
 //! outbox's does.
 
-use redb::{ReadableTable, Table};
+use redb::{ReadTransaction, ReadableTable, Table};
 
-use super::tables::{decode, encode};
+use super::tables::{COUNTERS, WEBHOOK_OUTBOX, WEBHOOK_SEQ, decode, encode};
 use crate::store::StoreError;
 use crate::store::webhook_outbox::{QueuedWebhook, WebhookEvent, WebhookState, heads_due};
 
@@ -87,4 +87,33 @@ pub(super) fn update(
     change(&mut state);
     table.insert(id, encode(&state)?.as_slice())?;
     Ok(true)
+}
+
+/// `licd check`: every queued event decodes, and no id is past the id sequence (a new event
+/// would overwrite it).
+pub(super) fn problems(txn: &ReadTransaction) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let table = match txn.open_table(WEBHOOK_OUTBOX) {
+        Ok(t) => t,
+        // A file made before the outbox existed; it is created on the next start.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
+        Err(e) => return Err(e.into()),
+    };
+    let next = txn
+        .open_table(COUNTERS)?
+        .get(WEBHOOK_SEQ)?
+        .map_or(0, |v| v.value());
+    for row in table.iter()? {
+        let (id, value) = row?;
+        let id = id.value();
+        if let Err(e) = decode::<WebhookState>(value.value()) {
+            out.push(format!("queued webhook event {id} does not decode: {e}"));
+        }
+        if id > next {
+            out.push(format!(
+                "queued webhook event {id} is past the outbox sequence ({WEBHOOK_SEQ} = {next})"
+            ));
+        }
+    }
+    Ok(out)
 }
