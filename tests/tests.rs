@@ -39,4 +39,5 @@ mod tls;
 mod update_license;
 mod validate_license;
 mod webhooks_in;
+mod webhooks_out;
 mod wire;

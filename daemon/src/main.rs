@@ -96,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         action: cli::mail::MailAction,
     },
+    /// The webhook outbox (events licd sends): list, retry, drop, through the running
+    /// daemon's admin socket, or on the stopped database.
+    Webhooks {
+        #[command(subcommand)]
+        action: cli::webhooks::WebhooksAction,
+    },
     /// Write a consistent snapshot of the database (a redb file) while licd runs or not.
     Backup(cli::data::BackupArgs),
     /// Put a backup in place of the database; licd must be stopped.
@@ -255,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action } => cli::keys::run(action),
         Command::Customers { action } => cli::customers::run(action),
         Command::Mail { action } => cli::mail::run(action),
+        Command::Webhooks { action } => cli::webhooks::run(action),
         Command::Backup(args) => cli::data::backup(args),
         Command::Restore(args) => cli::data::restore(args),
         Command::Export(args) => cli::data::export(args),

@@ -376,6 +376,14 @@ fn json_body(fields: &[Field], bom: bool) -> Body {
     }
 }
 
+/// The JSON object of these fields, as a JSON reply writes it (without `result`): what an
+/// outbound event's `license` object is, so a receiver reads the fields it knows.
+pub fn json_object(fields: &[Field]) -> String {
+    let mut out = String::with_capacity(256);
+    write_json_object(&mut out, fields);
+    out
+}
+
 fn write_json_object(out: &mut String, fields: &[Field]) {
     out.push('{');
     let mut first = true;

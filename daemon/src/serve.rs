@@ -161,6 +161,8 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
     );
     let (mail_stop, mail_stopped) = tokio::sync::watch::channel(false);
     let mail_sender = tokio::spawn(crate::mail::sender::run(state.clone(), mail_stopped));
+    let (webhook_stop, webhook_stopped) = tokio::sync::watch::channel(false);
+    let webhook_sender = tokio::spawn(crate::webhooks::sender::run(state.clone(), webhook_stopped));
     tracing::info!("licd {VERSION} listening on {scheme}://{local}");
     notify::ready(&serving);
     let shutdown = async move {
@@ -176,6 +178,7 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
     let spent = stop_began_at.get().map_or(grace, Instant::elapsed);
     admin.finish(grace.saturating_sub(spent)).await;
     stop_mail_sender(mail_stop, mail_sender, grace).await;
+    stop_webhook_sender(webhook_stop, webhook_sender, grace).await;
     close(state, background).await?;
     tracing::info!("licd stopped");
     Ok(())
@@ -321,6 +324,22 @@ async fn stop_mail_sender(
         // Its message is sent again when its claim ends (at-least-once).
         abort.abort();
         tracing::warn!("the mail sender did not stop within the grace period");
+    }
+}
+
+/// Lets the webhook sender finish the deliveries in flight (at most `grace`), so that a
+/// stopping daemon does not leave a delivered event queued to be sent again.
+async fn stop_webhook_sender(
+    stop: tokio::sync::watch::Sender<bool>,
+    sender: JoinHandle<()>,
+    grace: Duration,
+) {
+    let _ = stop.send(true);
+    let abort = sender.abort_handle();
+    if tokio::time::timeout(grace, sender).await.is_err() {
+        // Its events are sent again when their claims end (at-least-once).
+        abort.abort();
+        tracing::warn!("the webhook sender did not stop within the grace period");
     }
 }
 

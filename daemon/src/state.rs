@@ -53,6 +53,7 @@ impl AppState {
         let plugins = config.plugins.iter().map(|p| p.name.clone()).collect();
         use_strongest_dummy(&passwords, &config);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        store.events().set_routes(config.webhooks.routes());
         AppState {
             metrics: Metrics::new(plugins, methods.names().collect()),
             config: RwLock::new(Arc::new(config)),
@@ -90,6 +91,8 @@ impl AppState {
     /// so that no refusal under it is cheaper than a wrong password.
     pub fn replace_config(&self, config: Config) {
         use_strongest_dummy(&self.passwords, &config);
+        // Commands that start from now on queue events for the new endpoints.
+        self.store.events().set_routes(config.webhooks.routes());
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 

@@ -12,7 +12,7 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use super::body::{self, Body};
-use super::{customers, data, keys, mail, qlm_import, signing};
+use super::{customers, data, keys, mail, qlm_import, signing, webhooks};
 use crate::state::AppState;
 
 /// What every endpoint works on.
@@ -40,6 +40,7 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::GET, ["v1", "keys"]) => keys::list(&ctx, &query),
         (&Method::POST, ["v1", "keys"]) => keys::create(&ctx, body).await,
         (&Method::GET, ["v1", "keys", key]) => keys::show(&ctx, key).await,
+        (&Method::DELETE, ["v1", "keys", key]) => keys::delete(&ctx, key).await,
         (&Method::POST, ["v1", "keys", key, "revoke"]) => keys::revoke(&ctx, key, body).await,
         (&Method::POST, ["v1", "release"]) => keys::release(&ctx, body).await,
         (&Method::GET, ["v1", "customers"]) => customers::list(&ctx).await,
@@ -49,6 +50,11 @@ pub async fn handle(ctx: Arc<AdminCtx>, req: Request<Body>) -> Response<Body> {
         (&Method::POST, ["v1", "mail", "test"]) => mail::test(&ctx, body).await,
         (&Method::POST, ["v1", "mail", id, "retry"]) => mail::retry(&ctx, id).await,
         (&Method::DELETE, ["v1", "mail", id]) => mail::drop(&ctx, id).await,
+        (&Method::GET, ["v1", "webhooks"]) => webhooks::list(&ctx).await,
+        (&Method::POST, ["v1", "webhooks", "retry"]) => webhooks::retry(&ctx, None).await,
+        (&Method::POST, ["v1", "webhooks", id, "retry"]) => webhooks::retry(&ctx, Some(id)).await,
+        (&Method::DELETE, ["v1", "webhooks"]) => webhooks::drop(&ctx, None).await,
+        (&Method::DELETE, ["v1", "webhooks", id]) => webhooks::drop(&ctx, Some(id)).await,
         (&Method::GET, ["v1", "backup"]) => data::backup(&ctx).await,
         (&Method::GET, ["v1", "export"]) => data::export(&ctx, &query),
         (&Method::POST, ["v1", "import"]) => data::import(&ctx, body).await,

@@ -27,7 +27,7 @@ use crate::methods::release_license::{ReleaseInput, release_command};
 use crate::methods::revoke_license::RevokeLicense;
 use crate::methods::{Ctx, RawRequest};
 use crate::response::{Format, Reply as MethodReply, render_ok};
-use crate::store::commands::Released;
+use crate::store::commands::{DeleteLicense, Released};
 
 /// How long an admin change may wait for the writer.
 pub(super) const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
@@ -104,6 +104,36 @@ pub async fn show(ctx: &AdminCtx, key: &str) -> Reply {
         license,
     };
     Ok(body::json(StatusCode::OK, &shown))
+}
+
+/// `DELETE /v1/keys/{key}`: removes the licence, its activations and index entries; its
+/// history stays (with a last `deleted` line). Fires `license_deleted`.
+pub async fn delete(ctx: &AdminCtx, key: &str) -> Reply {
+    let key = parse_key(key)?;
+    let command = DeleteLicense {
+        key: key.as_str().to_string(),
+        now: dates::now(),
+        by: "licd keys delete (command line)".to_string(),
+    };
+    match ctx
+        .state
+        .store
+        .run(command, Instant::now() + COMMAND_DEADLINE)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(key = %key.dashed(), "licence deleted (licd keys delete)");
+            Ok(body::json(
+                StatusCode::OK,
+                &serde_json::json!({ "deleted": key.dashed() }),
+            ))
+        }
+        Err(crate::store::CommandError::Refused(_)) => Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            format!("no licence {}", key.dashed()),
+        )),
+        Err(crate::store::CommandError::Store(e)) => Err(e.into()),
+    }
 }
 
 /// The vendor an admin change acts for: the one named, else `defaultCommerceProvider`, else

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod qlm_import;
 pub mod signing;
 pub mod socket;
+pub mod webhooks;
 
 use std::path::PathBuf;
 

@@ -36,6 +36,14 @@ pub enum KeysAction {
         #[command(flatten)]
         location: Location,
     },
+    /// Delete a licence: it, its activations and its order, subscription and customer
+    /// entries go; its history stays. Sends `license_deleted` to the webhook endpoints.
+    Delete {
+        /// The activation key, with or without dashes.
+        key: String,
+        #[command(flatten)]
+        location: Location,
+    },
     /// Create keys, as GetActivationKey does for a vendor; prints one key a line.
     Create(CreateArgs),
     /// Revoke a licence (RevokeLicenseHttp); --restore undoes it.
@@ -109,6 +117,23 @@ pub fn run(action: KeysAction) -> anyhow::Result<()> {
             let shown = read_json(reply.into_body()).await?;
             conn.close().await?;
             println!("{}", serde_json::to_string_pretty(&shown)?);
+            Ok(())
+        }),
+        KeysAction::Delete { key, location } => block_on(async move {
+            let mut conn = Connection::open(&location.load()?, Open::Existing).await?;
+            let path = format!("/v1/keys/{}", encode(&key));
+            let reply = conn
+                .call(request(Method::DELETE, &path, body::empty()))
+                .await;
+            let value = match reply {
+                Ok(reply) => read_json(reply.into_body()).await,
+                Err(e) => Err(e.into()),
+            };
+            conn.close().await?;
+            println!(
+                "licence {} deleted",
+                value?["deleted"].as_str().unwrap_or(&key)
+            );
             Ok(())
         }),
         KeysAction::Create(args) => block_on(create(args)),

@@ -11,6 +11,7 @@ pub mod man;
 pub mod migrate;
 pub mod serve;
 pub mod signing;
+pub mod webhooks;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -65,6 +65,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         store: Default::default(),
         analytics: Default::default(),
         mail: Default::default(),
+        webhooks: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -108,6 +109,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "mail" => {
                 if let Some(s) = section(value, &place, &mut report) {
                     config.mail = s;
+                }
+            }
+            "webhooks" => {
+                if let Some(s) = section(value, &place, &mut report) {
+                    config.webhooks = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -253,7 +259,7 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 7] {
+fn sections() -> [(&'static str, &'static [&'static str]); 8] {
     [
         ("[server]", field_names::<ServerConfig>()),
         ("[store]", field_names::<super::StoreConfig>()),
@@ -262,6 +268,7 @@ fn sections() -> [(&'static str, &'static [&'static str]); 7] {
         ("[activation]", field_names::<ActivationConfig>()),
         ("[analytics]", field_names::<super::AnalyticsConfig>()),
         ("[mail]", field_names::<super::MailConfig>()),
+        ("[webhooks]", field_names::<super::WebhooksConfig>()),
     ]
 }
 

@@ -30,6 +30,7 @@ mod suggest;
 mod tls;
 mod validate;
 mod vendors;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, Sig
 pub use store::{Backend, StoreConfig};
 pub use tls::{TlsFileError, TlsIdentity};
 pub use vendors::{PluginConfig, ResponseFormat, Scope, Vendor};
+pub use webhooks::{Endpoint, WebhooksConfig};
 
 /// Every HTTP method licd serves, spelled as QLM spells it.
 ///
@@ -135,6 +137,9 @@ pub struct Config {
     /// `[mail]`: the SMTP server and the mail templates.
     #[serde(default)]
     pub mail: MailConfig,
+    /// `[webhooks]`: the events licd sends to the vendor's own systems.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,

@@ -51,6 +51,15 @@ pub(super) fn resolve(config: &mut Config, base_dir: Option<&Path>) -> Vec<Strin
         base_dir,
     );
 
+    let webhooks = &mut config.webhooks;
+    found.secret(
+        "[webhooks]",
+        "webHookSecretKey",
+        &mut webhooks.web_hook_secret_key,
+        webhooks.web_hook_secret_key_file.as_deref(),
+        base_dir,
+    );
+
     for vendor in &mut config.vendors {
         let place = format!("[[vendor]] \"{}\"", vendor.name);
         found.secret(

@@ -17,6 +17,7 @@ pub use histogram::Histogram;
 use crate::errors::ErrorCode;
 use crate::mail::MailCounters;
 use crate::store::{StoreError, StoreStats};
+use crate::webhooks::WebhookCounters;
 
 /// Request-latency bucket bounds in microseconds (0.25 ms to 10 s): reads answer in well
 /// under a millisecond, durable writes wait for an fsync, and requestTimeoutMs caps the rest.
@@ -74,6 +75,8 @@ pub struct Metrics {
     plugin_calls: Box<[AtomicU64]>,
     /// What the mail sender did (`crate::mail::sender`).
     pub mail: MailCounters,
+    /// What the webhook sender did (`crate::webhooks::sender`).
+    pub webhooks: WebhookCounters,
 }
 
 /// Number of `code` label values: success (0) and every error code.
@@ -95,6 +98,7 @@ impl Metrics {
             plugin_calls: zeros(plugins.len() * PluginOutcome::ALL.len()),
             plugins,
             mail: MailCounters::default(),
+            webhooks: WebhookCounters::default(),
         }
     }
 
@@ -160,6 +164,7 @@ impl Metrics {
         render_database(&mut out, counts, database_size);
         self.render_plugin_calls(&mut out);
         self.render_mail(&mut out);
+        self.render_webhooks(&mut out);
         gauge(
             &mut out,
             "licd_open_connections",
@@ -211,6 +216,31 @@ impl Metrics {
                     &format!("method=\"{name}\""),
                 );
             }
+        }
+    }
+
+    /// The webhook sender's counters, zeros included.
+    fn render_webhooks(&self, out: &mut String) {
+        let (delivered, retried, dead) = self.webhooks.figures();
+        for (name, help, n) in [
+            (
+                "licd_webhook_delivered_total",
+                "Events an endpoint answered with 2xx.",
+                delivered,
+            ),
+            (
+                "licd_webhook_retried_total",
+                "Delivery attempts of events whose earlier attempt had failed.",
+                retried,
+            ),
+            (
+                "licd_webhook_dead_total",
+                "Events given up after 1 + webHookMaxRetries failed attempts.",
+                dead,
+            ),
+        ] {
+            header(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {n}");
         }
     }
 

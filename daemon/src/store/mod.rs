@@ -17,6 +17,7 @@ pub mod data_dir;
 #[path = "redb/mod.rs"]
 mod embedded;
 mod error;
+pub mod events;
 mod install_check;
 pub mod lock;
 pub mod maintenance;
@@ -30,6 +31,7 @@ mod stats;
 #[cfg(test)]
 mod suite;
 pub mod tx;
+pub mod webhook_outbox;
 
 pub use commands::{Command, Remembered, Replayable};
 pub use error::{CommandError, StoreError};
@@ -49,6 +51,8 @@ pub mod postgres_tools {
 }
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::license::Activation;
@@ -142,7 +146,30 @@ impl Store {
     /// `deadline` is [`StoreError::TooLate`]. The wait is deliberately not cancelled by a
     /// request timeout, so a caller is never told "timed out" about a change that was then
     /// applied.
+    ///
+    /// With outbound events routed ([`Store::events`]), the command runs watched, and the
+    /// events its change makes are queued in its transaction ([`events`]).
     pub async fn run<C: Command>(
+        &self,
+        command: C,
+        deadline: Instant,
+    ) -> Result<C::Done, CommandError> {
+        let Some(routes) = self.events().routes() else {
+            return self.run_unwatched(command, deadline).await;
+        };
+        let queued = Arc::new(AtomicBool::new(false));
+        let observed = events::Observed {
+            command,
+            routes,
+            queued: queued.clone(),
+        };
+        let done = self.run_unwatched(observed, deadline).await;
+        self.wake_sender(done.is_ok(), &queued);
+        done
+    }
+
+    /// Runs a command as it is.
+    async fn run_unwatched<C: Command>(
         &self,
         command: C,
         deadline: Instant,
@@ -153,11 +180,53 @@ impl Store {
         }
     }
 
+    /// Wakes the webhook sender when a stored command queued an event.
+    fn wake_sender(&self, stored: bool, queued: &AtomicBool) {
+        if stored && queued.load(Ordering::Relaxed) {
+            self.events().wake.notify_one();
+        }
+    }
+
+    /// The routes of outbound events (set from `[webhooks]` by whoever holds the
+    /// configuration) and the webhook sender's wake-up.
+    pub fn events(&self) -> &events::EventHook {
+        match self {
+            Store::Redb(s) => s.events(),
+            Store::Postgres(s) => s.events(),
+        }
+    }
+
     /// [`Store::run`] for a change made for a replay id (`replays`): when `key` is
     /// remembered, nothing is applied and the answer is the first result; otherwise the
     /// command is applied and its result remembered under `key`, at time `at` (UTC Unix
     /// seconds), in the same transaction. A refused command is not remembered.
     pub async fn run_remembered<C: Remembered>(
+        &self,
+        command: C,
+        deadline: Instant,
+        key: ReplayKey,
+        at: i64,
+    ) -> Result<Replayable<C::Done>, CommandError> {
+        let Some(routes) = self.events().routes() else {
+            return self
+                .run_remembered_unwatched(command, deadline, key, at)
+                .await;
+        };
+        let queued = Arc::new(AtomicBool::new(false));
+        let observed = events::Observed {
+            command,
+            routes,
+            queued: queued.clone(),
+        };
+        let done = self
+            .run_remembered_unwatched(observed, deadline, key, at)
+            .await;
+        self.wake_sender(done.is_ok(), &queued);
+        done
+    }
+
+    /// Runs a command made for a replay id as it is.
+    async fn run_remembered_unwatched<C: Remembered>(
         &self,
         command: C,
         deadline: Instant,

@@ -105,6 +105,9 @@ suite!(
     concurrent_installs_never_pass_a_cap_and_a_refused_one_stores_nothing,
     a_stored_install_is_updated_removed_and_accessed_and_an_unknown_one_is_not_found,
     queued_mail_is_claimed_by_one_sender_until_its_claim_ends_and_leaves_when_sent,
+    events_are_queued_with_their_change_one_row_per_subscribed_endpoint,
+    webhook_events_are_claimed_per_endpoint_oldest_first_and_a_dead_one_holds_up_nothing,
+    a_deleted_licence_leaves_its_history_and_frees_its_order,
 );
 
 fn deadline() -> Instant {
@@ -1135,4 +1138,218 @@ async fn queued_mail_is_claimed_by_one_sender_until_its_claim_ends_and_leaves_wh
         .await
         .expect("enqueue");
     assert!(next > c);
+}
+
+/// Routes: endpoint `a` receives every event, `b` only activations.
+fn two_routes() -> super::events::EventRoutes {
+    use super::webhook_outbox::EventName;
+    super::events::EventRoutes {
+        routes: vec![
+            super::events::Route {
+                url: "http://a".into(),
+                events: EventName::ALL.into_iter().collect(),
+            },
+            super::events::Route {
+                url: "http://b".into(),
+                events: [EventName::LicenseActivated].into_iter().collect(),
+            },
+        ],
+    }
+}
+
+async fn queued_webhooks(store: &Store) -> Vec<super::webhook_outbox::QueuedWebhook> {
+    store
+        .run(super::commands::ListWebhooks, deadline())
+        .await
+        .expect("list")
+}
+
+async fn claim_webhooks(store: &Store, now: i64) -> Vec<i64> {
+    let claimed = store
+        .run(
+            super::commands::ClaimWebhooks {
+                now,
+                lease_until: now + 60,
+                limit: 10,
+            },
+            deadline(),
+        )
+        .await
+        .expect("claim");
+    claimed.events.iter().map(|e| e.id).collect()
+}
+
+async fn events_are_queued_with_their_change_one_row_per_subscribed_endpoint(store: Arc<Store>) {
+    use super::webhook_outbox::{EventName, Subject};
+    // No routes: nothing is queued.
+    one_key(&store, "permanent", 2).await;
+    assert!(queued_webhooks(&store).await.is_empty());
+
+    store.events().set_routes(Some(two_routes()));
+    let key = one_key(&store, "permanent", 2).await;
+    store
+        .run(activate(&key, "pc-1", T0), deadline())
+        .await
+        .expect("activate");
+    // A refused change queues nothing.
+    let refused = store
+        .run(activate("NOSUCHKEY", "pc-1", T0), deadline())
+        .await;
+    assert!(matches!(refused, Err(CommandError::Refused(_))));
+    let queued = queued_webhooks(&store).await;
+    let seen: Vec<(EventName, &str)> = queued
+        .iter()
+        .map(|q| (q.event.event, q.event.url.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (EventName::LicenseCreated, "http://a"),
+            (EventName::LicenseActivated, "http://a"),
+            (EventName::LicenseActivated, "http://b"),
+        ]
+    );
+    assert!(queued.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(queued[1].event.event_id, queued[2].event.event_id);
+    assert_ne!(queued[0].event.event_id, queued[1].event.event_id);
+    match &queued[1].event.subject {
+        Subject::License { license, .. } => {
+            assert_eq!(license.key, key);
+            assert_eq!(license.activations_used, 1, "the licence after the change");
+        }
+        other => panic!("{other:?}"),
+    }
+    store.events().set_routes(None);
+}
+
+async fn webhook_events_are_claimed_per_endpoint_oldest_first_and_a_dead_one_holds_up_nothing(
+    store: Arc<Store>,
+) {
+    use super::webhook_outbox::WebhookChange;
+    store.events().set_routes(Some(two_routes()));
+    let key = one_key(&store, "permanent", 2).await;
+    store
+        .run(activate(&key, "pc-1", T0), deadline())
+        .await
+        .expect("activate");
+    store.events().set_routes(None);
+    let ids: Vec<i64> = queued_webhooks(&store).await.iter().map(|q| q.id).collect();
+    let (a1, a2, b1) = (ids[0], ids[1], ids[2]);
+    let later = crate::license::dates::now() + 1_000;
+    // One per endpoint: a's oldest and b's only event.
+    assert_eq!(claim_webhooks(&store, later).await, vec![a1, b1]);
+    // Claimed events are nobody's until the claim ends, and hold their endpoint.
+    assert_eq!(claim_webhooks(&store, later + 59).await, Vec::<i64>::new());
+    let failed = WebhookChange::Failed {
+        id: a1,
+        next_try_at: later + 10,
+        dead: true,
+        error: "the endpoint answered 500".into(),
+    };
+    assert!(store.run(failed, deadline()).await.expect("failed"));
+    // A dead event no longer holds its endpoint's later ones.
+    assert_eq!(claim_webhooks(&store, later + 1).await, vec![a2]);
+    assert!(
+        store
+            .run(WebhookChange::Delivered(a2), deadline())
+            .await
+            .expect("delivered")
+    );
+    let listed = queued_webhooks(&store).await;
+    let dead = listed.iter().find(|q| q.id == a1).expect("still listed");
+    assert!(dead.dead);
+    assert_eq!(dead.attempts, 1);
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("the endpoint answered 500")
+    );
+    assert!(!listed.iter().any(|q| q.id == a2));
+    // Retried, it is alive and due, its attempts kept.
+    let retry = WebhookChange::Retry {
+        id: a1,
+        at: later + 2,
+    };
+    assert!(store.run(retry, deadline()).await.expect("retry"));
+    assert_eq!(claim_webhooks(&store, later + 2).await, vec![a1]);
+    let again = queued_webhooks(&store).await;
+    let a = again.iter().find(|q| q.id == a1).expect("listed");
+    assert!(!a.dead && a.attempts == 1);
+    assert!(
+        store
+            .run(WebhookChange::Drop(b1), deadline())
+            .await
+            .expect("drop")
+    );
+    assert!(
+        !store
+            .run(WebhookChange::Drop(b1), deadline())
+            .await
+            .expect("drop twice")
+    );
+}
+
+/// Keys for order `ORD-1`, the order id in the licences too, as GetActivationKey makes them.
+fn ordered(count: u32) -> CreateKeys {
+    let mut command = create("permanent", 2, count, Some("ORD-1"));
+    command.template.order_id = Some("ORD-1".into());
+    command
+}
+
+async fn a_deleted_licence_leaves_its_history_and_frees_its_order(store: Arc<Store>) {
+    let created = store.run(ordered(2), deadline()).await.expect("created");
+    let (k1, k2) = (
+        created.licenses[0].key.clone(),
+        created.licenses[1].key.clone(),
+    );
+    store
+        .run(activate(&k1, "pc-1", T0), deadline())
+        .await
+        .expect("activate");
+    store.events().set_routes(Some(two_routes()));
+    let delete = |key: &str| super::commands::DeleteLicense {
+        key: key.to_string(),
+        now: T0 + 5,
+        by: "test".into(),
+    };
+    let gone = store.run(delete(&k1), deadline()).await.expect("deleted");
+    assert_eq!(gone.key, k1);
+    let events: Vec<_> = queued_webhooks(&store)
+        .await
+        .iter()
+        .map(|q| q.event.event)
+        .collect();
+    assert_eq!(
+        events,
+        [super::webhook_outbox::EventName::LicenseDeleted],
+        "deleted only, not released"
+    );
+    store.events().set_routes(None);
+    let read = store.read().await.expect("read");
+    assert_eq!(read.license(&k1).await.expect("read"), None);
+    assert!(read.activations(&k1).await.expect("read").is_empty());
+    let history = read.history(&k1).await.expect("history");
+    assert_eq!(history.last().map(|h| h.event.as_str()), Some("deleted"));
+    drop(read);
+    assert!(matches!(
+        store.run(delete(&k1), deadline()).await,
+        Err(CommandError::Refused(_))
+    ));
+    // The order keeps its other key; once that is deleted too it can be fulfilled afresh.
+    let again = store
+        .run(ordered(2), deadline())
+        .await
+        .expect("retried order");
+    assert!(again.reused);
+    assert_eq!(
+        again
+            .licenses
+            .iter()
+            .map(|l| l.key.clone())
+            .collect::<Vec<_>>(),
+        vec![k2.clone()]
+    );
+    store.run(delete(&k2), deadline()).await.expect("deleted");
+    let fresh = store.run(ordered(2), deadline()).await.expect("new order");
+    assert!(!fresh.reused);
+    assert_eq!(fresh.licenses.len(), 2);
 }

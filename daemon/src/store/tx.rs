@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::outbox::{OutgoingMail, QueuedMail};
+use super::webhook_outbox::{QueuedWebhook, WebhookEvent};
 use crate::customers::Customer;
 use crate::license::authorization_code::AuthorizationCode;
 use crate::license::history::HistoryEntry;
@@ -420,4 +421,59 @@ pub trait Tx {
 
     /// Makes message `id` due at `at`; false when no such message is queued.
     fn retry_mail(&mut self, id: i64, at: i64) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Removes the licence `key` and its activations (`licd keys delete`); its history and
+    /// release log stay. The caller takes it out of its order, subscription, vendor groups
+    /// and customer first. One licence fewer is counted as stored.
+    fn remove_license(&mut self, key: &str) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Forgets the keys recorded for an order (its last key was deleted), so that the
+    /// order can be fulfilled afresh.
+    fn forget_order(
+        &mut self,
+        order: &OrderRef<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Puts `event` in the webhook outbox, due at once; returns its id. Call it in the
+    /// transaction of the change that causes the event (`crate::store::events` does).
+    fn enqueue_webhook(
+        &mut self,
+        event: &WebhookEvent,
+    ) -> impl Future<Output = Result<i64, StoreError>>;
+
+    /// Claims, for up to `limit` endpoints, the oldest event that is not dead when it is
+    /// due at `now` (`webhook_outbox::heads_due`): each is given `lease_until` as its next
+    /// try, so no sender takes it (or a later event of its endpoint) meanwhile, and a sender
+    /// that died holding it leaves it due again then.
+    fn claim_due_webhooks(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<QueuedWebhook>, StoreError>>;
+
+    /// The earliest next try among the events that are not dead, if any is queued.
+    fn next_webhook_due(&mut self) -> impl Future<Output = Result<Option<i64>, StoreError>>;
+
+    /// Every queued event, dead ones included, by id.
+    fn queued_webhooks(&mut self) -> impl Future<Output = Result<Vec<QueuedWebhook>, StoreError>>;
+
+    /// Removes event `id` (delivered, or dropped); false when no such event is queued.
+    fn remove_webhook(&mut self, id: i64) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Records a failed attempt of event `id`: one attempt more, `error`, and its next try
+    /// at `next_try_at`, or dead; false when no such event is queued.
+    fn webhook_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        dead: bool,
+        error: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Makes event `id` alive and due at `at`, keeping its count of failed attempts (a
+    /// retried dead event that fails again is dead again: the retry asked for one more try);
+    /// false when no such event is queued.
+    fn retry_webhook(&mut self, id: i64, at: i64)
+    -> impl Future<Output = Result<bool, StoreError>>;
 }

@@ -15,8 +15,9 @@ mod import_legacy;
 mod mail;
 mod release;
 mod signing_key;
+mod store_webhook;
 mod update;
-mod webhook;
+mod webhooks;
 
 pub use activate::{Activate, Activated};
 pub use analytics::{AddInstall, ChangeInstall};
@@ -32,8 +33,11 @@ pub use import_legacy::{ImportLegacy, LegacyImported, LegacyLicense};
 pub use mail::{ClaimMail, Claimed, EnqueueMail, ListMail, RetryPendingMail};
 pub use release::{RecordSeat, Release, Released, SeatRecorded};
 pub use signing_key::SigningKeyChange;
+pub use store_webhook::{ApplyWebhookEvent, KeyMail, StepDone, WebhookApplied, WebhookStep};
 pub use update::{Edit, Edited, LicenseEdit, Target, Upgrade, UpgradeRule, Upgraded};
-pub use webhook::{ApplyWebhookEvent, KeyMail, StepDone, WebhookApplied, WebhookStep};
+pub use webhooks::{
+    ClaimWebhooks, ClaimedWebhooks, DeleteLicense, ListWebhooks, RetryPendingWebhooks,
+};
 
 /// What a [`Target::Group`] names; defined on the seam, where the backends file licences by it.
 pub use super::tx::Group;

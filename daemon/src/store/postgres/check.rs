@@ -57,6 +57,9 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     // Authorization codes live minutes; export and migrate leave them out (a customer
     // requests a new one), as the embedded backend's export does.
     "authorization_codes",
+    // Events waiting for their endpoint belong to the nodes that made them; export and
+    // migrate leave them out, as the embedded backend's export does.
+    "webhook_outbox",
 ];
 
 const TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()
@@ -68,10 +71,16 @@ const ACTIVATIONS: &str = "SELECT key, computer_id, value FROM activations";
 const ORPHAN_ACTIVATIONS: &str = "SELECT a.key, a.computer_id FROM activations a
     WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = a.key)";
 const HISTORY: &str = "SELECT key, seq, value FROM history";
+// The history and release log of a licence deleted by `licd keys delete` stay, after a last
+// `deleted` history line: they name no licence, and rightly.
 const ORPHAN_HISTORY: &str = "SELECT h.key, h.seq FROM history h
-    WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = h.key)";
+    WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = h.key)
+      AND NOT EXISTS (SELECT 1 FROM history d WHERE d.key = h.key
+                      AND d.value->>'event' = 'deleted')";
 const ORPHAN_RELEASES: &str = "SELECT r.key, r.seq FROM releases r
-    WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = r.key)";
+    WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = r.key)
+      AND NOT EXISTS (SELECT 1 FROM history d WHERE d.key = r.key
+                      AND d.value->>'event' = 'deleted')";
 const ORPHAN_VENDOR_GROUPS: &str = "SELECT g.vendor, g.kind, g.group_id, g.key
     FROM vendor_groups g WHERE NOT EXISTS (SELECT 1 FROM licenses l WHERE l.key = g.key)";
 const ORDERS: &str = "SELECT vendor, product_id, order_id, keys FROM orders";

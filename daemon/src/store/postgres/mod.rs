@@ -20,6 +20,7 @@ mod outcome;
 mod schema;
 mod snapshot;
 mod tx;
+mod webhook_outbox;
 
 pub use connect::{PostgresSettings, server_name, url_problem};
 pub use snapshot::PgReader;
@@ -104,6 +105,7 @@ pub struct PgStore {
     stats: StoreStats,
     lazy: Arc<Lazy>,
     flusher: Option<JoinHandle<()>>,
+    events: crate::store::events::EventHook,
 }
 
 /// A storage error from the client, in the store's neutral terms.
@@ -185,7 +187,13 @@ impl PgStore {
             stats: StoreStats::new(),
             lazy,
             flusher: Some(flusher),
+            events: Default::default(),
         })
+    }
+
+    /// The routes of outbound events and the sender's wake-up.
+    pub fn events(&self) -> &crate::store::events::EventHook {
+        &self.events
     }
 
     /// The 32-byte server secret, the same on every node.

@@ -35,6 +35,7 @@ use crate::store::StoreError;
 use crate::store::embedded::tables::{INSTALL_COUNT, analytics_day_key};
 use crate::store::outbox::{OutgoingMail, QueuedMail};
 use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
+use crate::store::webhook_outbox::{QueuedWebhook, WebhookEvent};
 
 /// Rows per counter: enough that 16 nodes' worth of concurrent commands rarely pick the
 /// same row, few enough that a read sums them in one index range.
@@ -75,6 +76,10 @@ pub(super) const ACTIVATIONS_OF: &str =
 const PUT_ACTIVATION: &str = "INSERT INTO activations (key, computer_id, value) VALUES ($1, $2, $3)
     ON CONFLICT (key, computer_id) DO UPDATE SET value = excluded.value";
 const REMOVE_ACTIVATION: &str = "DELETE FROM activations WHERE key = $1 AND computer_id = $2";
+const REMOVE_ACTIVATIONS: &str = "DELETE FROM activations WHERE key = $1";
+const REMOVE_LICENSE: &str = "DELETE FROM licenses WHERE key = $1 RETURNING key";
+const FORGET_ORDER: &str =
+    "DELETE FROM orders WHERE vendor = $1 AND product_id = $2 AND order_id = $3";
 
 pub(super) const RELEASE_TIMES: &str =
     "SELECT released_at FROM releases WHERE key = $1 ORDER BY seq";
@@ -700,5 +705,58 @@ impl Tx for PgTx<'_> {
 
     async fn retry_mail(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
         super::outbox::retry(self, id, at).await
+    }
+
+    async fn remove_license(&mut self, key: &str) -> Result<(), StoreError> {
+        self.execute(REMOVE_ACTIVATIONS, &[&key]).await?;
+        if self.row(REMOVE_LICENSE, &[&key]).await?.is_some() {
+            self.bump(COUNT_LICENSES, ALWAYS, -1).await?;
+        }
+        Ok(())
+    }
+
+    async fn forget_order(&mut self, order: &OrderRef<'_>) -> Result<(), StoreError> {
+        let (vendor, product) = self.lock_order(order).await?;
+        self.execute(FORGET_ORDER, &[&vendor, &product, &order.order_id])
+            .await
+    }
+
+    async fn enqueue_webhook(&mut self, event: &WebhookEvent) -> Result<i64, StoreError> {
+        super::webhook_outbox::enqueue(self, event).await
+    }
+
+    async fn claim_due_webhooks(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedWebhook>, StoreError> {
+        super::webhook_outbox::claim_due(self, now, lease_until, limit).await
+    }
+
+    async fn next_webhook_due(&mut self) -> Result<Option<i64>, StoreError> {
+        super::webhook_outbox::next_due(self).await
+    }
+
+    async fn queued_webhooks(&mut self) -> Result<Vec<QueuedWebhook>, StoreError> {
+        super::webhook_outbox::all(self).await
+    }
+
+    async fn remove_webhook(&mut self, id: i64) -> Result<bool, StoreError> {
+        super::webhook_outbox::remove(self, id).await
+    }
+
+    async fn webhook_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        dead: bool,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        super::webhook_outbox::failed(self, id, next_try_at, dead, error).await
+    }
+
+    async fn retry_webhook(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        super::webhook_outbox::retry(self, id, at).await
     }
 }

@@ -141,6 +141,9 @@ fn check_consistency(txn: &ReadTransaction, report: &mut CheckReport) -> Result<
     for problem in super::outbox::problems(txn)? {
         report.problem(problem);
     }
+    for problem in super::webhook_outbox::problems(txn)? {
+        report.problem(problem);
+    }
     check_signing_keys(txn, report)
 }
 
@@ -227,12 +230,28 @@ fn check_seat_counts(
     }
 }
 
-/// Every history entry decodes and names a licence that exists.
+/// The keys whose history ends with `licd keys delete`'s `deleted` line: their history and
+/// release log stay, naming no licence, and rightly.
+fn deleted_keys(txn: &ReadTransaction) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut deleted = std::collections::HashSet::new();
+    for row in txn.open_table(HISTORY)?.iter()? {
+        let (k, v) = row?;
+        if let Ok(entry) = decode::<crate::license::history::HistoryEntry>(v.value())
+            && entry.event == "deleted"
+        {
+            deleted.insert(k.value().0.to_string());
+        }
+    }
+    Ok(deleted)
+}
+
+/// Every history entry decodes and names a licence that exists (or was deleted).
 fn check_history(
     txn: &ReadTransaction,
     report: &mut CheckReport,
     licenses: &LicenseIndex,
 ) -> Result<(), StoreError> {
+    let deleted = deleted_keys(txn)?;
     let history = txn.open_table(HISTORY)?;
     for row in history.iter()? {
         let (k, v) = row?;
@@ -240,24 +259,25 @@ fn check_history(
         if let Err(e) = decode::<crate::license::history::HistoryEntry>(v.value()) {
             report.problem(format!("history entry {seq} of {key} does not decode: {e}"));
         }
-        if !licenses.contains_key(key) {
+        if !licenses.contains_key(key) && !deleted.contains(key) {
             report.problem(format!("history entry {seq} names a missing licence {key}"));
         }
     }
     Ok(())
 }
 
-/// Every release names a licence that exists.
+/// Every release names a licence that exists (or was deleted).
 fn check_releases(
     txn: &ReadTransaction,
     report: &mut CheckReport,
     licenses: &LicenseIndex,
 ) -> Result<(), StoreError> {
+    let deleted = deleted_keys(txn)?;
     let releases = txn.open_table(RELEASES)?;
     for row in releases.iter()? {
         let (k, _) = row?;
         let (key, seq) = k.value();
-        if !licenses.contains_key(key) {
+        if !licenses.contains_key(key) && !deleted.contains(key) {
             report.problem(format!("release {seq} names a missing licence {key}"));
         }
     }

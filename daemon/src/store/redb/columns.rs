@@ -207,6 +207,15 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
             ..spec("mail_outbox_v1", Encoding::Json, true)
         },
     )?;
+    // Events waiting for their endpoint are not carried by an export: they belong to the
+    // daemon that made them (a backup, a copy of the file, keeps them).
+    v.visit(
+        WEBHOOK_OUTBOX,
+        TableSpec {
+            exported: false,
+            ..spec("webhook_outbox_v1", Encoding::Json, false)
+        },
+    )?;
     v.visit(
         ANALYTICS_INSTALLS,
         spec("analytics_installs_v1", Encoding::Json, true),

@@ -23,6 +23,7 @@ mod subscription_index;
 pub mod tables;
 mod tx;
 mod vendor_groups;
+mod webhook_outbox;
 mod writer;
 
 pub use snapshot::RedbReader;
@@ -95,6 +96,7 @@ pub struct RedbStore {
     shared: Arc<Shared>,
     queue: Option<SyncSender<writer::Task>>,
     writer: Option<JoinHandle<()>>,
+    events: crate::store::events::EventHook,
 }
 
 impl RedbStore {
@@ -138,7 +140,13 @@ impl RedbStore {
             shared,
             queue: Some(queue),
             writer: Some(writer),
+            events: Default::default(),
         })
+    }
+
+    /// The routes of outbound events and the sender's wake-up.
+    pub fn events(&self) -> &crate::store::events::EventHook {
+        &self.events
     }
 
     /// The 32-byte server secret that computer keys are derived with.
@@ -379,6 +387,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(ANALYTICS_INSTALLS)?;
     txn.open_table(ANALYTICS_COUNTS)?;
     txn.open_table(MAIL_OUTBOX)?;
+    txn.open_table(WEBHOOK_OUTBOX)?;
     subscription_index::index_subscriptions(&txn)?;
     vendor_groups::index_vendor_groups(&txn)?;
     customers::link_stored_emails(&txn)?;

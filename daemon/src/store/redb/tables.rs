@@ -92,6 +92,10 @@ pub const CUSTOMER_LICENSES: TableDefinition<(&str, &str), ()> =
 /// JSON (`MailState`). A delivered message is deleted; the outbox holds only what is still
 /// to be sent, so a scan of it is short.
 pub const MAIL_OUTBOX: TableDefinition<i64, &[u8]> = TableDefinition::new("mail_outbox_v1");
+/// The webhook outbox (`crate::store::webhook_outbox`): outbox id → the event for one
+/// endpoint and its delivery state, JSON (`WebhookState`). A delivered event is deleted; dead
+/// ones stay until retried or dropped.
+pub const WEBHOOK_OUTBOX: TableDefinition<i64, &[u8]> = TableDefinition::new("webhook_outbox_v1");
 
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENSE_COUNT: &str = "licences";
@@ -105,6 +109,9 @@ pub const HISTORY_SEQ: &str = "history_seq";
 /// Counter: next mail-outbox id (ids are never reused, so `licd mail drop ID` never hits a
 /// newer message that took a delivered one's number).
 pub const MAIL_SEQ: &str = "mail_seq";
+/// Counter: next webhook-outbox id (never reused; ids increase in the order events are
+/// written, which is the order each endpoint receives them in).
+pub const WEBHOOK_SEQ: &str = "webhook_seq";
 
 /// Counter name of keys created on a UTC day.
 pub fn keys_created_on(day: i64) -> String {

@@ -17,8 +17,9 @@ use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
-use crate::store::outbox::{OutgoingMail, QueuedMail};
+use crate::store::outbox::{OutgoingMail, QueuedMail, short_error};
 use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
+use crate::store::webhook_outbox::{QueuedWebhook, WebhookEvent};
 
 /// A `replays_v1` value: the change remembered, with its time.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,6 +61,7 @@ pub(crate) struct RedbTx<'t> {
     installs: Bytes<'t, &'static str>,
     analytics_counts: Table<'t, &'static str, i64>,
     mail_outbox: Bytes<'t, i64>,
+    webhook_outbox: Bytes<'t, i64>,
 }
 
 impl<'t> RedbTx<'t> {
@@ -86,6 +88,7 @@ impl<'t> RedbTx<'t> {
             installs: txn.open_table(ANALYTICS_INSTALLS)?,
             analytics_counts: txn.open_table(ANALYTICS_COUNTS)?,
             mail_outbox: txn.open_table(MAIL_OUTBOX)?,
+            webhook_outbox: txn.open_table(WEBHOOK_OUTBOX)?,
         })
     }
 
@@ -505,6 +508,77 @@ impl Tx for RedbTx<'_> {
 
     async fn retry_mail(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
         super::outbox::update(&mut self.mail_outbox, id, |state| state.next_try_at = at)
+    }
+
+    async fn remove_license(&mut self, key: &str) -> Result<(), StoreError> {
+        if self.licenses.remove(key)?.is_none() {
+            return Ok(());
+        }
+        let computers: Vec<String> = activations_of(&self.activations, key)?
+            .into_iter()
+            .map(|a| a.computer_id)
+            .collect();
+        for computer in computers {
+            self.activations.remove((key, computer.as_str()))?;
+        }
+        self.add(LICENSE_COUNT, -1)
+    }
+
+    async fn forget_order(&mut self, order: &OrderRef<'_>) -> Result<(), StoreError> {
+        let key = order_key(order.vendor, order.product_id, order.order_id);
+        self.orders.remove(key.as_str())?;
+        Ok(())
+    }
+
+    async fn enqueue_webhook(&mut self, event: &WebhookEvent) -> Result<i64, StoreError> {
+        let id = i64::try_from(self.next(WEBHOOK_SEQ)?)
+            .map_err(|_| StoreError::Corrupt("sequence webhook_seq".into()))?
+            + 1;
+        super::webhook_outbox::enqueue(&mut self.webhook_outbox, id, event)?;
+        Ok(id)
+    }
+
+    async fn claim_due_webhooks(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<QueuedWebhook>, StoreError> {
+        super::webhook_outbox::claim_due(&mut self.webhook_outbox, now, lease_until, limit)
+    }
+
+    async fn next_webhook_due(&mut self) -> Result<Option<i64>, StoreError> {
+        super::webhook_outbox::next_due(&self.webhook_outbox)
+    }
+
+    async fn queued_webhooks(&mut self) -> Result<Vec<QueuedWebhook>, StoreError> {
+        super::webhook_outbox::all(&self.webhook_outbox)
+    }
+
+    async fn remove_webhook(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.webhook_outbox.remove(id)?.is_some())
+    }
+
+    async fn webhook_failed(
+        &mut self,
+        id: i64,
+        next_try_at: i64,
+        dead: bool,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        super::webhook_outbox::update(&mut self.webhook_outbox, id, |state| {
+            state.attempts = state.attempts.saturating_add(1);
+            state.next_try_at = next_try_at;
+            state.dead = dead;
+            state.last_error = Some(short_error(error));
+        })
+    }
+
+    async fn retry_webhook(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
+        super::webhook_outbox::update(&mut self.webhook_outbox, id, |state| {
+            state.dead = false;
+            state.next_try_at = at;
+        })
     }
 }
 
