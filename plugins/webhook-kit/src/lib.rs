@@ -12,6 +12,7 @@
 //!   tolerance;
 //! - [`events`]: which store event does what, and the vendor's overrides;
 //! - [`products`]: the product table of stores without metadata (Shopify, WooCommerce);
+//! - [`orders`]: a paid order's line items as keys, through that table;
 //! - [`actions`]: the licd method calls, the `is_*` arguments read from JSON, licd's dates;
 //! - [`testing`]: signing helpers and a request builder for the plugins' tests and licd's.
 //!
@@ -20,6 +21,7 @@
 pub mod actions;
 pub mod config;
 pub mod events;
+pub mod orders;
 pub mod products;
 pub mod signature;
 pub mod testing;
