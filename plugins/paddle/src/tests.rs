@@ -229,3 +229,21 @@ fn method_calls_and_bad_configurations_are_refused() {
         assert!(e.contains(needle), "{json}: {e}");
     }
 }
+
+#[test]
+fn through_licd_s_abi_the_event_comes_out_as_lines_the_host_parses() {
+    let config = format!(r#"{{"webhookSecret":"{SECRET}"}}"#);
+    let header = sign_paddle(SECRET, licd_webhook_kit::unix_now(), RENEWAL);
+    let (code, event) = licd_webhook_kit::testing::call_through_abi(
+        crate::licd_plugin_entry_v1,
+        &config,
+        &[("paddle-signature", &header)],
+        RENEWAL,
+    );
+    assert_eq!(code, 0);
+    let event = event.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        event.actions[0].arg("is_expdate"),
+        Some("2025-05-18 10:18:47")
+    );
+}

@@ -219,3 +219,29 @@ fn method_calls_and_bad_configurations_are_refused() {
         assert!(e.contains(needle), "{json}: {e}");
     }
 }
+
+#[test]
+fn through_licd_s_abi_the_event_comes_out_as_lines_the_host_parses() {
+    let config = format!(r#"{{"webhookSecret":"{SECRET}",{PRODUCTS}}}"#);
+    let sig = sign_base64(SECRET, PAID);
+    let headers = [
+        ("x-shopify-topic", "orders/paid"),
+        (
+            "x-shopify-webhook-id",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        ),
+        ("x-shopify-hmac-sha256", sig.as_str()),
+    ];
+    let (code, event) = licd_webhook_kit::testing::call_through_abi(
+        crate::licd_plugin_entry_v1,
+        &config,
+        &headers,
+        PAID,
+    );
+    assert_eq!(code, 0);
+    let event = event.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        event.actions[1].arg("is_orderid"),
+        Some("820982911946154508")
+    );
+}

@@ -262,3 +262,23 @@ fn config_errors_are_refused() {
         assert!(e.contains(needle), "{json}: {e}");
     }
 }
+
+#[test]
+fn through_licd_s_abi_the_event_comes_out_as_lines_the_host_parses() {
+    use licd_webhook_kit::testing::call_through_abi;
+    let config = format!(r#"{{"webhookSecret":"{SECRET}"}}"#);
+    let header = sign_stripe(SECRET, licd_webhook_kit::unix_now(), CHECKOUT);
+    let (code, event) = call_through_abi(
+        crate::licd_plugin_entry_v1,
+        &config,
+        &[("stripe-signature", &header)],
+        CHECKOUT,
+    );
+    assert_eq!(code, 0);
+    let event = event.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(event.id, "evt_1QsrCU2NivGZCNxWcheckout");
+    assert_eq!(event.actions[1].arg("is_quantity"), Some("2"));
+    let (code, why) = call_through_abi(crate::licd_plugin_entry_v1, &config, &[], CHECKOUT);
+    assert_eq!(code, 1, "LICD_DENY");
+    assert!(why.unwrap_err().contains("missing"));
+}

@@ -3,8 +3,10 @@
 //! same fixtures (`plugins/<store>/tests/fixtures/*.json`) the same way. Nothing here is
 //! used by a plugin at run time.
 
-use licd_plugin_api::Request;
-use licd_plugin_api::ffi::{LicdBytes, LicdPair, LicdRequest, LicdStr};
+use std::ffi::c_void;
+
+use licd_plugin_api::ffi::{LicdBytes, LicdPair, LicdPluginV1, LicdRequest, LicdStr};
+use licd_plugin_api::{Request, WebhookEvent, webhook};
 
 use crate::signature::{hmac_sha256, to_base64, to_hex};
 
@@ -70,6 +72,82 @@ pub fn with_request<T>(
     // SAFETY: every pointer of `raw` points into `method`, `headers`, `pairs` or `body`,
     // which all outlive `f`.
     f(&unsafe { Request::from_raw(&raw) })
+}
+
+/// Calls a plugin the way licd does, through the table its `licd_plugin_entry_v1` returns:
+/// `create` with `config_json`, `webhook` with `headers` and `body`, `destroy`. Returns the
+/// webhook's return code and, on `LICD_ALLOW`, the event its lines describe (else the reason
+/// it wrote). Proves the export macro filled the table's `webhook` slot and that the lines
+/// parse as the host parses them.
+///
+/// # Panics
+/// When the table is unusable or `create` refuses the configuration: a test failure.
+pub fn call_through_abi(
+    entry: extern "C" fn() -> *const LicdPluginV1,
+    config_json: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (i32, Result<WebhookEvent, String>) {
+    // SAFETY: the entry returns a pointer to the plugin's static table.
+    let table = unsafe { &*entry() };
+    let (Some(create), Some(destroy), Some(hook)) = (table.create, table.destroy, table.webhook)
+    else {
+        panic!("the table lacks create, destroy or webhook");
+    };
+    let mut instance: *mut c_void = std::ptr::null_mut();
+    let mut err = vec![0u8; 1024];
+    let mut err_len = 0usize;
+    // SAFETY: the arguments follow `licd_create_fn`: the config and error buffers are valid
+    // for their lengths, the out-pointers writable.
+    let code = unsafe {
+        create(
+            config_json.as_ptr(),
+            config_json.len(),
+            &mut instance,
+            err.as_mut_ptr(),
+            err.len(),
+            &mut err_len,
+        )
+    };
+    assert_eq!(
+        code,
+        0,
+        "create: {}",
+        String::from_utf8_lossy(&err[..err_len])
+    );
+    let pairs: Vec<LicdPair> = headers
+        .iter()
+        .map(|(n, v)| LicdPair {
+            name: LicdStr::new(n),
+            value: LicdStr::new(v),
+        })
+        .collect();
+    let raw = LicdRequest {
+        // The struct is a few words long; the cast cannot truncate.
+        struct_size: size_of::<LicdRequest>() as u32,
+        method: LicdStr::new("QlmWebHookHandler"),
+        vendor: LicdStr::new("Store"),
+        client_addr: LicdStr::new("192.0.2.1"),
+        url: LicdStr::new("/qlmservice.asmx/QlmWebHookHandler?is_vendor=Store"),
+        args: std::ptr::null(),
+        args_len: 0,
+        headers: pairs.as_ptr(),
+        headers_len: pairs.len(),
+        body: LicdBytes::new(body),
+    };
+    let mut out = vec![0u8; 65_536];
+    let mut out_len = 0usize;
+    // SAFETY: `instance` came from `create`; the request's pointers and the output buffer are
+    // valid during the call; `destroy` runs once, after it.
+    let code = unsafe { hook(instance, &raw, out.as_mut_ptr(), out.len(), &mut out_len) };
+    unsafe { destroy(instance) };
+    let text = String::from_utf8_lossy(&out[..out_len.min(out.len())]).into_owned();
+    let answer = if code == 0 {
+        webhook::parse(&text)
+    } else {
+        Err(text)
+    };
+    (code, answer)
 }
 
 #[cfg(test)]

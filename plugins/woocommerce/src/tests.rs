@@ -197,3 +197,17 @@ fn method_calls_and_bad_configurations_are_refused() {
         assert!(e.contains(needle), "{json}: {e}");
     }
 }
+
+#[test]
+fn through_licd_s_abi_the_event_comes_out_as_lines_the_host_parses() {
+    let config = format!(r#"{{"webhookSecret":"{SECRET}",{PRODUCTS}}}"#);
+    let sig = sign_base64(SECRET, CANCELLED);
+    let (code, event) = licd_webhook_kit::testing::call_through_abi(
+        crate::licd_plugin_entry_v1,
+        &config,
+        &[("x-wc-webhook-signature", &sig)],
+        CANCELLED,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(event.map(|e| e.id), Ok("4750:cancelled".to_string()));
+}
