@@ -4,8 +4,9 @@
 //! exactly that one field with a number, and only without a signature header (a signed request
 //! is checked as an order, always).
 //!
-//! Why this is safe: the ping carries nothing but a number, and an ignored event changes no
-//! licence, customer or mail; the worst a forger gets is licd recording "ping:<N>" as seen.
+//! Why this is safe: the ping carries nothing but a number, and an event without actions
+//! changes no licence, customer or mail (licd does not even record its id); the worst a
+//! forger gets is a 200.
 //! A vendor who wants every unsigned request refused sets `acceptPing = false` once the
 //! webhook is saved (WooCommerce pings only then).
 
