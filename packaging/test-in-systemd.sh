@@ -215,7 +215,8 @@ step_done
 # --- 1. the package ---------------------------------------------------------------------
 
 step "Build the package (cargo deb, profile $PROFILE)"
-cargo build --quiet --profile "$PROFILE" -p licd -p licd-fastspring
+cargo build --quiet --profile "$PROFILE" -p licd -p licd-fastspring -p licd-stripe -p licd-shopify \
+    -p licd-woocommerce -p licd-paddle
 mkdir -p "$WORK/deb"
 cargo deb --quiet -p licd --no-build --fast --profile "$PROFILE" -o "$WORK/deb" >/dev/null
 DEB=$(find "$WORK/deb" -name 'licd_*.deb' | sed -n 1p)
