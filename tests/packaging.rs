@@ -201,6 +201,14 @@ fn build_package() -> Option<Built> {
             "licd",
             "-p",
             "licd-fastspring",
+            "-p",
+            "licd-stripe",
+            "-p",
+            "licd-shopify",
+            "-p",
+            "licd-woocommerce",
+            "-p",
+            "licd-paddle",
         ])
         .current_dir(&root)
         .status()
@@ -266,6 +274,10 @@ fn deb_package_builds_when_cargo_deb_is_installed() {
         "./etc/licd/licd.toml",
         "./usr/lib/systemd/system/licd.service",
         "./usr/lib/licd/plugins/liblicd_fastspring.so",
+        "./usr/lib/licd/plugins/liblicd_stripe.so",
+        "./usr/lib/licd/plugins/liblicd_shopify.so",
+        "./usr/lib/licd/plugins/liblicd_woocommerce.so",
+        "./usr/lib/licd/plugins/liblicd_paddle.so",
         "./usr/share/doc/licd/admin-api.md",
         "./usr/share/doc/licd/packaging.md",
         // For plugin authors.

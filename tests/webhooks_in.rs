@@ -131,6 +131,24 @@ fn a_refused_signature_is_401_and_records_nothing_so_the_genuine_event_still_app
 }
 
 #[test]
+fn a_returning_buyer_gets_the_new_order_and_the_stored_customer_stays_as_it_is() {
+    let d = hook_daemon(TestConfig::demo().options("updateExistingUserInformation = false"));
+    let first = hook(&d, "t0ken", &purchase("evt_b1", "back@example.com", "ob1"));
+    assert_eq!(first.status, 200, "{}", first.body);
+    let second = purchase("evt_b2", "back@example.com", "ob2").replace("Ada+Lovelace", "Eve");
+    let r = hook(&d, "t0ken", &second);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("customer back@example.com updated"),
+        "{}",
+        r.body
+    );
+    assert_eq!(stored_keys(&d).len(), 2);
+    let info = d.licence_info(&r.all("activationKey")[0]);
+    assert!(info.body.contains("Ada Lovelace"), "{}", info.body);
+}
+
+#[test]
 fn an_event_type_the_plugin_ignores_is_200_and_changes_nothing() {
     let d = hook_daemon(TestConfig::demo());
     let r = hook(&d, "t0ken", "event_id=evt_3&event_type=customer.created");

@@ -15,6 +15,14 @@ use std::sync::OnceLock;
 pub struct Built {
     /// plugins/fastspring.
     pub fastspring: PathBuf,
+    /// plugins/stripe.
+    pub stripe: PathBuf,
+    /// plugins/shopify.
+    pub shopify: PathBuf,
+    /// plugins/woocommerce.
+    pub woocommerce: PathBuf,
+    /// plugins/paddle.
+    pub paddle: PathBuf,
     /// plugins/test-plugin (panic, sleep, refuse, spy).
     pub test_plugin: PathBuf,
     /// plugins/example-c.
@@ -60,6 +68,8 @@ fn build() -> Built {
         // One job: the other tests run meanwhile on a 2-core machine, some of them timed.
         .args(["build", "--quiet", "-j", "1"])
         .args(["-p", "licd-fastspring", "-p", "licd-test-plugin"])
+        .args(["-p", "licd-stripe", "-p", "licd-shopify"])
+        .args(["-p", "licd-woocommerce", "-p", "licd-paddle"])
         .arg("--target-dir")
         .arg(&target)
         .current_dir(&root)
@@ -73,6 +83,10 @@ fn build() -> Built {
     let misbehaving = root.join("plugins/test-c/misbehaving.c");
     let built = Built {
         fastspring: debug.join("liblicd_fastspring.so"),
+        stripe: debug.join("liblicd_stripe.so"),
+        shopify: debug.join("liblicd_shopify.so"),
+        woocommerce: debug.join("liblicd_woocommerce.so"),
+        paddle: debug.join("liblicd_paddle.so"),
         test_plugin: debug.join("liblicd_test_plugin.so"),
         example_c: compile_c(&root, &example, None, &c_dir.join("liblicd_example.so")),
         example_c_first_v1: compile_c(
@@ -106,7 +120,14 @@ fn build() -> Built {
             &c_dir.join("libno_entry.so"),
         ),
     };
-    for so in [&built.fastspring, &built.test_plugin] {
+    for so in [
+        &built.fastspring,
+        &built.test_plugin,
+        &built.stripe,
+        &built.shopify,
+        &built.woocommerce,
+        &built.paddle,
+    ] {
         std::fs::set_permissions(so, std::fs::Permissions::from_mode(0o755))
             .unwrap_or_else(|e| panic!("chmod {}: {e}", so.display()));
     }

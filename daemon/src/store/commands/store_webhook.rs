@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Command, CreateKeys, CustomerUpdated, Edit, Edited, Remembered, UpdateCustomer};
+use crate::license::refusal::Reason;
 use crate::license::{License, dates, rules};
 use crate::mail::template::MailTemplate;
 use crate::store::outbox::OutgoingMail;
@@ -198,15 +199,24 @@ impl WebhookStep {
                     keys: licenses.into_iter().map(|l| l.key).collect(),
                 })
             }
-            WebhookStep::Customer(update) => {
-                let CustomerUpdated {
+            WebhookStep::Customer(update) => match update.apply(tx).await {
+                Ok(CustomerUpdated {
                     customer, created, ..
-                } = update.apply(tx).await?;
-                Ok(StepDone::Customer {
+                }) => Ok(StepDone::Customer {
                     email: customer.email,
                     created,
-                })
-            }
+                }),
+                // A returning buyer under `updateExistingUserInformation = false`: the
+                // customer stays as stored, and the order goes on (refusing it would refuse
+                // every later order of the same buyer, for good).
+                Err(TxError::Abort(refusal)) if refusal.reason == Reason::CustomerExists => {
+                    Ok(StepDone::Customer {
+                        email: update.request.email.clone(),
+                        created: false,
+                    })
+                }
+                Err(e) => Err(e),
+            },
         }
     }
 }
