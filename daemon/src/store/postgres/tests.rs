@@ -67,16 +67,22 @@ async fn a_schema_newer_than_this_licd_is_refused_naming_both_versions() {
         .await
         .expect("open");
     store.close().expect("close");
-    pg.psql(&url_database(&url), "UPDATE schema_version SET version = 7");
+    // One past this licd's newest migration, whatever that is.
+    let newer = super::schema::SCHEMA_VERSION + 1;
+    pg.psql(
+        &url_database(&url),
+        &format!("UPDATE schema_version SET version = {newer}"),
+    );
     let refused = PgStore::open(&settings(url), &StoreOptions::default()).await;
     let supported = super::schema::SCHEMA_VERSION as u64;
-    let Err(e @ StoreError::SchemaTooNew { found: 7, .. }) = refused else {
+    let Err(e @ StoreError::SchemaTooNew { found, .. }) = refused else {
         panic!("a newer schema was not refused as such");
     };
+    assert_eq!(i64::try_from(found).ok(), Some(newer));
     assert!(matches!(e, StoreError::SchemaTooNew { supported: s, .. } if s == supported));
     let text = e.to_string();
     assert!(
-        text.contains('7') && text.contains(&supported.to_string()),
+        text.contains(&newer.to_string()) && text.contains(&supported.to_string()),
         "{text}"
     );
 }
