@@ -107,6 +107,12 @@ impl SmtpServer {
             .expect("read mail dir")
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            // `.NNNNNN.eml` is a message the server is still writing (renamed when done).
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.'))
+            })
             .collect();
         names.sort();
         names
