@@ -152,30 +152,7 @@ async fn deliver(state: &AppState, smtp: &Smtp, queued: &QueuedMail, cap: u64) {
             }
         }
     };
-    report(state, change).await;
-}
-
-/// Writes a delivery's outcome, trying again while the store is briefly out of reach: a
-/// sent message whose removal is lost is sent a second time when its claim ends.
-async fn report(state: &AppState, change: MailChange) {
-    for _ in 0..5 {
-        match state
-            .store
-            .run(change.clone(), Instant::now() + COMMAND_DEADLINE)
-            .await
-        {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record a mail delivery; trying again");
-                tokio::time::sleep(STORE_PAUSE).await;
-            }
-        }
-    }
-    tracing::error!(
-        ?change,
-        "the outcome of a mail delivery was not recorded; the mail is tried again when its \
-         claim ends"
-    );
+    state.store.record_outcome(change, "a mail delivery").await;
 }
 
 /// Makes the waiting, unparked messages due now (at start).

@@ -139,6 +139,34 @@ impl Store {
         }
     }
 
+    /// Records a sender's outcome (a mail or an event delivered, failed, …): up to five tries
+    /// a second apart, each with its own 30 s deadline, because a delivery already made must
+    /// not be repeated for want of a busy moment. Past that the outcome is logged as lost;
+    /// `what` names it ("a mail delivery"). Nothing is lost either way: the outbox row stays
+    /// claimed and is tried again when its claim ends.
+    pub async fn record_outcome<C: Command + Clone + std::fmt::Debug>(
+        &self,
+        change: C,
+        what: &str,
+    ) {
+        const TRIES: usize = 5;
+        const PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+        const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+        for _ in 0..TRIES {
+            match self.run(change.clone(), Instant::now() + DEADLINE).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot record {what}; trying again");
+                    tokio::time::sleep(PAUSE).await;
+                }
+            }
+        }
+        tracing::error!(
+            ?change,
+            "the outcome of {what} was not recorded; it is tried again when its claim ends"
+        );
+    }
+
     /// Applies a command and waits for its durable result.
     ///
     /// The change is either applied and durable when this returns `Ok`, or not applied at

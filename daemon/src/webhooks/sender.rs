@@ -148,7 +148,10 @@ async fn deliver(state: Arc<AppState>, config: Arc<Config>, queued: QueuedWebhoo
             }
         }
     };
-    report(&state, change).await;
+    state
+        .store
+        .record_outcome(change, "an event delivery")
+        .await;
     state.store.events().wake.notify_one();
 }
 
@@ -163,30 +166,6 @@ fn endpoint_name(url: &str) -> String {
         ),
         Err(_) => "?".to_string(),
     }
-}
-
-/// Writes a delivery's outcome, trying again while the store is briefly out of reach: a
-/// delivered event whose removal is lost is sent again when its claim ends (receivers
-/// deduplicate on its id).
-async fn report(state: &AppState, change: WebhookChange) {
-    for _ in 0..5 {
-        match state
-            .store
-            .run(change.clone(), Instant::now() + COMMAND_DEADLINE)
-            .await
-        {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record an event delivery; trying again");
-                tokio::time::sleep(STORE_PAUSE).await;
-            }
-        }
-    }
-    tracing::error!(
-        ?change,
-        "the outcome of an event delivery was not recorded; the event is sent again when its \
-         claim ends"
-    );
 }
 
 /// Makes the waiting events due now (at start), as the mail sender does.
