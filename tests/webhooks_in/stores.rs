@@ -358,3 +358,27 @@ fn woocommerce_bad_signature_is_401_and_stores_nothing() {
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(stored_keys(&d).is_empty());
 }
+
+#[test]
+fn is_arguments_added_to_the_webhook_url_change_nothing_of_the_signed_order() {
+    let d = store_daemon("stripe", &plugins().stripe, "");
+    let body = serde_json::to_vec(&fixture("stripe", "checkout_session_completed")).expect("JSON");
+    let signature = sign_stripe(SECRET, now(), &body);
+    let path = format!("{HOOK}&is_quantity=50&is_productid=2&is_email=eve%40example.com");
+    let r = post(
+        &d,
+        &path,
+        &[format!("Stripe-Signature: {signature}")],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let info = d.licence_info(&r.all("activationKey")[0]);
+    assert_eq!(
+        info.get("numActivationsAllowed").as_deref(),
+        Some("2"),
+        "{}",
+        info.body
+    );
+    assert!(info.body.contains("ann.buyer@example.com"), "{}", info.body);
+    assert!(!info.body.contains("eve@example.com"), "{}", info.body);
+}
