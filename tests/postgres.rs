@@ -15,6 +15,7 @@ mod commit_cutter;
 mod load;
 mod nodes;
 mod outage;
+mod whole_suite;
 
 use commit_cutter::{CommitCutter, Cut};
 
@@ -78,6 +79,42 @@ fn admin_commands_with_no_node_running_work_on_the_shared_database_not_a_redb_fi
     // The revocation is in the shared database: a node started afterwards refuses the key.
     let d = TestDaemon::start(&on_postgres(&url));
     d.activate(&key, "pc-2").expect_error(201);
+}
+
+#[test]
+fn a_second_node_on_the_data_directory_of_a_first_is_refused_naming_it_and_leaves_its_admin_socket()
+{
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let first = TestDaemon::start(&on_postgres(&url));
+    let config = first.config_path().expect("a configuration file");
+    let out = Command::new(LICD)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(first.data_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run a second licd");
+    assert_eq!(out.status.code(), Some(1), "the second node must refuse");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "another licd (pid {}) serves this data directory, {}",
+            first.pid(),
+            first.data_dir().display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+    // The first node's admin socket is still there and still its own (a second node that
+    // took it over would have removed it on its way out).
+    assert_eq!(data_dir_entries(&first), ["admin.sock"]);
+    std::os::unix::net::UnixStream::connect(first.data_dir().join("admin.sock"))
+        .expect("the first node still answers on its admin socket");
+    let key = first.create_key("");
+    assert!(cli_ok(first.cli(&["keys", "list"])).contains(&key));
 }
 
 /// The names in the daemon's data directory, sorted.

@@ -25,7 +25,7 @@ use crate::plugins::{PluginHost, PluginLoadError};
 use crate::reload::{self, ConfigSource};
 use crate::state::AppState;
 use crate::store::data_dir::{self, DataDirError};
-use crate::store::lock::DaemonLock;
+use crate::store::lock::{DaemonLock, DirectoryLock};
 use crate::store::{Store, StoreError, StoreOptions, permissions};
 
 /// Why the server could not start or stop cleanly. Each message says what to do; none
@@ -129,9 +129,10 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
         Backend::Redb => open_database(&config)?,
         Backend::Postgres => {
             data_dir::create(&data_dir)?;
+            let lock = DirectoryLock::acquire(&data_dir).map_err(StoreError::from)?;
             // A stop asked for while the database is out of reach ends the wait.
             tokio::select! {
-                store = open_postgres(&config) => (store?, None),
+                store = open_postgres(&config) => (store?, Some(DaemonLocks::Directory(lock))),
                 () = &mut control.shutdown => {
                     tracing::info!("licd stopped before the database answered");
                     return Ok(());
@@ -222,7 +223,7 @@ async fn open_postgres(config: &Config) -> Result<Store, ServeError> {
 }
 
 /// Makes the data directory, takes its lock and opens (repairing if needed) the database.
-fn open_database(config: &Config) -> Result<(Store, Option<DaemonLock>), ServeError> {
+fn open_database(config: &Config) -> Result<(Store, Option<DaemonLocks>), ServeError> {
     let data_dir = &config.server.data_dir;
     data_dir::create(data_dir)?;
     let database = data_dir.join(DATABASE_FILE);
@@ -239,7 +240,19 @@ fn open_database(config: &Config) -> Result<(Store, Option<DaemonLock>), ServeEr
     };
     notify::status("opening the database");
     let store = Store::open(&database, options)?;
-    Ok((store, Some(lock)))
+    Ok((store, Some(DaemonLocks::Database(lock))))
+}
+
+/// What a serving licd holds so that a second one on its data directory is refused.
+#[expect(
+    dead_code,
+    reason = "held, never read: the lock lasts until it is dropped"
+)]
+enum DaemonLocks {
+    /// The redb database's lock file.
+    Database(DaemonLock),
+    /// The PostgreSQL node's data directory itself.
+    Directory(DirectoryLock),
 }
 
 /// Binds the listen address; the listener and the address it got (port 0 picks one).

@@ -59,7 +59,7 @@ pub async fn metrics(state: &AppState, client: ClientAddr) -> Response<Full<Byte
     }
     let counts = stored_counts(state).await;
     let database = state.config().server.data_dir.join(DATABASE_FILE);
-    let database_size = std::fs::metadata(&database).ok().map(|m| m.len());
+    let database_size = state.store.database_size(&database).await;
     let text = state
         .metrics
         .render(state.store.stats(), counts, database_size);

@@ -351,7 +351,7 @@ fn render_database(
         gauge(
             out,
             "licd_database_size_bytes",
-            "Size of the database file.",
+            "Size of the database: the redb file, or PostgreSQL's pg_database_size.",
             size,
         );
     }

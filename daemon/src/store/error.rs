@@ -96,6 +96,9 @@ pub enum StoreError {
     /// Another process holds the database; the text names the licd holding it when it can.
     #[error(transparent)]
     Held(#[from] lock::Held),
+    /// Another licd serves the data directory of a PostgreSQL node.
+    #[error(transparent)]
+    DirectoryHeld(#[from] lock::DirectoryHeld),
     /// A backup or export file is not one this licd can use; the text says why.
     #[error("{0}")]
     Unusable(String),

@@ -159,6 +159,85 @@ fn whole_file(kind: libc::c_int) -> libc::flock {
     lock
 }
 
+/// Another licd serves a data directory that holds no database file (the PostgreSQL
+/// backend).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another licd{} serves this data directory, {}: give each node its own data directory \
+     (--data-dir or server.dataDir), since its admin socket lives there, or stop the other one \
+     first",
+    .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+    .dir.display()
+)]
+pub struct DirectoryHeld {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The licd holding it, when its admin socket answers and says.
+    pub pid: Option<u32>,
+}
+
+/// `licd serve`'s hold on a data directory with no database file in it (the PostgreSQL
+/// backend): an `flock` on the directory itself, released when the process ends however it
+/// ends. Without it a second node started on the same directory would take over the first
+/// one's `admin.sock` (and remove it when it stops); with it the directory still holds
+/// nothing but the socket.
+#[derive(Debug)]
+pub struct DirectoryLock {
+    /// The locked directory; `None` when it could not be opened.
+    _dir: Option<File>,
+}
+
+impl DirectoryLock {
+    /// Takes the lock of `data_dir`, or says which licd holds it.
+    pub fn acquire(data_dir: &Path) -> Result<DirectoryLock, DirectoryHeld> {
+        let dir = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(data_dir)
+        {
+            Ok(d) => d,
+            Err(e) => {
+                // The data directory was just made; a failure here is reported by the next
+                // step (binding the admin socket) with its path.
+                tracing::debug!(path = %data_dir.display(), error = %e, "cannot open the data directory");
+                return Ok(DirectoryLock { _dir: None });
+            }
+        };
+        // SAFETY: flock on an open descriptor; no pointers.
+        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(DirectoryLock { _dir: Some(dir) });
+        }
+        Err(DirectoryHeld {
+            dir: data_dir.to_path_buf(),
+            pid: admin_socket_peer(data_dir),
+        })
+    }
+}
+
+/// The pid of the process serving `<data_dir>/admin.sock`, from the connection's peer
+/// credentials.
+fn admin_socket_peer(data_dir: &Path) -> Option<u32> {
+    let stream =
+        std::os::unix::net::UnixStream::connect(data_dir.join(crate::admin::socket::SOCKET_FILE))
+            .ok()?;
+    // SAFETY: zero is a valid `ucred`.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `cred`; the descriptor is open.
+    let r = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    (r == 0)
+        .then(|| u32::try_from(cred.pid).ok().filter(|p| *p > 0))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

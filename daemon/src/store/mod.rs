@@ -294,6 +294,15 @@ impl Store {
         }
     }
 
+    /// The database's size in bytes for `/metrics`: the redb file at `redb_file`, or
+    /// PostgreSQL's `pg_database_size`; `None` when it cannot be read now.
+    pub async fn database_size(&self, redb_file: &Path) -> Option<u64> {
+        match self {
+            Store::Redb(_) => std::fs::metadata(redb_file).ok().map(|m| m.len()),
+            Store::Postgres(s) => s.database_size().await,
+        }
+    }
+
     /// Whether the store's writer answers within `timeout` (`/healthz`, the systemd
     /// watchdog).
     pub async fn writer_alive(&self, timeout: Duration) -> bool {

@@ -359,6 +359,23 @@ impl PgStore {
         Ok(first)
     }
 
+    /// `pg_database_size` of licd's database (the owner may read it), or `None` when the
+    /// database does not answer within 2 s: a scrape never waits on an outage.
+    pub async fn database_size(&self) -> Option<u64> {
+        let query = async {
+            let client = self.client().await.ok()?;
+            let row = client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .await
+                .ok()?;
+            u64::try_from(row.try_get::<_, i64>(0).ok()?).ok()
+        };
+        tokio::time::timeout(Duration::from_secs(2), query)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Whether the database answers a trivial query within `timeout`.
     pub async fn writer_alive(&self, timeout: Duration) -> bool {
         let ping = async {
