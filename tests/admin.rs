@@ -155,6 +155,9 @@ fn a_stale_socket_left_by_a_crash_does_not_fool_the_cli_and_is_replaced_at_start
 
 #[test]
 fn check_passes_through_the_daemon_and_compact_waits_for_a_stopped_one() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_numberofactivationsperkey=2");
     d.activate(&key, "pc-1").expect_ok();

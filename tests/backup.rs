@@ -12,6 +12,9 @@ use crate::util::{
 
 #[test]
 fn backup_under_concurrent_writes_restores_every_license_acknowledged_before_it_began() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let d = TestDaemon::start(&TestConfig::demo());
     let addr = d.addr;
     let stop = Arc::new(AtomicBool::new(false));
@@ -86,6 +89,9 @@ fn backup_under_concurrent_writes_restores_every_license_acknowledged_before_it_
 
 #[test]
 fn restore_refuses_a_running_daemon_and_a_database_with_licenses_unless_forced() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut d = TestDaemon::start(&TestConfig::demo());
     let kept = d.create_key("");
     let backup = d.dir().join("b.redb");
@@ -120,6 +126,9 @@ fn restore_refuses_a_running_daemon_and_a_database_with_licenses_unless_forced()
 
 #[test]
 fn export_then_import_is_lossless() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let d = TestDaemon::start(&TestConfig::demo());
     let three = d.create_key("is_numberofactivationsperkey=3&is_orderid=ORD-7");
     let sub = d.create_key("is_subscriptionid=SUB-1&is_expduration=30");
@@ -171,6 +180,9 @@ fn export_then_import_is_lossless() {
 
 #[test]
 fn export_without_secrets_leaves_out_the_server_secret_and_the_running_daemon_imports_it() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     let plain = d.dir().join("plain.jsonl");

@@ -130,7 +130,7 @@ fn timed_out_activation_is_never_applied_and_applied_one_is_never_reported_as_ti
     let key = d.create_key("is_numberofactivationsperkey=200");
     // Key creation pays one argon2 verification, far above 1 ms: make the key first.
     let short = TestConfig::demo().server("requestTimeoutMs = 1");
-    std::fs::write(d.config_path().unwrap(), short.to_toml()).unwrap();
+    d.rewrite_config(&short.to_toml());
     let d = d.restart();
     let replies: Vec<(String, Option<u32>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)

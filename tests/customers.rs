@@ -403,6 +403,9 @@ fn as_written_before_customers(d: &TestDaemon, key: &str, email: &str) {
 
 #[test]
 fn licences_stored_with_an_email_before_customers_get_their_customer_when_the_database_opens() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("is_email=old@example.com");
     d.stop();

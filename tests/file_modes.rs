@@ -192,6 +192,9 @@ fn assert_restores_privately(d: &TestDaemon, backup: &Path, key: &str) {
 
 #[test]
 fn export_and_backup_through_the_running_daemon_never_write_through_planted_files_or_links() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     export_and_backup_against_every_plant(&d, &key, "from the running daemon");
@@ -200,6 +203,9 @@ fn export_and_backup_through_the_running_daemon_never_write_through_planted_file
 
 #[test]
 fn export_and_backup_of_the_stopped_database_never_write_through_planted_files_or_links() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     assert_eq!(d.stop(), Some(0));
@@ -245,6 +251,9 @@ fn current_umask() -> u32 {
 
 #[test]
 fn serve_makes_a_loose_data_directory_and_database_private_and_warns_naming_them() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     assert_eq!(d.stop(), Some(0));
@@ -269,6 +278,9 @@ fn serve_makes_a_loose_data_directory_and_database_private_and_warns_naming_them
 
 #[test]
 fn a_command_on_a_stopped_database_makes_it_private_too_and_says_so() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut d = TestDaemon::start(&TestConfig::demo());
     let key = d.create_key("");
     assert_eq!(d.stop(), Some(0));

@@ -168,6 +168,11 @@ fn the_first_retry_after_an_smtp_outage_comes_within_five_seconds_without_a_rest
 
 #[test]
 fn mail_queued_before_a_kill_9_is_delivered_once_when_licd_comes_back() {
+    // On PostgreSQL a claim of the killed node waits out its 120 s lease (docs/mail.md),
+    // since another node may hold it; tests/postgres.rs covers the shared outbox.
+    if crate::util::redb_only_test() {
+        return;
+    }
     let Some(mut smtp) = SmtpServer::stopped() else {
         return;
     };

@@ -280,11 +280,7 @@ fn a_plugin_sees_the_request_and_never_the_database_path_or_server_secret() {
     let data_dir = d.data_dir();
     assert_eq!(d.stop(), Some(0));
     assert!(d.wait_for_log("vendor plugin destroyed"), "{}", d.logs());
-    let store = licd::store::Store::open_existing(
-        &data_dir.join("licd.redb"),
-        licd::store::StoreOptions::default(),
-    )
-    .expect("open store");
+    let store = d.open_store();
     let secret: String = store.secret().iter().map(|b| format!("{b:02x}")).collect();
     store.close().expect("close store");
 

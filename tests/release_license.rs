@@ -1,8 +1,6 @@
 //! ReleaseLicenseHttp: which activation, verification codes, release limits, history, cloud
 //! seats, and the `licd deactivation-code` / `licd release` commands.
 
-use std::path::Path;
-
 use chrono::{Days, Utc};
 
 use crate::util::{HttpReply, TestConfig, TestDaemon, VENDOR, licd_cmd};
@@ -21,12 +19,8 @@ fn release(d: &TestDaemon, key: &str, extra: &str) -> HttpReply {
 }
 
 /// The history of a key, read through the store after the daemon stopped.
-fn history(data_dir: &Path, key: &str) -> Vec<licd::license::history::HistoryEntry> {
-    let store = licd::store::Store::open_existing(
-        &data_dir.join("licd.redb"),
-        licd::store::StoreOptions::default(),
-    )
-    .unwrap();
+fn history(d: &TestDaemon, key: &str) -> Vec<licd::license::history::HistoryEntry> {
+    let store = d.open_store();
     let snapshot = crate::util::block_on(store.read()).unwrap();
     let h = crate::util::block_on(snapshot.history(&key.replace('-', ""))).unwrap();
     drop(snapshot);
@@ -249,7 +243,7 @@ fn history_records_each_release_unless_switched_off() {
     d.activate(&key, "PC-B").expect_ok();
     release(&d, &key, "is_pcid=PC-B&is_logRelease=false").expect_ok();
     assert_eq!(d.stop(), Some(0));
-    let h = history(&d.data_dir(), &key);
+    let h = history(&d, &key);
     let released: Vec<_> = h.iter().filter(|e| e.event == "released").collect();
     assert_eq!(released.len(), 1, "{h:?}");
     let e = released[0];
@@ -427,7 +421,7 @@ fn release_command_works_on_a_stopped_database_with_the_customers_code() {
         out.contains("has been released from computer PC-A"),
         "{out}"
     );
-    let h = history(Path::new(&data), &key);
+    let h = history(&d, &key);
     assert!(
         h.iter()
             .any(|e| e.event == "released" && e.client.as_deref() == Some("local"))

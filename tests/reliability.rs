@@ -127,11 +127,7 @@ fn try_send(addr: std::net::SocketAddr, request: &[u8]) -> Option<String> {
 /// equals its activation rows and never exceeds what it allows.
 fn check_counts(mut d: TestDaemon, keys: &[String]) {
     assert_eq!(d.stop(), Some(0));
-    let store = licd::store::Store::open_existing(
-        &d.data_dir().join("licd.redb"),
-        licd::store::StoreOptions::default(),
-    )
-    .unwrap();
+    let store = d.open_store();
     let reader = crate::util::block_on(store.read()).unwrap();
     for key in keys {
         let canonical = key.replace('-', "");

@@ -130,6 +130,9 @@ fn a_port_in_use_is_named_once_with_the_listen_option_that_avoids_it() {
 
 #[test]
 fn a_second_licd_on_the_same_data_dir_is_told_the_pid_of_the_first() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let mut first = TestDaemon::start(&TestConfig::demo());
     let config = first.config_path().expect("config");
     let data = first.data_dir();

@@ -10,6 +10,7 @@ mod analytics;
 mod auth;
 mod authorization_code;
 mod backup;
+mod browser;
 mod cli;
 mod concurrency;
 mod config_errors;

@@ -160,9 +160,8 @@ fn blocked_computer_id_is_code_200_for_an_existing_activation() {
     let key = d.create_key("is_quantity=2");
     d.activate(&key, "PC-A").expect_ok();
     // Block PC-A in the configuration file, then restart on it.
-    let config = d.config_path().expect("a configuration file");
     let blocking = TestConfig::demo().options("blockComputerIDs = [\"PC-A\"]");
-    std::fs::write(config, blocking.to_toml()).unwrap();
+    d.rewrite_config(&blocking.to_toml());
     let d = d.restart();
     d.activate(&key, "PC-A").expect_error(200);
     d.activate(&key, "PC-B").expect_ok();

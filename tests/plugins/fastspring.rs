@@ -417,6 +417,9 @@ fn an_explicit_unsigned_args_list_replaces_the_default_and_binds_other_plugins_t
 
 #[test]
 fn the_replay_memory_survives_export_and_import_and_passes_check() {
+    if crate::util::redb_only_test() {
+        return;
+    }
     let d = fastspring_daemon();
     let body = order("FS-E1", &[]);
     let first = post(&d, "GetActivationKey", FULFILMENT, &body);

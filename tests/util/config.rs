@@ -15,6 +15,7 @@ pub struct TestConfig {
     options: Vec<String>,
     activation: Vec<String>,
     tail: Vec<String>,
+    redb_only: bool,
 }
 
 impl TestConfig {
@@ -98,6 +99,18 @@ password = "demo"
     pub fn append(mut self, toml: &str) -> Self {
         self.tail.push(toml.into());
         self
+    }
+
+    /// Keeps this configuration on the redb backend whatever `LICD_TEST_BACKEND` says: for a
+    /// test that reads or writes the redb file itself (backup, file modes, compaction, …).
+    pub fn redb_only(mut self) -> Self {
+        self.redb_only = true;
+        self
+    }
+
+    /// Whether [`TestConfig::redb_only`] was asked for.
+    pub fn is_redb_only(&self) -> bool {
+        self.redb_only
     }
 
     /// The TOML text.

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::TestConfig;
+use super::backend::StoreSection;
 
 /// The licd binary cargo built for this test run.
 pub const LICD: &str = env!("CARGO_BIN_EXE_licd");
@@ -21,7 +22,19 @@ pub struct TestDaemon {
     pub addr: SocketAddr,
     dir: Arc<tempfile::TempDir>,
     config: Option<PathBuf>,
+    /// The `[store]` table the harness added to the configuration (backend.rs), kept for
+    /// [`TestDaemon::rewrite_config`].
+    store: Option<StoreSection>,
     logs: Arc<Mutex<String>>,
+}
+
+/// Writes `config` to `path` with the `[store]` table of this run's backend; that table.
+fn write_config(path: &Path, config: &TestConfig) -> Option<StoreSection> {
+    let toml = config.to_toml();
+    let store = super::backend::store_section(config, &toml);
+    let text = format!("{toml}{}", store.as_ref().map_or("", |s| s.toml.as_str()));
+    std::fs::write(path, text).expect("write config");
+    store
 }
 
 impl TestDaemon {
@@ -29,8 +42,8 @@ impl TestDaemon {
     pub fn start(config: &TestConfig) -> TestDaemon {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let path = dir.path().join("licd.toml");
-        std::fs::write(&path, config.to_toml()).expect("write config");
-        Self::spawn(dir, Some(path))
+        let store = write_config(&path, config);
+        Self::spawn(dir, Some(path), store)
     }
 
     /// Starts licd in `dir`, its working directory, with files the configuration names by a
@@ -41,31 +54,36 @@ impl TestDaemon {
         let dir = Arc::new(dir);
         std::fs::create_dir_all(dir.path().join("etc")).expect("etc dir");
         let path = dir.path().join("etc").join("licd.toml");
-        std::fs::write(&path, config.to_toml()).expect("write config");
-        Self::spawn(dir, Some(path))
+        let store = write_config(&path, config);
+        Self::spawn(dir, Some(path), store)
     }
 
     /// Starts licd on the embedded default configuration (no `--config`).
     pub fn start_embedded() -> TestDaemon {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        Self::spawn(dir, None)
+        Self::spawn(dir, None, None)
     }
 
     /// Starts licd on `config` with extra environment variables (`NOTIFY_SOCKET`, …).
     pub fn start_with_env(config: &TestConfig, env: &[(&str, &str)]) -> TestDaemon {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let path = dir.path().join("licd.toml");
-        std::fs::write(&path, config.to_toml()).expect("write config");
-        Self::spawn_with_env(dir, Some(path), env)
+        let store = write_config(&path, config);
+        Self::spawn_with_env(dir, Some(path), store, env)
     }
 
-    fn spawn(dir: Arc<tempfile::TempDir>, config: Option<PathBuf>) -> TestDaemon {
-        Self::spawn_with_env(dir, config, &[])
+    fn spawn(
+        dir: Arc<tempfile::TempDir>,
+        config: Option<PathBuf>,
+        store: Option<StoreSection>,
+    ) -> TestDaemon {
+        Self::spawn_with_env(dir, config, store, &[])
     }
 
     fn spawn_with_env(
         dir: Arc<tempfile::TempDir>,
         config: Option<PathBuf>,
+        store: Option<StoreSection>,
         env: &[(&str, &str)],
     ) -> TestDaemon {
         let mut cmd = Command::new(LICD);
@@ -121,6 +139,7 @@ impl TestDaemon {
             addr,
             dir,
             config,
+            store,
             logs,
         }
     }
@@ -138,6 +157,30 @@ impl TestDaemon {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Opens this (stopped) daemon's database the way licd does: its redb file, or the
+    /// PostgreSQL database the harness gave it (backend.rs).
+    pub fn open_store(&self) -> licd::store::Store {
+        match &self.store {
+            None => licd::store::Store::open_existing(
+                &self.data_dir().join("licd.redb"),
+                licd::store::StoreOptions::default(),
+            )
+            .expect("open the redb database"),
+            Some(section) => {
+                let settings = licd::store::PostgresSettings {
+                    url: section.url.clone(),
+                    pool_size: 2,
+                    statement_timeout_ms: 5_000,
+                };
+                block_on(licd::store::Store::open_postgres(
+                    &settings,
+                    licd::store::StoreOptions::default(),
+                ))
+                .expect("open the PostgreSQL database")
+            }
+        }
     }
 
     /// Everything licd wrote to stderr so far.
@@ -176,7 +219,8 @@ impl TestDaemon {
             .config
             .as_ref()
             .expect("started with a configuration file");
-        std::fs::write(path, toml).expect("rewrite config");
+        let store = self.store.as_ref().map_or("", |s| s.toml.as_str());
+        std::fs::write(path, format!("{toml}{store}")).expect("rewrite config");
     }
 
     /// Waits up to `limit` for the daemon to exit; its exit code (`None`: killed by a
@@ -242,8 +286,9 @@ impl TestDaemon {
         self.kill_hard();
         let dir = self.dir.clone();
         let config = self.config.clone();
+        let store = self.store.take();
         drop(self);
-        Self::spawn(dir, config)
+        Self::spawn(dir, config, store)
     }
 
     /// Stops licd and starts it again on the same configuration and data directory.
@@ -251,8 +296,9 @@ impl TestDaemon {
         assert_eq!(self.stop(), Some(0), "clean exit; log:\n{}", self.logs());
         let dir = self.dir.clone();
         let config = self.config.clone();
+        let store = self.store.take();
         drop(self);
-        Self::spawn(dir, config)
+        Self::spawn(dir, config, store)
     }
 
     /// Kills licd with SIGKILL (a crash: no clean close, the admin socket left behind) and
@@ -269,18 +315,20 @@ impl TestDaemon {
         assert_eq!(code, None, "killed by a signal");
         let dir = self.dir.clone();
         let config = self.config.clone();
+        let store = self.store.take();
         drop(self);
-        Self::spawn_with_env(dir, config, env)
+        Self::spawn_with_env(dir, config, store, env)
     }
 
     /// Starts licd again after [`TestDaemon::stop`], on the same configuration and data
     /// directory.
-    pub fn restart_stopped(self) -> TestDaemon {
+    pub fn restart_stopped(mut self) -> TestDaemon {
         assert!(self.child.is_none(), "licd still running");
         let dir = self.dir.clone();
         let config = self.config.clone();
+        let store = self.store.take();
         drop(self);
-        Self::spawn(dir, config)
+        Self::spawn(dir, config, store)
     }
 
     /// Runs `licd args… --config <its file> --data-dir <its data>` (an admin command on this
@@ -361,10 +409,17 @@ pub fn path_str(p: &Path) -> &str {
 }
 
 /// Runs a store read (`async`) to its end from a synchronous test, for a test that opens a
-/// stopped daemon's database itself.
+/// stopped daemon's database itself. One runtime for the whole test run: a PostgreSQL
+/// store's connections are tasks on the runtime that opened it, and must outlive the call.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime for the store read")
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for store reads")
+        })
         .block_on(future)
 }

@@ -3,12 +3,16 @@
 
 #![allow(dead_code)] // Each test module uses a different part of the harness.
 
+mod backend;
+mod browser;
 mod config;
 mod daemon;
 mod http;
 mod smtp;
 mod webhook_receiver;
 
+pub use backend::{BACKEND_VAR, on_postgres, redb_only_test};
+pub use browser::Browser;
 pub use config::{ServerCert, TestCa, TestConfig, VENDOR};
 pub use daemon::{LICD, TestDaemon, block_on, cli_fails, cli_ok, file_mode, licd_cmd, path_str};
 pub use http::{HttpReply, send_raw, send_tls, tls_get};
