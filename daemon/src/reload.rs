@@ -135,6 +135,7 @@ fn prepare(
         newer.server.tls_key_file = running.server.tls_key_file.clone();
         newer.server.tls = running.server.tls.clone();
     }
+    kept.extend(running.console.keep_restart_only(&mut newer.console));
     newer.server.listen = running.server.listen;
     newer.server.data_dir = running.server.data_dir.clone();
     newer.server.cache_size_mib = running.server.cache_size_mib;

@@ -90,10 +90,22 @@ pub(super) fn parse_argon2_hash(hash: &str) -> Result<PasswordHash, String> {
     Ok(parsed)
 }
 
+/// Whether `hash` is a valid argon2 hash of the demo password.
+fn is_demo_hash(hash: Option<&str>) -> bool {
+    hash.and_then(|h| parse_argon2_hash(h).ok())
+        .is_some_and(|h| {
+            Argon2::default()
+                .verify_password(DEMO_PASSWORD.as_bytes(), &h)
+                .is_ok()
+        })
+}
+
 /// The embedded default's `demo`/`demo` vendor is for trying licd on one machine; on any other
-/// address it would let anyone on the network issue licences.
+/// address it would let anyone on the network issue licences. The same holds for a staff
+/// console user `demo` with password `demo` when the console listens off loopback: it could
+/// revoke and release every licence.
 pub(super) fn demo_password_problems(config: &Config) -> Vec<String> {
-    let mut p = Vec::new();
+    let mut p = console_demo_problems(config);
     let listen = config.server.listen;
     if listen.ip().to_canonical().is_loopback() {
         return p;
@@ -103,16 +115,7 @@ pub(super) fn demo_password_problems(config: &Config) -> Vec<String> {
             continue;
         }
         let plain_demo = vendor.password.as_deref() == Some(DEMO_PASSWORD);
-        let hashed_demo = vendor
-            .password_hash
-            .as_deref()
-            .and_then(|h| parse_argon2_hash(h).ok())
-            .is_some_and(|h| {
-                Argon2::default()
-                    .verify_password(DEMO_PASSWORD.as_bytes(), &h)
-                    .is_ok()
-            });
-        if plain_demo || hashed_demo {
+        if plain_demo || is_demo_hash(vendor.password_hash.as_deref()) {
             p.push(format!(
                 "[[vendor]] \"{}\": user \"demo\" with password \"demo\" is only allowed when \
                  [server] listen is a loopback address, and listen is {listen}; give this vendor \
@@ -123,6 +126,30 @@ pub(super) fn demo_password_problems(config: &Config) -> Vec<String> {
         }
     }
     p
+}
+
+/// The demo rule for `[[console.user]]`: a user `demo` whose hash is of `demo`, on a console
+/// that listens off loopback.
+fn console_demo_problems(config: &Config) -> Vec<String> {
+    let console = &config.console;
+    let listen = console.listen;
+    if listen.ip().to_canonical().is_loopback() {
+        return Vec::new();
+    }
+    console
+        .users
+        .iter()
+        .filter(|u| u.name == DEMO_USER && is_demo_hash(u.password_hash.as_deref()))
+        .map(|u| {
+            format!(
+                "[[console.user]] \"{}\": user \"demo\" with password \"demo\" is only \
+                 allowed when [console] listen is a loopback address, and listen is {listen}; \
+                 give this member of staff their own name and a passwordHash from \
+                 `licd hash-password`, or listen on 127.0.0.1",
+                u.name
+            )
+        })
+        .collect()
 }
 
 /// A warning for each vendor whose `passwordHash` costs less than the costliest one

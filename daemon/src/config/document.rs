@@ -18,8 +18,8 @@ use super::blame::{Step, choices_of, find_culprit, list_entry, remove_at};
 use super::explain::{NOT_A_WORD, as_written, explain};
 use super::suggest::nearest;
 use super::{
-    ActivationConfig, Config, ConfigError, OptionsConfig, PluginConfig, Product, SecurityConfig,
-    ServerConfig, Vendor,
+    ActivationConfig, Config, ConfigError, ConsoleConfig, ConsoleUser, OptionsConfig, PluginConfig,
+    Product, SecurityConfig, ServerConfig, Vendor,
 };
 use crate::license::properties::PropertyDef;
 
@@ -66,6 +66,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         analytics: Default::default(),
         mail: Default::default(),
         webhooks: Default::default(),
+        console: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -114,6 +115,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "webhooks" => {
                 if let Some(s) = section(value, &place, &mut report) {
                     config.webhooks = s;
+                }
+            }
+            "console" => {
+                if let Some(s) = console_section(value, &mut report) {
+                    config.console = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -200,6 +206,25 @@ fn section<T: DeserializeOwned>(
     deserialize(value, place, "", report)
 }
 
+/// Deserialises `[console]`, reporting the unknown keys of the table and of each
+/// `[[console.user]]` entry.
+fn console_section(mut value: Value<'_>, report: &mut Report<'_>) -> Option<ConsoleConfig> {
+    if let DeValue::Table(table) = value.get_mut() {
+        drop_unknown_keys::<ConsoleConfig>(table, "in [console]", report);
+        if let Some(users) = table.get_mut("user")
+            && let DeValue::Array(array) = users.get_mut()
+        {
+            for (index, item) in array.iter_mut().enumerate() {
+                let place = format!("in {}", entry_place("console.user", index, item));
+                if let DeValue::Table(user) = item.get_mut() {
+                    drop_unknown_keys::<ConsoleUser>(user, &place, report);
+                }
+            }
+        }
+    }
+    deserialize(value, "[console]", "console", report)
+}
+
 /// Deserialises every entry of a `[[name]]` array on its own, keeping the good ones.
 fn entries<T: DeserializeOwned>(
     value: Value<'_>,
@@ -259,7 +284,7 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 8] {
+fn sections() -> [(&'static str, &'static [&'static str]); 9] {
     [
         ("[server]", field_names::<ServerConfig>()),
         ("[store]", field_names::<super::StoreConfig>()),
@@ -269,6 +294,7 @@ fn sections() -> [(&'static str, &'static [&'static str]); 8] {
         ("[analytics]", field_names::<super::AnalyticsConfig>()),
         ("[mail]", field_names::<super::MailConfig>()),
         ("[webhooks]", field_names::<super::WebhooksConfig>()),
+        ("[console]", field_names::<ConsoleConfig>()),
     ]
 }
 

@@ -15,6 +15,7 @@
 
 mod analytics;
 mod blame;
+mod console;
 mod credentials;
 mod document;
 mod explain;
@@ -40,6 +41,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub use analytics::AnalyticsConfig;
+pub use console::{ConsoleConfig, ConsoleUser, Role};
 pub use ip_list::IpList;
 pub use mail::{MailConfig, SmtpSecurity};
 pub use products::Product;
@@ -140,6 +142,9 @@ pub struct Config {
     /// `[webhooks]`: the events licd sends to the vendor's own systems.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// `[console]`: the staff console's listener, sessions and users.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,
@@ -199,6 +204,7 @@ impl Config {
         config.origin = origin.to_owned();
         problems.extend(secrets::resolve(&mut config, base_dir));
         problems.extend(tls::resolve(&mut config, base_dir));
+        problems.extend(console::resolve(&mut config, base_dir));
         if let Err(invalid) = config.validate() {
             problems.extend(invalid.problems);
         }

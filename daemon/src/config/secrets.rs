@@ -91,6 +91,17 @@ pub(super) fn resolve(config: &mut Config, base_dir: Option<&Path>) -> Vec<Strin
         }
     }
 
+    for (index, user) in config.console.users.iter_mut().enumerate() {
+        let place = format!("[[console.user]] #{} \"{}\"", index + 1, user.name);
+        found.secret(
+            &place,
+            "passwordHash",
+            &mut user.password_hash,
+            user.password_hash_file.as_deref(),
+            base_dir,
+        );
+    }
+
     let origin = config.origin.clone();
     let prefix = |m: String| {
         if origin.is_empty() {

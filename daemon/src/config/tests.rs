@@ -111,6 +111,8 @@ fn embedded_default_documents_every_key() {
         document::field_names::<crate::license::properties::PropertyDef>(),
         document::field_names::<Vendor>(),
         document::field_names::<PluginConfig>(),
+        document::field_names::<super::ConsoleConfig>(),
+        document::field_names::<super::ConsoleUser>(),
     ];
     let lines: Vec<&str> = Config::EMBEDDED_DEFAULT
         .lines()

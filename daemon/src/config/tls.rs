@@ -166,7 +166,7 @@ pub(super) fn resolve(config: &mut Config, base_dir: Option<&Path>) -> Vec<Strin
 
 /// `file` as given if absolute or if there is no base directory, else joined to it (as the
 /// secret files are resolved).
-fn resolve_path(file: &Path, base_dir: Option<&Path>) -> PathBuf {
+pub(super) fn resolve_path(file: &Path, base_dir: Option<&Path>) -> PathBuf {
     match base_dir {
         Some(dir) if file.is_relative() => dir.join(file),
         _ => file.to_path_buf(),

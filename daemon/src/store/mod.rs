@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod commands;
+pub mod console_sessions;
 pub mod data_dir;
 /// The embedded backend, in folder `redb/`.
 #[path = "redb/mod.rs"]

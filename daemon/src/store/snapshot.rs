@@ -4,6 +4,7 @@
 //! at once from its read transaction, which never waits for writes.
 
 use super::StoreError;
+use super::console_sessions::ConsoleSession;
 use super::embedded::RedbReader;
 use super::postgres::PgReader;
 use crate::customers::Customer;
@@ -180,6 +181,17 @@ impl Snapshot {
         match self {
             Snapshot::Redb(r) => r.signing_key(name),
             Snapshot::Postgres(r) => r.signing_key(name).await,
+        }
+    }
+
+    /// The staff console session stored under `digest` (`super::console_sessions`).
+    pub async fn console_session(
+        &self,
+        digest: &str,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.console_session(digest),
+            Snapshot::Postgres(r) => r.console_session(digest).await,
         }
     }
 

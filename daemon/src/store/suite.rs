@@ -108,6 +108,7 @@ suite!(
     events_are_queued_with_their_change_one_row_per_subscribed_endpoint,
     webhook_events_are_claimed_per_endpoint_oldest_first_and_a_dead_one_holds_up_nothing,
     a_deleted_licence_leaves_its_history_and_frees_its_order,
+    a_console_session_lives_until_idle_or_old_is_swept_at_login_and_ends_at_logout,
 );
 
 fn deadline() -> Instant {
@@ -1352,4 +1353,114 @@ async fn a_deleted_licence_leaves_its_history_and_frees_its_order(store: Arc<Sto
     let fresh = store.run(ordered(2), deadline()).await.expect("new order");
     assert!(!fresh.reused);
     assert_eq!(fresh.licenses.len(), 2);
+}
+
+async fn a_console_session_lives_until_idle_or_old_is_swept_at_login_and_ends_at_logout(
+    store: Arc<Store>,
+) {
+    use super::console_sessions::{
+        ConsoleSession, EndConsoleSession, SessionLifetime, StartConsoleSession,
+        TouchConsoleSession,
+    };
+    let life = SessionLifetime {
+        idle_secs: 30,
+        max_secs: 100,
+    };
+    let session = |user: &str, at: i64| ConsoleSession {
+        user: user.into(),
+        created_at: at,
+        last_seen: at,
+        address: "192.0.2.7".into(),
+    };
+    let start = |digest: &str, user: &str, at: i64| StartConsoleSession {
+        digest: digest.into(),
+        session: session(user, at),
+        lifetime: life,
+        now: at,
+    };
+    let touch = |digest: &str, now: i64| TouchConsoleSession {
+        digest: digest.into(),
+        now,
+        lifetime: life,
+    };
+    let stored = |digest: &'static str| {
+        let store = store.clone();
+        async move {
+            let read = store.read().await.expect("read");
+            read.console_session(digest).await.expect("read")
+        }
+    };
+    store
+        .run(start("d-ann", "ann", T0), deadline())
+        .await
+        .expect("start");
+    assert_eq!(stored("d-ann").await, Some(session("ann", T0)));
+    assert_eq!(stored("d-none").await, None);
+
+    // Each use within the idle time moves last_seen on: the session outlives its idle time
+    // while used, but not its absolute lifetime.
+    for at in [T0 + 25, T0 + 50, T0 + 75] {
+        let s = store
+            .run(touch("d-ann", at), deadline())
+            .await
+            .expect("touch");
+        assert_eq!(s.map(|s| s.last_seen), Some(at));
+    }
+    assert_eq!(
+        store
+            .run(touch("d-ann", T0 + 100), deadline())
+            .await
+            .expect("touch"),
+        None,
+        "older than its lifetime"
+    );
+    assert_eq!(stored("d-ann").await, None, "an expired session is removed");
+
+    // An idle session is over; a login sweeps expired sessions away and keeps live ones.
+    store
+        .run(start("d-bob", "bob", T0), deadline())
+        .await
+        .expect("start");
+    store
+        .run(start("d-cy", "cy", T0 + 20), deadline())
+        .await
+        .expect("start");
+    let swept = store
+        .run(start("d-dee", "dee", T0 + 40), deadline())
+        .await
+        .expect("start");
+    assert_eq!(swept, 1, "bob's session was idle for 40 s");
+    assert_eq!(stored("d-bob").await, None);
+    assert!(stored("d-cy").await.is_some());
+    assert_eq!(
+        store
+            .run(touch("d-bob", T0 + 41), deadline())
+            .await
+            .expect("touch"),
+        None
+    );
+
+    // Logout ends a session at once, and only that one.
+    let ended = store
+        .run(
+            EndConsoleSession {
+                digest: "d-cy".into(),
+            },
+            deadline(),
+        )
+        .await
+        .expect("end");
+    assert!(ended);
+    assert_eq!(stored("d-cy").await, None);
+    assert!(stored("d-dee").await.is_some());
+    let again = store
+        .run(
+            EndConsoleSession {
+                digest: "d-cy".into(),
+            },
+            deadline(),
+        )
+        .await
+        .expect("end");
+    assert!(!again, "nothing left to end");
 }

@@ -15,6 +15,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::console_sessions::ConsoleSession;
 use super::outbox::{OutgoingMail, QueuedMail};
 use super::webhook_outbox::{QueuedWebhook, WebhookEvent};
 use crate::customers::Customer;
@@ -476,4 +477,32 @@ pub trait Tx {
     /// false when no such event is queued.
     fn retry_webhook(&mut self, id: i64, at: i64)
     -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// The staff console session stored under `digest` (`super::console_sessions`), held
+    /// for this transaction's change.
+    fn console_session(
+        &mut self,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<ConsoleSession>, StoreError>>;
+
+    /// Stores a console session under `digest`, new or replacing the stored one.
+    fn put_console_session(
+        &mut self,
+        digest: &str,
+        session: &ConsoleSession,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+
+    /// Removes the console session under `digest`; false when there was none.
+    fn remove_console_session(
+        &mut self,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>>;
+
+    /// Removes every console session last used before `seen_before` or made before
+    /// `created_before` (both UTC Unix seconds); how many went.
+    fn remove_expired_console_sessions(
+        &mut self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>>;
 }

@@ -431,4 +431,34 @@ impl<T: Tx> Tx for Watch<'_, T> {
     async fn retry_webhook(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
         self.inner.retry_webhook(id, at).await
     }
+
+    // Console sessions make no events.
+    async fn console_session(
+        &mut self,
+        digest: &str,
+    ) -> Result<Option<crate::store::console_sessions::ConsoleSession>, StoreError> {
+        self.inner.console_session(digest).await
+    }
+
+    async fn put_console_session(
+        &mut self,
+        digest: &str,
+        session: &crate::store::console_sessions::ConsoleSession,
+    ) -> Result<(), StoreError> {
+        self.inner.put_console_session(digest, session).await
+    }
+
+    async fn remove_console_session(&mut self, digest: &str) -> Result<bool, StoreError> {
+        self.inner.remove_console_session(digest).await
+    }
+
+    async fn remove_expired_console_sessions(
+        &mut self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .remove_expired_console_sessions(seen_before, created_before)
+            .await
+    }
 }

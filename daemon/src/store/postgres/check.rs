@@ -60,6 +60,9 @@ pub(super) const KNOWN_TABLES: &[&str] = &[
     // Events waiting for their endpoint belong to the nodes that made them; export and
     // migrate leave them out, as the embedded backend's export does.
     "webhook_outbox",
+    // Staff sessions belong to the nodes; export and migrate leave them out (staff log in
+    // again), as the embedded backend's export does.
+    "console_sessions",
 ];
 
 const TABLES: &str = "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()

@@ -11,6 +11,7 @@
 
 pub(super) mod check;
 mod connect;
+mod console_sessions;
 mod direct;
 pub(super) mod dump;
 pub(super) mod load;

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5),
     (6, V6),
     (7, V7),
+    (8, V8),
 ];
 
 /// The newest schema this licd knows.
@@ -230,6 +231,20 @@ CREATE TABLE webhook_outbox (
     event jsonb NOT NULL
 );
 CREATE INDEX webhook_outbox_heads ON webhook_outbox (url, id) WHERE NOT dead;
+";
+
+/// The staff console's sessions (`crate::store::console_sessions`), shared by every node: the
+/// SHA-256 digest of a session id (never the id), with the two times the sweep of expired
+/// sessions compares.
+const V8: &str = "
+CREATE TABLE console_sessions (
+    digest text PRIMARY KEY,
+    created_at bigint NOT NULL,
+    last_seen bigint NOT NULL,
+    value jsonb NOT NULL
+);
+CREATE INDEX console_sessions_by_last_seen ON console_sessions (last_seen);
+CREATE INDEX console_sessions_by_created_at ON console_sessions (created_at);
 ";
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

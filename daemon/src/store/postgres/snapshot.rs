@@ -52,7 +52,7 @@ impl PgReader {
         })
     }
 
-    async fn rows(
+    pub(super) async fn rows(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -62,7 +62,7 @@ impl PgReader {
         client.query(&statement, params).await.map_err(db_error)
     }
 
-    async fn row(
+    pub(super) async fn row(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],

@@ -32,6 +32,7 @@ use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
+use crate::store::console_sessions::ConsoleSession;
 use crate::store::embedded::tables::{INSTALL_COUNT, analytics_day_key};
 use crate::store::outbox::{OutgoingMail, QueuedMail};
 use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
@@ -758,5 +759,32 @@ impl Tx for PgTx<'_> {
 
     async fn retry_webhook(&mut self, id: i64, at: i64) -> Result<bool, StoreError> {
         super::webhook_outbox::retry(self, id, at).await
+    }
+
+    async fn console_session(
+        &mut self,
+        digest: &str,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        super::console_sessions::get(self, digest).await
+    }
+
+    async fn put_console_session(
+        &mut self,
+        digest: &str,
+        session: &ConsoleSession,
+    ) -> Result<(), StoreError> {
+        super::console_sessions::put(self, digest, session).await
+    }
+
+    async fn remove_console_session(&mut self, digest: &str) -> Result<bool, StoreError> {
+        super::console_sessions::remove(self, digest).await
+    }
+
+    async fn remove_expired_console_sessions(
+        &mut self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        super::console_sessions::remove_expired(self, seen_before, created_before).await
     }
 }

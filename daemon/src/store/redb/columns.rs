@@ -238,6 +238,15 @@ pub(crate) fn visit_all(v: &mut impl TableVisitor) -> Result<(), StoreError> {
             ..spec("auth_codes_v1", Encoding::Json, false)
         },
     )?;
+    // Staff sessions belong to the daemon that made them, like authorization codes: an
+    // export logs nobody in elsewhere.
+    v.visit(
+        CONSOLE_SESSIONS,
+        TableSpec {
+            exported: false,
+            ..spec("console_sessions_v1", Encoding::Json, false)
+        },
+    )?;
     v.visit(
         AUTH_CODES_BY_EMAIL,
         TableSpec {

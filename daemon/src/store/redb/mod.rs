@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod check;
 mod columns;
+mod console_sessions;
 mod customers;
 pub mod export;
 pub mod import;
@@ -388,6 +389,7 @@ fn prepare(db: &Database) -> Result<[u8; 32], StoreError> {
     txn.open_table(ANALYTICS_COUNTS)?;
     txn.open_table(MAIL_OUTBOX)?;
     txn.open_table(WEBHOOK_OUTBOX)?;
+    txn.open_table(CONSOLE_SESSIONS)?;
     subscription_index::index_subscriptions(&txn)?;
     vendor_groups::index_vendor_groups(&txn)?;
     customers::link_stored_emails(&txn)?;

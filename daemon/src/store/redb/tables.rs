@@ -97,6 +97,11 @@ pub const MAIL_OUTBOX: TableDefinition<i64, &[u8]> = TableDefinition::new("mail_
 /// ones stay until retried or dropped.
 pub const WEBHOOK_OUTBOX: TableDefinition<i64, &[u8]> = TableDefinition::new("webhook_outbox_v1");
 
+/// The staff console's sessions (`crate::store::console_sessions`): the SHA-256 digest of a
+/// session id (hex) → the session, JSON. Never the id itself.
+pub const CONSOLE_SESSIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("console_sessions_v1");
+
 /// Counter: licences stored (`dbMaxRecords`).
 pub const LICENSE_COUNT: &str = "licences";
 /// Counter: number of the last committed write batch. Read back after a failed commit to

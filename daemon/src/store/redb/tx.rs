@@ -17,6 +17,7 @@ use crate::license::install::Install;
 use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 use crate::store::StoreError;
+use crate::store::console_sessions::ConsoleSession;
 use crate::store::outbox::{OutgoingMail, QueuedMail, short_error};
 use crate::store::tx::{Group, InstallScope, OrderRef, RememberedChange, Tx};
 use crate::store::webhook_outbox::{QueuedWebhook, WebhookEvent};
@@ -62,6 +63,7 @@ pub(crate) struct RedbTx<'t> {
     analytics_counts: Table<'t, &'static str, i64>,
     mail_outbox: Bytes<'t, i64>,
     webhook_outbox: Bytes<'t, i64>,
+    console_sessions: Bytes<'t, &'static str>,
 }
 
 impl<'t> RedbTx<'t> {
@@ -89,6 +91,7 @@ impl<'t> RedbTx<'t> {
             analytics_counts: txn.open_table(ANALYTICS_COUNTS)?,
             mail_outbox: txn.open_table(MAIL_OUTBOX)?,
             webhook_outbox: txn.open_table(WEBHOOK_OUTBOX)?,
+            console_sessions: txn.open_table(CONSOLE_SESSIONS)?,
         })
     }
 
@@ -579,6 +582,37 @@ impl Tx for RedbTx<'_> {
             state.dead = false;
             state.next_try_at = at;
         })
+    }
+
+    async fn console_session(
+        &mut self,
+        digest: &str,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        super::console_sessions::get(&self.console_sessions, digest)
+    }
+
+    async fn put_console_session(
+        &mut self,
+        digest: &str,
+        session: &ConsoleSession,
+    ) -> Result<(), StoreError> {
+        super::console_sessions::put(&mut self.console_sessions, digest, session)
+    }
+
+    async fn remove_console_session(&mut self, digest: &str) -> Result<bool, StoreError> {
+        Ok(self.console_sessions.remove(digest)?.is_some())
+    }
+
+    async fn remove_expired_console_sessions(
+        &mut self,
+        seen_before: i64,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        super::console_sessions::remove_expired(
+            &mut self.console_sessions,
+            seen_before,
+            created_before,
+        )
     }
 }
 
