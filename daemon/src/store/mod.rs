@@ -20,9 +20,11 @@ mod embedded;
 mod error;
 pub mod events;
 mod install_check;
+pub mod license_search;
 pub mod lock;
 pub mod maintenance;
 pub mod outbox;
+pub mod overview;
 pub mod permissions;
 /// The PostgreSQL backend, in folder `postgres/`.
 mod postgres;

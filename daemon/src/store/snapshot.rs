@@ -6,6 +6,8 @@
 use super::StoreError;
 use super::console_sessions::ConsoleSession;
 use super::embedded::RedbReader;
+use super::license_search::LicenseSearch;
+use super::overview::Overview;
 use super::postgres::PgReader;
 use crate::customers::Customer;
 use crate::license::history::HistoryEntry;
@@ -181,6 +183,27 @@ impl Snapshot {
         match self {
             Snapshot::Redb(r) => r.signing_key(name),
             Snapshot::Postgres(r) => r.signing_key(name).await,
+        }
+    }
+
+    /// The licences a staff search finds (`super::license_search`), in key order. May scan
+    /// every licence: callers run it off the request threads.
+    pub async fn search_licenses(
+        &self,
+        search: &LicenseSearch,
+    ) -> Result<Vec<License>, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.search_licenses(search),
+            Snapshot::Postgres(r) => r.search_licenses(search).await,
+        }
+    }
+
+    /// The console dashboard's numbers at `now`, the per-day series `days` days back
+    /// (`super::overview`). Reads every licence: callers run it off the request threads.
+    pub async fn overview(&self, now: i64, days: i64) -> Result<Overview, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.overview(now, days),
+            Snapshot::Postgres(r) => r.overview(now, days).await,
         }
     }
 

@@ -40,7 +40,7 @@ const SIGNING_KEYS: &str = "SELECT value FROM signing_keys ORDER BY created_at, 
 /// One consistent view of the database, on a pooled connection of its own.
 pub struct PgReader {
     /// `None` only while dropping.
-    client: Option<Object>,
+    pub(super) client: Option<Object>,
 }
 
 impl PgReader {

@@ -17,6 +17,7 @@ mod jobs;
 mod lazy;
 mod license_search;
 mod outbox;
+mod overview;
 pub(crate) mod replays;
 mod signing_keys;
 mod snapshot;
