@@ -109,6 +109,8 @@ suite!(
     webhook_events_are_claimed_per_endpoint_oldest_first_and_a_dead_one_holds_up_nothing,
     a_deleted_licence_leaves_its_history_and_frees_its_order,
     a_console_session_lives_until_idle_or_old_is_swept_at_login_and_ends_at_logout,
+    a_staff_search_finds_licences_by_key_email_order_and_computer_id_or_name,
+    the_overview_counts_licences_seats_expiring_ones_and_releases_per_day,
 );
 
 fn deadline() -> Instant {
@@ -1463,4 +1465,101 @@ async fn a_console_session_lives_until_idle_or_old_is_swept_at_login_and_ends_at
         .await
         .expect("end");
     assert!(!again, "nothing left to end");
+}
+
+async fn a_staff_search_finds_licences_by_key_email_order_and_computer_id_or_name(
+    store: Arc<Store>,
+) {
+    use super::license_search::{LicenseSearch, SearchField};
+    let mut with_email = create("permanent", 2, 1, None);
+    with_email.template.email = Some("Ann.Smith@Example.com".into());
+    let ann = store
+        .run(with_email, deadline())
+        .await
+        .expect("created")
+        .licenses[0]
+        .key
+        .clone();
+    let mut ordered = create("permanent", 2, 1, Some("ORD-4711"));
+    ordered.template.order_id = Some("ORD-4711".into());
+    let order = store
+        .run(ordered, deadline())
+        .await
+        .expect("created")
+        .licenses[0]
+        .key
+        .clone();
+    let lab = one_key(&store, "permanent", 2).await;
+    let mut on_bench = activate(&lab, "PC-LAB-7", T0);
+    on_bench.request.computer_name = Some("Lab Bench 3".into());
+    store.run(on_bench, deadline()).await.expect("activated");
+    let found = |text: &str, field: SearchField| {
+        let store = store.clone();
+        let text = text.to_string();
+        async move {
+            let read = store.read().await.expect("read");
+            let search = LicenseSearch::new(&text, field, 10);
+            let licences = read.search_licenses(&search).await.expect("search");
+            licences.into_iter().map(|l| l.key).collect::<Vec<_>>()
+        }
+    };
+    let dashed_part = format!("{}-{}", &ann[..5].to_lowercase(), &ann[5..8]);
+    assert_eq!(
+        found(&dashed_part, SearchField::Key).await,
+        vec![ann.clone()]
+    );
+    assert_eq!(
+        found("ann.smith@example", SearchField::Any).await,
+        vec![ann.clone()]
+    );
+    assert_eq!(
+        found("ord-47", SearchField::Order).await,
+        vec![order.clone()]
+    );
+    assert_eq!(
+        found("pc-lab", SearchField::Computer).await,
+        vec![lab.clone()]
+    );
+    assert_eq!(found("BENCH 3", SearchField::Any).await, vec![lab.clone()]);
+    assert!(
+        found("bench", SearchField::Order).await.is_empty(),
+        "looks only where asked"
+    );
+    assert!(found("nobody@nowhere", SearchField::Any).await.is_empty());
+    assert!(found("   ", SearchField::Any).await.is_empty());
+    // Released computers are no longer found.
+    store
+        .run(release(&lab, "PC-LAB-7", T0 + 60), deadline())
+        .await
+        .expect("released");
+    assert!(found("pc-lab", SearchField::Computer).await.is_empty());
+}
+
+async fn the_overview_counts_licences_seats_expiring_ones_and_releases_per_day(store: Arc<Store>) {
+    use crate::license::dates::{SECONDS_PER_DAY, day_number};
+    let now = T0 + 10 * SECONDS_PER_DAY;
+    let a = one_key(&store, "permanent", 3).await;
+    let mut soon = create("subscription", 1, 1, None);
+    soon.template.expiry = Some(now + 5 * SECONDS_PER_DAY);
+    store.run(soon, deadline()).await.expect("created");
+    store
+        .run(activate(&a, "pc-1", now - SECONDS_PER_DAY), deadline())
+        .await
+        .expect("a");
+    store
+        .run(activate(&a, "pc-2", now), deadline())
+        .await
+        .expect("a");
+    store
+        .run(release(&a, "pc-1", now), deadline())
+        .await
+        .expect("released");
+    let read = store.read().await.expect("read");
+    let o = read.overview(now, 90).await.expect("overview");
+    assert_eq!((o.seats, o.used), (4, 1));
+    assert_eq!(o.expiring_count, 1);
+    assert_eq!(o.groups.values().map(|g| g.licences).sum::<u64>(), 2);
+    assert_eq!(o.releases.get(&day_number(now)), Some(&1));
+    assert_eq!(o.activations.get(&day_number(now)), Some(&1));
+    assert_eq!(o.activations.get(&(day_number(now) - 1)), Some(&1));
 }
