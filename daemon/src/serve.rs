@@ -60,6 +60,9 @@ pub enum ServeError {
     /// A vendor plugin could not be loaded.
     #[error(transparent)]
     Plugin(#[from] PluginLoadError),
+    /// The staff console's address could not be bound.
+    #[error(transparent)]
+    ConsoleBind(#[from] crate::console::listener::BindError),
 }
 
 /// Why `addr` could not be bound, in the admin's words, with the setting that changes it.
@@ -142,6 +145,7 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
     };
     let (store, _daemon_lock) = opened;
     let (listener, local) = bind(config.server.listen).await?;
+    let console = crate::console::listener::bind(&config).await?;
     let scheme = scheme(&config);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let passwords = PasswordChecker::new(cores)?;
@@ -165,15 +169,33 @@ pub async fn run(config: Config, mut control: Control) -> Result<(), ServeError>
     let (webhook_stop, webhook_stopped) = tokio::sync::watch::channel(false);
     let webhook_sender = tokio::spawn(crate::webhooks::sender::run(state.clone(), webhook_stopped));
     tracing::info!("licd {VERSION} listening on {scheme}://{local}");
+    // After the main line, which tools (and the test harness) read the address from.
+    let (console_stop, console_stopped) = tokio::sync::watch::channel(false);
+    let console_task = console.map(|(listener, console_local)| {
+        crate::console::listener::announce(&state.config(), console_local);
+        let mut stopped = console_stopped;
+        tokio::spawn(crate::console::listener::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
     notify::ready(&serving);
     let shutdown = async move {
         control.shutdown.await;
         notify::stopping();
         admin_stop.stop();
+        let _ = console_stop.send(true);
         let _ = stop_began.set(Instant::now());
         tracing::info!("shutting down: finishing in-flight requests");
     };
     crate::http::serve(listener, state.clone(), shutdown).await;
+    if let Some(task) = console_task {
+        // It got the same grace as the main listener, from the same moment.
+        let _ = task.await;
+    }
     // Admin requests (a backup being sent, say) get what is left of the same grace.
     let grace = Duration::from_secs(state.config().server.shutdown_grace_seconds);
     let spent = stop_began_at.get().map_or(grace, Instant::elapsed);

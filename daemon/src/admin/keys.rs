@@ -114,6 +114,7 @@ pub async fn delete(ctx: &AdminCtx, key: &str) -> Reply {
         key: key.as_str().to_string(),
         now: dates::now(),
         by: "licd keys delete (command line)".to_string(),
+        client: None,
     };
     match ctx
         .state
@@ -138,7 +139,7 @@ pub async fn delete(ctx: &AdminCtx, key: &str) -> Reply {
 
 /// The vendor an admin change acts for: the one named, else `defaultCommerceProvider`, else
 /// the only vendor. Its scope and method list do not apply to the admin.
-pub(super) fn acting_vendor(config: &Config, name: Option<&str>) -> Result<Vendor, Refusal> {
+pub fn acting_vendor(config: &Config, name: Option<&str>) -> Result<Vendor, Refusal> {
     let default = Some(config.options.default_commerce_provider.as_str()).filter(|n| !n.is_empty());
     let vendor = match name.or(default) {
         Some(n) => config

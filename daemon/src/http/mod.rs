@@ -33,27 +33,88 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::config::ServerConfig;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+use crate::config::{Config, ServerConfig, TlsIdentity};
 use crate::state::AppState;
 use clock::{Clocked, RequestClock};
 
 /// Back-off after a failed `accept` (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Serves `listener` until `shutdown` completes, then stops accepting (new connections are
-/// refused) and gives in-flight requests `server.shutdownGraceSeconds` to finish.
+/// What one listener serves: the QLM methods on `server.listen`, or the staff console on
+/// its own address (`crate::console`). The accept loop, the connection cap, the TLS
+/// handshake, the deadlines and the graceful shutdown are the same for both; each site says
+/// which certificate and cap the configuration in force gives it, and answers requests.
+pub trait Site: Send + Sync + 'static {
+    /// The certificate new connections get under `config`; `None`: plain HTTP.
+    fn tls(&self, config: &Config) -> Option<TlsIdentity>;
+
+    /// Connections served at once under `config`.
+    fn max_connections(&self, config: &Config) -> usize;
+
+    /// Answers one request. Never fails: every refusal is a reply.
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        state: Arc<AppState>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send;
+}
+
+/// The main listener: the QLM methods, `/healthz` and `/metrics` ([`router`]).
+pub struct Methods;
+
+impl Site for Methods {
+    fn tls(&self, config: &Config) -> Option<TlsIdentity> {
+        config.server.tls.clone()
+    }
+
+    fn max_connections(&self, config: &Config) -> usize {
+        config.server.max_connections as usize
+    }
+
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        state: Arc<AppState>,
+    ) -> Response<Full<Bytes>> {
+        match router::handle(req, peer, state).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Serves the QLM methods on `listener` until `shutdown` completes (see [`serve_site`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_site(listener, state, Arc::new(Methods), shutdown).await;
+}
+
+/// Serves `site` on `listener` until `shutdown` completes, then stops accepting (new
+/// connections are refused) and gives in-flight requests `server.shutdownGraceSeconds` to
+/// finish.
+pub async fn serve_site<S: Site>(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    site: Arc<S>,
+    shutdown: impl Future<Output = ()>,
+) {
     // Past maxConnections new connections wait in the kernel's backlog until one closes.
-    let limit = ConnectionLimit::new(state.config().server.max_connections as usize);
+    let limit = ConnectionLimit::new(site.max_connections(&state.config()));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         let config = state.config();
-        limit.resize(config.server.max_connections as usize);
+        limit.resize(site.max_connections(&config));
         let permit = tokio::select! {
             p = limit.permits.clone().acquire_owned() => match p {
                 Ok(p) => p,
@@ -78,16 +139,16 @@ pub async fn serve(
         // certificate: a reload changes them for connections accepted after it.
         let config = state.config();
         let http = builder(&config.server);
-        let tls = config.server.tls.clone();
+        let tls = site.tls(&config);
         let deadline = Instant::now() + Duration::from_millis(config.server.header_read_timeout_ms);
         // Subscribed now, so that a shutdown during the TLS handshake still waits for it.
         let watcher = graceful.watcher();
-        let st = state.clone();
+        let (st, site) = (state.clone(), site.clone());
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(stream, peer, st, http, watcher).await,
+                None => serve_connection(stream, peer, st, site, http, watcher).await,
                 Some(identity) => match tls::handshake(stream, &identity, deadline).await {
-                    Ok(stream) => serve_connection(stream, peer, st, http, watcher).await,
+                    Ok(stream) => serve_connection(stream, peer, st, site, http, watcher).await,
                     Err(e) => tracing::debug!(error = %e, %peer, "TLS connection refused"),
                 },
             }
@@ -105,24 +166,26 @@ pub async fn serve(
 }
 
 /// Serves HTTP/1.1 on one accepted (and, with TLS, handshaken) connection until it closes.
-async fn serve_connection<S>(
-    stream: S,
+async fn serve_connection<S, T>(
+    stream: T,
     peer: SocketAddr,
     state: Arc<AppState>,
+    site: Arc<S>,
     http: hyper::server::conn::http1::Builder,
     watcher: Watcher,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Site,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let clock = RequestClock::new();
     let io = TokioIo::new(Clocked::new(stream, clock.clone()));
     let service = service_fn(move |mut req| {
         req.extensions_mut().insert(clock.claim());
-        let (clock, state) = (clock.clone(), state.clone());
+        let (clock, state, site) = (clock.clone(), state.clone(), site.clone());
         async move {
-            let reply = router::handle(req, peer, state).await;
+            let reply = site.handle(req, peer, state).await;
             clock.request_done();
-            reply
+            Ok::<_, std::convert::Infallible>(reply)
         }
     });
     if let Err(e) = watcher.watch(http.serve_connection(io, service)).await {

@@ -85,13 +85,11 @@ impl UpdateLicense {
     /// Applies every change in one transaction and answers with the licence as it is now.
     pub async fn apply(self, ctx: &Ctx, vendor: &Vendor) -> Result<Reply, MethodError> {
         let key = lookup_key(&self.key)?;
-        let config = ctx.config.clone();
-        let now = ctx.now;
-        let request = self.request;
-        let rule: LicenseEdit = Box::new(move |license| {
-            apply_update(license, &request, declared_properties(&config), now)
-        });
-        let license = edit_one(ctx, vendor, &key, "updated", rule).await?;
+        let license = run_edit(ctx, self.command(ctx, vendor)?)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| MethodError::internal("The store changed no licence."))?;
         log_change("UpdateLicenseHttp", ctx, vendor, &key, "licence updated");
         let mut reply = Reply::new(format!(
             "Successfully updated license information for ActivationKey={}.",
@@ -107,6 +105,31 @@ impl UpdateLicense {
             None,
         ));
         Ok(reply)
+    }
+}
+
+impl UpdateLicense {
+    /// The store's command for this change (the staff console runs it with its own history
+    /// line).
+    ///
+    /// # Errors
+    /// A key that is not one (code 203).
+    pub fn command(self, ctx: &Ctx, vendor: &Vendor) -> Result<Edit, MethodError> {
+        let key = lookup_key(&self.key)?;
+        let config = ctx.config.clone();
+        let now = ctx.now;
+        let request = self.request;
+        let rule: LicenseEdit = Box::new(move |license| {
+            apply_update(license, &request, declared_properties(&config), now)
+        });
+        Ok(edit_command(
+            ctx,
+            vendor,
+            Target::Key(key.as_str().to_string()),
+            "updated",
+            true,
+            rule,
+        ))
     }
 }
 
@@ -187,29 +210,6 @@ pub(crate) fn declared_properties<'a>(
 pub(crate) fn scope_check(vendor: &Vendor) -> LicenseCheck {
     let vendor = vendor.clone();
     Box::new(move |license: &License| check_scope(&vendor, license))
-}
-
-/// Changes the licence `key` with `rule` in one transaction, with a history entry.
-pub(crate) async fn edit_one(
-    ctx: &Ctx,
-    vendor: &Vendor,
-    key: &ActivationKey,
-    event: &'static str,
-    rule: LicenseEdit,
-) -> Result<License, MethodError> {
-    let licenses = edit(
-        ctx,
-        vendor,
-        Target::Key(key.as_str().to_string()),
-        event,
-        true,
-        rule,
-    )
-    .await?;
-    licenses
-        .into_iter()
-        .next()
-        .ok_or_else(|| MethodError::internal("The store changed no licence."))
 }
 
 /// Changes the licences of `target` with `rule` in one transaction; each after the change.

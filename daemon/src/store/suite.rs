@@ -1313,6 +1313,7 @@ async fn a_deleted_licence_leaves_its_history_and_frees_its_order(store: Arc<Sto
         key: key.to_string(),
         now: T0 + 5,
         by: "test".into(),
+        client: None,
     };
     let gone = store.run(delete(&k1), deadline()).await.expect("deleted");
     assert_eq!(gone.key, k1);

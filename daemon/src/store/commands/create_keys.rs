@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::customers::link_email;
 use super::{Command, Remembered, fresh_key};
+use crate::license::history::HistoryEntry;
 use crate::license::{License, dates, rules};
 use crate::store::StoreError;
 use crate::store::tx::{OrderRef, Tx, TxError, TxResult};
@@ -105,6 +106,30 @@ impl Remembered for CreateKeys {
             reused: true,
             ..first
         }
+    }
+}
+
+/// [`CreateKeys`] with a history line on each new licence, in the same transaction: the
+/// staff console's creation, whose history names the member of staff and their address
+/// (the methods' creation writes none: the licence record says who created it).
+pub struct CreateKeysWithHistory {
+    /// The creation.
+    pub create: CreateKeys,
+    /// The line each new licence gets (nothing is written for a retried order's keys).
+    pub entry: HistoryEntry,
+}
+
+impl Command for CreateKeysWithHistory {
+    type Done = Created;
+
+    async fn apply<T: Tx>(&mut self, tx: &mut T) -> TxResult<Created> {
+        let created = self.create.apply(tx).await?;
+        if !created.reused {
+            for license in &created.licenses {
+                tx.append_history(&license.key, &self.entry).await?;
+            }
+        }
+        Ok(created)
     }
 }
 

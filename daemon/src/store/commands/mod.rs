@@ -25,7 +25,7 @@ pub use authorization_code::{
     CheckAuthorizationCode, CodeChecked, CodeIssued, CodeMail, IssueAuthorizationCode,
     SpendAuthorizationCode,
 };
-pub use create_keys::{CreateKeys, Created};
+pub use create_keys::{CreateKeys, CreateKeysWithHistory, Created};
 pub use customers::{
     CustomerUpdated, EraseCustomer, Erased, RecordConsent, SetMailList, UpdateCustomer,
 };

@@ -105,6 +105,8 @@ pub struct DeleteLicense {
     pub now: i64,
     /// Who asked, for the history.
     pub by: String,
+    /// Their client address, for the history (`None` on the command line).
+    pub client: Option<String>,
 }
 
 impl Command for DeleteLicense {
@@ -154,7 +156,7 @@ impl Command for DeleteLicense {
             computer_key: None,
             activated_at: None,
             vendor: Some(self.by.clone()),
-            client: None,
+            client: self.client.clone(),
             license_before: None,
         };
         tx.append_history(&license.key, &entry).await?;
