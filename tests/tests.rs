@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod config_errors;
+mod console;
 mod customers;
 mod docs;
 mod file_modes;
