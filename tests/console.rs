@@ -52,6 +52,7 @@ fn the_console_listens_only_with_users_and_logs_its_own_line_after_the_main_one(
     assert!(!d.logs().contains("console listening"), "{}", d.logs());
 
     let d = TestDaemon::start(&staff_config(""));
+    let c = Client::of(&d);
     let logs = d.logs();
     let main = logs
         .find(&format!("listening on http://{}", d.addr))
@@ -60,7 +61,6 @@ fn the_console_listens_only_with_users_and_logs_its_own_line_after_the_main_one(
         .find("licd console listening on http://127.0.0.1:")
         .expect("the console line");
     assert!(main < console, "{logs}");
-    let c = Client::of(&d);
     assert_ne!(c.addr, d.addr);
     // The methods are not on the console's port, nor the console on the methods'.
     assert_eq!(

@@ -47,7 +47,11 @@ pub fn per_day(
                     rect x=(fmt(x)) y=(fmt(top + plot_h - h)) width=(fmt(bar_w)) height=(fmt(h)) fill=(colour) {
                         title { (label) ": " (v) }
                     }
-                    @if i == 0 || i + 1 == values.len() || i % 15 == 0 {
+                    @if i + 1 == values.len() {
+                        text x=(fmt(x + bar_w)) y=(height - 8.0) text-anchor="end" { (label) }
+                    } @else if i == 0 {
+                        text x=(fmt(x)) y=(height - 8.0) { (label) }
+                    } @else if i % 15 == 0 && i + 8 < values.len() {
                         text x=(fmt(x + bar_w / 2.0)) y=(height - 8.0) text-anchor="middle" { (label) }
                     }
                 }

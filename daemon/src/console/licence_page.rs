@@ -77,9 +77,10 @@ pub async fn page(visit: &Visit, key_text: &str, query: &Form) -> Response<Full<
         html! {
             h1 { "Licence " span class="mono" { (key.dashed()) } }
             (done)
-            (facts(visit, &stored))
-            (properties(&stored.license))
+            (summary(visit, &stored))
             (activations(visit, &key, &stored))
+            (terms(&stored.license))
+            (properties(&stored.license))
             @if visit.staff.role >= Role::Admin {
                 (admin_forms(visit, &key, &stored.license))
             }
@@ -106,25 +107,33 @@ fn date(t: Option<i64>) -> String {
     t.map(format_datetime).unwrap_or_else(|| "—".into())
 }
 
-fn facts(visit: &Visit, s: &Stored) -> Markup {
+/// What support asks first: state, product, seats, customer, order, expiry.
+fn summary(visit: &Visit, s: &Stored) -> Markup {
     let l = &s.license;
+    html! {
+        dl class="facts" {
+            dt { "State" } dd { (state_of(l, visit.now)) }
+            dt { "Product" } dd { (product_name(&visit.config, l)) ", " (l.model.as_str()) }
+            dt { "Seats" } dd { (l.activations_used) " used of " (l.activations_allowed) ", " (l.available()) " free" }
+            dt { "Customer" } dd { (s.customer.as_ref().map_or("—", |c| c.email.as_str())) }
+            dt { "Order id" } dd { (l.order_id.as_deref().unwrap_or("—")) }
+            dt { "Expiry" } dd { (date(l.effective_expiry())) }
+        }
+    }
+}
+
+/// Everything else the licence record holds.
+fn terms(l: &License) -> Markup {
     let features = l.features.render();
     html! {
         h2 { "Terms" }
         dl class="facts" {
-            dt { "State" } dd { (state_of(l, visit.now)) }
-            dt { "Product" } dd { (product_name(&visit.config, l)) }
-            dt { "Model" } dd { (l.model.as_str()) }
-            dt { "Seats" } dd { (l.activations_used) " used of " (l.activations_allowed) ", " (l.available()) " free" }
             dt { "Features" } dd class="mono" { @if features.is_empty() { "none" } @else { (features) } }
-            dt { "Expiry" } dd { (date(l.effective_expiry())) }
             dt { "Duration" } dd { (l.duration_days.map_or("—".to_string(), |d| format!("{d} days from the first activation"))) }
             dt { "First activation" } dd { (date(l.first_activation)) }
             dt { "Maintenance plan" } dd {
                 @if l.maintenance_plan { "on, renewal " (date(l.maintenance_renewal)) } @else { "off" }
             }
-            dt { "Customer" } dd { (s.customer.as_ref().map_or("—", |c| c.email.as_str())) }
-            dt { "Order id" } dd { (l.order_id.as_deref().unwrap_or("—")) }
             dt { "Subscription id" } dd { (l.subscription_id.as_deref().unwrap_or("—")) }
             dt { "User data" } dd { (l.user_data.as_deref().unwrap_or("—")) }
             dt { "Affiliate id" } dd { (l.affiliate_id.as_deref().unwrap_or("—")) }
