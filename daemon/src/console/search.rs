@@ -130,7 +130,7 @@ pub async fn page(visit: &Visit, query: &Form) -> Response<Full<Bytes>> {
                     p class="hint" { "Only the first " (PAGE_LIMIT) " are listed; narrow the search, or export them all as CSV." }
                 }
                 @if !shown.is_empty() {
-                    p { a class="button secondary" href=(csv_href) download { "Export as CSV" } }
+                    p { a class="button" href=(csv_href) download { "Export as CSV" } }
                     (table(&visit.config, shown, visit.now))
                 }
             }
