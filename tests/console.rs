@@ -162,7 +162,7 @@ fn a_wrong_password_or_an_unknown_name_is_refused_alike_and_logs_nobody_in() {
 fn five_failed_logins_in_15_minutes_lock_the_address_out_even_for_the_right_password() {
     let d = TestDaemon::start(&staff_config("").server("trustedProxies = [\"127.0.0.1/32\"]"));
     let base = Client::of(&d);
-    let guesser = base.from_address("198.51.100.7");
+    let guesser = base.seen_from("198.51.100.7");
     for _ in 0..5 {
         assert_eq!(guesser.login(ANN.0, "guess").status, 401);
     }
@@ -172,7 +172,7 @@ fn five_failed_logins_in_15_minutes_lock_the_address_out_even_for_the_right_pass
     assert!(locked.set_cookie("licd_console").is_none(), "no session");
     assert_eq!(guesser.get("/").header("location"), Some("/login"));
     // Another address logs in.
-    let other = base.from_address("198.51.100.8");
+    let other = base.seen_from("198.51.100.8");
     other.logged_in(ANN.0, ANN.1);
     assert_eq!(other.get("/").status, 200);
 }

@@ -1,14 +1,11 @@
 //! A staff member's browser, minus the browser: plain HTTP to the console on loopback with a
-//! cookie jar, the forms' CSRF tokens read from the pages, and every `Set-Cookie` kept
-//! (the harness's `HttpReply` keeps one value per header name).
+//! cookie jar, every `Set-Cookie` kept, and the forms' CSRF tokens read from the pages.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use crate::util::TestDaemon;
+use crate::util::{TestDaemon, send_raw};
 
 /// A reply of the console.
 #[derive(Debug, Clone)]
@@ -117,7 +114,7 @@ impl Client {
     }
 
     /// A second client of the same console, with its own cookie jar, seen from `address`.
-    pub fn from_address(&self, address: &str) -> Client {
+    pub fn seen_from(&self, address: &str) -> Client {
         Client {
             addr: self.addr,
             cookies: RefCell::default(),
@@ -200,16 +197,12 @@ impl Client {
                 body.len()
             ));
         }
-        let mut stream = TcpStream::connect(self.addr).expect("connect to the console");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        stream
-            .write_all(format!("{head}\r\n{body}").as_bytes())
-            .expect("send");
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let page = parse(&raw);
+        let reply = send_raw(self.addr, format!("{head}\r\n{body}").as_bytes());
+        let page = Page {
+            status: reply.status,
+            headers: reply.header_lines,
+            body: reply.body,
+        };
         for c in page.set_cookies() {
             let pair = c.split(';').next().unwrap_or("");
             if let Some((name, value)) = pair.split_once('=') {
@@ -222,28 +215,5 @@ impl Client {
             }
         }
         page
-    }
-}
-
-fn parse(raw: &[u8]) -> Page {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Page {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&raw[split + 4..]).to_string(),
     }
 }

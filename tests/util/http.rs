@@ -102,8 +102,10 @@ pub fn send_raw(addr: SocketAddr, request: &[u8]) -> HttpReply {
 pub struct HttpReply {
     /// HTTP status code.
     pub status: u16,
-    /// Headers, names in lower case.
+    /// Headers, names in lower case (the last value of a header sent several times).
     pub headers: HashMap<String, String>,
+    /// Every header line in order, names in lower case (each `Set-Cookie`, say).
+    pub header_lines: Vec<(String, String)>,
     /// The body bytes.
     pub bytes: Vec<u8>,
     /// The body as text (lossy).
@@ -123,10 +125,11 @@ impl HttpReply {
             .and_then(|l| l.split(' ').nth(1))
             .and_then(|s| s.parse().ok())
             .expect("status line");
-        let headers = lines
+        let header_lines: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect::<HashMap<_, _>>();
+            .collect();
+        let headers = header_lines.iter().cloned().collect::<HashMap<_, _>>();
         let mut bytes = raw[split + 4..].to_vec();
         if headers
             .get("transfer-encoding")
@@ -138,6 +141,7 @@ impl HttpReply {
         HttpReply {
             status,
             headers,
+            header_lines,
             bytes,
             body,
         }

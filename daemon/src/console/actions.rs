@@ -21,7 +21,10 @@ use crate::config::{Config, Vendor};
 use crate::errors::MethodError;
 use crate::http::args::{ArgLimits, Args};
 use crate::license::keys::ActivationKey;
+use crate::methods::update_license::run_edit;
 use crate::methods::{Ctx, RawRequest};
+use crate::store::Command;
+use crate::store::commands::Edit;
 use crate::web::form::Form;
 use crate::web::page::notice;
 
@@ -143,4 +146,50 @@ pub fn log_change(visit: &Visit, key: &ActivationKey, what: &str) {
         key = %crate::methods::masked(key),
         "console: {what}"
     );
+}
+
+/// Runs a store command for a console action, waiting at most the command deadline.
+pub async fn run<C: Command>(visit: &Visit, command: C) -> Result<C::Done, MethodError> {
+    Ok(visit
+        .state
+        .store
+        .run(command, Instant::now() + COMMAND_DEADLINE)
+        .await?)
+}
+
+/// What an edit of a licence is called in its refusal, its log line and its notice.
+pub struct EditWords {
+    /// "Renewing the licence", for a refusal's heading.
+    pub doing: &'static str,
+    /// "licence renewed", for the log.
+    pub logged: &'static str,
+    /// "renewed": the licence page's notice (`?done=`).
+    pub done: &'static str,
+}
+
+/// An edit of the licence `key` by a console user: `build` makes the method's command
+/// (UpdateLicenseHttp's, RevokeLicenseHttp's, …) for the acting vendor; its history line
+/// names the staff user (always written), then the licence page shows what was done.
+pub async fn edit_licence(
+    visit: &Visit,
+    key: &ActivationKey,
+    words: EditWords,
+    build: impl FnOnce(&Ctx, &Vendor) -> Result<Edit, MethodError>,
+) -> Response<Full<Bytes>> {
+    let result = async {
+        let vendor = vendor_for(&visit.config, None).map_err(MethodError::internal)?;
+        let ctx = method_ctx(visit);
+        let mut edit = build(&ctx, &vendor)?;
+        edit.vendor = Some(visit.history_name());
+        edit.log_history = true;
+        run_edit(&ctx, edit).await
+    }
+    .await;
+    match result {
+        Ok(_) => {
+            log_change(visit, key, words.logged);
+            done(key, words.done)
+        }
+        Err(e) => refused(visit, Some(key), words.doing, &e),
+    }
 }

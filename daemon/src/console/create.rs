@@ -3,8 +3,6 @@
 //! `licd keys create` does. Each new licence gets a `created` history line naming the
 //! staff user and their address, in the creation's transaction.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
@@ -236,9 +234,5 @@ async fn create(visit: &Visit, sent: &Form) -> Result<Created, MethodError> {
         license_before: None,
     };
     let command = CreateKeysWithHistory { create, entry };
-    Ok(visit
-        .state
-        .store
-        .run(command, Instant::now() + Duration::from_secs(30))
-        .await?)
+    actions::run(visit, command).await
 }

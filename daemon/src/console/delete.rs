@@ -2,15 +2,12 @@
 //! licence with the command `licd keys delete` runs; its history and release log stay, with
 //! a last `deleted` line naming the staff user and their address.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use maud::html;
 
 use super::{Visit, actions, key_of};
-use crate::errors::MethodError;
 use crate::store::commands::DeleteLicense;
 use crate::web::form::Form;
 use crate::web::page::notice;
@@ -19,7 +16,7 @@ use crate::web::page::notice;
 pub async fn submit(visit: &Visit, key_text: &str, form: &Form) -> Response<Full<Bytes>> {
     let key = match key_of(visit, key_text) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if form.get("confirm") != Some("yes") {
         return visit.refused(
@@ -34,12 +31,7 @@ pub async fn submit(visit: &Visit, key_text: &str, form: &Form) -> Response<Full
         by: visit.history_name(),
         client: Some(super::client_text(visit.staff.client)),
     };
-    let outcome = visit
-        .state
-        .store
-        .run(command, Instant::now() + Duration::from_secs(30))
-        .await
-        .map_err(MethodError::from);
+    let outcome = actions::run(visit, command).await;
     match outcome {
         Ok(_) => {
             actions::log_change(visit, &key, "licence deleted");

@@ -56,7 +56,7 @@ async fn read(visit: &Visit, key: &ActivationKey) -> Result<Option<Stored>, Stor
 pub async fn page(visit: &Visit, key_text: &str, query: &Form) -> Response<Full<Bytes>> {
     let key = match key_of(visit, key_text) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let stored = match read(visit, &key).await {
         Ok(Some(s)) => s,

@@ -128,7 +128,7 @@ impl Visit {
 
     /// 403 unless the user's role is at least `needed`; `action` in words ("releasing a
     /// seat").
-    pub fn require(&self, needed: Role, action: &str) -> Result<(), Response<Full<Bytes>>> {
+    pub fn require(&self, needed: Role, action: &str) -> Result<(), Box<Response<Full<Bytes>>>> {
         if self.staff.role >= needed {
             return Ok(());
         }
@@ -138,11 +138,11 @@ impl Visit {
             client = %self.staff.client,
             "console: {action} refused to a user without the role"
         );
-        Err(self.refused(
+        Err(Box::new(self.refused(
             StatusCode::FORBIDDEN,
             "Not allowed",
             &pages::not_allowed(&self.staff, action, needed),
-        ))
+        )))
     }
 
     /// The page for a store that failed (500) or could not be reached (503).
@@ -305,7 +305,7 @@ async fn get(visit: &Visit, path: &str, query: &str) -> Response<Full<Bytes>> {
         "/dashboard" => dashboard::page(visit).await,
         "/create" => match visit.require(Role::Admin, "creating licences") {
             Ok(()) => create::form(visit, &Form::default(), None),
-            Err(r) => r,
+            Err(r) => *r,
         },
         _ => match path.strip_prefix("/licence/") {
             Some(key) if !key.contains('/') => licence_page::page(visit, key, &query).await,
@@ -330,7 +330,7 @@ async fn post(visit: &Visit, path: &str, req: Request<Incoming>) -> Response<Ful
     };
     let (role, words) = action.needs();
     if let Err(refusal) = visit.require(role, words) {
-        return refusal;
+        return *refusal;
     }
     let form = match read_form(req, &visit.config).await {
         Ok(f) => f,
@@ -372,31 +372,34 @@ async fn read_form(req: Request<Incoming>, config: &Config) -> Result<Form, Resp
     let deadline = began + Duration::from_millis(config.server.header_read_timeout_ms);
     let body = req.into_body();
     let read = tokio::time::timeout_at(deadline.into(), crate::web::form::read_body(body)).await;
-    let refuse = |status, why: String| Err(pages::public_refusal(status, "Form refused", &why));
+    let refuse = |status, why: String| pages::public_refusal(status, "Form refused", &why);
     match read {
-        Err(_) => refuse(
+        Err(_) => Err(refuse(
             StatusCode::REQUEST_TIMEOUT,
             "The form did not arrive in time; send it again.".into(),
-        ),
-        Ok(Err(FormError::TooLarge)) => refuse(
+        )),
+        Ok(Err(FormError::TooLarge)) => Err(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             FormError::TooLarge.to_string(),
-        ),
-        Ok(Err(e)) => refuse(StatusCode::BAD_REQUEST, e.to_string()),
+        )),
+        Ok(Err(e)) => Err(refuse(StatusCode::BAD_REQUEST, e.to_string())),
         Ok(Ok(bytes)) => {
-            Form::parse(&bytes).or_else(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))
+            Form::parse(&bytes).map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))
         }
     }
 }
 
 /// The key in a console URL (dashed or not), or the 404 page saying it is none.
-pub(crate) fn key_of(visit: &Visit, text: &str) -> Result<ActivationKey, Response<Full<Bytes>>> {
+pub(crate) fn key_of(
+    visit: &Visit,
+    text: &str,
+) -> Result<ActivationKey, Box<Response<Full<Bytes>>>> {
     ActivationKey::parse_for_lookup(text).map_err(|_| {
-        visit.refused(
+        Box::new(visit.refused(
             StatusCode::NOT_FOUND,
             "No such licence",
             "This address names no activation key.",
-        )
+        ))
     })
 }
 

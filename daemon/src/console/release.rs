@@ -5,14 +5,11 @@
 //! the staff user and their address, whatever `historyTableLogRelease` says: a console
 //! action is always accountable.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use super::{Visit, actions, key_of};
-use crate::errors::MethodError;
 use crate::methods::release_license::{ReleaseInput, release_command};
 use crate::web::form::Form;
 
@@ -20,7 +17,7 @@ use crate::web::form::Form;
 pub async fn submit(visit: &Visit, key_text: &str, form: &Form) -> Response<Full<Bytes>> {
     let key = match key_of(visit, key_text) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(computer) = form.get("computer_id").filter(|c| !c.is_empty()) else {
         return visit.refused(
@@ -46,12 +43,7 @@ pub async fn submit(visit: &Visit, key_text: &str, form: &Form) -> Response<Full
         Box::new(|_| Ok(())),
     );
     command.log_history = true;
-    let outcome = visit
-        .state
-        .store
-        .run(command, Instant::now() + Duration::from_secs(30))
-        .await
-        .map_err(MethodError::from);
+    let outcome = actions::run(visit, command).await;
     match outcome {
         Ok(released) => {
             tracing::info!(

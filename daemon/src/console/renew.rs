@@ -8,10 +8,8 @@ use http_body_util::Full;
 use maud::{Markup, html};
 
 use super::{Visit, actions, key_of, licence_href};
-use crate::errors::MethodError;
 use crate::license::keys::ActivationKey;
 use crate::methods::renew_subscription::RenewSubscription;
-use crate::methods::update_license::run_edit;
 use crate::web::form::Form;
 use crate::web::page::csrf_field;
 
@@ -51,24 +49,17 @@ pub fn form(visit: &Visit, key: &ActivationKey) -> Markup {
 pub async fn submit(visit: &Visit, key_text: &str, form: &Form) -> Response<Full<Bytes>> {
     let key = match key_of(visit, key_text) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let result = async {
-        let vendor = actions::vendor_for(&visit.config, None).map_err(MethodError::internal)?;
-        let args =
-            actions::method_args(form, FIELDS, &[("is_avkey", key.as_str())], &visit.config)?;
-        let ctx = actions::method_ctx(visit);
-        let mut edit = RenewSubscription::parse(&args)?.command(&ctx, &vendor)?;
-        edit.vendor = Some(visit.history_name());
-        edit.log_history = true;
-        run_edit(&ctx, edit).await
-    }
-    .await;
-    match result {
-        Ok(_) => {
-            actions::log_change(visit, &key, "licence renewed");
-            actions::done(&key, "renewed")
-        }
-        Err(e) => actions::refused(visit, Some(&key), "Renewing the licence", &e),
-    }
+    let words = actions::EditWords {
+        doing: "Renewing the licence",
+        logged: "licence renewed",
+        done: "renewed",
+    };
+    actions::edit_licence(visit, &key, words, |ctx, vendor| {
+        let extra = [("is_avkey", key.as_str())];
+        let args = actions::method_args(form, FIELDS, &extra, &visit.config)?;
+        RenewSubscription::parse(&args)?.command(ctx, vendor)
+    })
+    .await
 }

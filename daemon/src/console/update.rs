@@ -9,9 +9,8 @@ use http_body_util::Full;
 use maud::{Markup, html};
 
 use super::{Visit, actions, key_of, licence_href};
-use crate::errors::MethodError;
 use crate::license::keys::ActivationKey;
-use crate::methods::update_license::{UpdateLicense, run_edit};
+use crate::methods::update_license::UpdateLicense;
 use crate::web::form::Form;
 use crate::web::page::csrf_field;
 
@@ -71,27 +70,21 @@ pub fn form(visit: &Visit, key: &ActivationKey) -> Markup {
 pub async fn submit(visit: &Visit, key_text: &str, form: &Form) -> Response<Full<Bytes>> {
     let key = match key_of(visit, key_text) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let result = async {
-        let vendor = actions::vendor_for(&visit.config, None).map_err(MethodError::internal)?;
+    let words = actions::EditWords {
+        doing: "Updating the licence",
+        logged: "licence updated",
+        done: "updated",
+    };
+    actions::edit_licence(visit, &key, words, |ctx, vendor| {
         let mut extra = vec![("is_avkey", key.as_str())];
         // Only here does an empty is_expdate say something: it removes the fixed expiry.
         if form.get("remove_expiry") == Some("yes") {
             extra.push(("is_expdate", ""));
         }
         let args = actions::method_args(form, FIELDS, &extra, &visit.config)?;
-        let ctx = actions::method_ctx(visit);
-        let mut edit = UpdateLicense::parse(&args)?.command(&ctx, &vendor)?;
-        edit.vendor = Some(visit.history_name());
-        run_edit(&ctx, edit).await
-    }
-    .await;
-    match result {
-        Ok(_) => {
-            actions::log_change(visit, &key, "licence updated");
-            actions::done(&key, "updated")
-        }
-        Err(e) => actions::refused(visit, Some(&key), "Updating the licence", &e),
-    }
+        UpdateLicense::parse(&args)?.command(ctx, vendor)
+    })
+    .await
 }

@@ -1,64 +1,16 @@
 //! What the console's dashboard shows of all licences at once (docs/console.md): licences
 //! by product and model, seats in use and free, licences expiring soon, and releases per
-//! day. Built the same way on every backend: the backend hands each licence's
-//! [`OverviewFields`] and each logged release time in the window to [`Overview`], so the
-//! counting (an expiry counted from the first activation, say) is written once.
+//! day. Built the same way on every backend: the backend hands each licence and each
+//! logged release time in the window to [`Overview`], so the counting (an expiry counted
+//! from the first activation, say) is written once.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
+use crate::license::License;
 use crate::license::dates::{SECONDS_PER_DAY, day_number};
-use crate::license::model::LicenseModel;
 
 /// Most licences listed as expiring soon (the count is exact either way).
 pub const EXPIRING_LISTED: usize = 50;
-
-/// The fields of a licence the dashboard reads; the rest of each record is skipped.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OverviewFields {
-    /// Canonical key.
-    pub key: String,
-    /// Product id.
-    pub product_id: u32,
-    /// Product major version.
-    pub major_version: u32,
-    /// Product minor version.
-    pub minor_version: u32,
-    /// Model in force.
-    pub model: LicenseModel,
-    /// Seats allowed.
-    pub activations_allowed: u32,
-    /// Seats in use.
-    pub activations_used: u32,
-    /// Fixed expiry.
-    #[serde(default)]
-    pub expiry: Option<i64>,
-    /// Days from the first activation.
-    #[serde(default)]
-    pub duration_days: Option<u32>,
-    /// First activation.
-    #[serde(default)]
-    pub first_activation: Option<i64>,
-    /// Revoked.
-    #[serde(default)]
-    pub revoked: bool,
-    /// Replaced by an upgrade.
-    #[serde(default)]
-    pub upgraded_to: Option<String>,
-}
-
-impl OverviewFields {
-    /// When the licence expires: its date, else first activation plus duration (as
-    /// `License::effective_expiry`).
-    fn effective_expiry(&self) -> Option<i64> {
-        self.expiry
-            .or_else(|| match (self.first_activation, self.duration_days) {
-                (Some(first), Some(days)) => Some(first + i64::from(days) * SECONDS_PER_DAY),
-                _ => None,
-            })
-    }
-}
 
 /// Licences of one product version and model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -130,7 +82,7 @@ impl Overview {
     }
 
     /// Counts one licence.
-    pub fn add_license(&mut self, l: &OverviewFields) {
+    pub fn add_license(&mut self, l: &License) {
         let group = self
             .groups
             .entry((
@@ -181,21 +133,12 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000;
 
-    fn fields(key: &str, expiry: Option<i64>, used: u32) -> OverviewFields {
-        OverviewFields {
-            key: key.into(),
-            product_id: 1,
-            major_version: 1,
-            minor_version: 0,
-            model: LicenseModel::parse("permanent").expect("model"),
-            activations_allowed: 3,
-            activations_used: used,
-            expiry,
-            duration_days: None,
-            first_activation: None,
-            revoked: false,
-            upgraded_to: None,
-        }
+    fn fields(key: &str, expiry: Option<i64>, used: u32) -> License {
+        let mut l = License::for_tests("permanent", 3, NOW - 1000);
+        l.key = key.into();
+        l.expiry = expiry;
+        l.activations_used = used;
+        l
     }
 
     #[test]

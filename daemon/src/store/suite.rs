@@ -129,6 +129,12 @@ fn create(model: &str, seats: u32, count: u32, order: Option<&str>) -> CreateKey
     }
 }
 
+/// The key of the one licence `command` creates.
+async fn key_of(store: &Store, command: CreateKeys) -> String {
+    let created = store.run(command, deadline()).await.expect("created");
+    created.licenses[0].key.clone()
+}
+
 async fn one_key(store: &Store, model: &str, seats: u32) -> String {
     let created = store
         .run(create(model, seats, 1, None), deadline())
@@ -641,13 +647,7 @@ async fn an_authorization_code_activates_once_and_wrong_codes_void_it(store: Arc
     );
     let mut with_email = create("permanent", 1, 1, None);
     with_email.template.email = Some("Ann@Example.com".into());
-    let key = store
-        .run(with_email, deadline())
-        .await
-        .expect("created")
-        .licenses[0]
-        .key
-        .clone();
+    let key = key_of(&store, with_email).await;
     let mut codes = Vec::new();
     for _ in 0..3 {
         match store
@@ -1444,27 +1444,13 @@ async fn a_console_session_lives_until_idle_or_old_is_swept_at_login_and_ends_at
     );
 
     // Logout ends a session at once, and only that one.
-    let ended = store
-        .run(
-            EndConsoleSession {
-                digest: "d-cy".into(),
-            },
-            deadline(),
-        )
-        .await
-        .expect("end");
-    assert!(ended);
+    let end = || EndConsoleSession {
+        digest: "d-cy".into(),
+    };
+    assert!(store.run(end(), deadline()).await.expect("end"));
     assert_eq!(stored("d-cy").await, None);
     assert!(stored("d-dee").await.is_some());
-    let again = store
-        .run(
-            EndConsoleSession {
-                digest: "d-cy".into(),
-            },
-            deadline(),
-        )
-        .await
-        .expect("end");
+    let again = store.run(end(), deadline()).await.expect("end");
     assert!(!again, "nothing left to end");
 }
 
@@ -1474,22 +1460,10 @@ async fn a_staff_search_finds_licences_by_key_email_order_and_computer_id_or_nam
     use super::license_search::{LicenseSearch, SearchField};
     let mut with_email = create("permanent", 2, 1, None);
     with_email.template.email = Some("Ann.Smith@Example.com".into());
-    let ann = store
-        .run(with_email, deadline())
-        .await
-        .expect("created")
-        .licenses[0]
-        .key
-        .clone();
+    let ann = key_of(&store, with_email).await;
     let mut ordered = create("permanent", 2, 1, Some("ORD-4711"));
     ordered.template.order_id = Some("ORD-4711".into());
-    let order = store
-        .run(ordered, deadline())
-        .await
-        .expect("created")
-        .licenses[0]
-        .key
-        .clone();
+    let order = key_of(&store, ordered).await;
     let lab = one_key(&store, "permanent", 2).await;
     let mut on_bench = activate(&lab, "PC-LAB-7", T0);
     on_bench.request.computer_name = Some("Lab Bench 3".into());

@@ -6,7 +6,7 @@ use super::db_error;
 use super::snapshot::PgReader;
 use super::tx::{COUNT_ACTIVATIONS, column, json};
 use crate::store::StoreError;
-use crate::store::overview::{Overview, OverviewFields};
+use crate::store::overview::Overview;
 
 const OPEN_CURSOR: &str = "DECLARE licd_overview NO SCROLL CURSOR FOR SELECT value FROM licenses";
 const FETCH: &str = "FETCH 1000 FROM licd_overview";
@@ -27,7 +27,7 @@ impl PgReader {
         loop {
             let rows = client.query(FETCH, &[]).await.map_err(db_error)?;
             for row in &rows {
-                o.add_license(&json::<OverviewFields>(row, 0)?);
+                o.add_license(&json::<crate::license::License>(row, 0)?);
             }
             if rows.is_empty() {
                 break;

@@ -1,13 +1,12 @@
 //! The console dashboard's numbers (`crate::store::overview`) from one read transaction: a
-//! scan of the licences (decoding only the fields counted) and of the release log, and the
-//! per-day activation counters.
+//! scan of the licences and of the release log, and the per-day activation counters.
 
 use redb::ReadableTable;
 
 use super::RedbReader;
 use super::tables::{LICENSES, RELEASES, decode};
 use crate::store::StoreError;
-use crate::store::overview::{Overview, OverviewFields};
+use crate::store::overview::Overview;
 
 impl RedbReader {
     /// The overview at `now`, its series `days` days back. Reads every licence and the
@@ -16,7 +15,7 @@ impl RedbReader {
         let mut o = Overview::new(now, days);
         for row in self.txn.open_table(LICENSES)?.iter()? {
             let (_, value) = row?;
-            o.add_license(&decode::<OverviewFields>(value.value())?);
+            o.add_license(&decode::<crate::license::License>(value.value())?);
         }
         let since = o.since();
         for row in self.txn.open_table(RELEASES)?.iter()? {
