@@ -208,6 +208,38 @@ mod tests {
     }
 
     #[test]
+    fn the_console_keeps_its_address_and_listener_until_a_restart_but_users_apply_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hash = crate::auth::password::hash_password("pw").expect("hash");
+        let user = |name: &str, role: &str| {
+            format!(
+                "[[console.user]]\nname = \"{name}\"\npasswordHash = \"{hash}\"\nrole = \"{role}\"\n"
+            )
+        };
+        let running = source(&dir, &format!("[console]\n{}", user("ann", "viewer")))
+            .load()
+            .expect("valid");
+        let moved = format!(
+            "[console]\nlisten = \"127.0.0.1:9191\"\nsessionIdleMinutes = 5\n{}",
+            user("ann", "admin")
+        );
+        let (newer, kept) = prepare(&running, &source(&dir, &moved)).expect("valid");
+        assert_eq!(kept, vec!["console.listen"]);
+        assert_eq!(newer.console.listen, running.console.listen);
+        assert_eq!(
+            newer.console.user("ann").map(|u| u.role),
+            Some(crate::config::Role::Admin)
+        );
+        assert_eq!(newer.console.lifetime().idle_secs, 300);
+        let (newer, kept) = prepare(&running, &source(&dir, "")).expect("valid");
+        assert!(kept.iter().any(|k| k.contains("console.user")), "{kept:?}");
+        assert!(
+            newer.console.user("ann").is_none(),
+            "a removed user is gone at once"
+        );
+    }
+
+    #[test]
     fn a_file_with_a_problem_is_refused_with_every_reason() {
         let dir = tempfile::tempdir().expect("dir");
         let running = Config::parse("", "a", None).expect("valid");
