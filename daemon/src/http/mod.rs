@@ -1,5 +1,7 @@
 //! The HTTP server: hyper http1 with its limits and timeouts, optional TLS, a connection cap,
-//! and graceful shutdown driven by an injected future (so tests need no signals).
+//! and graceful shutdown driven by an injected future (so tests need no signals). It serves
+//! a [`Site`]: the QLM methods ([`Methods`]) on `server.listen`, and the staff console
+//! (`crate::console`) on its own listener, with the same loop.
 //!
 //! Limits and the TLS certificate are read from the configuration in force for each new
 //! connection, so a reload changes them for connections accepted after it;
