@@ -66,6 +66,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         analytics: Default::default(),
         mail: Default::default(),
         webhooks: Default::default(),
+        portal: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -114,6 +115,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "webhooks" => {
                 if let Some(s) = section(value, &place, &mut report) {
                     config.webhooks = s;
+                }
+            }
+            "portal" => {
+                if let Some(s) = section(value, &place, &mut report) {
+                    config.portal = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -259,7 +265,7 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 8] {
+fn sections() -> [(&'static str, &'static [&'static str]); 9] {
     [
         ("[server]", field_names::<ServerConfig>()),
         ("[store]", field_names::<super::StoreConfig>()),
@@ -269,6 +275,7 @@ fn sections() -> [(&'static str, &'static [&'static str]); 8] {
         ("[analytics]", field_names::<super::AnalyticsConfig>()),
         ("[mail]", field_names::<super::MailConfig>()),
         ("[webhooks]", field_names::<super::WebhooksConfig>()),
+        ("[portal]", field_names::<super::PortalConfig>()),
     ]
 }
 

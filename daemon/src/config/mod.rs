@@ -21,6 +21,7 @@ mod explain;
 pub mod field_map;
 mod ip_list;
 mod mail;
+mod portal;
 mod products;
 mod secrets;
 mod server;
@@ -42,6 +43,7 @@ use serde::Deserialize;
 pub use analytics::AnalyticsConfig;
 pub use ip_list::IpList;
 pub use mail::{MailConfig, SmtpSecurity};
+pub use portal::PortalConfig;
 pub use products::Product;
 pub use server::{DATABASE_FILE, LogFormat, LogLevel, ServerConfig};
 pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, SignatureAlgorithm};
@@ -140,6 +142,9 @@ pub struct Config {
     /// `[webhooks]`: the events licd sends to the vendor's own systems.
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// `[portal]`: the customer portal on the main listener.
+    #[serde(default)]
+    pub portal: PortalConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,
