@@ -30,6 +30,7 @@ pub mod signing;
 pub mod state;
 pub mod store;
 pub mod text;
+pub mod web;
 pub mod webhooks;
 
 /// The licd version reported by PingHttp, the service page, `/metrics` and the start-up line.
