@@ -389,6 +389,14 @@ async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(st
         .await
         .unwrap_err();
     assert_eq!(refusal(e).reason, Reason::Rule);
+    let remembered = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let read = store.read().await.expect("read");
+            read.remembers_change("fastspring", id).await.expect("read")
+        }
+    };
+    assert!(!remembered("hash-1").await, "a refusal was remembered");
     let Replayable::Fresh(first) = store
         .run_remembered(create("permanent", 1, 1, None), deadline(), key(), at)
         .await
@@ -429,6 +437,8 @@ async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(st
     );
     let read = store.read().await.expect("read");
     assert_eq!(read.licenses_stored().await.expect("count"), 1);
+    assert!(remembered("hash-1").await);
+    assert!(!remembered("hash-2").await);
 }
 
 async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {
