@@ -87,7 +87,20 @@ pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
         Ok(i) => i,
         Err(e) => return visit.bad_form("Release a licence", &e.message, the_form(visit, form)),
     };
-    match release(visit, input).await {
+    let Some(code) = input.code.clone() else {
+        // No proof at all: refused like a wrong code, whatever the server property says.
+        let e = MethodError::new(
+            ErrorCode::MissingArgument,
+            "A deactivation code is required to release a licence here (is_deactcode).",
+        );
+        return visit.refusal(
+            "The licence was not released",
+            &e,
+            html! { p { "The application shows the code when it removes its licence. Without                          one, ask for a link to your licence by e-mail (My licence)." } },
+            the_form(visit, form),
+        );
+    };
+    match release(visit, input, code).await {
         Ok(released) => done(visit, &released),
         Err(e) => {
             if e.code == ErrorCode::WrongDeactivationCode {
@@ -107,7 +120,7 @@ pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
 struct Input {
     key: String,
     computer_id: String,
-    code: String,
+    code: Option<String>,
 }
 
 impl Input {
@@ -116,10 +129,7 @@ impl Input {
         let computer_id = args
             .computer_id("is_pcid")?
             .ok_or_else(|| MethodError::missing("is_pcid"))?;
-        let code = args
-            .text_max("is_deactcode", 128)?
-            .ok_or_else(|| MethodError::missing("is_deactcode"))?
-            .to_string();
+        let code = args.text_max("is_deactcode", 128)?.map(str::to_string);
         Ok(Input {
             key,
             computer_id,
@@ -129,7 +139,7 @@ impl Input {
 }
 
 /// ReleaseLicenseHttp's road with the code required.
-async fn release(visit: &Visit, input: Input) -> Result<Released, MethodError> {
+async fn release(visit: &Visit, input: Input, code: String) -> Result<Released, MethodError> {
     admit_release(visit)?;
     let key = lookup_key(&input.key)?;
     let mut command = release_command(
@@ -137,7 +147,7 @@ async fn release(visit: &Visit, input: Input) -> Result<Released, MethodError> {
         &key,
         ReleaseInput {
             computer_id: Some(input.computer_id),
-            code: Some(input.code),
+            code: Some(code),
             log_release: true,
             vendor: None,
             client: visit.client.to_string(),
