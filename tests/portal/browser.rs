@@ -13,7 +13,13 @@ use crate::util::{Browser, SmtpServer, TestDaemon};
 fn wait_for_heading(browser: &Browser, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if browser.exists("h1") && browser.text("h1") == text {
+        // One script rather than find-then-read: an element found on the page being left
+        // would be stale by the time it is read.
+        let heading = browser.execute(
+            "var h = document.querySelector('h1'); return h ? h.textContent : null;",
+            serde_json::json!([]),
+        );
+        if heading.as_str() == Some(text) {
             return;
         }
         if Instant::now() > deadline {
@@ -159,6 +165,19 @@ fn a_customer_sees_the_licence_through_the_mailed_link_and_releases_an_activatio
         "{main}"
     );
     browser.screenshot("portal-licence");
+    // Readable on a phone: the table scrolls inside its box, the page does not.
+    browser.resize(390, 844);
+    let overflow = browser.execute(
+        "return document.documentElement.scrollWidth > window.innerWidth;",
+        serde_json::json!([]),
+    );
+    assert_eq!(
+        overflow,
+        serde_json::json!(false),
+        "the page is wider than a phone"
+    );
+    browser.screenshot("portal-licence-phone");
+    browser.resize(1200, 900);
     browser.click(r#"button[aria-label="Release the licence from computer Office PC (PC-1)"]"#);
     wait_for_heading(&browser, "Licence released");
     browser.screenshot("portal-licence-released");

@@ -244,7 +244,7 @@ fn licence_page(visit: &Visit, opened: &Opened) -> Response<Full<Bytes>> {
                 }))
             }
             (facts(visit, license, &key))
-            h2 { "Activations" }
+            h2 id="activations" { "Activations" }
             @if opened.activations.is_empty() {
                 p { "The licence is not activated on any computer." }
             } @else {
@@ -298,8 +298,7 @@ fn activations(visit: &Visit, opened: &Opened, token: &str) -> Markup {
     let link_token = opened.link.token();
     html! {
         div class="table-scroll" {
-            table {
-                caption class="hint" { "Computers this licence is activated on" }
+            table aria-labelledby="activations" {
                 thead { tr {
                     th scope="col" { "Computer name" }
                     th scope="col" { "Computer ID" }
