@@ -258,6 +258,13 @@ impl Config {
             .find(|p| p.id == id && p.major_version == major && p.minor_version == minor)
     }
 
+    /// The name a customer reads for product `id` version `major.minor`: the configured
+    /// product's, else `product ID` (a licence whose product left the configuration).
+    pub fn product_name(&self, id: u32, major: u32, minor: u32) -> String {
+        self.product(id, major, minor)
+            .map_or_else(|| format!("product {id}"), |p| p.name.clone())
+    }
+
     /// The vendor called `name`, compared case-insensitively as QLM compares `is_vendor`.
     pub fn vendor(&self, name: &str) -> Option<&Vendor> {
         self.vendors.iter().find(|v| same_name(&v.name, name))

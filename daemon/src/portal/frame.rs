@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use maud::{Markup, html};
 
+use crate::auth::guard;
 use crate::config::Config;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::{ArgLimits, Args};
@@ -151,6 +152,25 @@ impl Visit {
                 )))
             }
         }
+    }
+
+    /// What every posted form passes first: the client address not throttled (429), then
+    /// its CSRF token for `purpose` (403). The refusal is the page to answer.
+    pub fn admit_form(&self, purpose: &str, form: &Form) -> Result<(), Box<Response<Full<Bytes>>>> {
+        if self.is_blocked() {
+            return Err(Box::new(self.too_many()));
+        }
+        self.check_token(purpose, form)
+    }
+
+    /// The guard's first step (`auth::guard::admit`) as the HTTP method `method` takes it:
+    /// the address lists (code 3), then the method's gate (code 7).
+    pub fn admit_as(&self, method: &str) -> Result<(), MethodError> {
+        let table = self.state.methods;
+        let call = table
+            .find(method)
+            .ok_or_else(|| MethodError::internal(format!("{method} is not served")))?;
+        guard::admit(&self.config, table, call, &Args::default(), self.client)
     }
 
     /// Whether the client address is blocked by the authentication throttle it shares with

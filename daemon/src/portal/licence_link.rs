@@ -17,14 +17,14 @@ use maud::{Markup, html};
 use super::frame::{self, Visit, next_step};
 use super::links::{Link, LinkError, used_row};
 use super::my_licence::product_name;
-use super::release::{admit_release, released_notice};
+use super::release::released_notice;
 use crate::customers::Customer;
 use crate::errors::MethodError;
 use crate::license::dates::format_datetime;
 use crate::license::keys::ActivationKey;
 use crate::license::{Activation, License};
 use crate::methods::masked;
-use crate::methods::release_license::{ReleaseInput, release_command};
+use crate::methods::release_license::{self, ReleaseInput, release_command};
 use crate::store::Replayable;
 use crate::web::form::Form;
 use crate::web::page::{csrf_field, notice};
@@ -65,10 +65,7 @@ pub async fn page(visit: &Visit, query: &Form) -> Response<Full<Bytes>> {
 /// `POST …/portal/licence/release`: releases the activation the button names, using the
 /// link.
 pub async fn release(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
-    if visit.is_blocked() {
-        return visit.too_many();
-    }
-    if let Err(refused) = visit.check_token(PURPOSE, form) {
+    if let Err(refused) = visit.admit_form(PURPOSE, form) {
         return *refused;
     }
     let opened = match open(visit, form.get(TOKEN_FIELD)).await {
@@ -93,7 +90,7 @@ pub async fn release(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
             html! {},
         )
     };
-    if let Err(e) = admit_release(visit) {
+    if let Err(e) = visit.admit_as(release_license::DECLARATION.name) {
         return refused(e);
     }
     let key = ActivationKey::from_canonical_unchecked(opened.license.key.clone());

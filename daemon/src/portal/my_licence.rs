@@ -81,10 +81,7 @@ fn the_form(visit: &Visit, values: &Form) -> Markup {
 /// The posted form: the same answer whatever the key and e-mail are; the link is mailed
 /// when they match.
 pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
-    if visit.is_blocked() {
-        return visit.too_many();
-    }
-    if let Err(refused) = visit.check_token(PURPOSE, form) {
+    if let Err(refused) = visit.admit_form(PURPOSE, form) {
         return *refused;
     }
     let heading = "My licence";
@@ -216,14 +213,9 @@ async fn mail_link(
 
 /// The configured name of the licence's product, else its id.
 pub fn product_name(config: &Config, license: &License) -> String {
-    config
-        .product(
-            license.product_id,
-            license.major_version,
-            license.minor_version,
-        )
-        .map_or_else(
-            || format!("product {}", license.product_id),
-            |p| p.name.clone(),
-        )
+    config.product_name(
+        license.product_id,
+        license.major_version,
+        license.minor_version,
+    )
 }

@@ -14,7 +14,6 @@ use http_body_util::Full;
 use maud::{Markup, html};
 
 use super::frame::{self, Visit, field, next_step};
-use crate::auth::guard;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::methods::validate_license;
@@ -63,10 +62,7 @@ fn the_form(visit: &Visit, values: &Form) -> Markup {
 
 /// The posted form: the licence file as a download, or why not (403, nothing changed).
 pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
-    if visit.is_blocked() {
-        return visit.too_many();
-    }
-    if let Err(refused) = visit.check_token(PURPOSE, form) {
+    if let Err(refused) = visit.admit_form(PURPOSE, form) {
         return *refused;
     }
     let heading = "Offline activation";
@@ -85,7 +81,8 @@ pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
             the_form(visit, form),
         )
     };
-    if let Err(e) = admit(visit) {
+    // ValidateLicenseHttp's address rules; it has no gate.
+    if let Err(e) = visit.admit_as(validate_license::DECLARATION.name) {
         return refused(e);
     }
     let state = &visit.state;
@@ -134,21 +131,4 @@ fn read(args: &Args) -> Result<LicenseFileRequest, MethodError> {
             .ok_or_else(|| MethodError::missing("is_pcid"))?,
         computer_name: args.text_max("is_computer_name", 255)?.map(str::to_string),
     })
-}
-
-/// The guard's first step as ValidateLicenseHttp takes it (its address rules; it has no
-/// gate).
-fn admit(visit: &Visit) -> Result<(), MethodError> {
-    let call = visit
-        .state
-        .methods
-        .find(validate_license::DECLARATION.name)
-        .ok_or_else(|| MethodError::internal("ValidateLicenseHttp is not served"))?;
-    guard::admit(
-        &visit.config,
-        visit.state.methods,
-        call,
-        &Args::default(),
-        visit.client,
-    )
 }

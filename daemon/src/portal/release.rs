@@ -15,7 +15,6 @@ use http_body_util::Full;
 use maud::{Markup, html};
 
 use super::frame::{self, Visit, field, next_step};
-use crate::auth::guard;
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::methods::release_license::{self, ReleaseInput, release_command};
@@ -73,10 +72,7 @@ fn the_form(visit: &Visit, values: &Form) -> Markup {
 
 /// The posted form: releases, or says why not (403, nothing changed).
 pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
-    if visit.is_blocked() {
-        return visit.too_many();
-    }
-    if let Err(refused) = visit.check_token(PURPOSE, form) {
+    if let Err(refused) = visit.admit_form(PURPOSE, form) {
         return *refused;
     }
     let args = match frame::arguments(form, &FIELDS, &visit.config) {
@@ -140,7 +136,7 @@ impl Input {
 
 /// ReleaseLicenseHttp's road with the code required.
 async fn release(visit: &Visit, input: Input, code: String) -> Result<Released, MethodError> {
-    admit_release(visit)?;
+    visit.admit_as(release_license::DECLARATION.name)?;
     let key = lookup_key(&input.key)?;
     let mut command = release_command(
         &visit.config,
@@ -166,23 +162,6 @@ async fn release(visit: &Visit, input: Input, code: String) -> Result<Released, 
         "activation released with a deactivation code"
     );
     Ok(released)
-}
-
-/// The guard's first step as ReleaseLicenseHttp takes it: the address lists (code 3) and
-/// `enableReleaseKeyHttp` (code 7).
-pub fn admit_release(visit: &Visit) -> Result<(), MethodError> {
-    let call = visit
-        .state
-        .methods
-        .find(release_license::DECLARATION.name)
-        .ok_or_else(|| MethodError::internal("ReleaseLicenseHttp is not served"))?;
-    guard::admit(
-        &visit.config,
-        visit.state.methods,
-        call,
-        &Args::default(),
-        visit.client,
-    )
 }
 
 /// The page of a release: what happened and what to do next.
