@@ -1,6 +1,6 @@
 //! What every portal page shares: the visit (state, configuration, client, clock and the
-//! browser's cookie), the page frame with its navigation, form fields, CSRF tokens bound to
-//! the browser, the per-address throttle, and the pages of refusals.
+//! browser's cookie), the page frame with its navigation, CSRF tokens bound to the browser,
+//! the guard and the per-address throttle, and the pages of refusals.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,14 +13,14 @@ use maud::{Markup, html};
 use crate::auth::guard;
 use crate::config::Config;
 use crate::errors::{ErrorCode, MethodError};
-use crate::http::args::{ArgLimits, Args};
+use crate::http::args::Args;
 use crate::http::client_addr::ClientAddr;
 use crate::license::dates;
 use crate::state::AppState;
 use crate::web::cookie::{self, CookieOptions};
 use crate::web::csrf::{self, CsrfError};
 use crate::web::form::Form;
-use crate::web::page::{Page, csrf_field, notice};
+use crate::web::page::{Page, notice};
 use crate::web::{random, reply};
 
 /// The cookie a form's CSRF token is bound to: random, `HttpOnly`, `SameSite=Strict`, so
@@ -312,54 +312,6 @@ fn is_binding(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The `is_*` fields of `form` named in `names`, trimmed, as the HTTP methods' arguments:
-/// so that each is read under the same syntax rules (a computer ID's, a text's length) as
-/// the method the page stands for.
-pub fn arguments(form: &Form, names: &[&str], config: &Config) -> Result<Args, MethodError> {
-    let pairs: Vec<(&str, &str)> = names
-        .iter()
-        .filter_map(|n| form.get(n).map(|v| (*n, v)))
-        .collect();
-    let body = licd_plugin_api::form::encode(&pairs);
-    let limits = ArgLimits {
-        max_args: config.server.max_args,
-        max_value_bytes: config.server.max_value_bytes,
-    };
-    Args::parse(None, Some(body.as_bytes()), limits)
-}
-
-/// A labelled text field (`kind`: `text` or `email`) with a hint read by screen readers.
-pub fn field(
-    name: &str,
-    label: &str,
-    hint: &str,
-    value: &str,
-    kind: &str,
-    required: bool,
-) -> Markup {
-    let hint_id = format!("{name}-hint");
-    html! {
-        div {
-            label for=(name) { (label) @if !required { " (optional)" } }
-            span class="hint" id=(hint_id) { (hint) }
-            input type=(kind) id=(name) name=(name) value=(value) required[required]
-                autocomplete="off" autocapitalize="off" spellcheck="false"
-                aria-describedby=(hint_id);
-        }
-    }
-}
-
-/// A form posting to `action` with its CSRF token and a submit button labelled `button`.
-pub fn form(action: &str, token: &str, fields: Markup, button: &str) -> Markup {
-    html! {
-        form class="stack" method="post" action=(action) {
-            (csrf_field(token))
-            (fields)
-            div { button type="submit" { (button) } }
-        }
-    }
 }
 
 /// The "what next" sentence of a refusal's code, for a customer rather than a developer.

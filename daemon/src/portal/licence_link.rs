@@ -14,7 +14,8 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use maud::{Markup, html};
 
-use super::frame::{self, Visit, next_step};
+use super::fields;
+use super::frame::{Visit, next_step};
 use super::links::{Link, LinkError, used_row};
 use super::my_licence::product_name;
 use super::release::released_notice;
@@ -72,7 +73,7 @@ pub async fn release(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
         Ok(o) => o,
         Err(closed) => return closed_page(visit, closed),
     };
-    let computer_id = match frame::arguments(form, &["is_pcid"], &visit.config)
+    let computer_id = match fields::arguments(form, &["is_pcid"], &visit.config)
         .and_then(|a| a.computer_id("is_pcid"))
         .and_then(|pc| pc.ok_or_else(|| MethodError::missing("is_pcid")))
     {

@@ -8,6 +8,7 @@
 //! the router's 404 as before. Every page goes through the guard, rules and store the HTTP
 //! methods use; this module only reads forms and draws pages.
 
+mod fields;
 mod frame;
 mod licence_link;
 pub mod links;

@@ -19,7 +19,8 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use maud::{Markup, html};
 
-use super::frame::{self, Visit, field};
+use super::fields::{self, field};
+use super::frame::Visit;
 use super::links::{self, LINK_MINUTES};
 use crate::config::Config;
 use crate::customers::same_email;
@@ -67,7 +68,7 @@ pub fn form_page(visit: &Visit, values: &Form) -> Response<Full<Bytes>> {
 }
 
 fn the_form(visit: &Visit, values: &Form) -> Markup {
-    frame::form(
+    fields::form(
         &format!("{}/my-licence", visit.root()),
         &visit.token(PURPOSE),
         html! {
@@ -85,7 +86,8 @@ pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
         return *refused;
     }
     let heading = "My licence";
-    let (key, email) = match frame::arguments(form, &FIELDS, &visit.config).and_then(|a| read(&a)) {
+    let (key, email) = match fields::arguments(form, &FIELDS, &visit.config).and_then(|a| read(&a))
+    {
         Ok(r) => r,
         Err(e) => return visit.bad_form(heading, &e.message, the_form(visit, form)),
     };

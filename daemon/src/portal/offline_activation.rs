@@ -13,7 +13,8 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use maud::{Markup, html};
 
-use super::frame::{self, Visit, field, next_step};
+use super::fields::{self, field};
+use super::frame::{Visit, next_step};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::methods::validate_license;
@@ -48,7 +49,7 @@ pub fn form_page(visit: &Visit, values: &Form) -> Response<Full<Bytes>> {
 }
 
 fn the_form(visit: &Visit, values: &Form) -> Markup {
-    frame::form(
+    fields::form(
         &format!("{}/offline-activation", visit.root()),
         &visit.token(PURPOSE),
         html! {
@@ -66,7 +67,7 @@ pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
         return *refused;
     }
     let heading = "Offline activation";
-    let request = match frame::arguments(form, &FIELDS, &visit.config).and_then(|a| read(&a)) {
+    let request = match fields::arguments(form, &FIELDS, &visit.config).and_then(|a| read(&a)) {
         Ok(r) => r,
         Err(e) => return visit.bad_form(heading, &e.message, the_form(visit, form)),
     };

@@ -14,7 +14,8 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use maud::{Markup, html};
 
-use super::frame::{self, Visit, field, next_step};
+use super::fields::{self, field};
+use super::frame::{Visit, next_step};
 use crate::errors::{ErrorCode, MethodError};
 use crate::http::args::Args;
 use crate::methods::release_license::{self, ReleaseInput, release_command};
@@ -58,7 +59,7 @@ fn intro(visit: &Visit) -> Markup {
 }
 
 fn the_form(visit: &Visit, values: &Form) -> Markup {
-    frame::form(
+    fields::form(
         &format!("{}/release", visit.root()),
         &visit.token(PURPOSE),
         html! {
@@ -75,7 +76,7 @@ pub async fn post(visit: &Visit, form: &Form) -> Response<Full<Bytes>> {
     if let Err(refused) = visit.admit_form(PURPOSE, form) {
         return *refused;
     }
-    let args = match frame::arguments(form, &FIELDS, &visit.config) {
+    let args = match fields::arguments(form, &FIELDS, &visit.config) {
         Ok(a) => a,
         Err(e) => return visit.bad_form("Release a licence", &e.message, the_form(visit, form)),
     };
