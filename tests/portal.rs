@@ -207,6 +207,27 @@ fn the_portal_is_off_by_default_and_its_urls_are_404() {
 }
 
 #[test]
+fn check_config_refuses_an_enabled_portal_without_a_public_url_and_a_public_url_that_is_no_http_url()
+ {
+    let missing = crate::config_errors::problems("[portal]\nenabled = true\n");
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        missing[0].contains("[portal]: `enabled = true` needs `publicUrl`"),
+        "{missing:?}"
+    );
+    let bad = crate::config_errors::problems(
+        "[portal]\nenabled = false\npublicUrl = \"licences.example.com\"\n",
+    );
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0].contains("`publicUrl` \"licences.example.com\" must start with http:// or https://"),
+        "{bad:?}"
+    );
+    let typo = crate::config_errors::problems("[portal]\nenable = true\n");
+    assert!(typo[0].contains("did you mean `enabled`?"), "{typo:?}");
+}
+
+#[test]
 fn qlms_deep_link_shows_the_release_form_prefilled_under_both_folders_and_changes_nothing() {
     let config = portal_config(None).server("basePath = \"/qlmLicenseServer\"");
     let d = TestDaemon::start(&config);
