@@ -26,6 +26,10 @@ pub struct StoreConfig {
     pub pool_size: u32,
     /// PostgreSQL's `statement_timeout` for licd's sessions, in milliseconds.
     pub statement_timeout_ms: u64,
+    /// The configuration file's directory, against which relative `sslrootcert`, `sslcert`
+    /// and `sslkey` paths in the URL are resolved (`None`: the current directory).
+    #[serde(skip)]
+    pub files_dir: Option<PathBuf>,
 }
 
 /// The backends licd is built with.
@@ -46,6 +50,7 @@ impl Default for StoreConfig {
             postgres_url_file: None,
             pool_size: 16,
             statement_timeout_ms: 5_000,
+            files_dir: None,
         }
     }
 }
@@ -58,6 +63,7 @@ impl StoreConfig {
             url: self.postgres_url.clone().unwrap_or_default(),
             pool_size: self.pool_size,
             statement_timeout_ms: self.statement_timeout_ms,
+            files_dir: self.files_dir.clone(),
         }
     }
 }
@@ -79,6 +85,7 @@ impl fmt::Debug for StoreConfig {
             .field("postgres_url_file", &self.postgres_url_file)
             .field("pool_size", &self.pool_size)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("files_dir", &self.files_dir)
             .finish()
     }
 }
@@ -103,6 +110,10 @@ pub(super) fn problems(store: &StoreConfig) -> Vec<String> {
                     "{place}: `postgresUrl` is not a PostgreSQL connection URL ({why}); write it \
                      as postgres://user@host:port/database?sslmode=prefer"
                 ));
+            } else if let Err(why) =
+                crate::store::postgres_tls_problem(url, store.files_dir.as_deref())
+            {
+                out.push(format!("{place}: `postgresUrl`: {why}"));
             }
         }
     }

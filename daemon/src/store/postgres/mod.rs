@@ -11,6 +11,7 @@
 
 pub(super) mod check;
 mod connect;
+mod conninfo;
 mod direct;
 pub(super) mod dump;
 pub(super) mod load;
@@ -19,10 +20,11 @@ mod outbox;
 mod outcome;
 mod schema;
 mod snapshot;
+mod tls;
 mod tx;
 mod webhook_outbox;
 
-pub use connect::{PostgresSettings, server_name, url_problem};
+pub use connect::{PostgresSettings, server_name, tls_problem, url_problem};
 pub use snapshot::PgReader;
 
 use std::collections::HashMap;
