@@ -213,6 +213,26 @@ mod tests {
     }
 
     #[test]
+    fn the_urls_tls_files_are_read_relative_to_the_configuration_file_and_named_when_unusable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "[store]\nbackend = \"postgres\"\npostgresUrl = \
+                    \"postgres://licd:hunter2@db/licd?sslmode=verify-full&sslrootcert=ca.pem\"\n";
+        let found = match crate::config::Config::parse(text, "licd.toml", Some(dir.path())) {
+            Ok(_) => panic!("a missing sslrootcert file must be refused"),
+            Err(e) => e.problems,
+        };
+        let missing = dir.path().join("ca.pem").display().to_string();
+        assert_problem(&found, &["[store]", "postgresUrl", "sslrootcert", &missing]);
+        assert!(found.iter().all(|p| !p.contains("hunter2")), "{found:?}");
+        write_file(dir.path(), "ca.pem", "not a certificate\n", 0o644);
+        let found = match crate::config::Config::parse(text, "licd.toml", Some(dir.path())) {
+            Ok(_) => panic!("a file with no certificate must be refused"),
+            Err(e) => e.problems,
+        };
+        assert_problem(&found, &["sslrootcert", &missing, "no PEM certificate"]);
+    }
+
+    #[test]
     fn cache_size_is_ignored_with_postgres_with_a_warning() {
         let config = parse(
             "[server]\ncacheSizeMiB = 512\n[store]\nbackend = \"postgres\"\npostgresUrl = \"postgres://db/licd\"\n",

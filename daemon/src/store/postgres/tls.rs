@@ -300,7 +300,7 @@ fn certificates(param: &'static str, path: &Path) -> Result<Vec<X509>, TlsFileEr
     let certs = X509::stack_from_pem(&pem).map_err(|e| TlsFileError::NotPem {
         param,
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: reasons(&e),
     })?;
     if certs.is_empty() {
         return Err(TlsFileError::NoCertificate {
@@ -327,7 +327,7 @@ fn identity(client: &ClientFiles) -> Result<native_tls::Identity, TlsFileError> 
         .map_err(|e| TlsFileError::NotPem {
             param: "sslcert",
             path: client.cert.clone(),
-            reason: e.to_string(),
+            reason: reasons(&e),
         })?;
     if !own.public_eq(&key) {
         return Err(TlsFileError::Mismatch {
@@ -377,12 +377,12 @@ fn private_key(path: &Path, password: Option<&str>) -> Result<PKey<Private>, Tls
         (true, Some(_)) => TlsFileError::BadKey {
             path: path.to_path_buf(),
             hint: " with sslpassword (is it the key's passphrase?)",
-            reason: e.to_string(),
+            reason: reasons(&e),
         },
         (false, _) => TlsFileError::BadKey {
             path: path.to_path_buf(),
             hint: "",
-            reason: e.to_string(),
+            reason: reasons(&e),
         },
     })
 }
@@ -413,6 +413,20 @@ fn key_access(path: &Path) -> Result<(), TlsFileError> {
     Ok(())
 }
 
+/// OpenSSL's reasons, without its file names and line numbers: "bad decrypt".
+fn reasons(e: &openssl::error::ErrorStack) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for reason in e.errors().iter().filter_map(|e| e.reason()) {
+        if !out.contains(&reason) {
+            out.push(reason);
+        }
+    }
+    if out.is_empty() {
+        return e.to_string();
+    }
+    out.join(", ")
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -439,4 +453,199 @@ fn read_pem_file(param: &'static str, path: &Path) -> Result<Vec<u8>, TlsFileErr
         });
     }
     fs::read(path).map_err(unreadable)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> SslParams {
+        let mut ssl = SslParams::default();
+        for (k, v) in pairs {
+            let slot = match *k {
+                "sslmode" => &mut ssl.mode,
+                "sslrootcert" => &mut ssl.root_cert,
+                "sslcert" => &mut ssl.cert,
+                "sslkey" => &mut ssl.key,
+                _ => &mut ssl.password,
+            };
+            *slot = Some(v.to_string());
+        }
+        ssl
+    }
+
+    fn plan(pairs: &[(&str, &str)]) -> Result<TlsPlan, String> {
+        TlsPlan::new(&params(pairs), Some(Path::new("/etc/licd")))
+    }
+
+    fn write(dir: &Path, name: &str, contents: &[u8], mode: u32) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, contents).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    /// A self-signed certificate and its key (PKCS#8), as PEM.
+    fn pair() -> (String, String) {
+        let c = rcgen::generate_simple_self_signed(vec!["licd".to_owned()]).unwrap();
+        (c.cert.pem(), c.signing_key.serialize_pem())
+    }
+
+    fn with_client(dir: &Path, cert: &Path, key: &Path, password: Option<&str>) -> TlsPlan {
+        TlsPlan {
+            mode: SslMode::Require,
+            verify: Verify::Full,
+            roots: Roots::File(write(dir, "ca.pem", pair().0.as_bytes(), 0o644)),
+            client: Some(ClientFiles {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+                password: password.map(str::to_owned),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_modes_check_what_libpq_checks() {
+        let verify = |pairs: &[(&str, &str)]| plan(pairs).unwrap().verify;
+        assert_eq!(verify(&[]), Verify::Nothing);
+        assert_eq!(verify(&[("sslmode", "require")]), Verify::Nothing);
+        assert_eq!(verify(&[("sslmode", "verify-ca")]), Verify::Chain);
+        assert_eq!(verify(&[("sslmode", "verify-full")]), Verify::Full);
+        // A root file makes `require` check the chain, as in libpq.
+        let with_roots = [("sslmode", "require"), ("sslrootcert", "ca.pem")];
+        assert_eq!(verify(&with_roots), Verify::Chain);
+        assert_eq!(
+            plan(&with_roots).unwrap().roots,
+            Roots::File("/etc/licd/ca.pem".into())
+        );
+        assert_eq!(
+            plan(&[("sslmode", "verify-ca"), ("sslrootcert", "/srv/ca.pem")])
+                .unwrap()
+                .roots,
+            Roots::File("/srv/ca.pem".into())
+        );
+    }
+
+    #[test]
+    fn sslrootcert_system_means_the_system_store_and_goes_with_verify_full_only() {
+        let p = plan(&[("sslrootcert", "system")]).unwrap();
+        assert_eq!((p.verify, p.roots), (Verify::Full, Roots::System));
+        for mode in ["require", "verify-ca", "prefer"] {
+            let why = plan(&[("sslrootcert", "system"), ("sslmode", mode)]).unwrap_err();
+            assert!(why.contains("verify-full"), "{mode}: {why}");
+        }
+    }
+
+    #[test]
+    fn half_a_client_certificate_or_an_unknown_mode_is_refused_by_name() {
+        let why = plan(&[("sslcert", "c.pem")]).unwrap_err();
+        assert!(why.contains("sslcert is given without sslkey"), "{why}");
+        let why = plan(&[("sslkey", "k.pem")]).unwrap_err();
+        assert!(why.contains("sslkey is given without sslcert"), "{why}");
+        let why = plan(&[("sslpassword", "s3cret")]).unwrap_err();
+        assert!(why.contains("sslpassword") && !why.contains("s3cret"), "{why}");
+        let why = plan(&[("sslmode", "allow")]).unwrap_err();
+        assert!(why.contains("not supported"), "{why}");
+        let why = plan(&[("sslmode", "sometimes")]).unwrap_err();
+        assert!(why.contains("sslmode"), "{why}");
+        let why = plan(&[("sslrootcert", "")]).unwrap_err();
+        assert!(why.contains("sslrootcert is empty"), "{why}");
+        let p = plan(&[("sslcert", "c.pem"), ("sslkey", "/k.pem")]).unwrap();
+        let client = p.client.unwrap();
+        assert_eq!(client.cert, Path::new("/etc/licd/c.pem"));
+        assert_eq!(client.key, Path::new("/k.pem"));
+    }
+
+    #[test]
+    fn a_root_file_and_a_client_certificate_make_a_connector() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair();
+        let cert = write(dir.path(), "client.pem", cert.as_bytes(), 0o644);
+        let key = write(dir.path(), "client.key", key.as_bytes(), 0o600);
+        assert!(with_client(dir.path(), &cert, &key, None).connector().is_ok());
+    }
+
+    #[test]
+    fn a_key_others_may_read_is_refused_naming_it_as_libpq_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair();
+        let cert = write(dir.path(), "client.pem", cert.as_bytes(), 0o644);
+        for mode in [0o644, 0o640, 0o604] {
+            let key = write(dir.path(), "client.key", key.as_bytes(), mode);
+            let e = with_client(dir.path(), &cert, &key, None)
+                .connector()
+                .err()
+                .expect("refused");
+            assert!(matches!(e, TlsFileError::KeyAccess { .. }), "{mode:o}: {e}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&key.display().to_string())
+                    && text.contains("group or world access"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_files_are_refused_naming_the_parameter_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (cert, key) = pair();
+        let (_, other_key) = pair();
+        let cert = write(d, "client.pem", cert.as_bytes(), 0o644);
+        let key = write(d, "client.key", key.as_bytes(), 0o600);
+        let junk = write(d, "junk.pem", b"not a certificate\n", 0o600);
+        let broken = write(d, "broken.pem", b"-----BEGIN CERTIFICATE-----\nA\n", 0o600);
+        let other_key = write(d, "other.key", other_key.as_bytes(), 0o600);
+        let roots = |path: &Path| TlsPlan {
+            mode: SslMode::Require,
+            verify: Verify::Chain,
+            roots: Roots::File(path.to_path_buf()),
+            client: None,
+        };
+        let cases = [
+            (roots(&d.join("missing.pem")), "sslrootcert: cannot read", "missing.pem"),
+            (roots(&junk), "sslrootcert: ", "holds no PEM certificate"),
+            (roots(&broken), "sslrootcert: ", "not valid PEM"),
+            (roots(d), "sslrootcert: ", "not a regular file"),
+            (with_client(d, &junk, &key, None), "sslcert: ", "junk.pem"),
+            (with_client(d, &cert, &junk, None), "sslkey: ", "holds no PEM private key"),
+            (with_client(d, &cert, &d.join("nokey"), None), "sslkey: cannot read", "nokey"),
+            (with_client(d, &cert, &other_key, None), "does not match", "other.key"),
+        ];
+        for (plan, first, second) in cases {
+            let e = plan.connector().err().expect("refused").to_string();
+            assert!(e.contains(first) && e.contains(second), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_encrypted_key_needs_its_passphrase_which_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = pair();
+        let cert = write(dir.path(), "client.pem", cert.as_bytes(), 0o644);
+        let locked = PKey::private_key_from_pem(key.as_bytes())
+            .unwrap()
+            .private_key_to_pem_pkcs8_passphrase(openssl::symm::Cipher::aes_256_cbc(), b"s3cret")
+            .unwrap();
+        let key = write(dir.path(), "client.key", &locked, 0o600);
+        let e = with_client(dir.path(), &cert, &key, None)
+            .connector()
+            .err()
+            .expect("refused");
+        assert!(matches!(e, TlsFileError::Encrypted { .. }), "{e}");
+        assert!(e.to_string().contains("sslpassword"), "{e}");
+        let e = with_client(dir.path(), &cert, &key, Some("n0t-the-passphrase"))
+            .connector()
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains("client.key") && e.contains("sslpassword"), "{e}");
+        assert!(!e.contains("n0t-the-passphrase"), "{e}");
+        let right = with_client(dir.path(), &cert, &key, Some("s3cret"));
+        assert!(right.connector().is_ok());
+        assert!(!format!("{right:?}").contains("s3cret"));
+    }
 }
