@@ -413,6 +413,43 @@ fn key_access(path: &Path) -> Result<(), TlsFileError> {
     Ok(())
 }
 
+/// Why a TLS handshake with the server failed, in OpenSSL's words without its codes and
+/// source lines, and what licd checked: "the TLS handshake failed: certificate verify failed
+/// (hostname mismatch); …".
+pub(super) fn handshake_failure(e: &native_tls::Error) -> String {
+    let words = openssl_words(&e.to_string());
+    let hint = if words.contains("certificate verify failed") {
+        "; the server's certificate is checked as sslmode and sslrootcert in postgresUrl say"
+    } else {
+        ""
+    };
+    format!("the TLS handshake failed: {words}{hint}")
+}
+
+/// OpenSSL's error text without codes, function names, files and lines: native-tls gives
+/// "error:0A000086:SSL routines:func:certificate verify failed:file.c:2091: (hostname
+/// mismatch)", the operator needs "certificate verify failed (hostname mismatch)".
+fn openssl_words(text: &str) -> String {
+    let mut reasons: Vec<&str> = Vec::new();
+    // Each error is "error:<code>:<library>:<function>:<reason>:<file>:<line>:…".
+    for part in text.split("error:").skip(1) {
+        if let Some(reason) = part.split(':').nth(3).filter(|r| !r.is_empty())
+            && !reasons.contains(&reason)
+        {
+            reasons.push(reason);
+        }
+    }
+    if reasons.is_empty() {
+        return text.to_string();
+    }
+    // native-tls appends the certificate check's verdict in parentheses.
+    let verdict = match text.rfind(" (") {
+        Some(at) if text.ends_with(')') => &text[at..],
+        _ => "",
+    };
+    format!("{}{verdict}", reasons.join(", "))
+}
+
 /// OpenSSL's reasons, without its file names and line numbers: "bad decrypt".
 fn reasons(e: &openssl::error::ErrorStack) -> String {
     let mut out: Vec<&str> = Vec::new();
@@ -504,6 +541,17 @@ mod tests {
                 password: password.map(str::to_owned),
             }),
         }
+    }
+
+    #[test]
+    fn a_handshake_failure_is_told_in_openssls_words_without_its_codes() {
+        let native = "error:0A000086:SSL routines:tls_post_process_server_certificate:\
+                      certificate verify failed:../ssl/statem/statem_clnt.c:2091: (hostname mismatch)";
+        assert_eq!(
+            openssl_words(native),
+            "certificate verify failed (hostname mismatch)"
+        );
+        assert_eq!(openssl_words("unexpected EOF"), "unexpected EOF");
     }
 
     #[test]
