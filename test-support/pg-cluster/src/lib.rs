@@ -225,14 +225,19 @@ fn make_dir(run_as: Option<&str>) -> PathBuf {
         .find(|d| std::fs::create_dir(d).is_ok())
         .expect("a temporary directory for the test cluster");
     if let Some(user) = run_as {
-        let out = Command::new("chown")
-            .arg(format!("{user}:"))
-            .arg(&dir)
-            .output()
-            .expect("chown runs");
-        assert!(out.status.success(), "chown {user} {}", dir.display());
+        give_to(user, &dir);
     }
     dir
+}
+
+/// Makes `user` the owner of `path`.
+fn give_to(user: &str, path: &Path) {
+    let out = Command::new("chown")
+        .arg(format!("{user}:"))
+        .arg(path)
+        .output()
+        .expect("chown runs");
+    assert!(out.status.success(), "chown {user} {}", path.display());
 }
 
 fn free_port() -> u16 {
@@ -350,12 +355,7 @@ impl PgCluster {
             std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
                 .expect("chmod a TLS file of the test cluster");
             if let Some(user) = self.run_as {
-                let out = Command::new("chown")
-                    .arg(format!("{user}:"))
-                    .arg(&path)
-                    .output()
-                    .expect("chown runs");
-                assert!(out.status.success(), "chown {user} {}", path.display());
+                give_to(user, &path);
             }
         }
     }
