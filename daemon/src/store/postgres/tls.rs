@@ -611,8 +611,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = pair();
         let cert = write(dir.path(), "client.pem", cert.as_bytes(), 0o644);
-        let key = write(dir.path(), "client.key", key.as_bytes(), 0o600);
-        assert!(with_client(dir.path(), &cert, &key, None).connector().is_ok());
+        let pkcs8 = write(dir.path(), "client.key", key.as_bytes(), 0o600);
+        assert!(with_client(dir.path(), &cert, &pkcs8, None).connector().is_ok());
+        // The same key in SEC1 form (-----BEGIN EC PRIVATE KEY-----), which libpq reads too.
+        let sec1 = PKey::private_key_from_pem(key.as_bytes())
+            .unwrap()
+            .ec_key()
+            .unwrap()
+            .private_key_to_pem()
+            .unwrap();
+        assert!(sec1.starts_with(b"-----BEGIN EC PRIVATE KEY-----"));
+        let sec1 = write(dir.path(), "client-ec.key", &sec1, 0o600);
+        assert!(with_client(dir.path(), &cert, &sec1, None).connector().is_ok());
     }
 
     #[test]
