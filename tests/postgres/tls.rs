@@ -37,6 +37,16 @@ fn cluster() -> Option<&'static PgCluster> {
     })
 }
 
+/// A fresh database and its role on the TLS cluster, and a node directory whose `ca.pem`
+/// is the test CA; `None` (the test skips) without PostgreSQL.
+fn a_role_and_a_node_trusting_the_test_ca() -> Option<(&'static PgCluster, String, NodeDir)> {
+    let pg = cluster()?;
+    let role = pg.fresh_role_and_database();
+    let node = NodeDir::new();
+    node.trust_the_test_ca();
+    Some((pg, role, node))
+}
+
 /// A node's directory: the configuration and its files go in `etc/`, the working
 /// directory is the directory itself (so that a path read from the working directory
 /// would not be found).
@@ -132,7 +142,11 @@ fn lines_of_a_waiting_node(node: &NodeDir, config: &TestConfig) -> Vec<String> {
     let began = Instant::now();
     let mut lines = Vec::new();
     while began.elapsed() < Duration::from_secs(15)
-        && lines.iter().filter(|l: &&String| l.contains("retrying")).count() < 2
+        && lines
+            .iter()
+            .filter(|l: &&String| l.contains("retrying"))
+            .count()
+            < 2
     {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             lines.push(line);
@@ -166,28 +180,30 @@ fn assert_certificate_refused(lines: &[String], server: &str, why: Option<&str>)
 
 #[test]
 fn a_node_with_verify_full_and_the_test_ca_as_sslrootcert_connects_over_tls_and_serves() {
-    let Some(pg) = cluster() else {
+    let Some((pg, role, node)) = a_role_and_a_node_trusting_the_test_ca() else {
         return;
     };
-    let role = pg.fresh_role_and_database();
-    let node = NodeDir::new();
-    node.trust_the_test_ca();
-    let url = url(pg, "127.0.0.1", &role, "sslmode=verify-full&sslrootcert=ca.pem");
+    let url = url(
+        pg,
+        "127.0.0.1",
+        &role,
+        "sslmode=verify-full&sslrootcert=ca.pem",
+    );
     let d = TestDaemon::start_in(node.dir, &on_postgres(&url));
     let key = d.create_key("is_numberofactivationsperkey=1");
     d.activate(&key, "pc-1").expect_ok();
     d.activate(&key, "pc-2").expect_error(210);
-    assert!(has_tls_session(pg, &role), "the node's sessions are not TLS");
+    assert!(
+        has_tls_session(pg, &role),
+        "the node's sessions are not TLS"
+    );
 }
 
 #[test]
 fn verify_full_refuses_a_certificate_naming_another_host_and_the_node_waits_without_serving() {
-    let Some(pg) = cluster() else {
+    let Some((pg, role, node)) = a_role_and_a_node_trusting_the_test_ca() else {
         return;
     };
-    let role = pg.fresh_role_and_database();
-    let node = NodeDir::new();
-    node.trust_the_test_ca();
     // The certificate names 127.0.0.1; the URL names localhost (at that address).
     let url = url(
         pg,
@@ -203,12 +219,9 @@ fn verify_full_refuses_a_certificate_naming_another_host_and_the_node_waits_with
 
 #[test]
 fn verify_ca_checks_the_chain_but_not_the_host_name() {
-    let Some(pg) = cluster() else {
+    let Some((pg, role, node)) = a_role_and_a_node_trusting_the_test_ca() else {
         return;
     };
-    let role = pg.fresh_role_and_database();
-    let node = NodeDir::new();
-    node.trust_the_test_ca();
     let url = url(
         pg,
         "localhost",
@@ -243,13 +256,10 @@ fn a_server_certificate_of_another_ca_than_sslrootcert_is_refused_and_the_node_w
 
 #[test]
 fn a_role_the_server_asks_for_a_client_certificate_logs_in_with_sslcert_and_sslkey() {
-    let Some(pg) = cluster() else {
+    let Some((pg, role, node)) = a_role_and_a_node_trusting_the_test_ca() else {
         return;
     };
-    let role = pg.fresh_role_and_database();
     pg.psql("postgres", &format!("GRANT {CERT_AUTH_GROUP} TO {role}"));
-    let node = NodeDir::new();
-    node.trust_the_test_ca();
     node.client_certificate(&role, 0o600);
     let url = url(
         pg,
@@ -265,14 +275,16 @@ fn a_role_the_server_asks_for_a_client_certificate_logs_in_with_sslcert_and_sslk
 
 #[test]
 fn a_role_the_server_asks_for_a_client_certificate_is_refused_without_one_and_the_start_ends() {
-    let Some(pg) = cluster() else {
+    let Some((pg, role, node)) = a_role_and_a_node_trusting_the_test_ca() else {
         return;
     };
-    let role = pg.fresh_role_and_database();
     pg.psql("postgres", &format!("GRANT {CERT_AUTH_GROUP} TO {role}"));
-    let node = NodeDir::new();
-    node.trust_the_test_ca();
-    let url = url(pg, "127.0.0.1", &role, "sslmode=verify-full&sslrootcert=ca.pem");
+    let url = url(
+        pg,
+        "127.0.0.1",
+        &role,
+        "sslmode=verify-full&sslrootcert=ca.pem",
+    );
     let mut child = node.serve(&on_postgres(&url));
     let began = Instant::now();
     let status = loop {

@@ -179,7 +179,12 @@ impl TestCa {
     /// A server certificate for 127.0.0.1 and localhost with this serial number and common
     /// name, signed by this CA.
     pub fn server_cert(&self, serial: u64, common_name: &str) -> ServerCert {
-        self.cert_for(serial, common_name, &["localhost"], &[[127, 0, 0, 1].into()])
+        self.cert_for(
+            serial,
+            common_name,
+            &["localhost"],
+            &[[127, 0, 0, 1].into()],
+        )
     }
 
     /// A certificate with this serial number and common name for these host names and

@@ -199,7 +199,10 @@ fn launch(tls: Option<ServerTls>) -> Option<PgCluster> {
         match cluster.start_server() {
             Ok(()) => {
                 if cluster.tls {
-                    cluster.psql("postgres", &format!("CREATE ROLE {CERT_AUTH_GROUP} NOLOGIN"));
+                    cluster.psql(
+                        "postgres",
+                        &format!("CREATE ROLE {CERT_AUTH_GROUP} NOLOGIN"),
+                    );
                 }
                 return Some(cluster);
             }

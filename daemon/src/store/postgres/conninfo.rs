@@ -18,6 +18,43 @@ use percent_encoding::percent_decode_str;
 /// The parameters taken out of the connection string.
 const TAKEN: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword"];
 
+/// The parameter names a message may quote: tokio-postgres' and the ones above. Any other
+/// word where a name should stand may be a piece of a password that lost its quotes.
+const KNOWN: [&str; 23] = [
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "sslnegotiation",
+    "host",
+    "hostaddr",
+    "port",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "channel_binding",
+    "load_balance_hosts",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+];
+
+/// `key` for a message: quoted if it is a known name, else only "a parameter".
+fn named(key: &str) -> String {
+    if KNOWN.contains(&key) {
+        format!("parameter `{key}`")
+    } else {
+        "a parameter".to_string()
+    }
+}
+
 /// A connection string split in two: what tokio-postgres reads and what licd reads.
 #[derive(Debug)]
 pub(super) struct ConnInfo {
@@ -188,7 +225,7 @@ impl<'a> Pairs<'a> {
         }
         self.skip_whitespace();
         if self.bump() != Some('=') {
-            return Err(format!("parameter `{key}` has no `=` and value"));
+            return Err(format!("{} has no `=` and value", named(key)));
         }
         self.skip_whitespace();
         let value = if self.peek() == Some('\'') {
@@ -215,7 +252,7 @@ impl<'a> Pairs<'a> {
             }
         }
         if value.is_empty() {
-            return Err(format!("parameter `{key}` has no value"));
+            return Err(format!("{} has no value", named(key)));
         }
         Ok(value)
     }
@@ -228,7 +265,12 @@ impl<'a> Pairs<'a> {
                 Some('\'') => return Ok(value),
                 Some('\\') => value.extend(self.bump()),
                 Some(c) => value.push(c),
-                None => return Err(format!("the quoted value of `{key}` has no closing `'`")),
+                None => {
+                    return Err(format!(
+                        "the quoted value of {} has no closing `'`",
+                        named(key)
+                    ));
+                }
             }
         }
     }
@@ -303,12 +345,17 @@ mod tests {
             ("host=db sslkey=", "no value"),
             ("host=db sslkey", "no `=`"),
             ("host=db =s3cret", "no name"),
+            // A password with a space and no quotes: its second half is no name to quote.
+            ("host=db password=my s3cret", "a parameter has no `=`"),
         ] {
             let why = split(text).unwrap_err();
             assert!(why.contains(words), "{text}: {why}");
             assert!(!why.contains("s3cret"), "{why}");
         }
         let why = split("postgres://db/licd?sslpassword=%FF%FE").unwrap_err();
-        assert!(why.contains("sslpassword") && why.contains("UTF-8"), "{why}");
+        assert!(
+            why.contains("sslpassword") && why.contains("UTF-8"),
+            "{why}"
+        );
     }
 }

@@ -113,7 +113,9 @@ pub(super) enum TlsFileError {
         path: PathBuf,
     },
     /// The file is far larger than any PEM file of certificates or a key.
-    #[error("{param}: {path} is {len} bytes long; a PEM file is at most {MAX_PEM_FILE_BYTES} bytes")]
+    #[error(
+        "{param}: {path} is {len} bytes long; a PEM file is at most {MAX_PEM_FILE_BYTES} bytes"
+    )]
     TooLarge {
         /// The parameter naming the file.
         param: &'static str,
@@ -322,13 +324,11 @@ fn to_native(cert: &X509) -> Result<native_tls::Certificate, TlsFileError> {
 fn identity(client: &ClientFiles) -> Result<native_tls::Identity, TlsFileError> {
     let chain = certificates("sslcert", &client.cert)?;
     let key = private_key(&client.key, client.password.as_deref())?;
-    let own = chain[0]
-        .public_key()
-        .map_err(|e| TlsFileError::NotPem {
-            param: "sslcert",
-            path: client.cert.clone(),
-            reason: reasons(&e),
-        })?;
+    let own = chain[0].public_key().map_err(|e| TlsFileError::NotPem {
+        param: "sslcert",
+        path: client.cert.clone(),
+        reason: reasons(&e),
+    })?;
     if !own.public_eq(&key) {
         return Err(TlsFileError::Mismatch {
             cert: client.cert.clone(),
@@ -593,7 +593,10 @@ mod tests {
         let why = plan(&[("sslkey", "k.pem")]).unwrap_err();
         assert!(why.contains("sslkey is given without sslcert"), "{why}");
         let why = plan(&[("sslpassword", "s3cret")]).unwrap_err();
-        assert!(why.contains("sslpassword") && !why.contains("s3cret"), "{why}");
+        assert!(
+            why.contains("sslpassword") && !why.contains("s3cret"),
+            "{why}"
+        );
         let why = plan(&[("sslmode", "allow")]).unwrap_err();
         assert!(why.contains("not supported"), "{why}");
         let why = plan(&[("sslmode", "sometimes")]).unwrap_err();
@@ -612,7 +615,11 @@ mod tests {
         let (cert, key) = pair();
         let cert = write(dir.path(), "client.pem", cert.as_bytes(), 0o644);
         let pkcs8 = write(dir.path(), "client.key", key.as_bytes(), 0o600);
-        assert!(with_client(dir.path(), &cert, &pkcs8, None).connector().is_ok());
+        assert!(
+            with_client(dir.path(), &cert, &pkcs8, None)
+                .connector()
+                .is_ok()
+        );
         // The same key in SEC1 form (-----BEGIN EC PRIVATE KEY-----), which libpq reads too.
         let sec1 = PKey::private_key_from_pem(key.as_bytes())
             .unwrap()
@@ -622,7 +629,11 @@ mod tests {
             .unwrap();
         assert!(sec1.starts_with(b"-----BEGIN EC PRIVATE KEY-----"));
         let sec1 = write(dir.path(), "client-ec.key", &sec1, 0o600);
-        assert!(with_client(dir.path(), &cert, &sec1, None).connector().is_ok());
+        assert!(
+            with_client(dir.path(), &cert, &sec1, None)
+                .connector()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -639,8 +650,7 @@ mod tests {
             assert!(matches!(e, TlsFileError::KeyAccess { .. }), "{mode:o}: {e}");
             let text = e.to_string();
             assert!(
-                text.contains(&key.display().to_string())
-                    && text.contains("group or world access"),
+                text.contains(&key.display().to_string()) && text.contains("group or world access"),
                 "{text}"
             );
         }
@@ -664,14 +674,30 @@ mod tests {
             client: None,
         };
         let cases = [
-            (roots(&d.join("missing.pem")), "sslrootcert: cannot read", "missing.pem"),
+            (
+                roots(&d.join("missing.pem")),
+                "sslrootcert: cannot read",
+                "missing.pem",
+            ),
             (roots(&junk), "sslrootcert: ", "holds no PEM certificate"),
             (roots(&broken), "sslrootcert: ", "not valid PEM"),
             (roots(d), "sslrootcert: ", "not a regular file"),
             (with_client(d, &junk, &key, None), "sslcert: ", "junk.pem"),
-            (with_client(d, &cert, &junk, None), "sslkey: ", "holds no PEM private key"),
-            (with_client(d, &cert, &d.join("nokey"), None), "sslkey: cannot read", "nokey"),
-            (with_client(d, &cert, &other_key, None), "does not match", "other.key"),
+            (
+                with_client(d, &cert, &junk, None),
+                "sslkey: ",
+                "holds no PEM private key",
+            ),
+            (
+                with_client(d, &cert, &d.join("nokey"), None),
+                "sslkey: cannot read",
+                "nokey",
+            ),
+            (
+                with_client(d, &cert, &other_key, None),
+                "does not match",
+                "other.key",
+            ),
         ];
         for (plan, first, second) in cases {
             let e = plan.connector().err().expect("refused").to_string();
