@@ -202,6 +202,7 @@ impl Config {
     pub fn parse(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
         let (mut config, mut problems) = document::parse(text, origin)?;
         config.origin = origin.to_owned();
+        config.store.files_dir = base_dir.map(Path::to_path_buf);
         problems.extend(secrets::resolve(&mut config, base_dir));
         problems.extend(tls::resolve(&mut config, base_dir));
         if let Err(invalid) = config.validate() {

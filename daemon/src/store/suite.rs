@@ -48,6 +48,7 @@ async fn postgres() -> Option<Fresh> {
         url,
         pool_size: 16,
         statement_timeout_ms: 5_000,
+        files_dir: None,
     };
     let store = Store::open_postgres(&settings, StoreOptions::default())
         .await

@@ -1,0 +1,207 @@
+#!/bin/bash
+# licd against nginx, the way users compare servers (issue 19): wrk -t2 -c256 against licd
+# (durable activations of a new computer per request on 200 keys of 10,000 seats, then
+# validations of 1,000 activated pairs) and, in the same run, against nginx (2 workers)
+# returning a fixed 110-byte <QuickLicenseManager> reply. Every reply is checked in a wrk
+# Lua `response` hook: a non-200 or an `<error>` fails the run. licd's RSS is its VmRSS after
+# both licd runs. The figures printed are the median of RUNS runs.
+#
+#   bench/compare-nginx.sh [LICENCES] [SECONDS]
+#
+# LICENCES (default 0: a fresh database) are created first with `licd-bench seed
+# --activate` (one activation each). Environment: RUNS (3), CONNECTIONS (256), LICD,
+# LICD_BENCH. Installs wrk and nginx from Debian when missing (as root).
+# Needs release builds: cargo build --release -p licd -p licd-bench.
+set -euo pipefail
+licences=${1:-0}
+seconds=${2:-10}
+runs=${RUNS:-3}
+connections=${CONNECTIONS:-256}
+licd=${LICD:-target/release/licd}
+bench=${LICD_BENCH:-target/release/licd-bench}
+
+if ! command -v wrk >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
+  else
+    echo "compare-nginx: needs wrk and nginx: apt-get install wrk nginx-light" >&2
+    exit 1
+  fi
+fi
+nginx_bin=$(command -v nginx)
+for b in "$licd" "$bench"; do
+  [ -x "$b" ] || { echo "compare-nginx: $b missing: cargo build --release -p licd -p licd-bench" >&2; exit 1; }
+done
+# 256 connections and more need as many descriptors on both sides.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The reply nginx serves: a fixed 110-byte <QuickLicenseManager> document (issue 19).
+reply='<?xml version="1.0" encoding="utf-8"?><QuickLicenseManager><result>ok</result></QuickLicenseManager>'
+while [ ${#reply} -lt 110 ]; do reply="${reply/<result>/<result> }"; done
+nginx_port=$(free_port)
+cat > "$work/nginx.conf" <<EOF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx-body;
+  proxy_temp_path $work/nginx-proxy;
+  fastcgi_temp_path $work/nginx-fastcgi;
+  uwsgi_temp_path $work/nginx-uwsgi;
+  scgi_temp_path $work/nginx-scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { default_type "text/xml; charset=utf-8"; return 200 '$reply'; }
+  }
+}
+EOF
+"$nginx_bin" -c "$work/nginx.conf" -e "$work/nginx-error.log"
+
+# The Lua of every wrk run: $1 = activate | validate | fixed. Each thread keeps its own
+# counts; done() adds them up and prints one line the script reads.
+lua() {
+  cat <<EOF
+local threads = {}
+local counter = 0
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  errors = 0
+  first = nil
+  dofile("$work/pairs.lua")
+end
+function request()
+  counter = counter + 1
+  if "$1" == "activate" then
+    local key = KEYS[(counter % #KEYS) + 1]
+    return wrk.format("GET", "/qlmservice.asmx/ValidateLicenseHttp?is_avkey=" .. key
+      .. "&is_pcid=W" .. RUN .. "-" .. id .. "-" .. counter)
+  elseif "$1" == "validate" then
+    local pair = PAIRS[(counter % #PAIRS) + 1]
+    return wrk.format("GET", "/qlmservice.asmx/ValidateLicenseHttp?is_avkey=" .. pair[1]
+      .. "&is_pcid=" .. pair[2])
+  end
+  return wrk.format("GET", "/")
+end
+function response(status, headers, body)
+  local want = "$1" == "activate" and "was activated" or ("$1" == "validate" and "<pckey>" or "<result>")
+  if status ~= 200 or body:find("<error", 1, true) or not body:find(want, 1, true) then
+    errors = errors + 1
+    if first == nil then first = status .. " " .. body:sub(1, 200) end
+  end
+end
+function done(summary, latency, requests)
+  local errors, first = 0, nil
+  for _, t in ipairs(threads) do
+    errors = errors + t:get("errors")
+    first = first or t:get("first")
+  end
+  io.write(string.format("RESULT rps=%.0f p50=%.2f p99=%.2f requests=%d errors=%d socket_errors=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.requests, errors,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.status + summary.errors.timeout))
+  if first then io.write("FIRST " .. first .. "\n") end
+end
+EOF
+}
+for s in activate validate fixed; do lua "$s" > "$work/$s.lua"; done
+
+# One wrk run: $1 = scenario, $2 = port. Prints "rps p50 p99", fails on any bad reply.
+wrk_run() {
+  local out
+  out=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s "$work/$1.lua" "http://127.0.0.1:$2" 2>&1)
+  local line
+  line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; exit 1; }
+  local errors sockets
+  errors=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")
+  sockets=$(sed -n 's/.*socket_errors=\([0-9]*\).*/\1/p' <<<"$line")
+  if [ "$errors" != 0 ] || [ "$sockets" != 0 ]; then
+    echo "compare-nginx: $1 on port $2: $errors bad replies, $sockets socket errors" >&2
+    grep '^FIRST' <<<"$out" >&2 || true
+    exit 1
+  fi
+  sed -n 's/^RESULT rps=\([0-9]*\) p50=\([0-9.]*\) p99=\([0-9.]*\).*/\1 \2 \3/p' <<<"$line"
+}
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+results=()
+for run in $(seq 1 "$runs"); do
+  port=$(free_port)
+  data="$work/licd-$run"
+  "$licd" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/licd-$run.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  if [ "$licences" != 0 ]; then
+    "$bench" seed --licences "$licences" --activate --url "http://127.0.0.1:$port" >/dev/null
+  fi
+  # 200 keys of 10,000 seats and 1,000 activated pairs, written as Lua for the wrk threads.
+  python3 - "$port" "$run" > "$work/pairs.lua" <<'EOF'
+import http.client, re, sys
+port, run = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port)
+def get(path):
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read().decode()
+    if r.status != 200 or "<error" in body:
+        sys.exit(f"compare-nginx: {path}: HTTP {r.status}: {body[:300]}")
+    return body
+keys = []
+for _ in range(200):
+    body = get("/qlmservice.asmx/GetActivationKey?is_productid=1&is_majorversion=1"
+               "&is_minorversion=0&is_numberofactivationsperkey=10000"
+               "&is_vendor=QlmAuthenticationProvider&is_user=demo&is_pwd=demo")
+    keys.append(re.search(r"<activationKey>([^<]+)</activationKey>", body).group(1))
+pairs = []
+for i in range(1000):
+    key, pc = keys[i % len(keys)], f"POOL{run}-{i}"
+    get(f"/qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid={pc}")
+    pairs.append((key, pc))
+print(f'RUN = "{run}"')
+print("KEYS = {" + ",".join(f'"{k}"' for k in keys) + "}")
+print("PAIRS = {" + ",".join(f'{{"{k}","{p}"}}' for k, p in pairs) + "}")
+EOF
+  read -r act act50 act99 < <(wrk_run activate "$port")
+  read -r val val50 val99 < <(wrk_run validate "$port")
+  rss=$(rss_kib "$pid")
+  read -r fixed fixed50 fixed99 < <(wrk_run fixed "$nginx_port")
+  kill "$pid"
+  wait "$pid" || true
+  echo "run $run: activate $act/s (p50 $act50 ms, p99 $act99 ms); validate $val/s (p50 $val50 ms, p99 $val99 ms); nginx $fixed/s; licd VmRSS $((rss / 1024)) MiB" >&2
+  results+=("$act $act99 $val $fixed $rss")
+done
+
+# Medians of each column over the runs.
+printf '%s\n' "${results[@]}" | python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+act, act99, val, fixed, rss = (statistics.median(c) for c in zip(*rows))
+print(f"licences: '"$licences"', connections: '"$connections"', runs: {len(rows)} (medians)")
+print(f"durable activations/s: {act:,.0f} (p99 {act99:.1f} ms; target >= 25,000, p99 <= 25 ms)")
+print(f"validations/s: {val:,.0f} = {val / fixed:.2f} x nginx ({fixed:,.0f}/s; target >= 0.60)")
+print(f"licd VmRSS after both runs: {rss / 1024:.0f} MiB (target <= 96 MiB)")
+'
