@@ -53,7 +53,7 @@ fn save(d: &TestDaemon, file: &str, reply: &HttpReply) -> PathBuf {
 
 /// xmlsec1's verdict on `file` with the public key `pem`, named as the file's `KeyName`
 /// (newer xmlsec1 releases match keys by name; 1.2 accepts the name too).
-fn xmlsec1_verifies(pem: &Path, file: &Path) -> bool {
+pub(crate) fn xmlsec1_verifies(pem: &Path, file: &Path) -> bool {
     let text = std::fs::read_to_string(file).unwrap();
     let name = key_name(&text);
     let out = Command::new("xmlsec1")

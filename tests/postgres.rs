@@ -15,6 +15,7 @@ mod commit_cutter;
 mod load;
 mod nodes;
 mod outage;
+mod tls;
 mod whole_suite;
 
 use commit_cutter::{CommitCutter, Cut};

@@ -26,6 +26,7 @@ mod packaging;
 mod persistence;
 mod ping_and_latest_version;
 mod plugins;
+mod portal;
 mod postgres;
 mod postgres_migrate;
 mod qlm_clients;

@@ -22,6 +22,7 @@ pub mod notify;
 pub mod offline;
 pub mod output_file;
 pub mod plugins;
+pub mod portal;
 pub mod qlm_import;
 pub mod reload;
 pub mod request;

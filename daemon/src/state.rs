@@ -40,6 +40,9 @@ pub struct AppState {
     /// Authorization-code mails sent on behalf of each client address this hour
     /// (`license::authorization_code::MAX_CODES_PER_ADDRESS_PER_HOUR`); per node.
     pub code_mails: FailureThrottle,
+    /// Customer-portal links mailed on behalf of each client address this hour
+    /// (`portal::my_licence::MAX_LINKS_PER_ADDRESS_PER_HOUR`); per node.
+    pub link_mails: FailureThrottle,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             methods,
             mail_wake: tokio::sync::Notify::new(),
             code_mails: FailureThrottle::with_window(std::time::Duration::from_secs(3600)),
+            link_mails: FailureThrottle::with_window(std::time::Duration::from_secs(3600)),
         }
     }
 

@@ -166,6 +166,15 @@ impl Browser {
         self.command("DELETE", "cookie", Value::Null);
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels (a phone's, say).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.command(
+            "POST",
+            "window/rect",
+            json!({ "width": width, "height": height }),
+        );
+    }
+
     /// Saves a PNG of the window as `target/screenshots/{name}.png`; its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let data = string(self.command("GET", "screenshot", Value::Null));

@@ -179,24 +179,47 @@ impl TestCa {
     /// A server certificate for 127.0.0.1 and localhost with this serial number and common
     /// name, signed by this CA.
     pub fn server_cert(&self, serial: u64, common_name: &str) -> ServerCert {
+        self.cert_for(
+            serial,
+            common_name,
+            &["localhost"],
+            &[[127, 0, 0, 1].into()],
+        )
+    }
+
+    /// A certificate with this serial number and common name for these host names and
+    /// addresses (none: a client certificate), signed by this CA.
+    pub fn cert_for(
+        &self,
+        serial: u64,
+        common_name: &str,
+        names: &[&str],
+        addresses: &[std::net::IpAddr],
+    ) -> ServerCert {
         use rcgen::{CertificateParams, DnType, KeyPair, SanType};
-        let mut params = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("params");
         params
             .subject_alt_names
-            .push(SanType::IpAddress([127, 0, 0, 1].into()));
+            .extend(addresses.iter().map(|a| SanType::IpAddress(*a)));
         params.serial_number = Some(serial.into());
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
-        let key = KeyPair::generate().expect("server key");
+        let key = KeyPair::generate().expect("leaf key");
         let cert = params
             .signed_by(&key, &self.issuer)
-            .expect("server certificate");
+            .expect("leaf certificate");
         ServerCert {
             chain_pem: format!("{}{}", cert.pem(), self.cert_pem),
             key_pem: key.serialize_pem(),
             der: cert.der().to_vec(),
         }
+    }
+
+    /// The CA's certificate as PEM, for a client's file of trusted roots.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
     }
 }
 

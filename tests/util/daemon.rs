@@ -173,6 +173,7 @@ impl TestDaemon {
                     url: section.url.clone(),
                     pool_size: 2,
                     statement_timeout_ms: 5_000,
+                    files_dir: None,
                 };
                 block_on(licd::store::Store::open_postgres(
                     &settings,

@@ -16,5 +16,8 @@ pub use browser::Browser;
 pub use config::{ServerCert, TestCa, TestConfig, VENDOR};
 pub use daemon::{LICD, TestDaemon, block_on, cli_fails, cli_ok, file_mode, licd_cmd, path_str};
 pub use http::{HttpReply, send_raw, send_tls, tls_get};
-pub use smtp::{SmtpServer, body as mail_body, code_in, header as mail_header, queued_code};
+pub use smtp::{
+    SmtpServer, body as mail_body, code_in, decoded_body as decoded_mail_body,
+    header as mail_header, queued_code,
+};
 pub use webhook_receiver::{WEBHOOK_SECRET, WebhookReceiver};

@@ -224,3 +224,41 @@ fn code_mail_body(row: &serde_json::Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// A received message's body as its reader sees it: quoted-printable or base64 undone
+/// (lettre picks one for a line longer than 76 characters, such as a link), CRLF as LF.
+pub fn decoded_body(message: &str) -> String {
+    let raw = body(message);
+    let encoding = header(message, "Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "base64" => {
+            use base64::Engine as _;
+            let joined: String = raw.split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(joined)
+                .expect("a base64 body");
+            String::from_utf8(bytes).expect("a UTF-8 body")
+        }
+        "quoted-printable" => {
+            let unfolded = raw.replace("=\n", "");
+            let mut out = Vec::with_capacity(unfolded.len());
+            let bytes = unfolded.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'=' && i + 2 < bytes.len() {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII");
+                    let byte = u8::from_str_radix(hex, 16).expect("a =XX escape");
+                    out.push(byte);
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).expect("a UTF-8 body")
+        }
+        _ => raw,
+    }
+}

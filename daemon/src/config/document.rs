@@ -67,6 +67,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
         mail: Default::default(),
         webhooks: Default::default(),
         console: Default::default(),
+        portal: Default::default(),
         products: Vec::new(),
         vendors: Vec::new(),
         plugins: Vec::new(),
@@ -120,6 +121,11 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<(Config, Vec<String>), C
             "console" => {
                 if let Some(s) = console_section(value, &mut report) {
                     config.console = s;
+                }
+            }
+            "portal" => {
+                if let Some(s) = section(value, &place, &mut report) {
+                    config.portal = s;
                 }
             }
             "product" => config.products = entries(value, name, &mut report, check_product_keys),
@@ -284,7 +290,7 @@ fn check_product_keys(table: &mut DeTable<'_>, place: &str, report: &mut Report<
 
 /// The sections of server properties and licd's own settings, whose keys an admin may put
 /// in the wrong one.
-fn sections() -> [(&'static str, &'static [&'static str]); 9] {
+fn sections() -> [(&'static str, &'static [&'static str]); 10] {
     [
         ("[server]", field_names::<ServerConfig>()),
         ("[store]", field_names::<super::StoreConfig>()),
@@ -295,6 +301,7 @@ fn sections() -> [(&'static str, &'static [&'static str]); 9] {
         ("[mail]", field_names::<super::MailConfig>()),
         ("[webhooks]", field_names::<super::WebhooksConfig>()),
         ("[console]", field_names::<ConsoleConfig>()),
+        ("[portal]", field_names::<super::PortalConfig>()),
     ]
 }
 

@@ -22,6 +22,7 @@ mod explain;
 pub mod field_map;
 mod ip_list;
 mod mail;
+mod portal;
 mod products;
 mod secrets;
 mod server;
@@ -44,6 +45,7 @@ pub use analytics::AnalyticsConfig;
 pub use console::{ConsoleConfig, ConsoleUser, Role};
 pub use ip_list::IpList;
 pub use mail::{MailConfig, SmtpSecurity};
+pub use portal::PortalConfig;
 pub use products::Product;
 pub use server::{DATABASE_FILE, LogFormat, LogLevel, ServerConfig};
 pub use server_properties::{ActivationConfig, OptionsConfig, SecurityConfig, SignatureAlgorithm};
@@ -145,6 +147,9 @@ pub struct Config {
     /// `[console]`: the staff console's listener, sessions and users.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// `[portal]`: the customer portal on the main listener.
+    #[serde(default)]
+    pub portal: PortalConfig,
     /// `[[product]]`: one entry per product version licences may name.
     #[serde(default, rename = "product")]
     pub products: Vec<Product>,
@@ -202,6 +207,7 @@ impl Config {
     pub fn parse(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
         let (mut config, mut problems) = document::parse(text, origin)?;
         config.origin = origin.to_owned();
+        config.store.files_dir = base_dir.map(Path::to_path_buf);
         problems.extend(secrets::resolve(&mut config, base_dir));
         problems.extend(tls::resolve(&mut config, base_dir));
         problems.extend(console::resolve(&mut config, base_dir));
@@ -257,6 +263,13 @@ impl Config {
         self.products
             .iter()
             .find(|p| p.id == id && p.major_version == major && p.minor_version == minor)
+    }
+
+    /// The name a customer reads for product `id` version `major.minor`: the configured
+    /// product's, else `product ID` (a licence whose product left the configuration).
+    pub fn product_name(&self, id: u32, major: u32, minor: u32) -> String {
+        self.product(id, major, minor)
+            .map_or_else(|| format!("product {id}"), |p| p.name.clone())
     }
 
     /// The vendor called `name`, compared case-insensitively as QLM compares `is_vendor`.

@@ -26,6 +26,10 @@ pub struct StoreConfig {
     pub pool_size: u32,
     /// PostgreSQL's `statement_timeout` for licd's sessions, in milliseconds.
     pub statement_timeout_ms: u64,
+    /// The configuration file's directory, against which relative `sslrootcert`, `sslcert`
+    /// and `sslkey` paths in the URL are resolved (`None`: the current directory).
+    #[serde(skip)]
+    pub files_dir: Option<PathBuf>,
 }
 
 /// The backends licd is built with.
@@ -46,6 +50,7 @@ impl Default for StoreConfig {
             postgres_url_file: None,
             pool_size: 16,
             statement_timeout_ms: 5_000,
+            files_dir: None,
         }
     }
 }
@@ -58,6 +63,7 @@ impl StoreConfig {
             url: self.postgres_url.clone().unwrap_or_default(),
             pool_size: self.pool_size,
             statement_timeout_ms: self.statement_timeout_ms,
+            files_dir: self.files_dir.clone(),
         }
     }
 }
@@ -79,6 +85,7 @@ impl fmt::Debug for StoreConfig {
             .field("postgres_url_file", &self.postgres_url_file)
             .field("pool_size", &self.pool_size)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("files_dir", &self.files_dir)
             .finish()
     }
 }
@@ -103,6 +110,10 @@ pub(super) fn problems(store: &StoreConfig) -> Vec<String> {
                     "{place}: `postgresUrl` is not a PostgreSQL connection URL ({why}); write it \
                      as postgres://user@host:port/database?sslmode=prefer"
                 ));
+            } else if let Err(why) =
+                crate::store::postgres_tls_problem(url, store.files_dir.as_deref())
+            {
+                out.push(format!("{place}: `postgresUrl`: {why}"));
             }
         }
     }
@@ -199,6 +210,26 @@ mod tests {
             Some("postgres://licd:hunter2@db.example/licd")
         );
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_urls_tls_files_are_read_relative_to_the_configuration_file_and_named_when_unusable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "[store]\nbackend = \"postgres\"\npostgresUrl = \
+                    \"postgres://licd:hunter2@db/licd?sslmode=verify-full&sslrootcert=ca.pem\"\n";
+        let found = match crate::config::Config::parse(text, "licd.toml", Some(dir.path())) {
+            Ok(_) => panic!("a missing sslrootcert file must be refused"),
+            Err(e) => e.problems,
+        };
+        let missing = dir.path().join("ca.pem").display().to_string();
+        assert_problem(&found, &["[store]", "postgresUrl", "sslrootcert", &missing]);
+        assert!(found.iter().all(|p| !p.contains("hunter2")), "{found:?}");
+        write_file(dir.path(), "ca.pem", "not a certificate\n", 0o644);
+        let found = match crate::config::Config::parse(text, "licd.toml", Some(dir.path())) {
+            Ok(_) => panic!("a file with no certificate must be refused"),
+            Err(e) => e.problems,
+        };
+        assert_problem(&found, &["sslrootcert", &missing, "no PEM certificate"]);
     }
 
     #[test]

@@ -92,6 +92,7 @@ fn embedded_default_writes_every_setting_at_its_default() {
         format!("{:?}", empty.store)
     );
     assert_eq!(embedded.analytics, empty.analytics);
+    assert_eq!(embedded.portal, empty.portal);
     let mut options = embedded.options.clone();
     options.default_commerce_provider = String::new();
     assert_eq!(format!("{options:?}"), format!("{:?}", empty.options));
@@ -107,6 +108,7 @@ fn embedded_default_documents_every_key() {
         document::field_names::<ActivationConfig>(),
         document::field_names::<super::StoreConfig>(),
         document::field_names::<super::AnalyticsConfig>(),
+        document::field_names::<super::PortalConfig>(),
         document::field_names::<Product>(),
         document::field_names::<crate::license::properties::PropertyDef>(),
         document::field_names::<Vendor>(),

@@ -25,6 +25,7 @@ pub(super) fn problems(config: &Config) -> Vec<String> {
     p.0.extend(super::mail::problems(&config.mail));
     p.0.extend(super::webhooks::problems(&config.webhooks));
     p.0.extend(super::console::problems(&config.console));
+    p.0.extend(super::portal::problems(&config.portal));
     p.0.extend(credentials::demo_password_problems(config));
     p.0
 }

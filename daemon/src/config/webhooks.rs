@@ -183,8 +183,8 @@ fn known() -> String {
         .join(", ")
 }
 
-/// What is wrong with an endpoint URL, if anything.
-fn url_problem(url: &str) -> Option<String> {
+/// What is wrong with an endpoint URL (or the portal's `publicUrl`), if anything.
+pub(super) fn url_problem(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"));

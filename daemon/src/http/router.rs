@@ -112,6 +112,11 @@ pub async fn handle(
         }
         _ => {}
     }
+    if let Some(page) = crate::portal::route(&path, &config) {
+        let response = crate::portal::serve(page, req, peer, state, config, started).await;
+        tracing::debug!(path = %crate::logging::untrusted(&path), status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "portal request");
+        return Ok(response);
+    }
     let response = match route(&path, req.uri().query(), &config.server.base_path) {
         Route::NotFound => plain_text(StatusCode::NOT_FOUND, "Not found.\n"),
         Route::ServicePage => service_page(&config, state.methods),

@@ -18,7 +18,7 @@ use crate::config::{Backend, Config};
 use crate::license::dates;
 use crate::state::AppState;
 use crate::store::commands::{ClaimMail, RetryPendingMail};
-use crate::store::outbox::{MailChange, QueuedMail};
+use crate::store::outbox::{MailChange, QueuedMail, retry_at};
 
 /// How long a claimed message belongs to this sender: longer than one SMTP conversation may
 /// take (30 s) for every message of a batch.
@@ -132,7 +132,7 @@ async fn deliver(state: &AppState, smtp: &Smtp, queued: &QueuedMail, cap: u64) {
             );
             MailChange::Failed {
                 id: queued.id,
-                next_try_at: dates::now().saturating_add(wait as i64),
+                next_try_at: retry_at(dates::now(), wait),
                 error,
             }
         }

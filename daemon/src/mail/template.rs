@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 /// The mails licd sends, by QLM's template name where QLM has one.
-pub const KNOWN: &[&str] = &[AUTHORIZATION_CODE, LICENSE_KEYS, TEST];
+pub const KNOWN: &[&str] = &[AUTHORIZATION_CODE, LICENSE_KEYS, PORTAL_LINK, TEST];
 
 /// The mail carrying the keys a store's webhook created to their buyer. A webhook's
 /// `is_emailtemplate` may name another template, configured as `[mail.template.<name>]` with
@@ -37,6 +37,10 @@ pub const KEY_MAIL_PLACEHOLDERS: &[&str] = &[
 /// (RequestAuthorizationCodeForActivationHttp).
 pub const AUTHORIZATION_CODE: &str = "AuthorizationCode";
 
+/// The mail carrying the portal's single-use link to a licence's page (docs/portal.md, "My
+/// licence"), to the licence's customer.
+pub const PORTAL_LINK: &str = "PortalLink";
+
 /// The mail of `licd mail test`: proves the SMTP settings work.
 pub const TEST: &str = "Test";
 
@@ -50,6 +54,14 @@ pub fn placeholders_of(name: &str) -> Option<&'static [&'static str]> {
             "customerName",
             "email",
             "computerId",
+        ]),
+        PORTAL_LINK => Some(&[
+            "link",
+            "expiryMinutes",
+            "activationKey",
+            "productName",
+            "customerName",
+            "email",
         ]),
         TEST => Some(&["email", "serverName"]),
         LICENSE_KEYS => Some(KEY_MAIL_PLACEHOLDERS),
@@ -81,6 +93,19 @@ pub fn default_for(name: &str) -> Option<MailTemplate> {
              {keys}\n\
              \n\
              Enter it in the application to activate it.\n",
+        )),
+        PORTAL_LINK => Some(MailTemplate::new(
+            "Your licence for {productName}",
+            "Hello {customerName},\n\
+             \n\
+             this link opens the page of your licence {activationKey} for {productName},\n\
+             where you can see its activations and release one:\n\
+             \n\
+             {link}\n\
+             \n\
+             It works for {expiryMinutes} minutes and for one release.\n\
+             If you did not ask for it, you can ignore this mail: nothing changes unless the\n\
+             link is used.\n",
         )),
         TEST => Some(MailTemplate::new(
             "licd test mail from {serverName}",

@@ -292,17 +292,11 @@ fn key_mail(
             )));
         }
     };
-    let product_name = ctx
-        .config
-        .product(
-            template.product_id,
-            template.major_version,
-            template.minor_version,
-        )
-        .map_or_else(
-            || format!("product {}", template.product_id),
-            |p| p.name.clone(),
-        );
+    let product_name = ctx.config.product_name(
+        template.product_id,
+        template.major_version,
+        template.minor_version,
+    );
     Ok(Some(KeyMail {
         to: to.trim().to_string(),
         template_name: name.to_string(),

@@ -139,16 +139,11 @@ fn code_mail(config: Arc<Config>, minutes: f64) -> CodeMail {
         template: config.mail.template(AUTHORIZATION_CODE),
         expiry_minutes: minutes_text(minutes),
         product_name: Box::new(move |license| {
-            config
-                .product(
-                    license.product_id,
-                    license.major_version,
-                    license.minor_version,
-                )
-                .map_or_else(
-                    || format!("product {}", license.product_id),
-                    |p| p.name.clone(),
-                )
+            config.product_name(
+                license.product_id,
+                license.major_version,
+                license.minor_version,
+            )
         }),
     }
 }

@@ -95,6 +95,28 @@ pub async fn license_file(
     config: Arc<Config>,
     request: &LicenseFileRequest,
 ) -> Result<LicenseFile, OfflineError> {
+    license_file_for(
+        store,
+        signer,
+        config,
+        request,
+        "local".into(),
+        "license-file",
+    )
+    .await
+}
+
+/// [`license_file`] for a requester other than the server host: `client` (the client
+/// address of the customer portal's download) is logged and stored as the activation's
+/// address when `captureIPAddress` is on; `method` names the page in the log.
+pub async fn license_file_for(
+    store: &Store,
+    signer: &Signer,
+    config: Arc<Config>,
+    request: &LicenseFileRequest,
+    client: String,
+    method: &'static str,
+) -> Result<LicenseFile, OfflineError> {
     check_computer_id(&request.computer_id)?;
     if let Some(name) = &request.computer_name {
         check_text("--computer-name", name)?;
@@ -121,8 +143,8 @@ pub async fn license_file(
     let ctx = ActivationCtx {
         store,
         config: config.clone(),
-        client: "local".into(),
-        method: "license-file",
+        client,
+        method,
         now,
         deadline: Instant::now() + COMMAND_DEADLINE,
     };

@@ -48,6 +48,13 @@ pub fn postgres_url_problem(url: &str) -> Result<(), String> {
     postgres::url_problem(url)
 }
 
+/// Why the files a PostgreSQL URL's TLS parameters name (`sslrootcert`, `sslcert`,
+/// `sslkey`) cannot be used, naming the file; relative paths are resolved against
+/// `files_dir` (the configuration file's directory).
+pub fn postgres_tls_problem(url: &str, files_dir: Option<&Path>) -> Result<(), String> {
+    postgres::tls_problem(url, files_dir)
+}
+
 /// What the maintenance commands say with the PostgreSQL backend: the tool to use instead.
 pub mod postgres_tools {
     pub use super::postgres::maintenance::{BACKUP, COMPACT, RESTORE};

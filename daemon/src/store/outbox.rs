@@ -111,6 +111,16 @@ pub enum MailChange {
     Drop(i64),
 }
 
+/// The next try of an item that failed now and must wait `wait_seconds`: the first whole
+/// second by which at least that long has passed. Outbox times are whole seconds and an item
+/// is due once `next_try_at <= now`, so `now + wait` would let a try made late in a second
+/// come back almost at once (a 1 s backoff of 10 ms); one more second keeps every wait at
+/// least as long as the backoff says, and at most a second longer.
+pub fn retry_at(now: i64, wait_seconds: u64) -> i64 {
+    now.saturating_add(i64::try_from(wait_seconds).unwrap_or(i64::MAX))
+        .saturating_add(1)
+}
+
 /// Longest `last_error` kept: an SMTP reply can be long, the operator needs its start.
 pub const MAX_ERROR_CHARS: usize = 500;
 
@@ -127,4 +137,18 @@ pub const PARKED_AT: i64 = 253_402_300_799;
 /// Whether a message with this next try is parked (see [`PARKED_AT`]).
 pub fn is_parked(next_try_at: i64) -> bool {
     next_try_at >= PARKED_AT
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_is_never_due_before_its_whole_backoff_has_passed() {
+        // A failure at 10.999 s reads now = 10; with a 1 s backoff the item must not be due
+        // at 11 (1 ms later) but at 12, the first whole second at least 1 s after 10.999.
+        assert_eq!(retry_at(10, 1), 12);
+        assert_eq!(retry_at(10, 0), 11);
+        assert_eq!(retry_at(i64::MAX - 1, 5), i64::MAX);
+    }
 }

@@ -225,4 +225,13 @@ impl Snapshot {
             Snapshot::Postgres(r) => r.signing_keys().await,
         }
     }
+
+    /// Whether the replay memory (`super::replays`) holds a change made for (`vendor`,
+    /// `id`): the portal asks whether a single-use link was used, without a write.
+    pub async fn remembers_change(&self, vendor: &str, id: &str) -> Result<bool, StoreError> {
+        match self {
+            Snapshot::Redb(r) => r.remembers_change(vendor, id),
+            Snapshot::Postgres(r) => r.remembers_change(vendor, id).await,
+        }
+    }
 }

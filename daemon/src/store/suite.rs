@@ -48,6 +48,7 @@ async fn postgres() -> Option<Fresh> {
         url,
         pool_size: 16,
         statement_timeout_ms: 5_000,
+        files_dir: None,
     };
     let store = Store::open_postgres(&settings, StoreOptions::default())
         .await
@@ -398,6 +399,14 @@ async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(st
         .await
         .unwrap_err();
     assert_eq!(refusal(e).reason, Reason::Rule);
+    let remembered = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            let read = store.read().await.expect("read");
+            read.remembers_change("fastspring", id).await.expect("read")
+        }
+    };
+    assert!(!remembered("hash-1").await, "a refusal was remembered");
     let Replayable::Fresh(first) = store
         .run_remembered(create("permanent", 1, 1, None), deadline(), key(), at)
         .await
@@ -438,6 +447,8 @@ async fn a_replay_id_answers_its_first_result_and_a_refusal_is_not_remembered(st
     );
     let read = store.read().await.expect("read");
     assert_eq!(read.licenses_stored().await.expect("count"), 1);
+    assert!(remembered("hash-1").await);
+    assert!(!remembered("hash-2").await);
 }
 
 async fn a_subscription_renews_all_its_keys_or_none(store: Arc<Store>) {

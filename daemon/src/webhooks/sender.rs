@@ -24,6 +24,7 @@ use crate::config::{Backend, Config};
 use crate::license::dates;
 use crate::state::AppState;
 use crate::store::commands::{ClaimWebhooks, RetryPendingWebhooks};
+use crate::store::outbox::retry_at;
 use crate::store::webhook_outbox::{QueuedWebhook, WebhookChange};
 
 /// How long a claimed event belongs to this sender: longer than one delivery may take.
@@ -142,7 +143,7 @@ async fn deliver(state: Arc<AppState>, config: Arc<Config>, queued: QueuedWebhoo
             }
             WebhookChange::Failed {
                 id: queued.id,
-                next_try_at: dates::now().saturating_add(i64::try_from(wait).unwrap_or(86_400)),
+                next_try_at: retry_at(dates::now(), wait),
                 dead,
                 error: error.to_string(),
             }

@@ -17,6 +17,11 @@
 //! [`private_cluster`], which it may [`PgCluster::stop_fast`] and [`PgCluster::start`] again
 //! on the same port, and which is stopped and removed when dropped.
 //!
+//! Tests of TLS to PostgreSQL share a second cluster, [`tls_cluster`], that serves TLS only
+//! (`ssl = on`, a certificate the caller's test CA signed, `hostssl` lines alone for the
+//! test roles) and asks members of [`CERT_AUTH_GROUP`] for a client certificate (`cert`
+//! authentication: the certificate's common name is the role).
+//!
 //! Without the binaries, [`cluster`] prints one line saying how to install them and returns
 //! `None` (the test skips), except under `CI=true`, where it panics: CI must run them.
 //!
@@ -39,6 +44,30 @@ const DEBIAN_PG_ROOT: &str = "/usr/lib/postgresql";
 /// The superuser `initdb` makes; only the harness connects as it.
 const SUPERUSER: &str = "postgres";
 
+/// On a [`tls_cluster`], the role whose members log in with a client certificate alone.
+pub const CERT_AUTH_GROUP: &str = "licd_cert_auth";
+
+/// What a [`tls_cluster`] serves TLS with, as PEM (made by the caller's test CA).
+pub struct ServerTls {
+    /// The server's certificate chain, its own certificate first.
+    pub cert_chain_pem: String,
+    /// The server's private key.
+    pub key_pem: String,
+    /// The CA client certificates must chain to (`ssl_ca_file`).
+    pub client_ca_pem: String,
+}
+
+/// The access rules of a [`tls_cluster`]: the harness's superuser either way, every other
+/// role over TLS only, the members of [`CERT_AUTH_GROUP`] with a client certificate.
+const TLS_HBA: &str = "\
+# The harness itself (psql as the superuser), with or without TLS.
+host     all  postgres          127.0.0.1/32  trust
+# Members of licd_cert_auth: TLS and a client certificate naming the role.
+hostssl  all  +licd_cert_auth   127.0.0.1/32  cert
+# Everyone else: TLS, any client. No hostnossl line: plain connections are refused.
+hostssl  all  all               127.0.0.1/32  trust
+";
+
 /// The running cluster of this test binary.
 #[derive(Debug)]
 pub struct PgCluster {
@@ -47,6 +76,8 @@ pub struct PgCluster {
     port: u16,
     run_as: Option<&'static str>,
     databases: AtomicU32,
+    /// Whether the server serves TLS (the files are in its data directory).
+    tls: bool,
 }
 
 /// The cluster of this test run, started on first call; `None` when the PostgreSQL binaries
@@ -65,11 +96,30 @@ pub fn cluster() -> Option<&'static PgCluster> {
 /// # Panics
 /// As [`cluster`].
 pub fn private_cluster() -> Option<PgCluster> {
-    launch()
+    launch(None)
+}
+
+/// The TLS cluster of this test run, started on first call with what `tls` makes (called
+/// once); `None` as for [`cluster`]. Its databases' URLs from [`PgCluster::fresh_database`]
+/// say `sslmode=disable`, which it refuses: a test writes its own TLS parameters.
+///
+/// # Panics
+/// As [`cluster`].
+pub fn tls_cluster(tls: impl FnOnce() -> ServerTls) -> Option<&'static PgCluster> {
+    TLS_CLUSTER
+        .get_or_init(|| {
+            let cluster = launch(Some(tls()))?;
+            register_stop();
+            Some(cluster)
+        })
+        .as_ref()
 }
 
 /// The cluster of this process, once started (or known to be unavailable).
 static CLUSTER: OnceLock<Option<PgCluster>> = OnceLock::new();
+
+/// The TLS cluster of this process, once started (or known to be unavailable).
+static TLS_CLUSTER: OnceLock<Option<PgCluster>> = OnceLock::new();
 
 /// The folder holding `initdb`, `pg_ctl`, `psql` of the newest installed version.
 fn find_binaries() -> Option<PathBuf> {
@@ -106,13 +156,13 @@ fn is_root() -> bool {
 }
 
 fn start() -> Option<PgCluster> {
-    let cluster = launch()?;
+    let cluster = launch(None)?;
     register_stop();
     Some(cluster)
 }
 
-/// A new cluster, initialised and running.
-fn launch() -> Option<PgCluster> {
+/// A new cluster, initialised and running, serving TLS with `tls` if given.
+fn launch(tls: Option<ServerTls>) -> Option<PgCluster> {
     let Some(bin) = find_binaries() else {
         return skip_or_fail(&format!(
             "no initdb under {DEBIAN_PG_ROOT}/*/bin; install them with `apt-get install postgresql`"
@@ -135,15 +185,27 @@ fn launch() -> Option<PgCluster> {
         port: 0,
         run_as,
         databases: AtomicU32::new(0),
+        tls: tls.is_some(),
     };
     cluster.init();
+    if let Some(tls) = &tls {
+        cluster.serve_tls(tls);
+    }
     // A free port can be taken by someone else between our probe and the server's bind:
     // try a few.
     let mut last = String::new();
     for _ in 0..5 {
         cluster.port = free_port();
         match cluster.start_server() {
-            Ok(()) => return Some(cluster),
+            Ok(()) => {
+                if cluster.tls {
+                    cluster.psql(
+                        "postgres",
+                        &format!("CREATE ROLE {CERT_AUTH_GROUP} NOLOGIN"),
+                    );
+                }
+                return Some(cluster);
+            }
             Err(log) => last = log,
         }
     }
@@ -166,14 +228,19 @@ fn make_dir(run_as: Option<&str>) -> PathBuf {
         .find(|d| std::fs::create_dir(d).is_ok())
         .expect("a temporary directory for the test cluster");
     if let Some(user) = run_as {
-        let out = Command::new("chown")
-            .arg(format!("{user}:"))
-            .arg(&dir)
-            .output()
-            .expect("chown runs");
-        assert!(out.status.success(), "chown {user} {}", dir.display());
+        give_to(user, &dir);
     }
     dir
+}
+
+/// Makes `user` the owner of `path`.
+fn give_to(user: &str, path: &Path) {
+    let out = Command::new("chown")
+        .arg(format!("{user}:"))
+        .arg(path)
+        .output()
+        .expect("chown runs");
+    assert!(out.status.success(), "chown {user} {}", path.display());
 }
 
 fn free_port() -> u16 {
@@ -192,12 +259,19 @@ impl PgCluster {
     /// A new empty database owned by a new role (no superuser, password-less under trust
     /// authentication), as a connection URL for licd.
     pub fn fresh_database(&self) -> String {
+        let name = self.fresh_role_and_database();
+        self.url(&name, &name)
+    }
+
+    /// A new empty database owned by a new role of the same name, as for
+    /// [`PgCluster::fresh_database`]; that name.
+    pub fn fresh_role_and_database(&self) -> String {
         let n = self.databases.fetch_add(1, Ordering::Relaxed);
         let name = format!("licd_test_{n}");
         // Two calls: psql sends one -c as one transaction, and CREATE DATABASE runs in none.
         self.psql("postgres", &format!("CREATE ROLE {name} LOGIN"));
         self.psql("postgres", &format!("CREATE DATABASE {name} OWNER {name}"));
-        self.url(&name, &name)
+        name
     }
 
     /// The URL of database `db` for role `user`, TLS off (the test server has none).
@@ -268,16 +342,44 @@ impl PgCluster {
         }
     }
 
+    /// Puts the certificate, key and client CA in the data directory, owned by the user
+    /// the server runs as (PostgreSQL refuses a key others may read), and replaces
+    /// `pg_hba.conf` by [`TLS_HBA`].
+    fn serve_tls(&self, tls: &ServerTls) {
+        let data = self.data_dir();
+        for (name, text) in [
+            ("server.crt", &tls.cert_chain_pem),
+            ("server.key", &tls.key_pem),
+            ("client-ca.crt", &tls.client_ca_pem),
+            ("pg_hba.conf", &TLS_HBA.to_string()),
+        ] {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("write a TLS file of the test cluster");
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod a TLS file of the test cluster");
+            if let Some(user) = self.run_as {
+                give_to(user, &path);
+            }
+        }
+    }
+
     /// Starts the server and waits until it accepts connections; `Err` carries its log.
     fn start_server(&self) -> Result<(), String> {
         // Loopback only, no Unix socket (Debian's default socket folder is not ours), and
         // no fsync: the tests stop the server, never the machine, so the page cache holds
         // every commit and the slow disk of a shared CI box stays out of the timings.
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='' \
              -c fsync=off -c full_page_writes=off -c max_connections=300",
             self.port
         );
+        if self.tls {
+            // Relative to the data directory, where serve_tls put them.
+            options.push_str(
+                " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key \
+                 -c ssl_ca_file=client-ca.crt",
+            );
+        }
         let log = self.dir.join("server.log");
         let out = self.run(
             "pg_ctl",
@@ -384,15 +486,20 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
 }
 
-/// Stops the cluster when the test binary exits: statics are never dropped, but libtest
+/// Stops the shared clusters when the test binary exits: statics are never dropped, but libtest
 /// leaves through `exit`, which runs the `atexit` handlers.
 fn register_stop() {
     extern "C" fn stop_at_exit() {
-        if let Some(Some(c)) = CLUSTER.get() {
-            c.stop();
+        for cluster in [&CLUSTER, &TLS_CLUSTER] {
+            if let Some(Some(c)) = cluster.get() {
+                c.stop();
+            }
         }
     }
-    // SAFETY: `stop_at_exit` is a plain `extern "C" fn` that lives for the whole program.
-    let registered = unsafe { libc::atexit(stop_at_exit) };
-    assert_eq!(registered, 0, "atexit");
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        // SAFETY: `stop_at_exit` is a plain `extern "C" fn` that lives for the whole program.
+        let registered = unsafe { libc::atexit(stop_at_exit) };
+        assert_eq!(registered, 0, "atexit");
+    });
 }

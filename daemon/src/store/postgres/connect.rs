@@ -1,19 +1,19 @@
-//! Reaching PostgreSQL: the URL, TLS as its `sslmode` says, the session settings, the pool.
+//! Reaching PostgreSQL: the URL, TLS as its `ssl…` parameters say, the session settings,
+//! the pool.
 //!
-//! TLS goes through `postgres-native-tls`, that is the system OpenSSL that licence signing
-//! links already, with the system's CA store (`/etc/ssl/certs`), as libpq does: no second TLS
-//! stack nor a bundled root list to keep current. `sslmode` follows libpq: `disable` never
-//! uses TLS; `prefer` (also when the URL names no mode) tries TLS and falls back to plain;
-//! `require` insists on TLS without checking the certificate; `verify-ca` checks the chain;
-//! `verify-full` checks the chain and the host name. tokio-postgres itself knows only the
-//! first three, so the two `verify-` modes are read here and handed to it as `require` with
-//! a verifying connector.
+//! The URL's TLS parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`)
+//! follow libpq. tokio-postgres itself knows only `sslmode` `disable`, `prefer` and
+//! `require`, so they are taken out of the string here (`conninfo`), read into a plan
+//! (`tls`), and handed to it as one of its three modes with a connector that checks what the
+//! plan says.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use postgres_native_tls::MakeTlsConnector;
 
+use super::conninfo;
+use super::tls::TlsPlan;
 use crate::store::StoreError;
 
 /// How long one connection attempt may take.
@@ -28,6 +28,9 @@ pub struct PostgresSettings {
     pub pool_size: u32,
     /// PostgreSQL's `statement_timeout`, in milliseconds.
     pub statement_timeout_ms: u64,
+    /// The directory relative `sslrootcert`, `sslcert` and `sslkey` paths are resolved
+    /// against: the configuration file's (`None`: the current directory).
+    pub files_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PostgresSettings {
@@ -36,54 +39,51 @@ impl std::fmt::Debug for PostgresSettings {
             .field("url", &"<redacted>")
             .field("pool_size", &self.pool_size)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("files_dir", &self.files_dir)
             .finish()
     }
 }
 
-/// How much of the server's certificate is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verify {
-    /// Nothing (`disable`, `prefer`, `require`, as libpq).
-    Nothing,
-    /// The chain up to a trusted root (`verify-ca`).
-    Chain,
-    /// The chain and the host name (`verify-full`).
-    Full,
+/// The connection string split, its TLS parameters read: the tokio-postgres settings and
+/// the TLS plan. An error quotes no value.
+fn read(url: &str, files_dir: Option<&Path>) -> Result<(tokio_postgres::Config, TlsPlan), String> {
+    let info = conninfo::split(url)?;
+    let plan = TlsPlan::new(&info.ssl, files_dir)?;
+    let mut config: tokio_postgres::Config =
+        info.rest.parse().map_err(|e: tokio_postgres::Error| {
+            // The parser's cause names the option or says what is missing, never the value.
+            match std::error::Error::source(&e) {
+                Some(cause) => cause.to_string(),
+                None => e.to_string(),
+            }
+        })?;
+    config.ssl_mode(plan.mode);
+    Ok((config, plan))
 }
 
-/// The URL with a `verify-` sslmode replaced by `require`, and what to verify.
-fn split_verification(url: &str) -> (String, Verify) {
-    for (mode, verify) in [
-        ("sslmode=verify-full", Verify::Full),
-        ("sslmode=verify-ca", Verify::Chain),
-    ] {
-        if url.contains(mode) {
-            return (url.replace(mode, "sslmode=require"), verify);
-        }
-    }
-    (url.to_string(), Verify::Nothing)
-}
-
-/// Why `url` is not a connection string licd can use, in words that never quote it.
+/// Why `url` is not a connection string licd can use, in words that never quote it. The
+/// files its TLS parameters name are not read: [`tls_problem`] does.
 pub fn url_problem(url: &str) -> Result<(), String> {
-    let (url, _) = split_verification(url);
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-        // The parser's cause names the option or says what is missing, never the value.
-        match std::error::Error::source(&e) {
-            Some(cause) => cause.to_string(),
-            None => e.to_string(),
-        }
-    })?;
+    let (config, _) = read(url, None)?;
     if config.get_hosts().is_empty() {
         return Err("it names no host".into());
     }
     Ok(())
 }
 
+/// Why the files the TLS parameters of `url` name (`sslrootcert`, `sslcert`, `sslkey`)
+/// cannot be used, each problem naming its file; relative paths are resolved against
+/// `files_dir`. A URL [`url_problem`] refuses has no file problem.
+pub fn tls_problem(url: &str, files_dir: Option<&Path>) -> Result<(), String> {
+    let Ok((_, plan)) = read(url, files_dir) else {
+        return Ok(());
+    };
+    plan.connector().map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// The host (and port) the URL names, for log lines: never the user or password.
 pub fn server_name(url: &str) -> String {
-    let (url, _) = split_verification(url);
-    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+    let Ok((config, _)) = read(url, None) else {
         return "the configured PostgreSQL server".into();
     };
     let host = match config.get_hosts().first() {
@@ -99,10 +99,11 @@ pub fn server_name(url: &str) -> String {
 /// A pool of connections to the database, each with licd's session settings. Makes no
 /// connection yet.
 pub fn pool(settings: &PostgresSettings) -> Result<Pool, StoreError> {
-    let (url, verify) = split_verification(&settings.url);
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| StoreError::Setup(format!("postgresUrl: {e}")))?;
+    let (mut config, plan) = read(&settings.url, settings.files_dir.as_deref())
+        .map_err(|why| StoreError::Setup(format!("postgresUrl: {why}")))?;
+    let tls = plan
+        .connector()
+        .map_err(|e| StoreError::Setup(format!("postgresUrl: {e}")))?;
     // Every change is acknowledged only after COMMIT returned, durable on the primary (and
     // on a synchronous standby where the server has one): `synchronous_commit` is forced on
     // whatever the server's default. READ COMMITTED plus a row lock per licence is what the
@@ -120,7 +121,7 @@ pub fn pool(settings: &PostgresSettings) -> Result<Pool, StoreError> {
     config.connect_timeout(CONNECT_TIMEOUT);
     let manager = Manager::from_config(
         config,
-        tls(verify)?,
+        tls,
         ManagerConfig {
             // A connection goes back to the pool only after its transaction ended (the
             // snapshot's rollback runs before it is released), so checking it out needs no
@@ -140,33 +141,40 @@ pub fn pool(settings: &PostgresSettings) -> Result<Pool, StoreError> {
         .map_err(|e| StoreError::Setup(format!("the PostgreSQL pool: {e}")))
 }
 
-fn tls(verify: Verify) -> Result<MakeTlsConnector, StoreError> {
-    let mut builder = native_tls::TlsConnector::builder();
-    builder
-        .danger_accept_invalid_certs(verify == Verify::Nothing)
-        .danger_accept_invalid_hostnames(verify != Verify::Full);
-    let connector = builder
-        .build()
-        .map_err(|e| StoreError::Setup(format!("TLS for PostgreSQL: {e}")))?;
-    Ok(MakeTlsConnector::new(connector))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::postgres::tls::{Roots, Verify};
+    use tokio_postgres::config::SslMode;
 
     #[test]
-    fn a_verify_mode_is_handed_on_as_require_and_remembered() {
-        let (url, verify) = split_verification("postgres://db/licd?sslmode=verify-full");
-        assert_eq!(url, "postgres://db/licd?sslmode=require");
-        assert_eq!(verify, Verify::Full);
-        let (_, verify) = split_verification("host=db dbname=licd sslmode=verify-ca");
-        assert_eq!(verify, Verify::Chain);
-        let (url, verify) = split_verification("postgres://db/licd");
-        assert_eq!(
-            (url.as_str(), verify),
-            ("postgres://db/licd", Verify::Nothing)
-        );
+    fn a_verify_mode_is_handed_on_as_require_with_a_checking_plan() {
+        let (config, plan) = read("postgres://db/licd?sslmode=verify-full", None).unwrap();
+        assert_eq!(config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(plan.verify, Verify::Full);
+        let (config, plan) = read("host=db dbname=licd sslmode=verify-ca", None).unwrap();
+        assert_eq!(config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(plan.verify, Verify::Chain);
+        let (config, plan) = read("postgres://db/licd", None).unwrap();
+        assert_eq!(config.get_ssl_mode(), SslMode::Prefer);
+        assert_eq!(plan.verify, Verify::Nothing);
+        let (config, _) = read("postgres://db/licd?sslmode=disable", None).unwrap();
+        assert_eq!(config.get_ssl_mode(), SslMode::Disable);
+    }
+
+    #[test]
+    fn the_tls_parameters_never_reach_tokio_postgres_and_relative_files_follow_the_config() {
+        let url = "postgres://licd:pw@db/licd?sslmode=verify-full&sslrootcert=ca.pem\
+                   &sslcert=/etc/licd/client.pem&sslkey=client.key&application_name=node-1";
+        let (config, plan) = read(url, Some(Path::new("/etc/licd"))).unwrap();
+        assert_eq!(config.get_application_name(), Some("node-1"));
+        assert_eq!(config.get_dbname(), Some("licd"));
+        assert_eq!(plan.roots, Roots::File("/etc/licd/ca.pem".into()));
+        let client = plan.client.expect("a client certificate");
+        assert_eq!(client.cert, Path::new("/etc/licd/client.pem"));
+        assert_eq!(client.key, Path::new("/etc/licd/client.key"));
+        assert!(url_problem(url).is_ok());
+        assert_eq!(server_name(url), "db:5432/licd");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub(super) mod check;
 mod connect;
+mod conninfo;
 mod console_sessions;
 mod direct;
 pub(super) mod dump;
@@ -22,10 +23,11 @@ mod outcome;
 mod overview;
 mod schema;
 mod snapshot;
+mod tls;
 mod tx;
 mod webhook_outbox;
 
-pub use connect::{PostgresSettings, server_name, url_problem};
+pub use connect::{PostgresSettings, server_name, tls_problem, url_problem};
 pub use snapshot::PgReader;
 
 use std::collections::HashMap;
@@ -125,9 +127,29 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
         }
         Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
         None if e.is_closed() => StoreError::Unreachable(e.to_string()),
-        // No answer from the server (I/O, a timeout, a refused connection).
-        None => StoreError::Unreachable(e.to_string()),
+        // No answer from the server (I/O, a timeout, a refused connection, a TLS handshake
+        // that failed).
+        None => StoreError::Unreachable(describe(&e)),
     }
+}
+
+/// A failure without an answer from the server, with its causes: tokio-postgres' own words
+/// name only the kind ("error performing TLS handshake"), its cause says what happened.
+fn describe(e: &tokio_postgres::Error) -> String {
+    let mut source = std::error::Error::source(e);
+    if let Some(failed) = source.and_then(|s| s.downcast_ref::<native_tls::Error>()) {
+        return tls::handshake_failure(failed);
+    }
+    let mut out = e.to_string();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// Whether `code` is a refusal of the moment: connection exceptions (class 08), operator

@@ -35,6 +35,7 @@ const SIGNING_KEY: &str = "SELECT value FROM signing_keys WHERE name = $1";
 const CUSTOMER: &str = "SELECT value FROM customers WHERE id = $1";
 const CUSTOMER_BY_EMAIL: &str = "SELECT value FROM customers WHERE email_key = $1";
 const CUSTOMERS: &str = "SELECT value FROM customers ORDER BY email_key COLLATE \"C\"";
+const REMEMBERS_CHANGE: &str = "SELECT 1 FROM replays WHERE vendor = $1 AND id = $2";
 const SIGNING_KEYS: &str = "SELECT value FROM signing_keys ORDER BY created_at, name COLLATE \"C\"";
 
 /// One consistent view of the database, on a pooled connection of its own.
@@ -194,6 +195,11 @@ impl PgReader {
     pub async fn license_keys_of_customer(&self, email: &str) -> Result<Vec<String>, StoreError> {
         let rows = self.rows(CUSTOMER_KEYS, &[&email_key(email)]).await?;
         rows.iter().map(|r| column(r, 0)).collect()
+    }
+
+    /// Whether the replay memory holds a change made for (`vendor`, `id`).
+    pub async fn remembers_change(&self, vendor: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self.row(REMEMBERS_CHANGE, &[&vendor, &id]).await?.is_some())
     }
 
     /// Every signing key, oldest first (by creation time, then name).

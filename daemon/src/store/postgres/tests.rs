@@ -15,6 +15,7 @@ fn settings(url: String) -> PostgresSettings {
         url,
         pool_size: 4,
         statement_timeout_ms: 5_000,
+        files_dir: None,
     }
 }
 

@@ -98,4 +98,14 @@ impl RedbReader {
         use redb::ReadableTableMetadata;
         Ok(self.txn.open_table(ACTIVATIONS)?.len()?)
     }
+
+    /// Whether the replay memory holds a change made for (`vendor`, `id`).
+    pub fn remembers_change(&self, vendor: &str, id: &str) -> Result<bool, StoreError> {
+        match self.txn.open_table(REPLAYS) {
+            Ok(table) => Ok(table.get((vendor, id))?.is_some()),
+            // A file from before the memory existed remembers nothing.
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
