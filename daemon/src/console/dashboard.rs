@@ -99,10 +99,7 @@ fn by_product(visit: &Visit, o: &Overview) -> Markup {
         .groups
         .iter()
         .map(|(((id, major, minor), model), g)| {
-            let name = visit
-                .config
-                .product(*id, *major, *minor)
-                .map_or_else(|| format!("product {id}"), |p| p.name.clone());
+            let name = visit.config.product_name(*id, *major, *minor);
             (
                 format!("{name} {major}.{minor}, {model}"),
                 g.licences,

@@ -171,13 +171,13 @@ fn table(config: &Config, found: &[(License, Option<Customer>)], now: i64) -> Ma
     }
 }
 
-/// "Demo 1.0 (product 1)", or the id and version when the product is not configured.
+/// "Demo 1.0 (id 1)": the product's name (`Config::product_name`), version and id.
 pub fn product_name(config: &Config, l: &License) -> String {
-    let version = format!("{}.{}", l.major_version, l.minor_version);
-    match config.product(l.product_id, l.major_version, l.minor_version) {
-        Some(p) => format!("{} {version} (product {})", p.name, l.product_id),
-        None => format!("product {} {version}", l.product_id),
-    }
+    let (id, major, minor) = (l.product_id, l.major_version, l.minor_version);
+    format!(
+        "{} {major}.{minor} (id {id})",
+        config.product_name(id, major, minor)
+    )
 }
 
 /// The licence's state in a word or two.
