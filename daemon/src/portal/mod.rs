@@ -70,17 +70,25 @@ pub fn route(path: &str, config: &Config) -> Option<Route> {
         Some(prefix) if prefix.eq_ignore_ascii_case(base) => &path[base.len()..],
         _ => return None,
     };
-    let rest = rest.to_ascii_lowercase();
-    let page = match rest.as_str() {
-        "/qlmreleaselicense.aspx" | "/qlmservice.asmx/qlmreleaselicense.aspx" => Route::DeepLink,
-        "/portal" | "/portal/" => Route::Home,
-        "/portal/licd.css" => Route::Stylesheet,
-        "/portal/release" => Route::Release,
-        "/portal/my-licence" => Route::MyLicence,
-        "/portal/licence" => Route::Licence,
-        "/portal/licence/release" => Route::LicenceRelease,
-        "/portal/offline-activation" => Route::OfflineActivation,
-        other if other.starts_with("/portal/") => Route::NotFound,
+    // Every method call passes here when the portal is on: compare in place, no lower-cased
+    // copy of the path per request.
+    const PAGES: [(&str, Route); 10] = [
+        ("/qlmreleaselicense.aspx", Route::DeepLink),
+        ("/qlmservice.asmx/qlmreleaselicense.aspx", Route::DeepLink),
+        ("/portal", Route::Home),
+        ("/portal/", Route::Home),
+        ("/portal/licd.css", Route::Stylesheet),
+        ("/portal/release", Route::Release),
+        ("/portal/my-licence", Route::MyLicence),
+        ("/portal/licence", Route::Licence),
+        ("/portal/licence/release", Route::LicenceRelease),
+        ("/portal/offline-activation", Route::OfflineActivation),
+    ];
+    if let Some((_, page)) = PAGES.iter().find(|(p, _)| rest.eq_ignore_ascii_case(p)) {
+        return Some(*page);
+    }
+    let page = match rest.get(.."/portal/".len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("/portal/") => Route::NotFound,
         _ => return None,
     };
     Some(page)
