@@ -231,6 +231,10 @@ fn verify_ca_checks_the_chain_but_not_the_host_name() {
     let d = TestDaemon::start_in(node.dir, &on_postgres(&url));
     let key = d.create_key("");
     d.activate(&key, "pc-1").expect_ok();
+    assert!(
+        has_tls_session(pg, &role),
+        "the node's sessions are not TLS"
+    );
 }
 
 #[test]
