@@ -33,23 +33,24 @@ pub enum CsrfError {
     Expired,
 }
 
-fn mac(secret: &[u8; 32], purpose: &str, binding: &[u8], issued: i64) -> [u8; 32] {
-    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret) else {
-        // HMAC takes keys of any length; a 32-byte key is never refused.
-        return [0; 32];
-    };
+/// The MAC of a token; `None` only if HMAC refused the key, which it never does for 32
+/// bytes (a fixed fallback value would be a MAC anyone could forge, so there is none).
+fn mac(secret: &[u8; 32], purpose: &str, binding: &[u8], issued: i64) -> Option<[u8; 32]> {
+    let mut m = Hmac::<Sha256>::new_from_slice(secret).ok()?;
     m.update(b"licd-csrf\0");
     m.update(purpose.as_bytes());
     m.update(b"\0");
     m.update(&(binding.len() as u64).to_be_bytes());
     m.update(binding);
     m.update(&issued.to_be_bytes());
-    m.finalize().into_bytes().into()
+    Some(m.finalize().into_bytes().into())
 }
 
 /// A token for the form `purpose`, bound to `binding`, issued at `now` (Unix seconds).
 pub fn issue(secret: &[u8; 32], purpose: &str, binding: &[u8], now: i64) -> String {
-    let tag = URL_SAFE_NO_PAD.encode(mac(secret, purpose, binding, now));
+    // Without a MAC the token is one `verify` refuses, and the form asks for a reload.
+    let tag =
+        mac(secret, purpose, binding, now).map_or(String::new(), |m| URL_SAFE_NO_PAD.encode(m));
     format!("{now}.{tag}")
 }
 
@@ -68,7 +69,7 @@ pub fn verify(
     let tag = URL_SAFE_NO_PAD
         .decode(tag)
         .map_err(|_| CsrfError::Invalid)?;
-    let expected = mac(secret, purpose, binding, issued);
+    let expected = mac(secret, purpose, binding, issued).ok_or(CsrfError::Invalid)?;
     if !bool::from(tag.as_slice().ct_eq(&expected)) {
         return Err(CsrfError::Invalid);
     }
