@@ -286,8 +286,8 @@ async fn generate() -> Result<SigningKey, SigningError> {
     Ok(key)
 }
 
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex, two digits a byte (also the web layer's token digests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

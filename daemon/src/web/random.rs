@@ -21,12 +21,7 @@ pub fn token() -> Result<String, getrandom::Error> {
 
 /// The hex SHA-256 of `token`: what the store keeps instead of the token itself.
 pub fn digest(token: &str) -> String {
-    let hash = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    crate::signing::hex(&Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]
