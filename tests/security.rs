@@ -47,13 +47,17 @@ fn median_time(n: usize, mut f: impl FnMut()) -> Duration {
 #[test]
 fn a_burst_of_wrong_passwords_is_checked_only_up_to_the_limit_and_another_address_logs_in_at_once()
 {
+    // Three more vendors with the same credential, each a first (not remembered) login for B.
+    let other_vendors: String = (1..=3)
+        .map(|i| hashed_vendor("right").replace("\"Hashed\"", &format!("\"Hashed{i}\"")))
+        .collect();
     let d = Arc::new(TestDaemon::start(
         &behind_proxy()
             .security("authFailuresPerMinute = 20")
-            .append(&hashed_vendor("right")),
+            .append(&hashed_vendor("right"))
+            .append(&other_vendors),
     ));
     let wrong = format!("{PRODUCT}&is_vendor=Hashed&is_user=hu&is_pwd=wrong");
-    let right = format!("{PRODUCT}&is_vendor=Hashed&is_user=hu&is_pwd=right");
     // One argon2 run, as a whole request, beside another one as during the burst (argon2 is
     // bound by memory bandwidth, so two at once each take longer than one alone).
     let argon2 = median_time(5, || {
@@ -84,10 +88,19 @@ fn a_burst_of_wrong_passwords_is_checked_only_up_to_the_limit_and_another_addres
         "the burst did not start: {}",
         d.logs()
     );
-    let started = Instant::now();
-    call_from(&d, "10.0.0.2", "GetActivationKey", &right).expect_ok();
-    let login = started.elapsed();
-    eprintln!("B's login during A's burst: {login:?}; one argon2 run: {argon2:?}");
+    // The fastest of three such logins (one per vendor, so none is remembered): load from the
+    // tests running beside this one only ever adds time, and one slow try of three says
+    // nothing about the daemon, while a login queued behind A's checks is slow every time.
+    let login = (1..=3)
+        .map(|i| {
+            let right = format!("{PRODUCT}&is_vendor=Hashed{i}&is_user=hu&is_pwd=right");
+            let started = Instant::now();
+            call_from(&d, &format!("10.0.0.{}", i + 1), "GetActivationKey", &right).expect_ok();
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::MAX);
+    eprintln!("B's fastest login during A's burst: {login:?}; one argon2 run: {argon2:?}");
 
     let messages: Vec<String> = burst
         .into_iter()
@@ -103,6 +116,7 @@ fn a_burst_of_wrong_passwords_is_checked_only_up_to_the_limit_and_another_addres
         "B's login took {login:?} during A's burst; one argon2 run takes {argon2:?}"
     );
     // A's correct password after its 20th failure is refused without a check.
+    let right = format!("{PRODUCT}&is_vendor=Hashed&is_user=hu&is_pwd=right");
     let e = call_from(&d, "10.0.0.1", "GetActivationKey", &right).expect_error(8);
     assert!(e.contains(BLOCKED), "{e}");
 }
