@@ -338,30 +338,41 @@ pub fn escaped_text(s: &str) -> String {
 
 /// Text content in C14N form: `&`, `<`, `>` and CR are escaped, nothing else.
 fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
+    escape_with(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
 }
 
 /// Attribute values in C14N form: `&`, `<`, `"`, tab, LF and CR are escaped.
 fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
+    escape_with(out, s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'"' => Some("&quot;"),
+        b'\t' => Some("&#x9;"),
+        b'\n' => Some("&#xA;"),
+        b'\r' => Some("&#xD;"),
+        _ => None,
+    });
+}
+
+/// Appends `s` with each byte `escape` names replaced, copying the runs in between whole
+/// (most values need no escape at all, so they are one copy). Every byte escaped is ASCII,
+/// so the runs split `s` only at character boundaries.
+fn escape_with(out: &mut String, s: &str, escape: impl Fn(u8) -> Option<&'static str>) {
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(entity) = escape(b) {
+            out.push_str(&s[run..i]);
+            out.push_str(entity);
+            run = i + 1;
         }
     }
+    out.push_str(&s[run..]);
 }
 
 fn json_body(fields: &[Field], bom: bool) -> Body {
@@ -491,6 +502,19 @@ value=\"x&amp;quot;y'z&amp;amp;&amp;lt;&gt;&amp;#x9;&amp;#xA;&amp;#xD;\"&gt;&lt;
 </QuickLicenseManager>";
         assert_eq!(text, expected);
         assert_eq!(body.content_type, "text/xml; charset=utf-8");
+    }
+
+    #[test]
+    fn escaping_keeps_non_ascii_text_whole_around_each_entity() {
+        assert_eq!(
+            escaped_text("Zürich & Köln <東京>\r"),
+            "Zürich &amp; Köln &lt;東京&gt;&#xD;"
+        );
+        assert_eq!(escaped_text("no escape: ünïcödé"), "no escape: ünïcödé");
+        assert_eq!(escaped_text(""), "");
+        let mut attr = String::new();
+        escape_attr(&mut attr, "é\"\t\n\r&<>ß");
+        assert_eq!(attr, "é&quot;&#x9;&#xA;&#xD;&amp;&lt;>ß");
     }
 
     #[test]

@@ -182,11 +182,13 @@ pub async fn check_or_activate(
     let (license, stored) = look_up(check, ctx, &key, scope, &license_check).await?;
     // A cloud or floating seat may have been reclaimed or released meanwhile: then a new
     // one is checked out below.
-    if let Some(activation) = stored
-        && let Some(done) = revalidate(check, ctx, &key, license.clone(), &activation).await?
-    {
-        return Ok(done);
-    }
+    let license = match stored {
+        Some(activation) => match revalidate(check, ctx, &key, license, &activation).await? {
+            Revalidated::Done(done) => return Ok(done),
+            Revalidated::SeatGone(license) => license,
+        },
+        None => license,
+    };
     if !check.activate {
         return Ok(Checked::NotActivated { license });
     }
@@ -294,13 +296,12 @@ async fn activate(
         Activated::Existing {
             license,
             activation,
-        } => revalidate(check, ctx, key, license, &activation)
-            .await?
-            .ok_or_else(|| {
-                MethodError::internal(
-                    "The seat was released while it was being checked out; retry.",
-                )
-            }),
+        } => match revalidate(check, ctx, key, license, &activation).await? {
+            Revalidated::Done(done) => Ok(done),
+            Revalidated::SeatGone(_) => Err(MethodError::internal(
+                "The seat was released while it was being checked out; retry.",
+            )),
+        },
     }
 }
 
@@ -326,15 +327,23 @@ pub fn license_check(
     }
 }
 
-/// Validates an existing activation. `None` means a cloud or floating seat vanished
-/// meanwhile (released or reclaimed).
+/// What [`revalidate`] found.
+enum Revalidated {
+    /// The activation is valid: the answer.
+    Done(Checked),
+    /// A cloud or floating seat vanished meanwhile (released or reclaimed); the licence is
+    /// handed back (not cloned beforehand: this is the validation's hot path).
+    SeatGone(License),
+}
+
+/// Validates an existing activation.
 async fn revalidate(
     check: &Check,
     ctx: &ActivationCtx<'_>,
     key: &ActivationKey,
     license: License,
     activation: &Activation,
-) -> Result<Option<Checked>, MethodError> {
+) -> Result<Revalidated, MethodError> {
     let config = &ctx.config;
     let policy = RevalidationPolicy {
         update_name: config.activation.update_computer_name_when_reactivating,
@@ -353,12 +362,12 @@ async fn revalidate(
     )?;
     if validation::validation_is_durable(&license) {
         if !record_seat(ctx, key, &r.activation).await? {
-            return Ok(None);
+            return Ok(Revalidated::SeatGone(license));
         }
     } else {
         ctx.store.record_lazily(key.as_str(), r.activation.clone());
     }
-    Ok(Some(Checked::Active {
+    Ok(Revalidated::Done(Checked::Active {
         license,
         activation: r.activation,
         computer_key: r.computer_key.dashed(),

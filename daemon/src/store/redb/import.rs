@@ -66,7 +66,10 @@ impl RedbStore {
         let written = writer.written;
         super::vendor_groups::fill_vendor_groups(&txn)?;
         super::customers::fill_customers(&txn)?;
-        txn.commit()?;
+        {
+            let _under_way = self.shared.cache.commit_under_way();
+            txn.commit()?;
+        }
         Ok(Imported {
             rows: written,
             secrets,

@@ -18,6 +18,7 @@ mod lazy;
 mod license_search;
 mod outbox;
 mod overview;
+mod read_cache;
 pub(crate) mod replays;
 mod signing_keys;
 mod snapshot;
@@ -76,10 +77,13 @@ pub(crate) struct Shared {
     opener: Opener,
     db: RwLock<Option<Arc<Database>>>,
     /// Last-seen updates waiting for the next flush, by (key, computer id).
-    lazy: Mutex<HashMap<(String, String), Activation>>,
+    lazy: Mutex<lazy::LazyUpdates>,
     secret: [u8; 32],
     /// Commit statistics the writer keeps.
     stats: StoreStats,
+    /// Decoded licences and activations of the committed state ([`read_cache`]); every
+    /// commit on the live database goes through [`read_cache::ReadCache::commit_under_way`].
+    cache: read_cache::ReadCache,
 }
 
 impl Shared {
@@ -88,7 +92,7 @@ impl Shared {
         guard.clone().ok_or(StoreError::Unavailable)
     }
 
-    pub(crate) fn take_lazy(&self) -> HashMap<(String, String), Activation> {
+    pub(crate) fn take_lazy(&self) -> lazy::LazyUpdates {
         std::mem::take(&mut *self.lazy.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -136,6 +140,7 @@ impl RedbStore {
             lazy: Mutex::new(HashMap::new()),
             secret,
             stats: StoreStats::new(),
+            cache: read_cache::ReadCache::default(),
         });
         let (queue, writer) = writer::spawn(shared.clone(), &options)?;
         Ok(RedbStore {
@@ -158,8 +163,12 @@ impl RedbStore {
 
     /// Begins a read transaction: every read through it sees one consistent state.
     pub fn reader(&self) -> Result<RedbReader, StoreError> {
+        let before = self.shared.cache.generation();
+        let txn = self.shared.db()?.begin_read()?;
+        let cached = read_cache::ReadCache::stable(before, self.shared.cache.generation());
         Ok(RedbReader {
-            txn: self.shared.db()?.begin_read()?,
+            txn,
+            cache: cached.map(|at| (self.shared.clone(), at)),
         })
     }
 
@@ -237,17 +246,27 @@ impl RedbStore {
     /// one flush interval of it (docs/design.md).
     pub fn record_lazily(&self, key: &str, activation: Activation) {
         let mut lazy = self.shared.lazy.lock().unwrap_or_else(|p| p.into_inner());
-        lazy.insert(
-            (key.to_string(), activation.computer_id.clone()),
-            activation,
-        );
+        // Keys are allocated only for a licence or computer not yet waiting.
+        match lazy.get_mut(key) {
+            Some(seats) => match seats.get_mut(&activation.computer_id) {
+                Some(waiting) => *waiting = activation,
+                None => {
+                    seats.insert(activation.computer_id.clone(), activation);
+                }
+            },
+            None => {
+                let seats = HashMap::from([(activation.computer_id.clone(), activation)]);
+                lazy.insert(key.to_string(), seats);
+            }
+        }
     }
 
     /// The lazily recorded state of `stored` if one is waiting for the next flush (same
     /// activation, not a later one made after a release).
     pub fn pending(&self, key: &str, stored: &Activation) -> Option<Activation> {
         let lazy = self.shared.lazy.lock().unwrap_or_else(|p| p.into_inner());
-        lazy.get(&(key.to_string(), stored.computer_id.clone()))
+        lazy.get(key)?
+            .get(&stored.computer_id)
             .filter(|p| p.activated_at == stored.activated_at)
             .cloned()
     }

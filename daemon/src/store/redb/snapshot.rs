@@ -1,6 +1,11 @@
 //! Reads of the embedded backend: one redb read transaction, one consistent state.
 
+use std::sync::Arc;
+
 use redb::ReadTransaction;
+
+use super::Shared;
+use super::read_cache::Generation;
 
 use super::tables::*;
 use crate::license::history::HistoryEntry;
@@ -11,13 +16,27 @@ use crate::store::StoreError;
 /// One consistent view of the database.
 pub struct RedbReader {
     pub(super) txn: ReadTransaction,
+    /// The store's read cache and the generation this snapshot may use it at; `None` when a
+    /// commit was under way as the snapshot began (`super::read_cache`).
+    pub(super) cache: Option<(Arc<Shared>, Generation)>,
 }
 
 impl RedbReader {
     /// The licence with this canonical key.
     pub fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
+        if let Some((shared, at)) = &self.cache
+            && let Some(license) = shared.cache.license(*at, key)
+        {
+            return Ok(Some(license));
+        }
         let table = self.txn.open_table(LICENSES)?;
-        table.get(key)?.map(|v| decode(v.value())).transpose()
+        let license: Option<License> = table.get(key)?.map(|v| decode(v.value())).transpose()?;
+        if let (Some((shared, at)), Some(license)) = (&self.cache, &license)
+            && license.key == key
+        {
+            shared.cache.keep_license(*at, license);
+        }
+        Ok(license)
     }
 
     /// The analytics install with this id.
@@ -38,11 +57,22 @@ impl RedbReader {
         key: &str,
         computer_id: &str,
     ) -> Result<Option<Activation>, StoreError> {
+        if let Some((shared, at)) = &self.cache
+            && let Some(activation) = shared.cache.activation(*at, key, computer_id)
+        {
+            return Ok(Some(activation));
+        }
         let table = self.txn.open_table(ACTIVATIONS)?;
-        table
+        let activation: Option<Activation> = table
             .get((key, computer_id))?
             .map(|v| decode(v.value()))
-            .transpose()
+            .transpose()?;
+        if let (Some((shared, at)), Some(activation)) = (&self.cache, &activation)
+            && activation.computer_id == computer_id
+        {
+            shared.cache.keep_activation(*at, key, activation);
+        }
+        Ok(activation)
     }
 
     /// Every activation of `key`, ordered by computer id.

@@ -10,7 +10,6 @@
 //! thread then reopens the database, and while it does readers get 503. If the file cannot
 //! be reopened the process exits non-zero so that the service manager restarts it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -21,10 +20,10 @@ use tokio::sync::oneshot;
 
 use super::Shared;
 use super::jobs::{Answer, Job, Ran};
+use super::lazy::LazyUpdates;
 use super::replays;
 use super::tables::{BATCH_SEQ, COUNTERS};
 use super::tx::RedbTx;
-use crate::license::Activation;
 use crate::store::StoreError;
 use crate::store::StoreOptions;
 
@@ -91,7 +90,7 @@ fn run(shared: &Shared, rx: &Receiver<Task>, batch_max: usize, flush: Duration) 
             last_flush = Instant::now();
             shared.take_lazy()
         } else {
-            HashMap::new()
+            LazyUpdates::new()
         };
         if batch.is_empty() && lazy.is_empty() {
             continue;
@@ -114,11 +113,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn commit_batch(
-        &mut self,
-        batch: Vec<Box<dyn Job>>,
-        lazy: &HashMap<(String, String), Activation>,
-    ) {
+    fn commit_batch(&mut self, batch: Vec<Box<dyn Job>>, lazy: &LazyUpdates) {
         let mut replies: Vec<Box<dyn Answer>> = Vec::with_capacity(batch.len());
         let mut seq = None;
         let began = Instant::now();
@@ -156,7 +151,7 @@ impl Writer<'_> {
     fn try_commit(
         &mut self,
         batch: Vec<Box<dyn Job>>,
-        lazy: &HashMap<(String, String), Activation>,
+        lazy: &LazyUpdates,
         replies: &mut Vec<Box<dyn Answer>>,
         seq: &mut Option<i64>,
     ) -> Result<(), StoreError> {
@@ -202,7 +197,10 @@ impl Writer<'_> {
         if prune_replays {
             replays::prune(&txn, crate::license::dates::now(), replays::BOUNDS)?;
         }
-        txn.commit()?;
+        {
+            let _under_way = self.shared.cache.commit_under_way();
+            txn.commit()?;
+        }
         if prune_replays {
             self.pruned_at = Some(Instant::now());
         }
@@ -217,12 +215,15 @@ impl Writer<'_> {
 fn reopen(shared: &Shared) -> Option<i64> {
     let old = shared.db.write().unwrap_or_else(|p| p.into_inner()).take();
     drop(old);
+    // The reopened file decides what is committed; nothing read before may be served.
+    shared.cache.forget_all();
     let started = Instant::now();
     loop {
         // The file lock is released only when the last reader drops its handle.
         match (shared.opener)().and_then(|db| durable_batch_seq(&db).map(|seq| (db, seq))) {
             Ok((db, seq)) => {
                 *shared.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+                shared.cache.forget_all();
                 tracing::warn!("database reopened after a failed commit");
                 return Some(seq);
             }
