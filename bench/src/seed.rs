@@ -37,6 +37,11 @@ pub struct SeedArgs {
     /// holds every licence (bench/order-lookup.sh).
     #[arg(long)]
     pub order_prefix: Option<String>,
+    /// With `--activate`: write every activated pair to this file, one `KEY COMPUTER-ID` a
+    /// line, so that a benchmark can validate pairs spread over the whole database
+    /// (bench/compare-nginx.sh).
+    #[arg(long, requires = "activate")]
+    pub pairs_out: Option<std::path::PathBuf>,
 }
 
 const PER_REQUEST: u64 = 10_000;
@@ -47,10 +52,20 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let batches = args.licenses.div_ceil(PER_REQUEST);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pairs_out = match &args.pairs_out {
+        Some(path) => Some(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let pairs_out = std::sync::Arc::new(std::sync::Mutex::new(
+        pairs_out.map(std::io::BufWriter::new),
+    ));
     let args = std::sync::Arc::new(args);
     let tasks: Vec<_> = (0..args.clients.max(1))
         .map(|_| {
-            let (next, args) = (next.clone(), args.clone());
+            let (next, args, pairs_out) = (next.clone(), args.clone(), pairs_out.clone());
             tokio::spawn(async move {
                 let mut conn = Connection::new(addr);
                 loop {
@@ -73,7 +88,14 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
                         bail!("seeding failed: {}", String::from_utf8_lossy(&body));
                     }
                     if args.activate {
-                        activate_each(&mut conn, &body).await?;
+                        let pairs = activate_each(&mut conn, &body).await?;
+                        let mut out = pairs_out.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some(out) = out.as_mut() {
+                            use std::io::Write;
+                            for (key, pc) in pairs {
+                                writeln!(out, "{key} {pc}")?;
+                            }
+                        }
                     }
                 }
             })
@@ -81,6 +103,10 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .collect();
     for t in tasks {
         t.await??;
+    }
+    if let Some(out) = pairs_out.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        use std::io::Write;
+        out.flush()?;
     }
     println!(
         "created {} licences in {:.1} s",
@@ -90,8 +116,13 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Activates one computer on every key listed in a GetActivationKey reply.
-async fn activate_each(conn: &mut Connection, body: &[u8]) -> anyhow::Result<()> {
+/// Activates one computer on every key listed in a GetActivationKey reply; returns the
+/// (key, computer id) pairs activated.
+async fn activate_each(
+    conn: &mut Connection,
+    body: &[u8],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
     let text = String::from_utf8_lossy(body);
     for (i, part) in text.split("<activationKey>").skip(1).enumerate() {
         let Some(key) = part.split('<').next() else {
@@ -102,6 +133,7 @@ async fn activate_each(conn: &mut Connection, body: &[u8]) -> anyhow::Result<()>
         if status != 200 || is_error(&reply) {
             bail!("activation failed: {}", String::from_utf8_lossy(&reply));
         }
+        pairs.push((key.to_string(), format!("SEED-{i}")));
     }
-    Ok(())
+    Ok(pairs)
 }

@@ -11,6 +11,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod cli;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cli::Location;
 
 /// A self-hosted software-licence server (Quick License Manager compatible).
