@@ -10,7 +10,8 @@
 #
 # LICENCES (default 0: a fresh database) are created first with `licd-bench seed
 # --activate` (one activation each), and the validations then go to 100,000 of those pairs
-# drawn at random instead of the 1,000 activated pairs. Environment: RUNS (3), CONNECTIONS (256), LICD,
+# drawn at random instead of the 1,000 activated pairs; licd is restarted on the seeded
+# file before the runs. Environment: RUNS (3), CONNECTIONS (256), LICD,
 # LICD_BENCH. Installs wrk and nginx from Debian when missing (as root).
 # Needs release builds: cargo build --release -p licd -p licd-bench.
 set -euo pipefail
@@ -90,6 +91,11 @@ function init(args)
   errors = 0
   first = nil
   dofile("$work/pairs.lua")
+  PAIRS = {}
+  for line in io.lines("$work/pairs.txt") do
+    local key, pc = line:match("(%S+) (%S+)")
+    table.insert(PAIRS, {key, pc})
+  end
 end
 function request()
   counter = counter + 1
@@ -161,6 +167,17 @@ for run in $(seq 1 "$runs"); do
   if [ "$licences" != 0 ]; then
     "$bench" seed --licences "$licences" --activate --pairs-out "$work/seeded-$run" \
       --url "http://127.0.0.1:$port" >/dev/null
+    # Restarted on the seeded file, so that RSS is a serving daemon's, not that of the one
+    # that took the bulk creation (10,000 licences a transaction and their replies).
+    kill "$pid"
+    wait "$pid" || true
+    "$licd" serve --data-dir "$data" --listen "127.0.0.1:$port" >>"$work/licd-$run.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 100); do
+      curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
   fi
   # 200 keys of 10,000 seats and 1,000 activated pairs, written as Lua for the wrk threads.
   python3 - "$port" "$run" "$work/seeded-$run" > "$work/pairs.lua" <<'EOF'
@@ -191,9 +208,12 @@ if os.path.exists(seeded):
     with open(seeded) as f:
         seeded_pairs = [tuple(line.split()) for line in f if line.strip()]
     pairs = random.Random(run).sample(seeded_pairs, min(100_000, len(seeded_pairs)))
+# The pairs go to a file of their own that each wrk thread reads at start: a Lua chunk
+# holds at most 65,536 constants.
+with open(os.path.join(os.path.dirname(seeded), "pairs.txt"), "w") as f:
+    f.writelines(f"{k} {p}\n" for k, p in pairs)
 print(f'RUN = "{run}"')
 print("KEYS = {" + ",".join(f'"{k}"' for k in keys) + "}")
-print("PAIRS = {" + ",".join(f'{{"{k}","{p}"}}' for k, p in pairs) + "}")
 EOF
   read -r act act50 act99 < <(wrk_run activate "$port")
   read -r val val50 val99 < <(wrk_run validate "$port")

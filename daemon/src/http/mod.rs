@@ -184,11 +184,14 @@ async fn serve_connection<S, T>(
     let service = service_fn(move |mut req| {
         req.extensions_mut().insert(clock.claim());
         let (clock, state, site) = (clock.clone(), state.clone(), site.clone());
-        async move {
+        // Boxed: hyper keeps room for the request's future in every connection for as long
+        // as it is open, and a method call's future is many KiB; boxed, an idle keep-alive
+        // connection holds a pointer and the room exists only while a request runs.
+        Box::pin(async move {
             let reply = site.handle(req, peer, state).await;
             clock.request_done();
             Ok::<_, std::convert::Infallible>(reply)
-        }
+        })
     });
     if let Err(e) = watcher.watch(http.serve_connection(io, service)).await {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
