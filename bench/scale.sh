@@ -51,7 +51,7 @@ stop() {
 }
 
 start >/dev/null
-seeded=$("$bench" seed --licences "$licences" --activate --clients 2 --url "http://127.0.0.1:$port")
+seeded=$("$bench" seed --licences "$licences" --activate --clients 32 --url "http://127.0.0.1:$port")
 echo "$seeded" >&2
 stop
 before=$(stat -c %s "$work/data/licd.redb")
