@@ -29,8 +29,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 
-# Starts licd on the data directory; sets pid and port, and prints the milliseconds from
-# the start to the first answer on /healthz.
+# Starts licd on the data directory; sets pid, port and ms (the milliseconds from the start
+# to the first answer on /healthz). Not called in a subshell, so that pid is kept.
 start() {
   port=$(free_port)
   local began
@@ -42,7 +42,7 @@ start() {
     kill -0 "$pid" 2>/dev/null || { cat "$work/licd.log" >&2; exit 1; }
     sleep 0.002
   done
-  echo $(( $(now_ms) - began ))
+  ms=$(( $(now_ms) - began ))
 }
 stop() {
   kill "$pid"
@@ -50,7 +50,7 @@ stop() {
   pid=
 }
 
-start >/dev/null
+start
 seeded=$("$bench" seed --licences "$licences" --activate --clients 32 --url "http://127.0.0.1:$port")
 echo "$seeded" >&2
 stop
@@ -60,7 +60,7 @@ after=$(stat -c %s "$work/data/licd.redb")
 echo "licences: $licences, each with one activation" >&2
 echo "file: $((before / 1048576)) MiB before compact, $((after / 1048576)) MiB after: $((after / licences)) bytes per licence (target <= 1024)" >&2
 for i in $(seq 1 "$restarts"); do
-  ms=$(start)
+  start
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
   echo "start $i: first answer after $ms ms, VmRSS $((rss / 1024)) MiB (target <= 200 ms)" >&2
   stop
