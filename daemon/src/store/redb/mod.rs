@@ -76,7 +76,7 @@ pub(crate) type Opener = Box<dyn Fn() -> Result<Database, StoreError> + Send + S
 pub(crate) struct Shared {
     opener: Opener,
     db: RwLock<Option<Arc<Database>>>,
-    /// Last-seen updates waiting for the next flush, by (key, computer id).
+    /// Last-seen updates waiting for the next flush, by licence key, then computer id.
     lazy: Mutex<lazy::LazyUpdates>,
     secret: [u8; 32],
     /// Commit statistics the writer keeps.
