@@ -153,17 +153,23 @@ wrk_run() {
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-results=()
-for run in $(seq 1 "$runs"); do
-  port=$(free_port)
-  data="$work/licd-$run"
-  "$licd" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$work/licd-$run.log" 2>&1 &
+# Starts licd on $data and $port, appending to its run's log, and waits for its first
+# answer; sets pid.
+start_licd() {
+  "$licd" serve --data-dir "$data" --listen "127.0.0.1:$port" >>"$work/licd-$run.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     sleep 0.1
   done
+}
+
+results=()
+for run in $(seq 1 "$runs"); do
+  port=$(free_port)
+  data="$work/licd-$run"
+  start_licd
   if [ "$licences" != 0 ]; then
     "$bench" seed --licences "$licences" --activate --pairs-out "$work/seeded-$run" \
       --url "http://127.0.0.1:$port" >/dev/null
@@ -171,13 +177,7 @@ for run in $(seq 1 "$runs"); do
     # that took the bulk creation (10,000 licences a transaction and their replies).
     kill "$pid"
     wait "$pid" || true
-    "$licd" serve --data-dir "$data" --listen "127.0.0.1:$port" >>"$work/licd-$run.log" 2>&1 &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 100); do
-      curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-      sleep 0.1
-    done
+    start_licd
   fi
   # 200 keys of 10,000 seats and 1,000 activated pairs, written as Lua for the wrk threads.
   python3 - "$port" "$run" "$work/seeded-$run" > "$work/pairs.lua" <<'EOF'
