@@ -3,7 +3,9 @@
 # (durable activations of a new computer per request on 200 keys of 10,000 seats, then
 # validations of 1,000 activated pairs) and, in the same run, against nginx (2 workers)
 # returning a fixed 110-byte <QuickLicenseManager> reply. Every reply is checked in a wrk
-# Lua `response` hook: a non-200 or an `<error>` fails the run. licd's RSS is its VmRSS after
+# Lua `response` hook: a non-200 or an `<error>` fails the run. nginx also serves one of
+# licd's own validation replies as a file, so that the TCP cost of the reply's size (about
+# ten times the fixed one) is measured apart from licd's work. licd's RSS is its VmRSS after
 # both licd runs. The figures printed are the median of RUNS runs.
 #
 #   bench/compare-nginx.sh [LICENCES] [SECONDS]
@@ -72,12 +74,20 @@ http {
   server {
     listen 127.0.0.1:$nginx_port;
     location / { default_type "text/xml; charset=utf-8"; return 200 '$reply'; }
+    # licd's own validation reply (written below from a real one), so that the cost of its
+    # size in the TCP stack shows apart from licd's work.
+    location = /validate-reply.xml {
+      root $work/www;
+      default_type "text/xml; charset=utf-8";
+      open_file_cache max=16;
+      open_file_cache_valid 600s;
+    }
   }
 }
 EOF
 "$nginx_bin" -c "$work/nginx.conf" -e "$work/nginx-error.log"
 
-# The Lua of every wrk run: $1 = activate | validate | fixed. Each thread keeps its own
+# The Lua of every wrk run: $1 = activate | validate | fixed | same. Each thread keeps its own
 # counts; done() adds them up and prints one line the script reads.
 lua() {
   cat <<EOF
@@ -107,11 +117,14 @@ function request()
     local pair = PAIRS[(counter % #PAIRS) + 1]
     return wrk.format("GET", "/qlmservice.asmx/ValidateLicenseHttp?is_avkey=" .. pair[1]
       .. "&is_pcid=" .. pair[2])
+  elseif "$1" == "same" then
+    return wrk.format("GET", "/validate-reply.xml")
   end
   return wrk.format("GET", "/")
 end
 function response(status, headers, body)
-  local want = "$1" == "activate" and "was activated" or ("$1" == "validate" and "<pckey>" or "<result>")
+  local want = "$1" == "activate" and "was activated"
+    or (("$1" == "validate" or "$1" == "same") and "<pckey>" or "<result>")
   if status ~= 200 or body:find("<error", 1, true) or not body:find(want, 1, true) then
     errors = errors + 1
     if first == nil then first = status .. " " .. body:sub(1, 200) end
@@ -132,7 +145,7 @@ function done(summary, latency, requests)
 end
 EOF
 }
-for s in activate validate fixed; do lua "$s" > "$work/$s.lua"; done
+for s in activate validate fixed same; do lua "$s" > "$work/$s.lua"; done
 
 # One wrk run: $1 = scenario, $2 = port. Prints "rps p50 p99", fails on any bad reply.
 wrk_run() {
@@ -202,6 +215,11 @@ for i in range(1000):
     key, pc = keys[i % len(keys)], f"POOL{run}-{i}"
     get(f"/qlmservice.asmx/ValidateLicenseHttp?is_avkey={key}&is_pcid={pc}")
     pairs.append((key, pc))
+# One validation reply as licd sends it, for nginx to serve as a file.
+www = os.path.join(os.path.dirname(seeded), "www")
+os.makedirs(www, exist_ok=True)
+with open(os.path.join(www, "validate-reply.xml"), "w") as f:
+    f.write(get(f"/qlmservice.asmx/ValidateLicenseHttp?is_avkey={pairs[0][0]}&is_pcid={pairs[0][1]}"))
 # With a seeded database the validations are spread over it (100,000 pairs drawn at random
 # from the seeded ones, beyond the read cache's 8,192), so that its size shows.
 if os.path.exists(seeded):
@@ -219,19 +237,21 @@ EOF
   read -r val val50 val99 < <(wrk_run validate "$port")
   rss=$(rss_kib "$pid")
   read -r fixed fixed50 fixed99 < <(wrk_run fixed "$nginx_port")
+  read -r same _ _ < <(wrk_run same "$nginx_port")
   kill "$pid"
   wait "$pid" || true
-  echo "run $run: activate $act/s (p50 $act50 ms, p99 $act99 ms); validate $val/s (p50 $val50 ms, p99 $val99 ms); nginx $fixed/s; licd VmRSS $((rss / 1024)) MiB" >&2
-  results+=("$act $act50 $act99 $val $val50 $val99 $fixed $rss")
+  echo "run $run: activate $act/s (p50 $act50 ms, p99 $act99 ms); validate $val/s (p50 $val50 ms, p99 $val99 ms); nginx $fixed/s, with licd's reply $same/s; licd VmRSS $((rss / 1024)) MiB" >&2
+  results+=("$act $act50 $act99 $val $val50 $val99 $fixed $rss $same")
 done
 
 # Medians of each column over the runs.
 printf '%s\n' "${results[@]}" | python3 -c '
 import statistics, sys
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-act, act50, act99, val, val50, val99, fixed, rss = (statistics.median(c) for c in zip(*rows))
+act, act50, act99, val, val50, val99, fixed, rss, same = (statistics.median(c) for c in zip(*rows))
 print(f"licences: '"$licences"', connections: '"$connections"', runs: {len(rows)} (medians)")
 print(f"durable activations/s: {act:,.0f} (p50 {act50:.2f} ms, p99 {act99:.1f} ms; target >= 25,000, p99 <= 25 ms)")
 print(f"validations/s: {val:,.0f} (p50 {val50:.2f} ms, p99 {val99:.1f} ms) = {val / fixed:.2f} x nginx ({fixed:,.0f}/s; target >= 0.60)")
+print(f"nginx serving licd'"'"'s validation reply ('"$(wc -c < "$work/www/validate-reply.xml")"' bytes) as a file: {same:,.0f}/s; licd = {val / same:.2f} x that")
 print(f"licd VmRSS after both runs: {rss / 1024:.0f} MiB (target <= 96 MiB)")
 '

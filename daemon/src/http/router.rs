@@ -113,7 +113,12 @@ pub async fn handle(
         _ => {}
     }
     if let Some(page) = crate::portal::route(&path, &config) {
-        let response = crate::portal::serve(page, req, peer, state, config, started).await;
+        // Boxed: the portal's future is kilobytes larger than a method call's, and unboxed
+        // every method request would carry (and copy) room for it.
+        let response = Box::pin(crate::portal::serve(
+            page, req, peer, state, config, started,
+        ))
+        .await;
         tracing::debug!(path = %crate::logging::untrusted(&path), status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "portal request");
         return Ok(response);
     }

@@ -102,6 +102,10 @@ impl Default for StoreOptions {
 /// the one binary, their operations are `async fn`s generic over the backend (which a trait
 /// object cannot carry without boxing every future), and a `match` costs nothing on the
 /// request road.
+///
+/// The PostgreSQL branches of its `async` methods are boxed (`Box::pin`), as in [`Snapshot`]:
+/// otherwise every redb call's future would be as large as the PostgreSQL one (7 KiB for an
+/// activation), and each request would copy it through every future that awaits it.
 pub enum Store {
     /// The embedded redb file.
     Redb(embedded::RedbStore),
@@ -145,7 +149,7 @@ impl Store {
     pub async fn read(&self) -> Result<Snapshot, StoreError> {
         match self {
             Store::Redb(s) => s.reader().map(Snapshot::Redb),
-            Store::Postgres(s) => s.reader().await.map(Snapshot::Postgres),
+            Store::Postgres(s) => Box::pin(s.reader()).await.map(Snapshot::Postgres),
         }
     }
 
@@ -214,7 +218,7 @@ impl Store {
     ) -> Result<C::Done, CommandError> {
         match self {
             Store::Redb(s) => s.run(command, deadline).await,
-            Store::Postgres(s) => s.run(command, deadline).await,
+            Store::Postgres(s) => Box::pin(s.run(command, deadline)).await,
         }
     }
 
@@ -273,7 +277,7 @@ impl Store {
     ) -> Result<Replayable<C::Done>, CommandError> {
         match self {
             Store::Redb(s) => s.run_remembered(command, deadline, key, at).await,
-            Store::Postgres(s) => s.run_remembered(command, deadline, key, at).await,
+            Store::Postgres(s) => Box::pin(s.run_remembered(command, deadline, key, at)).await,
         }
     }
 
@@ -300,7 +304,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match self {
             Store::Redb(_) => Ok(true),
-            Store::Postgres(s) => s.first_signature_use(signature, forget_after, now).await,
+            Store::Postgres(s) => {
+                Box::pin(s.first_signature_use(signature, forget_after, now)).await
+            }
         }
     }
 
@@ -309,7 +315,7 @@ impl Store {
     pub async fn database_size(&self, redb_file: &Path) -> Option<u64> {
         match self {
             Store::Redb(_) => std::fs::metadata(redb_file).ok().map(|m| m.len()),
-            Store::Postgres(s) => s.database_size().await,
+            Store::Postgres(s) => Box::pin(s.database_size()).await,
         }
     }
 
@@ -318,7 +324,7 @@ impl Store {
     pub async fn writer_alive(&self, timeout: Duration) -> bool {
         match self {
             Store::Redb(s) => s.writer_alive(timeout).await,
-            Store::Postgres(s) => s.writer_alive(timeout).await,
+            Store::Postgres(s) => Box::pin(s.writer_alive(timeout)).await,
         }
     }
 

@@ -16,6 +16,10 @@ use crate::license::{Activation, License};
 use crate::signing::stored::StoredSigningKey;
 
 /// One consistent view of the store.
+///
+/// PostgreSQL's reads are boxed (`Box::pin`): an `async fn` that matches on the backend is as
+/// large as its largest branch, and tokio-postgres's futures are kilobytes, which every redb
+/// read would otherwise carry, and copy, through each future that awaits it.
 pub enum Snapshot {
     /// A read transaction of the embedded file.
     Redb(RedbReader),
@@ -28,7 +32,7 @@ impl Snapshot {
     pub async fn license(&self, key: &str) -> Result<Option<License>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.license(key),
-            Snapshot::Postgres(r) => r.license(key).await,
+            Snapshot::Postgres(r) => Box::pin(r.license(key)).await,
         }
     }
 
@@ -36,7 +40,7 @@ impl Snapshot {
     pub async fn install(&self, id: &str) -> Result<Option<Install>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.install(id),
-            Snapshot::Postgres(r) => r.install(id).await,
+            Snapshot::Postgres(r) => Box::pin(r.install(id)).await,
         }
     }
 
@@ -44,7 +48,7 @@ impl Snapshot {
     pub async fn installs_stored(&self) -> Result<i64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.installs_stored(),
-            Snapshot::Postgres(r) => r.installs_stored().await,
+            Snapshot::Postgres(r) => Box::pin(r.installs_stored()).await,
         }
     }
 
@@ -56,7 +60,7 @@ impl Snapshot {
     ) -> Result<Option<Activation>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activation(key, computer_id),
-            Snapshot::Postgres(r) => r.activation(key, computer_id).await,
+            Snapshot::Postgres(r) => Box::pin(r.activation(key, computer_id)).await,
         }
     }
 
@@ -64,7 +68,7 @@ impl Snapshot {
     pub async fn activations(&self, key: &str) -> Result<Vec<Activation>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activations(key),
-            Snapshot::Postgres(r) => r.activations(key).await,
+            Snapshot::Postgres(r) => Box::pin(r.activations(key)).await,
         }
     }
 
@@ -72,7 +76,7 @@ impl Snapshot {
     pub async fn history(&self, key: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.history(key),
-            Snapshot::Postgres(r) => r.history(key).await,
+            Snapshot::Postgres(r) => Box::pin(r.history(key)).await,
         }
     }
 
@@ -80,7 +84,7 @@ impl Snapshot {
     pub async fn release_times(&self, key: &str) -> Result<Vec<i64>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.release_times(key),
-            Snapshot::Postgres(r) => r.release_times(key).await,
+            Snapshot::Postgres(r) => Box::pin(r.release_times(key)).await,
         }
     }
 
@@ -88,7 +92,7 @@ impl Snapshot {
     pub async fn activations_on(&self, day: i64) -> Result<i64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activations_on(day),
-            Snapshot::Postgres(r) => r.activations_on(day).await,
+            Snapshot::Postgres(r) => Box::pin(r.activations_on(day)).await,
         }
     }
 
@@ -96,7 +100,7 @@ impl Snapshot {
     pub async fn keys_created_on(&self, day: i64) -> Result<i64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.keys_created_on(day),
-            Snapshot::Postgres(r) => r.keys_created_on(day).await,
+            Snapshot::Postgres(r) => Box::pin(r.keys_created_on(day)).await,
         }
     }
 
@@ -104,7 +108,7 @@ impl Snapshot {
     pub async fn licenses_stored(&self) -> Result<u64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.licenses_stored(),
-            Snapshot::Postgres(r) => r.licenses_stored().await,
+            Snapshot::Postgres(r) => Box::pin(r.licenses_stored()).await,
         }
     }
 
@@ -112,7 +116,7 @@ impl Snapshot {
     pub async fn activations_stored(&self) -> Result<u64, StoreError> {
         match self {
             Snapshot::Redb(r) => r.activations_stored(),
-            Snapshot::Postgres(r) => r.activations_stored().await,
+            Snapshot::Postgres(r) => Box::pin(r.activations_stored()).await,
         }
     }
 
@@ -126,7 +130,7 @@ impl Snapshot {
     ) -> Result<Vec<License>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.licenses_by_order(order_id, user_data),
-            Snapshot::Postgres(r) => r.licenses_by_order(order_id, user_data).await,
+            Snapshot::Postgres(r) => Box::pin(r.licenses_by_order(order_id, user_data)).await,
         }
     }
 
@@ -134,7 +138,7 @@ impl Snapshot {
     pub async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.customer(id),
-            Snapshot::Postgres(r) => r.customer(id).await,
+            Snapshot::Postgres(r) => Box::pin(r.customer(id)).await,
         }
     }
 
@@ -150,7 +154,7 @@ impl Snapshot {
     pub async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.customer_by_email(email),
-            Snapshot::Postgres(r) => r.customer_by_email(email).await,
+            Snapshot::Postgres(r) => Box::pin(r.customer_by_email(email)).await,
         }
     }
 
@@ -158,7 +162,7 @@ impl Snapshot {
     pub async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.customers(),
-            Snapshot::Postgres(r) => r.customers().await,
+            Snapshot::Postgres(r) => Box::pin(r.customers()).await,
         }
     }
 
@@ -166,7 +170,7 @@ impl Snapshot {
     pub async fn license_keys_of_customer(&self, email: &str) -> Result<Vec<String>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.license_keys_of_customer(email),
-            Snapshot::Postgres(r) => r.license_keys_of_customer(email).await,
+            Snapshot::Postgres(r) => Box::pin(r.license_keys_of_customer(email)).await,
         }
     }
 
@@ -174,7 +178,7 @@ impl Snapshot {
     pub async fn current_signing_key_name(&self) -> Result<Option<String>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.current_signing_key_name(),
-            Snapshot::Postgres(r) => r.current_signing_key_name().await,
+            Snapshot::Postgres(r) => Box::pin(r.current_signing_key_name()).await,
         }
     }
 
@@ -182,7 +186,7 @@ impl Snapshot {
     pub async fn signing_key(&self, name: &str) -> Result<Option<StoredSigningKey>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.signing_key(name),
-            Snapshot::Postgres(r) => r.signing_key(name).await,
+            Snapshot::Postgres(r) => Box::pin(r.signing_key(name)).await,
         }
     }
 
@@ -194,7 +198,7 @@ impl Snapshot {
     ) -> Result<Vec<License>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.search_licenses(search),
-            Snapshot::Postgres(r) => r.search_licenses(search).await,
+            Snapshot::Postgres(r) => Box::pin(r.search_licenses(search)).await,
         }
     }
 
@@ -203,7 +207,7 @@ impl Snapshot {
     pub async fn overview(&self, now: i64, days: i64) -> Result<Overview, StoreError> {
         match self {
             Snapshot::Redb(r) => r.overview(now, days),
-            Snapshot::Postgres(r) => r.overview(now, days).await,
+            Snapshot::Postgres(r) => Box::pin(r.overview(now, days)).await,
         }
     }
 
@@ -214,7 +218,7 @@ impl Snapshot {
     ) -> Result<Option<ConsoleSession>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.console_session(digest),
-            Snapshot::Postgres(r) => r.console_session(digest).await,
+            Snapshot::Postgres(r) => Box::pin(r.console_session(digest)).await,
         }
     }
 
@@ -222,7 +226,7 @@ impl Snapshot {
     pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         match self {
             Snapshot::Redb(r) => r.signing_keys(),
-            Snapshot::Postgres(r) => r.signing_keys().await,
+            Snapshot::Postgres(r) => Box::pin(r.signing_keys()).await,
         }
     }
 
@@ -231,7 +235,7 @@ impl Snapshot {
     pub async fn remembers_change(&self, vendor: &str, id: &str) -> Result<bool, StoreError> {
         match self {
             Snapshot::Redb(r) => r.remembers_change(vendor, id),
-            Snapshot::Postgres(r) => r.remembers_change(vendor, id).await,
+            Snapshot::Postgres(r) => Box::pin(r.remembers_change(vendor, id)).await,
         }
     }
 }
