@@ -147,10 +147,28 @@ EOF
 }
 for s in activate validate fixed same; do lua "$s" > "$work/$s.lua"; done
 
-# One wrk run: $1 = scenario, $2 = port. Prints "rps p50 p99", fails on any bad reply.
+# CPU time (user + system, in clock ticks) the processes $@ have used so far.
+cpu_ticks() {
+  local total=0 p
+  for p in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$total"
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+nginx_pids() { local master; master=$(cat "$work/nginx.pid"); echo "$master" $(pgrep -P "$master"); }
+
+# One wrk run: $1 = scenario, $2 = port, $3... = the server's pids. Prints "rps p50 p99
+# server_us wrk_us", the last two the CPU time per request of the server and of wrk; fails
+# on any bad reply.
 wrk_run() {
-  local out
-  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 10s -s "$work/$1.lua" "http://127.0.0.1:$2" 2>&1)
+  local out before
+  before=$(cpu_ticks "${@:3}")
+  # `times` in the same subshell gives wrk's CPU time (the subshell's children).
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 10s -s "$work/$1.lua" "http://127.0.0.1:$2" 2>&1; times)
+  local server_ticks wrk_s
+  server_ticks=$(( $(cpu_ticks "${@:3}") - before ))
+  wrk_s=$(tail -n 1 <<<"$out" | python3 -c '
+import re, sys
+print(sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", sys.stdin.read())))')
   local line
   line=$(grep '^RESULT' <<<"$out") || { echo "$out" >&2; exit 1; }
   local errors sockets
@@ -161,7 +179,10 @@ wrk_run() {
     grep '^FIRST' <<<"$out" >&2 || true
     exit 1
   fi
-  sed -n 's/^RESULT rps=\([0-9]*\) p50=\([0-9.]*\) p99=\([0-9.]*\).*/\1 \2 \3/p' <<<"$line"
+  local requests
+  requests=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")
+  echo "$(sed -n 's/^RESULT rps=\([0-9]*\) p50=\([0-9.]*\) p99=\([0-9.]*\).*/\1 \2 \3/p' <<<"$line")" \
+    "$(python3 -c "print(f'{$server_ticks * $tick_us / $requests:.1f} {$wrk_s * 1e6 / $requests:.1f}')")"
 }
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -233,25 +254,27 @@ with open(os.path.join(os.path.dirname(seeded), "pairs.txt"), "w") as f:
 print(f'RUN = "{run}"')
 print("KEYS = {" + ",".join(f'"{k}"' for k in keys) + "}")
 EOF
-  read -r act act50 act99 < <(wrk_run activate "$port")
-  read -r val val50 val99 < <(wrk_run validate "$port")
+  read -r act act50 act99 act_us _ < <(wrk_run activate "$port" "$pid")
+  read -r val val50 val99 val_us val_wrk_us < <(wrk_run validate "$port" "$pid")
   rss=$(rss_kib "$pid")
-  read -r fixed fixed50 fixed99 < <(wrk_run fixed "$nginx_port")
-  read -r same _ _ < <(wrk_run same "$nginx_port")
+  read -r fixed fixed50 fixed99 fixed_us fixed_wrk_us < <(wrk_run fixed "$nginx_port" $(nginx_pids))
+  read -r same _ _ same_us _ < <(wrk_run same "$nginx_port" $(nginx_pids))
   kill "$pid"
   wait "$pid" || true
-  echo "run $run: activate $act/s (p50 $act50 ms, p99 $act99 ms); validate $val/s (p50 $val50 ms, p99 $val99 ms); nginx $fixed/s, with licd's reply $same/s; licd VmRSS $((rss / 1024)) MiB" >&2
-  results+=("$act $act50 $act99 $val $val50 $val99 $fixed $rss $same")
+  echo "run $run: activate $act/s (p50 $act50 ms, p99 $act99 ms); validate $val/s (p50 $val50 ms, p99 $val99 ms); nginx $fixed/s, with licd's reply $same/s; CPU per request: licd activation $act_us us, validation $val_us us (wrk $val_wrk_us us), nginx $fixed_us us (wrk $fixed_wrk_us us), with licd's reply $same_us us; licd VmRSS $((rss / 1024)) MiB" >&2
+  results+=("$act $act50 $act99 $val $val50 $val99 $fixed $rss $same $act_us $val_us $val_wrk_us $fixed_us $fixed_wrk_us $same_us")
 done
 
 # Medians of each column over the runs.
 printf '%s\n' "${results[@]}" | python3 -c '
 import statistics, sys
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-act, act50, act99, val, val50, val99, fixed, rss, same = (statistics.median(c) for c in zip(*rows))
+(act, act50, act99, val, val50, val99, fixed, rss, same, act_us, val_us, val_wrk_us, fixed_us,
+ fixed_wrk_us, same_us) = (statistics.median(c) for c in zip(*rows))
 print(f"licences: '"$licences"', connections: '"$connections"', runs: {len(rows)} (medians)")
 print(f"durable activations/s: {act:,.0f} (p50 {act50:.2f} ms, p99 {act99:.1f} ms; target >= 25,000, p99 <= 25 ms)")
 print(f"validations/s: {val:,.0f} (p50 {val50:.2f} ms, p99 {val99:.1f} ms) = {val / fixed:.2f} x nginx ({fixed:,.0f}/s; target >= 0.60)")
 print(f"nginx serving licd'"'"'s validation reply ('"$(wc -c < "$work/www/validate-reply.xml")"' bytes) as a file: {same:,.0f}/s; licd = {val / same:.2f} x that")
+print(f"CPU per request: licd {act_us:.0f} us an activation, {val_us:.0f} us a validation (wrk {val_wrk_us:.0f} us); nginx {fixed_us:.1f} us (wrk {fixed_wrk_us:.1f} us), {same_us:.1f} us with licd'"'"'s reply")
 print(f"licd VmRSS after both runs: {rss / 1024:.0f} MiB (target <= 96 MiB)")
 '
