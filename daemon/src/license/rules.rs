@@ -228,7 +228,7 @@ pub struct Revalidation {
 /// application in the field holds it, and licd cannot derive QLM's keys.
 pub fn revalidate(
     license: &License,
-    activation: &Activation,
+    activation: Activation,
     presented_key: Option<&str>,
     new_name: Option<&str>,
     require_match: bool,
@@ -250,7 +250,8 @@ pub fn revalidate(
         }
     }
     let current = imported.map_or(derived, ComputerKey::imported);
-    let mut updated = activation.clone();
+    // Taken by value: a validation's hot path would otherwise clone every string of it.
+    let mut updated = activation;
     updated.last_seen = now;
     let mut changed = false;
     if updated.computer_key != current.as_str() {
@@ -426,12 +427,12 @@ mod tests {
         let (mut l, a) = activate(&license(1), &request("PC1"), 0, OPEN, &SECRET).unwrap();
         let old_key = a.computer_key.clone();
         l.revision += 1;
-        let r = revalidate(&l, &a, Some(&old_key), None, true, 5, &SECRET).unwrap();
+        let r = revalidate(&l, a.clone(), Some(&old_key), None, true, 5, &SECRET).unwrap();
         assert_ne!(r.computer_key.as_str(), old_key);
         assert!(r.changed);
         let e = revalidate(
             &l,
-            &a,
+            a.clone(),
             Some("U0000-00000-00000-00000-000000"),
             None,
             true,
@@ -440,7 +441,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.reason, Reason::ComputerKeyMismatch);
-        assert!(revalidate(&l, &a, Some("garbage"), None, false, 5, &SECRET).is_ok());
+        assert!(revalidate(&l, a, Some("garbage"), None, false, 5, &SECRET).is_ok());
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct RevalidationPolicy {
 /// now be stored, or a refusal when the server requires the key sent to match.
 pub fn revalidation(
     license: &License,
-    activation: &Activation,
+    activation: Activation,
     presented_key: Option<&str>,
     name_sent: Option<&str>,
     policy: RevalidationPolicy,
@@ -166,9 +166,9 @@ mod tests {
             update_name: false,
             ..LENIENT
         };
-        let r = revalidation(&l, &a, None, Some("new name"), kept, NOW, &SECRET).unwrap();
+        let r = revalidation(&l, a.clone(), None, Some("new name"), kept, NOW, &SECRET).unwrap();
         assert_eq!(r.activation.computer_name.as_deref(), Some("old name"));
-        let r = revalidation(&l, &a, None, Some("new name"), LENIENT, NOW, &SECRET).unwrap();
+        let r = revalidation(&l, a.clone(), None, Some("new name"), LENIENT, NOW, &SECRET).unwrap();
         assert_eq!(r.activation.computer_name.as_deref(), Some("new name"));
         assert_eq!(r.activation.last_seen, NOW);
     }
@@ -177,12 +177,12 @@ mod tests {
     fn an_unknown_computer_key_is_refused_only_when_the_server_requires_a_match() {
         let l = license("permanent");
         let a = activation("pc");
-        assert!(revalidation(&l, &a, Some("WRONG"), None, LENIENT, NOW, &SECRET).is_ok());
+        assert!(revalidation(&l, a.clone(), Some("WRONG"), None, LENIENT, NOW, &SECRET).is_ok());
         let strict = RevalidationPolicy {
             require_key_match: true,
             ..LENIENT
         };
-        let e = revalidation(&l, &a, Some("WRONG"), None, strict, NOW, &SECRET).unwrap_err();
+        let e = revalidation(&l, a.clone(), Some("WRONG"), None, strict, NOW, &SECRET).unwrap_err();
         assert_eq!(e.reason, Reason::ComputerKeyMismatch);
     }
 

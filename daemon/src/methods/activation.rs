@@ -183,7 +183,7 @@ pub async fn check_or_activate(
     // A cloud or floating seat may have been reclaimed or released meanwhile: then a new
     // one is checked out below.
     let license = match stored {
-        Some(activation) => match revalidate(check, ctx, &key, license, &activation).await? {
+        Some(activation) => match revalidate(check, ctx, &key, license, activation).await? {
             Revalidated::Done(done) => return Ok(done),
             Revalidated::SeatGone(license) => license,
         },
@@ -197,7 +197,9 @@ pub async fn check_or_activate(
         .clone()
         .ok_or_else(|| MethodError::missing("is_pcid"))?;
     let command = activate_command(check, ctx, &key, computer_id, license_check);
-    activate(check, ctx, &key, command).await
+    // Boxed, like `record_seat` below: a validation of an activated computer never gets
+    // here, and unboxed it would carry (and copy) room for a command's wait on every call.
+    Box::pin(activate(check, ctx, &key, command)).await
 }
 
 /// Reads the licence and this computer's activation (when a computer is named) from one
@@ -296,7 +298,7 @@ async fn activate(
         Activated::Existing {
             license,
             activation,
-        } => match revalidate(check, ctx, key, license, &activation).await? {
+        } => match revalidate(check, ctx, key, license, activation).await? {
             Revalidated::Done(done) => Ok(done),
             Revalidated::SeatGone(_) => Err(MethodError::internal(
                 "The seat was released while it was being checked out; retry.",
@@ -342,7 +344,7 @@ async fn revalidate(
     ctx: &ActivationCtx<'_>,
     key: &ActivationKey,
     license: License,
-    activation: &Activation,
+    activation: Activation,
 ) -> Result<Revalidated, MethodError> {
     let config = &ctx.config;
     let policy = RevalidationPolicy {
@@ -361,7 +363,7 @@ async fn revalidate(
         ctx.store.secret(),
     )?;
     if validation::validation_is_durable(&license) {
-        if !record_seat(ctx, key, &r.activation).await? {
+        if !Box::pin(record_seat(ctx, key, &r.activation)).await? {
             return Ok(Revalidated::SeatGone(license));
         }
     } else {
