@@ -22,7 +22,8 @@ use crate::license::install::{InstallCaps, InstallChange, InstallFields};
 use crate::license::refusal::{Reason, Refusal};
 use crate::license::rules::ActivationRequest;
 
-const T0: i64 = 1_800_000_000;
+/// The time the suite's licences are created at (UTC Unix seconds).
+pub(crate) const T0: i64 = 1_800_000_000;
 
 /// The vendor `License::for_tests` creates licences for.
 const VENDOR: &str = "v";
@@ -114,11 +115,14 @@ suite!(
     the_overview_counts_licences_seats_expiring_ones_and_releases_per_day,
 );
 
-fn deadline() -> Instant {
+/// Ten seconds from now: ample for any command of the suite.
+pub(crate) fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(10)
 }
 
-fn create(model: &str, seats: u32, count: u32, order: Option<&str>) -> CreateKeys {
+/// `count` licences of `model` with `seats` seats, created at [`T0`] (with `order` as their
+/// order id), under no creation cap.
+pub(crate) fn create(model: &str, seats: u32, count: u32, order: Option<&str>) -> CreateKeys {
     let mut template = License::for_tests(model, seats, T0);
     template.key = String::new();
     CreateKeys {
@@ -144,7 +148,9 @@ async fn one_key(store: &Store, model: &str, seats: u32) -> String {
     created.licenses[0].key.clone()
 }
 
-fn activate(key: &str, pc: &str, now: i64) -> Activate {
+/// Activates `key` on computer `pc` at `now`, under no daily cap and with every licence check
+/// passing.
+pub(crate) fn activate(key: &str, pc: &str, now: i64) -> Activate {
     Activate {
         key: key.to_string(),
         request: ActivationRequest {

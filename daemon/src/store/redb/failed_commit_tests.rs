@@ -18,8 +18,8 @@ use redb::backends::FileBackend;
 
 use super::{RedbReader, RedbStore, tables};
 use crate::errors::{ErrorCode, MethodError};
-use crate::license::License;
 use crate::store::commands::{CreateKeys, Created, Replayable};
+use crate::store::suite::{create, deadline};
 use crate::store::{StoreError, StoreOptions};
 
 /// How many of the next writes and syncs fail.
@@ -100,23 +100,11 @@ fn flaky_store(path: &Path, faults: Arc<Faults>) -> RedbStore {
 }
 
 fn create_one() -> CreateKeys {
-    let mut template = License::for_tests("permanent", 1, 1_800_000_000);
-    template.key = String::new();
-    CreateKeys {
-        template,
-        count: 1,
-        order_id: None,
-        max_per_day: -1,
-        max_stored: -1,
-    }
+    create("permanent", 1, 1, None)
 }
 
 fn created_key(created: Created) -> String {
     created.licenses[0].key.clone()
-}
-
-fn deadline() -> Instant {
-    Instant::now() + Duration::from_secs(10)
 }
 
 /// A reader once the writer has reopened the database (until then: `Unavailable`, a 503).

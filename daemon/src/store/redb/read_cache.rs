@@ -200,10 +200,8 @@ mod tests {
     fn cached_licences_and_activations_always_match_their_snapshot_under_commits() {
         use std::sync::atomic::{AtomicBool, Ordering};
 
-        use crate::license::decisions::ActivationLimits;
-        use crate::license::rules::ActivationRequest;
         use crate::store::StoreOptions;
-        use crate::store::commands::{Activate, CreateKeys};
+        use crate::store::suite::{T0, activate, create, deadline};
 
         let dir = tempfile::tempdir().expect("dir");
         let store =
@@ -213,20 +211,8 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let deadline = || std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let mut template = License::for_tests("permanent", 1000, 1_800_000_000);
-        template.key = String::new();
         let created = rt
-            .block_on(store.run(
-                CreateKeys {
-                    template,
-                    count: 1,
-                    order_id: None,
-                    max_per_day: -1,
-                    max_stored: -1,
-                },
-                deadline(),
-            ))
+            .block_on(store.run(create("permanent", 1000, 1, None), deadline()))
             .expect("created");
         let key = created.licenses[0].key.clone();
         let done = AtomicBool::new(false);
@@ -251,22 +237,7 @@ mod tests {
                 })
                 .collect();
             for i in 0..150 {
-                let activate = Activate {
-                    key: key.clone(),
-                    request: ActivationRequest {
-                        computer_id: format!("pc{i}"),
-                        ..ActivationRequest::default()
-                    },
-                    now: 1_800_000_100,
-                    limits: ActivationLimits {
-                        max_per_day: -1,
-                        fix_duration_at_activation: false,
-                        reclaim_after_minutes: 0,
-                    },
-                    check: Box::new(|_: &License| Ok(())),
-                    secret: [7; 32],
-                };
-                rt.block_on(store.run(activate, deadline()))
+                rt.block_on(store.run(activate(&key, &format!("pc{i}"), T0 + 100), deadline()))
                     .expect("activated");
             }
             done.store(true, Ordering::SeqCst);
