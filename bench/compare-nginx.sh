@@ -194,9 +194,12 @@ start_licd() {
   pid=$!
   pids+=("$pid")
   for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
+  echo "compare-nginx: licd did not answer /healthz within 10 s" >&2
+  cat "$work/licd-$run.log" >&2
+  exit 1
 }
 
 results=()

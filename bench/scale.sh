@@ -37,12 +37,15 @@ start() {
   began=$(now_ms)
   "$licd" serve --data-dir "$work/data" --listen "127.0.0.1:$port" >>"$work/licd.log" 2>&1 &
   pid=$!
+  local answered=
   for _ in $(seq 1 10000); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && { answered=1; break; }
     kill -0 "$pid" 2>/dev/null || { cat "$work/licd.log" >&2; exit 1; }
     sleep 0.002
   done
   ms=$(( $(now_ms) - began ))
+  # A figure for a daemon that never answered would be a wrong one.
+  [ -n "$answered" ] || { echo "scale: licd did not answer /healthz within ${ms} ms" >&2; cat "$work/licd.log" >&2; exit 1; }
 }
 stop() {
   kill "$pid"
